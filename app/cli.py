@@ -1,0 +1,176 @@
+"""The `orientation` command."""
+
+import sys
+from pathlib import Path
+
+import click
+
+from app.core import migrations
+from app.core.errors import ApiError
+from app.core.settings import get_settings
+
+OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+
+@click.group()
+def main() -> None:
+    """Orientation: médecin traitant, soins non programmés and SAS for a CPTS."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--migrate/--no-migrate", default=True, show_default=True,
+              help="Apply the database migrations before starting.")
+def serve(host: str, port: int, workers: int, migrate: bool) -> None:
+    """Start the web service (uvicorn)."""
+    import uvicorn
+
+    from app.core.logging import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if migrate:
+        migrations.upgrade()
+    uvicorn.run(
+        "app.main:create_production_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # it would print query strings: postcodes, addresses
+        log_config=None,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION (default: the latest)."""
+    migrations.upgrade(revision)
+    click.echo(f"database at revision {migrations.current_revision()}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (`base` removes every table)."""
+    migrations.downgrade(revision)
+    click.echo(f"database at revision {migrations.current_revision()}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision and the latest one."""
+    click.echo(f"current: {migrations.current_revision()}  head: {migrations.head_revision()}")
+
+
+@main.command()
+def demo() -> None:
+    """Create (or restore) the demo territories. Safe to run again."""
+    from app.core.database import get_sessionmaker
+    from app.demo import load_demo
+    from app.territories.communes import get_commune_index
+
+    migrations.upgrade()
+    with get_sessionmaker()() as session:
+        for line in _or_exit(lambda: load_demo(session, get_commune_index())):
+            click.echo(line)
+
+
+@main.command()
+@click.option("--output", type=click.Path(path_type=Path), default=OPENAPI_PATH, show_default=True)
+@click.option("--check", is_flag=True, help="Fail if the file differs from what the code describes.")
+def openapi(output: Path, check: bool) -> None:
+    """Write the OpenAPI document of the HTTP API."""
+    from app.openapi import render_openapi
+
+    rendered = render_openapi()
+    if check:
+        current = output.read_text(encoding="utf-8") if output.exists() else ""
+        if current != rendered:
+            click.echo(f"{output} is out of date: run `orientation openapi`", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is up to date")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(rendered, encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@main.group()
+def territories() -> None:
+    """CPTS territories."""
+
+
+@territories.command("list")
+def territories_list() -> None:
+    """List the CPTS of this deployment."""
+    from app.core.database import get_sessionmaker
+    from app.territories import repository
+
+    with get_sessionmaker()() as session:
+        for territory in repository.list_territories(session):
+            click.echo(f"{territory.slug}\t{territory.name}\t{len(territory.communes)} communes")
+
+
+@territories.command("create")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--finess", required=True)
+@click.option("--phone", required=True)
+@click.option("--email", required=True)
+@click.option("--commune", "commune_refs", multiple=True,
+              help='An INSEE code ("62041") or "postcode name" ("13790 Rousset"). Repeatable.')
+@click.option("--communes-file", type=click.File(encoding="utf-8"),
+              help="A file with one commune a line, written as for --commune.")
+def territories_create(
+    slug: str, name: str, finess: str, phone: str, email: str, commune_refs: tuple[str, ...],
+    communes_file,  # noqa: ANN001
+) -> None:
+    """Create a CPTS from its communes."""
+    from pydantic import ValidationError
+
+    from app.core.database import get_sessionmaker
+    from app.core.errors import field_errors_from_validation
+    from app.territories.communes import get_commune_index
+    from app.territories.schemas import TerritoryCreate
+    from app.territories.service import create_territory
+
+    lines = list(commune_refs) + ([line for line in communes_file.read().splitlines()] if communes_file else [])
+    refs = [_commune_ref(line) for line in lines if line.strip() and not line.startswith("#")]
+    try:
+        data = TerritoryCreate(slug=slug, name=name, finess=finess, phone=phone, email=email, communes=refs)
+    except ValidationError as exc:
+        for error in field_errors_from_validation(exc.errors()):
+            click.echo(f"{error.field}: {error.message}", err=True)
+        sys.exit(2)
+    migrations.upgrade()
+    with get_sessionmaker()() as session:
+        territory = _or_exit(lambda: create_territory(session, data, get_commune_index()))
+        click.echo(f"created {territory.slug} ({len(territory.communes)} communes)")
+
+
+def _commune_ref(line: str) -> str | dict[str, str]:
+    text = line.strip()
+    head, _, rest = text.partition(" ")
+    if rest and head.isdigit() and len(head) == 5:
+        return {"postcode": head, "name": rest.strip()}
+    return text
+
+
+def _or_exit(action):  # noqa: ANN001, ANN202
+    """Run an action; an ApiError becomes a readable message and exit code 1."""
+    try:
+        return action()
+    except ApiError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for field in exc.fields:
+            click.echo(f"  {field.field}: {field.message}", err=True)
+        sys.exit(1)

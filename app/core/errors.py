@@ -1,0 +1,159 @@
+"""One shape for every error body, so that clients (and our own pages) handle them alike.
+
+    {"error": "validation_error", "message": "...", "fields": [{"field": "postcode", "message": "..."}]}
+
+Extra keys may follow (e.g. ``candidates`` for an undecidable commune)."""
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldError] = []
+
+
+class ApiError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, *, fields: list[FieldError] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or []
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body = ErrorBody(error=self.code, message=self.message, fields=self.fields)
+        return body.model_dump() | self.extra
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+    code = "validation_error"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    code = "forbidden"
+
+
+# French wording for the validation errors people actually meet on our forms.
+_FRENCH_MESSAGES = {
+    "missing": "Ce champ est obligatoire.",
+    "string_too_short": "Trop court.",
+    "string_too_long": "Trop long.",
+    "string_pattern_mismatch": "Format invalide.",
+    "string_type": "Texte attendu.",
+    "int_parsing": "Nombre entier attendu.",
+    "float_parsing": "Nombre attendu.",
+    "bool_parsing": "Valeur oui/non attendue.",
+    "list_type": "Liste attendue.",
+    "too_short": "Liste trop courte.",
+    "json_invalid": "Corps JSON invalide.",
+    "model_attributes_type": "Objet JSON attendu.",
+    "dict_type": "Objet JSON attendu.",
+    "extra_forbidden": "Champ inconnu.",
+    "enum": "Valeur non autorisée.",
+    "literal_error": "Valeur non autorisée.",
+    "date_from_datetime_parsing": "Date invalide (AAAA-MM-JJ).",
+    "date_parsing": "Date invalide (AAAA-MM-JJ).",
+    "datetime_parsing": "Date et heure invalides.",
+    "greater_than_equal": "Valeur trop petite.",
+    "less_than_equal": "Valeur trop grande.",
+    "value_error": None,  # our own validators already speak French
+}
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    # Drop the "body"/"query"/"path" prefix: callers know where they sent the field.
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    return ".".join(parts) or "body"
+
+
+def field_errors_from_validation(errors: list[dict[str, Any]]) -> list[FieldError]:
+    fields = []
+    for err in errors:
+        message = _FRENCH_MESSAGES.get(err.get("type", "")) or str(err.get("msg", "Valeur invalide."))
+        message = message.removeprefix("Value error, ")
+        fields.append(FieldError(field=_field_name(tuple(err.get("loc", ()))), message=message))
+    return fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = Unprocessable(
+            "Certaines valeurs sont invalides.", fields=field_errors_from_validation(list(exc.errors()))
+        )
+        return JSONResponse(error.body(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        message = {404: "Ressource introuvable.", 405: "Méthode non autorisée."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        return JSONResponse(
+            ErrorBody(error=code, message=message).model_dump(),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # Logged by type and stack only: the message may quote personal data (SQL parameters).
+        logger.error(
+            "unhandled_error",
+            extra={
+                "error_type": type(exc).__name__,
+                "stack": "".join(traceback.format_tb(exc.__traceback__)),
+            },
+        )
+        return JSONResponse(
+            ErrorBody(error="internal_error", message="Erreur interne du service.").model_dump(),
+            status_code=500,
+        )
+
+
+# For the OpenAPI document: the error shapes each endpoint may answer with.
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": ErrorBody} for code in status_codes}

@@ -1,0 +1,93 @@
+"""Where does someone live? Commune first (decided offline, exactly), then the point.
+
+The BAN is asked for the street address when it is configured; whatever it answers must
+agree with the commune the person gave, and when it cannot be asked or finds nothing we
+fall back to the commune's centroid and say so."""
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.settings import Settings
+from app.geocoding.ban import BanGeocoder
+from app.geocoding.base import AddressGeocoder, GeocoderUnavailable, Location
+from app.geocoding.cache import CachedGeocoder
+from app.geocoding.offline import CommuneResolution, OfflineGeocoder
+from app.territories.communes import Commune, CommuneIndex, get_commune_index
+
+
+@dataclass(frozen=True)
+class Placement:
+    commune: Commune
+    postcode: str
+    location: Location | None
+    geocoder: str  # "ban" or "offline"
+    # Why the BAN's answer is not the one used, when an address was given:
+    # ban_not_configured | ban_unavailable | address_not_found | address_in_other_commune
+    fallback_reason: str | None = None
+
+
+class UndecidableCommune(Exception):
+    def __init__(self, postcode: str, resolution: CommuneResolution) -> None:
+        super().__init__(resolution.problem)
+        self.postcode = postcode
+        self.problem = resolution.problem or "undecidable"
+        self.candidates = resolution.candidates
+
+
+class GeocodingService:
+    def __init__(self, communes: CommuneIndex, address_geocoder: AddressGeocoder | None) -> None:
+        self.communes = communes
+        self.offline = OfflineGeocoder(communes)
+        self.address_geocoder = address_geocoder
+
+    def place(self, postcode: str, city: str | None, address: str | None = None) -> Placement:
+        """Raises UndecidableCommune, with the candidates, rather than guessing."""
+        resolution = self.offline.resolve_commune(postcode, city)
+        fallback_reason = None
+        if address and address.strip():
+            if self.address_geocoder is None:
+                fallback_reason = "ban_not_configured"
+            else:
+                try:
+                    found = self.address_geocoder.geocode(address.strip(), postcode, city)
+                except GeocoderUnavailable:
+                    found, fallback_reason = None, "ban_unavailable"
+                if found is not None:
+                    commune = self._agreeing_commune(found, resolution)
+                    if commune is not None:
+                        return Placement(commune, postcode, found, self.address_geocoder.name)
+                    fallback_reason = "address_in_other_commune"
+                elif fallback_reason is None:
+                    fallback_reason = "address_not_found"
+        if resolution.commune is None:
+            raise UndecidableCommune(postcode, resolution)
+        location = self.offline.locate(resolution.commune, postcode)
+        return Placement(resolution.commune, postcode, location, "offline", fallback_reason)
+
+    def _agreeing_commune(self, found: Location, resolution: CommuneResolution) -> Commune | None:
+        commune = self.communes.get(found.insee_code)
+        if commune is None:
+            return None
+        if resolution.commune is not None:
+            same = commune.insee == resolution.commune.insee
+            return commune if same else None
+        if resolution.problem == "unknown_postcode":
+            return commune  # a postcode newer than our table: the BAN knows better
+        allowed = {c.insee for c in resolution.candidates}
+        return commune if commune.insee in allowed else None
+
+
+def build_geocoding_service(settings: Settings, sessions: sessionmaker[Session]) -> GeocodingService:
+    address_geocoder: AddressGeocoder | None = None
+    if settings.ban_url:
+        address_geocoder = CachedGeocoder(
+            BanGeocoder(
+                settings.ban_url,
+                timeout=settings.ban_timeout_seconds,
+                min_score=settings.ban_min_score,
+            ),
+            sessions,
+            settings.geocode_cache_days,
+        )
+    return GeocodingService(get_commune_index(), address_geocoder)

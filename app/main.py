@@ -1,0 +1,37 @@
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
+
+from app.core.database import build_engine
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.logging import RequestLogMiddleware, configure_logging
+from app.core.settings import Settings, get_settings
+from app.geocoding.service import build_geocoding_service
+from app.territories.endpoints import router as territories_router
+
+DESCRIPTION = """Orientation aide une CPTS à orienter les patients vers un médecin :
+médecin traitant pour les personnes qui n'en ont pas, soins non programmés et SAS.
+
+Every error answers `{"error": code, "message": text, "fields": [{"field", "message"}]}`."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Orientation", version="0.1.0", description=DESCRIPTION)
+    engine = build_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.geocoding = build_geocoding_service(settings, app.state.sessions)
+    install_error_handlers(app)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(health_router)
+    app.include_router(territories_router)
+    return app
+
+
+def create_production_app() -> FastAPI:
+    """Entry point for uvicorn (`app.main:create_production_app`, factory mode)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,57 @@
+"""Queries on CPTS territories. Territories are public facts (a CPTS and its communes), so
+nothing here is scoped to a caller; patient data, later, will be."""
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from app.territories.models import Territory, TerritoryCommune
+
+
+def list_territories(session: Session) -> Sequence[Territory]:
+    query = select(Territory).options(selectinload(Territory.communes)).order_by(Territory.name)
+    return session.scalars(query).all()
+
+
+def get_by_slug(session: Session, slug: str) -> Territory | None:
+    query = (
+        select(Territory).options(selectinload(Territory.communes)).where(Territory.slug == slug)
+    )
+    return session.scalars(query).one_or_none()
+
+
+def get_by_finess(session: Session, finess: str) -> Territory | None:
+    return session.scalars(select(Territory).where(Territory.finess == finess)).one_or_none()
+
+
+def claimed_communes(
+    session: Session, insee_codes: Iterable[str], *, excluding: Territory | None = None
+) -> list[tuple[str, Territory]]:
+    """Which of these communes another CPTS already serves, and which one."""
+    codes = list(set(insee_codes))
+    if not codes:
+        return []
+    query = (
+        select(TerritoryCommune.insee_code, Territory)
+        .join(Territory)
+        .where(TerritoryCommune.insee_code.in_(codes))
+        .order_by(TerritoryCommune.insee_code)
+    )
+    if excluding is not None and excluding.id is not None:
+        query = query.where(Territory.id != excluding.id)
+    return [(code, territory) for code, territory in session.execute(query).all()]
+
+
+def territory_serving(session: Session, insee_codes: Sequence[str]) -> Territory | None:
+    """The CPTS serving the first of these codes that one serves (commune, then its parent)."""
+    codes = [c for c in insee_codes if c]
+    if not codes:
+        return None
+    rows = session.execute(
+        select(TerritoryCommune.insee_code, Territory)
+        .join(Territory)
+        .where(TerritoryCommune.insee_code.in_(codes))
+    ).all()
+    by_code = {code: territory for code, territory in rows}
+    return next((by_code[c] for c in codes if c in by_code), None)

@@ -1,0 +1,75 @@
+"""The residency rule: someone lives in a CPTS when the commune they live in is one of its
+communes. Decided on the INSEE code of the commune, never on a postcode (62217 serves
+communes inside and outside the Grand Arras)."""
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.core.errors import FieldError, Unprocessable
+from app.geocoding.service import GeocodingService, Placement, UndecidableCommune
+from app.territories import repository
+from app.territories.models import Territory
+
+POSTCODE = re.compile(r"^\d{5}$")
+
+_PROBLEMS = {
+    "unknown_postcode": ("postcode", "Code postal inconnu : {postcode}."),
+    "city_required": (
+        "city",
+        "Le code postal {postcode} couvre plusieurs communes : indiquez la vôtre.",
+    ),
+    "city_not_in_postcode": (
+        "city",
+        "Cette commune ne correspond pas au code postal {postcode} : choisissez dans la liste.",
+    ),
+    "several_communes": ("city", "Plusieurs communes portent ce nom : choisissez la vôtre."),
+}
+
+
+@dataclass(frozen=True)
+class Residency:
+    placement: Placement
+    territory: Territory | None
+
+    @property
+    def message(self) -> str:
+        commune = self.placement.commune
+        if self.territory is None:
+            return (
+                f"{commune.name} ({commune.insee}) ne fait partie d'aucun territoire CPTS "
+                "suivi par ce service."
+            )
+        return f"{commune.name} ({commune.insee}) fait partie du territoire de la {self.territory.name}."
+
+
+def check_residency(
+    session: Session,
+    geocoding: GeocodingService,
+    postcode: str,
+    city: str | None,
+    address: str | None = None,
+) -> Residency:
+    """Raises a 422 naming the field to fix, with the candidate communes when there are some."""
+    postcode = (postcode or "").strip()
+    if not POSTCODE.match(postcode):
+        raise Unprocessable(
+            "Code postal invalide.",
+            fields=[FieldError(field="postcode", message="Code postal invalide : 5 chiffres attendus.")],
+        )
+    try:
+        placement = geocoding.place(postcode, city, address)
+    except UndecidableCommune as exc:
+        field, template = _PROBLEMS.get(exc.problem, ("city", "Commune introuvable."))
+        message = template.format(postcode=postcode)
+        raise Unprocessable(
+            message,
+            fields=[FieldError(field=field, message=message)],
+            reason=exc.problem,
+            candidates=[{"insee": c.insee, "name": c.name, "postcode": postcode} for c in exc.candidates],
+        ) from None
+    commune = placement.commune
+    # An arrondissement (Marseille 1er) belongs to a CPTS that lists it or its city (Marseille).
+    territory = repository.territory_serving(session, [commune.insee, commune.parent_insee or ""])
+    return Residency(placement, territory)

@@ -1,0 +1,152 @@
+"""The rules about CPTS territories: what a valid one is, and that communes never overlap."""
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.core.database import utcnow
+from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
+from app.geocoding.offline import OfflineGeocoder
+from app.territories import repository
+from app.territories.communes import Commune, CommuneIndex
+from app.territories.models import Territory, TerritoryCommune
+from app.territories.schemas import (
+    CommuneByName,
+    CommuneOut,
+    TerritoryCreate,
+    TerritoryOut,
+    TerritoryUpdate,
+)
+
+
+def commune_out(commune: Commune) -> CommuneOut:
+    return CommuneOut(
+        insee=commune.insee,
+        name=commune.name,
+        department=commune.department,
+        postcodes=list(commune.postcodes),
+        population=commune.population,
+        latitude=commune.latitude,
+        longitude=commune.longitude,
+    )
+
+
+def territory_out(territory: Territory, communes: CommuneIndex) -> TerritoryOut:
+    members = [c for c in (communes.get(code) for code in territory.insee_codes) if c]
+    return TerritoryOut(
+        slug=territory.slug,
+        name=territory.name,
+        finess=territory.finess,
+        phone=territory.phone,
+        email=territory.email,
+        population=sum(c.population for c in members),
+        communes=[commune_out(c) for c in members],
+        created_at=territory.created_at,
+        updated_at=territory.updated_at,
+    )
+
+
+def resolve_communes(refs: list[str | CommuneByName], communes: CommuneIndex) -> list[str]:
+    """INSEE codes for the given references, or a 422 listing every one that is not a commune."""
+    offline = OfflineGeocoder(communes)
+    codes: list[str] = []
+    problems: list[FieldError] = []
+    for position, ref in enumerate(refs):
+        field = f"communes.{position}"
+        if isinstance(ref, str):
+            commune = communes.get(ref)
+            if commune is None:
+                problems.append(FieldError(field=field, message=f"Code INSEE inconnu : {ref}."))
+            else:
+                codes.append(commune.insee)
+            continue
+        resolution = offline.resolve_commune(ref.postcode, ref.name)
+        if resolution.commune is not None:
+            codes.append(resolution.commune.insee)
+            continue
+        names = ", ".join(f"{c.name} ({c.insee})" for c in resolution.candidates)
+        message = f"Aucune commune « {ref.name} » pour le code postal {ref.postcode}."
+        if names:
+            message += f" Communes de ce code postal : {names}."
+        problems.append(FieldError(field=field, message=message))
+    if problems:
+        raise Unprocessable("Certaines communes sont introuvables.", fields=problems)
+    return list(dict.fromkeys(codes))  # keep the order given, drop repeats
+
+
+def _refuse_overlap(
+    session: Session, codes: list[str], communes: CommuneIndex, territory: Territory | None
+) -> None:
+    claimed = repository.claimed_communes(session, codes, excluding=territory)
+    if not claimed:
+        return
+    described = [f"{_label(code, communes)} ({other.name})" for code, other in claimed]
+    raise Conflict(
+        "Ces communes appartiennent déjà à une autre CPTS : " + ", ".join(described) + ".",
+        overlapping=[
+            {"insee": code, "territory": {"slug": other.slug, "name": other.name}}
+            for code, other in claimed
+        ],
+    )
+
+
+def _label(code: str, communes: CommuneIndex) -> str:
+    commune = communes.get(code)
+    return f"{commune.name} {code}" if commune else code
+
+
+def create_territory(session: Session, data: TerritoryCreate, communes: CommuneIndex) -> Territory:
+    codes = resolve_communes(data.communes, communes)
+    if repository.get_by_slug(session, data.slug) is not None:
+        raise Conflict(f"Une CPTS existe déjà avec l'identifiant « {data.slug} ».")
+    if repository.get_by_finess(session, data.finess) is not None:
+        raise Conflict(f"Une CPTS existe déjà avec le numéro FINESS {data.finess}.")
+    _refuse_overlap(session, codes, communes, None)
+    territory = Territory(
+        slug=data.slug,
+        name=data.name,
+        finess=data.finess,
+        phone=data.phone,
+        email=str(data.email),
+        communes=[TerritoryCommune(insee_code=code) for code in codes],
+    )
+    session.add(territory)
+    _commit(session, territory, communes)
+    return territory
+
+
+def update_territory(
+    session: Session, slug: str, data: TerritoryUpdate, communes: CommuneIndex
+) -> Territory:
+    territory = get_territory(session, slug)
+    if data.name is not None:
+        territory.name = data.name
+    if data.phone is not None:
+        territory.phone = data.phone
+    if data.email is not None:
+        territory.email = str(data.email)
+    if data.communes is not None:
+        codes = resolve_communes(data.communes, communes)
+        _refuse_overlap(session, codes, communes, territory)
+        kept = {c.insee_code: c for c in territory.communes}
+        territory.communes = [kept.get(code) or TerritoryCommune(insee_code=code) for code in codes]
+    territory.updated_at = utcnow()
+    _commit(session, territory, communes)
+    return territory
+
+
+def get_territory(session: Session, slug: str) -> Territory:
+    territory = repository.get_by_slug(session, slug)
+    if territory is None:
+        raise NotFound(f"Aucune CPTS « {slug} ».")
+    return territory
+
+
+def _commit(session: Session, territory: Territory, communes: CommuneIndex) -> None:
+    codes = [c.insee_code for c in territory.communes]
+    try:
+        session.commit()
+    except IntegrityError:
+        # Two writes raced past the checks above; the unique keys settled it. Say why.
+        session.rollback()
+        _refuse_overlap(session, codes, communes, territory if territory.id else None)
+        raise Conflict("Cette CPTS entre en conflit avec une autre (identifiant ou FINESS).") from None

