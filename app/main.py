@@ -1,7 +1,7 @@
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
-from app.core.database import build_engine
+from app.core.database import build_engine, for_writing
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import RequestLogMiddleware, configure_logging
@@ -21,8 +21,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = build_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessions = sessionmaker(bind=engine, expire_on_commit=False)
-    app.state.geocoding = build_geocoding_service(settings, app.state.sessions)
+    app.state.read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.write_sessions = sessionmaker(bind=for_writing(engine), expire_on_commit=False)
+    app.state.geocoding = build_geocoding_service(settings, app.state.write_sessions)
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health_router)

@@ -29,6 +29,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from shapely import from_wkb
+from shapely.ops import unary_union
 
 OUTPUT = Path(__file__).resolve().parents[1] / "app" / "territories" / "data" / "communes.csv.gz"
 NULL = "\\N"
@@ -40,9 +41,12 @@ def read(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def centre(row: dict[str, str]) -> tuple[str, str]:
-    if row["geometry"] != NULL:
-        shape = from_wkb(bytes.fromhex(row["geometry"]))
+def centre(row: dict[str, str], parts: list[str]) -> tuple[str, str]:
+    # A commune recently created by a merger may lack a boundary of its own in the source
+    # while its former communes still have theirs: their union is the commune.
+    geometries = [row["geometry"]] if row["geometry"] != NULL else parts
+    if geometries:
+        shape = unary_union([from_wkb(bytes.fromhex(g)) for g in geometries])
         point = shape.centroid
         if not shape.contains(point):
             point = shape.point_on_surface()
@@ -64,9 +68,12 @@ def main() -> None:
         postcodes[link["commune_id"]].add(postcode_codes[link["codepostal_id"]])
 
     aliases: dict[str, set[str]] = defaultdict(set)
+    former_shapes: dict[str, list[str]] = defaultdict(list)
     for c in communes:
         if c["type"] in ("COMD", "COMA") and c["commune_parent_id"] != NULL:
             parent = by_id[c["commune_parent_id"]]
+            if c["geometry"] != NULL:
+                former_shapes[parent["id"]].append(c["geometry"])
             if c["nom"] != parent["nom"]:
                 aliases[parent["id"]].add(c["nom"])
 
@@ -79,7 +86,7 @@ def main() -> None:
     for c in kept:
         parent = by_id[c["commune_parent_id"]] if c["type"] == "ARM" else None
         department = departments[(parent or c)["departement_id"]]
-        lat, lon = centre(c)
+        lat, lon = centre(c, former_shapes[c["id"]])
         rows.append([
             c["code"], c["nom"], department, c["population_municipale"] if c["population_municipale"] not in ("", NULL) else "0", lat, lon,
             "|".join(sorted(postcodes[c["id"]])), parent["code"] if parent else "",

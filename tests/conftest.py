@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import migrations
-from app.core.database import Base, build_engine
+from app.core.database import Base, build_engine, for_writing
 from app.core.settings import Settings
 from app.main import create_app
 from tests.fakes.ban import FakeBan
@@ -64,7 +64,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def db(engine: Engine) -> Iterator[Session]:
-    with sessionmaker(bind=engine, expire_on_commit=False)() as session:
+    with sessionmaker(bind=for_writing(engine), expire_on_commit=False)() as session:
         yield session
 
 

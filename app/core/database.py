@@ -1,6 +1,5 @@
 """Engine and sessions. The schema itself is made only by the Alembic migrations."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -60,16 +59,23 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-    # Let SQLAlchemy, not the sqlite3 module, open transactions (see _begin_immediate).
+    # Let SQLAlchemy, not the sqlite3 module, open transactions (see _begin).
     dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(connection) -> None:  # noqa: ANN001
+def _begin(connection) -> None:  # noqa: ANN001
     # A deferred transaction that read before another one committed cannot become a writer:
-    # SQLite fails it at once with "database is locked", whatever the busy timeout. Taking
-    # the write lock at BEGIN makes concurrent writers wait their turn instead, so a race
-    # ends in a clean answer (a 409 from a unique key) rather than an error.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # SQLite fails it at once with "database is locked", whatever the busy timeout. So a
+    # transaction that may write takes the write lock at BEGIN (IMMEDIATE) and concurrent
+    # writers wait their turn: a race ends in a clean answer (a 409 from a unique key).
+    # Read-only transactions stay DEFERRED: in WAL mode they never wait for anybody.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def for_writing(engine: Engine) -> Engine:
+    """The same engine (same pool) for transactions that may write."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
 def build_engine(url: str) -> Engine:
@@ -79,7 +85,7 @@ def build_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _configure_sqlite)
-        event.listen(engine, "begin", _begin_immediate)
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -91,16 +97,8 @@ def get_engine() -> Engine:
 
 @cache
 def get_sessionmaker() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
-
-
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, closed afterwards."""
-    session = get_sessionmaker()()
-    try:
-        yield session
-    finally:
-        session.close()
+    """Sessions for the command line, which writes."""
+    return sessionmaker(bind=for_writing(get_engine()), expire_on_commit=False)
 
 
 def reset_engine_cache() -> None:

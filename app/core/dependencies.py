@@ -20,7 +20,10 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    session = request.app.state.sessions()
+    """One session per request. Safe methods (GET, HEAD) only read, so they get read
+    transactions, which never wait on SQLite; the others may write (see database._begin)."""
+    safe = request.method in ("GET", "HEAD", "OPTIONS")
+    session = (request.app.state.read_sessions if safe else request.app.state.write_sessions)()
     try:
         yield session
     finally:

@@ -18,7 +18,7 @@ class Health(BaseModel):
 def healthz(request: Request) -> Health | JSONResponse:
     """Up, and the database answers. 503 when it does not, for load balancers."""
     try:
-        with request.app.state.sessions() as session:
+        with request.app.state.read_sessions() as session:
             count = session.execute(text("SELECT COUNT(*) FROM territories")).scalar_one()
     except Exception:  # noqa: BLE001  any database failure means "not ready"
         body = Health(status="unavailable", database="unreachable", territories=None)
