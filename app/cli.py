@@ -7,6 +7,7 @@ import click
 
 from app.core import migrations
 from app.core.errors import ApiError
+from app.accounts.models import Role
 from app.core.settings import get_settings
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
@@ -78,10 +79,21 @@ def demo() -> None:
     from app.demo import load_demo
     from app.territories.communes import get_commune_index
 
+    from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors
+    from app.geocoding.service import build_geocoding_service
+
     migrations.upgrade()
-    with get_sessionmaker()() as session:
+    sessions = get_sessionmaker()
+    with sessions() as session:
         for line in _or_exit(lambda: load_demo(session, get_commune_index())):
             click.echo(line)
+        geocoding = build_geocoding_service(get_settings(), sessions)
+        added = _or_exit(lambda: load_demo_doctors(session, geocoding, get_commune_index()))
+        click.echo(f"{added} demo doctors added")
+        accounts = load_demo_accounts(session)
+    click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
+    for email, role, cpts in accounts:
+        click.echo(f"  {role:13s} {email:45s} CPTS: {cpts}")
 
 
 @main.command()
@@ -155,6 +167,91 @@ def territories_create(
     with get_sessionmaker()() as session:
         territory = _or_exit(lambda: create_territory(session, data, get_commune_index()))
         click.echo(f"created {territory.slug} ({len(territory.communes)} communes)")
+
+
+@main.group()
+def users() -> None:
+    """Accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", help="Display name (default: the e-mail).")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--cpts", "cpts", multiple=True, help="Slug of a CPTS it belongs to. Repeatable.")
+@click.option("--doctor-rpps", help="For role doctor: the RPPS of its registry entry.")
+@click.option("--password", help="Default: asked for (or generated with --generate-password).")
+@click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
+def users_create(
+    email: str, display_name: str | None, role: str, cpts: tuple[str, ...], doctor_rpps: str | None,
+    password: str | None, generate_password: bool,
+) -> None:  # fmt: skip
+    """Create an account (the first admin, notably)."""
+    import secrets
+
+    from pydantic import ValidationError
+
+    from app.accounts.schemas import UserCreate
+    from app.accounts.service import create_user
+    from app.core.database import get_sessionmaker
+    from app.core.errors import field_errors_from_validation
+
+    if generate_password:
+        password = secrets.token_urlsafe(12)
+    elif password is None:
+        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(
+            email=email, display_name=display_name or email, role=role, password=password,
+            cpts=list(cpts), doctor_rpps=doctor_rpps,
+        )  # fmt: skip
+    except ValidationError as exc:
+        for error in field_errors_from_validation(exc.errors()):
+            click.echo(f"{error.field}: {error.message}", err=True)
+        sys.exit(2)
+    migrations.upgrade()
+    with get_sessionmaker()() as session:
+        user = _or_exit(lambda: create_user(session, data, None))
+    click.echo(f"created user {user.email} ({user.role})")
+    if generate_password:
+        click.echo(f"password: {password}")
+
+
+@main.group()
+def doctors() -> None:
+    """Volunteer doctors."""
+
+
+@doctors.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--cpts", required=True, help="Slug of the CPTS.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if others are not.")
+def doctors_import(file: Path, cpts: str, skip_invalid: bool) -> None:
+    """Import (upsert by RPPS) doctors from a CSV file with French headers."""
+    import time
+
+    from app.accounts.principal import operator
+    from app.core.database import get_sessionmaker
+    from app.doctors.importer import import_doctors
+    from app.geocoding.service import build_geocoding_service
+
+    migrations.upgrade()
+    sessions = get_sessionmaker()
+    geocoding = build_geocoding_service(get_settings(), sessions)
+    started = time.perf_counter()
+    with sessions() as session:
+        report = _or_exit(
+            lambda: import_doctors(session, geocoding, operator(), cpts, file.read_bytes(), skip_invalid=skip_invalid)
+        )
+    for problem in report.problems:
+        click.echo(f"line {problem.line}: {problem.reason}", err=True)
+    state = "written" if report.written else "NOTHING WRITTEN (fix the lines above, or --skip-invalid)"
+    click.echo(
+        f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.invalid} invalid: {state} ({time.perf_counter() - started:.1f} s)"
+    )
+    if not report.written:
+        sys.exit(1)
 
 
 def _commune_ref(line: str) -> str | dict[str, str]:

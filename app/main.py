@@ -7,7 +7,11 @@ from app.core.health import router as health_router
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
 from app.geocoding.service import build_geocoding_service
+from app.accounts.endpoints import router as accounts_router
+from app.audit.endpoints import router as audit_router
+from app.doctors.endpoints import router as doctors_router
 from app.territories.endpoints import router as territories_router
+from app.web.doctor_confirmation import router as doctor_confirmation_router
 
 DESCRIPTION = """Orientation aide une CPTS à orienter les patients vers un médecin :
 médecin traitant pour les personnes qui n'en ont pas, soins non programmés et SAS.
@@ -28,6 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health_router)
     app.include_router(territories_router)
+    app.include_router(accounts_router)
+    app.include_router(doctors_router)
+    app.include_router(audit_router)
+    app.include_router(doctor_confirmation_router)
     return app
 
 

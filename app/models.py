@@ -1,7 +1,13 @@
 """Every mapped model, imported in one place so that Alembic and the tests see them all."""
 
+from app.accounts.models import ApiToken, Membership, User, WebSession
+from app.audit.models import AuditEvent
 from app.core.database import Base
+from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
 from app.territories.models import Territory, TerritoryCommune
 
-__all__ = ["Base", "GeocodeCacheEntry", "Territory", "TerritoryCommune"]
+__all__ = [
+    "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
+    "PracticeLocation", "Territory", "TerritoryCommune", "User", "WebSession",
+]  # fmt: skip

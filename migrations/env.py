@@ -2,11 +2,18 @@ from alembic import context
 from sqlalchemy import Connection
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
-from app.core.database import Base, build_engine
+from app.core.database import Base, UTCDateTime, build_engine
 from app.core.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN201
+    # Migrations must not import application types: UTCDateTime is a DateTime(timezone=True).
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_with(connection: Connection) -> None:
@@ -16,6 +23,7 @@ def run_with(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -16,7 +16,6 @@ from app.core.settings import Settings
 from app.main import create_app
 from tests.fakes.ban import FakeBan
 
-ADMIN_TOKEN = "test-admin-token"
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -58,8 +57,13 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
         return
     engine: Engine = request.getfixturevalue("engine")
     with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            # TRUNCATE: the audit trail refuses DELETE (append-only), and it is faster.
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
 
 
 @pytest.fixture
@@ -70,7 +74,7 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, ban_url=None, admin_token=ADMIN_TOKEN)
+    return Settings(database_url=database_url, ban_url=None, secret_key="test-secret-key")
 
 
 @pytest.fixture
@@ -82,8 +86,36 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def admin_headers() -> dict[str, str]:
-    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+def make_account(db: Session):
+    """make_account(role, cpts=[...], doctor_rpps=None) → Authorization headers of a new
+    account with a personal API token."""
+    from app.accounts.models import Role
+    from app.accounts.schemas import UserCreate
+    from app.accounts.service import create_token, create_user
+    from app.accounts.principal import Principal
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str, cpts: list[str] | tuple[str, ...] = (), doctor_rpps: str | None = None) -> dict[str, str]:
+        n = next(counter)
+        user = create_user(
+            db,
+            UserCreate(
+                email=f"{role}{n}@test.example.fr", display_name=f"{role} {n}", role=Role(role),
+                password="correct horse battery", cpts=list(cpts), doctor_rpps=doctor_rpps,
+            ),
+            None,
+        )  # fmt: skip
+        principal = Principal(user.id, user.email, Role(role), user.territory_ids, user.doctor_id, None)
+        secret, _ = create_token(db, principal, "tests")
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make
+
+
+@pytest.fixture
+def admin_headers(make_account) -> dict[str, str]:
+    return make_account("admin")
 
 
 @pytest.fixture

@@ -72,10 +72,12 @@ def test_pair_that_does_not_exist_names_the_postcodes_communes(client, admin_hea
     assert "Mercatel (62568)" in response.json()["fields"][0]["message"]
 
 
-def test_writes_need_the_admin_token(client, admin_headers):
+def test_writes_need_an_admin(client, make_account, demo_territories):
     assert create(client, {}).status_code == 401
     assert create(client, {"Authorization": "Bearer wrong"}).status_code == 401
     assert client.patch("/api/v1/territories/x", json={"name": "Nouveau nom"}).status_code == 401
+    coordinator = make_account("coordinator", ["grand-arras"])
+    assert create(client, coordinator).status_code == 403
 
 
 @pytest.mark.usefixtures("demo_territories")
@@ -106,28 +108,16 @@ def test_unknown_territory_is_404(client):
     assert response.json()["error"] == "not_found"
 
 
-def test_api_refuses_admin_writes_when_no_token_is_configured(settings, engine):
-    from fastapi.testclient import TestClient
-
-    from app.main import create_app
-
-    app = create_app(settings.model_copy(update={"admin_token": None}))
-    with TestClient(app) as client:
-        response = create(client, {"Authorization": "Bearer anything"})
-    assert response.status_code == 403
-
-
-def test_concurrent_creations_of_overlapping_cpts_let_exactly_one_in(settings, engine):
+def test_concurrent_creations_of_overlapping_cpts_let_exactly_one_in(settings, engine, admin_headers):
     """Two coordinators claiming the same commune at once: the database decides."""
     from concurrent.futures import ThreadPoolExecutor
 
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from tests.conftest import ADMIN_TOKEN
 
     app = create_app(settings)
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    headers = admin_headers
     bodies = [
         {**NEW_CPTS, "slug": f"cpts-{i}", "finess": finess, "communes": ["62119"]}
         for i, finess in enumerate(["620000026", "620000034", "620000042", "620000059"])

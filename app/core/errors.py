@@ -33,11 +33,17 @@ class ApiError(Exception):
     code = "bad_request"
 
     def __init__(
-        self, message: str, *, fields: list[FieldError] | None = None, **extra: Any
+        self,
+        message: str,
+        *,
+        fields: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.fields = fields or []
+        self.headers = headers
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
@@ -68,6 +74,11 @@ class Unauthorized(ApiError):
 class Forbidden(ApiError):
     status_code = 403
     code = "forbidden"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    code = "too_many_requests"
 
 
 # French wording for the validation errors people actually meet on our forms.
@@ -115,7 +126,7 @@ def field_errors_from_validation(errors: list[dict[str, Any]]) -> list[FieldErro
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -26,6 +26,18 @@ def validate_finess(value: str) -> str:
     return finess
 
 
+def validate_rpps(value: str) -> str:
+    """An RPPS number: 11 digits, the last a Luhn key. ValueError in French otherwise."""
+    rpps = value.strip().replace(" ", "")
+    if len(rpps) != 11 or not rpps.isdigit():
+        raise ValueError("Numéro RPPS invalide : 11 chiffres attendus.")
+    try:
+        luhn.validate(rpps)
+    except StdnumError:
+        raise ValueError("Numéro RPPS invalide : la clé de contrôle ne correspond pas.") from None
+    return rpps
+
+
 def normalize_phone(value: str, region: str = "FR") -> str:
     """Any French way of writing a phone number → E.164 (+33…). ValueError in French otherwise."""
     try:

@@ -1,5 +1,6 @@
 """Settings, read once from environment variables prefixed ``ORIENTATION_``."""
 
+import secrets
 from functools import cache
 from pathlib import Path
 
@@ -22,9 +23,18 @@ class Settings(BaseSettings):
     # Below this BAN score a match is too doubtful to trust; we fall back to the commune.
     ban_min_score: float = 0.5
     geocode_cache_days: int = 180
-    # Bearer token for the administration endpoints until accounts exist (issue 3).
-    # Unset: those endpoints are closed.
-    admin_token: str | None = Field(default=None, repr=False)
+    # Signs the links e-mailed to doctors. Unset: a random key is created once and kept in
+    # secret_key_file, so that links survive a restart. Set it when running several hosts.
+    secret_key: str | None = Field(default=None, repr=False)
+    secret_key_file: Path = Path("var") / "secret_key"
+    session_hours: float = 10.0  # a working day; then sign in again
+    # Send the session cookie over HTTPS only. Off by default for http://127.0.0.1.
+    cookie_secure: bool = False
+    # Behind a reverse proxy, take the client address from X-Forwarded-For.
+    trust_forwarded_for: bool = False
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    confirmation_link_days: int = 30
     log_level: str = "INFO"
     # Public base URL of the service, used in links we hand out.
     public_url: str = "http://127.0.0.1:8000"
@@ -33,3 +43,14 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.secret_key_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()

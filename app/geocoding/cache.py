@@ -1,8 +1,10 @@
 """Database cache of BAN answers, keyed by a hash of the normalised query."""
 
 import hashlib
+from collections.abc import Iterable
 from datetime import timedelta
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +20,17 @@ def cache_key(address: str, postcode: str, city: str | None) -> str:
     return hashlib.sha256(normalised.encode()).hexdigest()
 
 
+def _location(entry: GeocodeCacheEntry) -> Location:
+    return Location(
+        insee_code=entry.insee_code,
+        postcode=entry.postcode,
+        latitude=entry.latitude,
+        longitude=entry.longitude,
+        precision=entry.precision,  # type: ignore[arg-type]
+        score=entry.score,
+    )
+
+
 class CachedGeocoder:
     """Wraps an address geocoder; only confident answers are kept."""
 
@@ -28,21 +41,33 @@ class CachedGeocoder:
         self.name = inner.name
         self._sessions = sessions
         self._max_age = timedelta(days=max_age_days)
+        self._prefetched: dict[str, Location] = {}
+
+    def prefetch(self, queries: Iterable[tuple[str, str, str | None]]) -> None:
+        """Loads the cached answers for many addresses in a few queries (CSV imports);
+        `geocode` then finds them in memory. Call `forget_prefetched` when done."""
+        keys = list({cache_key(*query) for query in queries})
+        with self._sessions() as session:
+            for start in range(0, len(keys), 500):
+                entries = session.scalars(
+                    select(GeocodeCacheEntry).where(GeocodeCacheEntry.key.in_(keys[start : start + 500]))
+                )
+                self._prefetched.update(
+                    (e.key, _location(e)) for e in entries if utcnow() - e.created_at < self._max_age
+                )
+
+    def forget_prefetched(self) -> None:
+        self._prefetched.clear()
 
     def geocode(self, address: str, postcode: str, city: str | None) -> Location | None:
         key = cache_key(address, postcode, city)
+        if key in self._prefetched:
+            return self._prefetched[key]
         # Its own short session: a cache write must never commit the caller's transaction.
         with self._sessions() as session:
             entry = session.get(GeocodeCacheEntry, key)
             if entry is not None and utcnow() - entry.created_at < self._max_age:
-                return Location(
-                    insee_code=entry.insee_code,
-                    postcode=entry.postcode,
-                    latitude=entry.latitude,
-                    longitude=entry.longitude,
-                    precision=entry.precision,  # type: ignore[arg-type]
-                    score=entry.score,
-                )
+                return _location(entry)
         location = self.inner.geocode(address, postcode, city)
         if location is not None:
             self._store(key, location)

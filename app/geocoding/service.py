@@ -4,6 +4,8 @@ The BAN is asked for the street address when it is configured; whatever it answe
 agree with the commune the person gave, and when it cannot be asked or finds nothing we
 fall back to the commune's centroid and say so."""
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +42,20 @@ class GeocodingService:
         self.communes = communes
         self.offline = OfflineGeocoder(communes)
         self.address_geocoder = address_geocoder
+
+    @contextmanager
+    def prefetched(self, queries: Iterable[tuple[str, str, str | None]]) -> Iterator[None]:
+        """For bulk work (CSV imports): cached BAN answers for these addresses (address,
+        postcode, city) are loaded at once instead of one query each."""
+        prefetch = getattr(self.address_geocoder, "prefetch", None)
+        if prefetch is None:
+            yield
+            return
+        prefetch(queries)
+        try:
+            yield
+        finally:
+            self.address_geocoder.forget_prefetched()  # type: ignore[union-attr]
 
     def place(self, postcode: str, city: str | None, address: str | None = None) -> Placement:
         """Raises UndecidableCommune, with the candidates, rather than guessing."""

@@ -3,7 +3,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel
 
-from app.core.dependencies import AdminOnly, Communes, DbSession, Geocoding
+from app.accounts.models import Role
+from app.accounts.principal import require
+from app.core.dependencies import Communes, DbSession, Geocoding
 from app.core.errors import FieldError, Unprocessable, error_responses
 from app.territories import repository, service
 from app.territories.residency import check_residency
@@ -116,7 +118,7 @@ def get_territory(slug: str, session: DbSession, communes: Communes) -> Territor
     "/territories",
     response_model=TerritoryOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[AdminOnly],
+    dependencies=[require(Role.ADMIN)],
     responses=error_responses(401, 403, 409, 422),
 )
 def create_territory(
@@ -130,7 +132,7 @@ def create_territory(
 @router.patch(
     "/territories/{slug}",
     response_model=TerritoryOut,
-    dependencies=[AdminOnly],
+    dependencies=[require(Role.ADMIN)],
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def update_territory(

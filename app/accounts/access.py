@@ -1,0 +1,58 @@
+"""Which rows may this caller see: the one place that decides it.
+
+Every query of data that belongs to a CPTS (doctors now; patient requests, slots and
+bookings later) adds ``visible(Model, principal)`` to its WHERE clause, so that a
+coordinator of CPTS A asking for an object of CPTS B finds nothing (404), not a refusal
+(403) that would confirm it exists."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.doctors.models import Doctor
+
+RoleRule = Callable[[Principal], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    territory: InstrumentedAttribute[int]  # the column naming the object's CPTS
+    # Roles beyond admin and coordinator see only what these clauses allow; a role absent
+    # here sees nothing of the model.
+    own: dict[Role, RoleRule] = field(default_factory=dict)
+    coordinators: bool = True
+
+
+RULES: dict[type, ScopeRule] = {
+    Doctor: ScopeRule(
+        territory=Doctor.territory_id,
+        own={Role.DOCTOR: lambda p: Doctor.id == p.doctor_id if p.doctor_id else false()},
+    ),
+}
+
+
+def visible(model: type, principal: Principal) -> ColumnElement[bool]:
+    rule = RULES[model]
+    if principal.role is Role.ADMIN:
+        return true()
+    if principal.role is Role.COORDINATOR and rule.coordinators:
+        return rule.territory.in_(principal.territory_ids) if principal.territory_ids else false()
+    own = rule.own.get(principal.role)
+    if own is None:
+        return false()
+    # Even its own objects, a caller sees only inside the CPTS it belongs to.
+    in_territories = rule.territory.in_(principal.territory_ids) if principal.territory_ids else false()
+    return own(principal) & in_territories
+
+
+def scoped(model: type, principal: Principal) -> Select:
+    return select(model).where(visible(model, principal))
+
+
+def may_act_in(principal: Principal, territory_id: int) -> bool:
+    """May this caller create something in this CPTS?"""
+    return principal.role is Role.ADMIN or territory_id in principal.territory_ids

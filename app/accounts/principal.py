@@ -1,0 +1,126 @@
+"""Who is calling: a web session (cookie), a personal API token (bearer), or nobody.
+
+Endpoints declare the roles they accept with ``require(...)``; what each caller may see
+is decided in ``app.accounts.access``."""
+
+import getpass
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import ApiToken, Role, User, WebSession
+from app.accounts.security import digest
+from app.core.database import utcnow
+from app.core.dependencies import get_db
+from app.core.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "orientation_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+_bearer = HTTPBearer(auto_error=False, description="Jeton d'API personnel (orn_…)")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Session du navigateur")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int | None  # None: the deployment's operator, at the command line
+    email: str
+    role: Role
+    territory_ids: frozenset[int]
+    doctor_id: int | None
+    client_address: str | None
+    session_id: int | None = None  # set when signed in through the browser
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def operator() -> Principal:
+    """Whoever runs `orientation …` on the server: it may do anything, and is audited as such."""
+    return Principal(
+        user_id=None, email=f"cli:{getpass.getuser()}", role=Role.ADMIN,
+        territory_ids=frozenset(), doctor_id=None, client_address=None,
+    )  # fmt: skip
+
+
+def client_address(request: Request) -> str | None:
+    if request.app.state.settings.trust_forwarded_for:
+        forwarded = request.headers.get("x-forwarded-for")
+        if forwarded:
+            return forwarded.split(",")[0].strip()[:45]
+    return request.client.host if request.client else None
+
+
+def _principal(user: User, request: Request, session_id: int | None = None) -> Principal:
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        territory_ids=user.territory_ids,
+        doctor_id=user.doctor_id,
+        client_address=client_address(request),
+        session_id=session_id,
+    )
+
+
+def _from_token(db: Session, token: str, request: Request) -> Principal:
+    api_token = db.scalars(
+        select(ApiToken).where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    if api_token is None or not api_token.user.active:
+        raise Unauthorized("Jeton d'API invalide ou révoqué.")
+    return _principal(api_token.user, request)
+
+
+def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
+    web_session = db.scalars(
+        select(WebSession).where(WebSession.token_hash == digest(cookie))
+    ).one_or_none()
+    if web_session is None or web_session.expires_at <= utcnow() or not web_session.user.active:
+        raise Unauthorized("Session expirée : reconnectez-vous.")
+    if request.method not in SAFE_METHODS:
+        # A cookie is sent by the browser whatever page asks: a change must also carry the
+        # session's CSRF token, which only our own pages know.
+        sent = request.headers.get(CSRF_HEADER)
+        if not sent or sent != web_session.csrf_token:
+            raise Forbidden("Jeton CSRF absent ou invalide.")
+    return _principal(web_session.user, request, web_session.id)
+
+
+def optional_principal(
+    request: Request,
+    db: Annotated[Session, Depends(get_db)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal | None:
+    if bearer is not None:
+        return _from_token(db, bearer.credentials, request)
+    if cookie:
+        return _from_cookie(db, cookie, request)
+    return None
+
+
+def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("Authentification requise.")
+    return principal
+
+
+def require(*roles: Role):  # noqa: ANN201
+    """Dependency: the caller must be signed in with one of these roles (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden("Votre rôle ne permet pas cette action.")
+        return principal
+
+    return Depends(dependency)

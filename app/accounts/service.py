@@ -1,0 +1,164 @@
+"""Accounts: creating users, signing in (with lockout), sessions and personal API tokens."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.models import ApiToken, Membership, Role, User, WebSession
+from app.accounts.principal import Principal
+from app.accounts.schemas import UserCreate, UserOut
+from app.accounts.security import TOKEN_PREFIX, digest, hash_password, new_secret, verify_password
+from app.audit.service import record
+from app.core.database import utcnow
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from app.core.settings import Settings
+from app.doctors.models import Doctor
+from app.territories.models import Territory
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=Role(user.role),
+        active=user.active,
+        cpts=sorted(m.territory.slug for m in user.memberships),
+        doctor_id=user.doctor_id,
+        created_at=user.created_at,
+    )
+
+
+def create_user(session: Session, data: UserCreate, by: Principal | None) -> User:
+    """`by` is None from the command line (the operator of the deployment)."""
+    territories = []
+    for slug in data.cpts:
+        territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
+        if territory is None:
+            raise Unprocessable(f"Aucune CPTS « {slug} ».", fields=[FieldError(field="cpts", message=f"CPTS inconnue : {slug}.")])
+        territories.append(territory)
+    if data.role is not Role.ADMIN and not territories:
+        raise Unprocessable("Un compte appartient à au moins une CPTS.", fields=[FieldError(field="cpts", message="Au moins une CPTS.")])
+    if by is not None and by.role is not Role.ADMIN:
+        # Coordinators add people to their own CPTS, never an admin.
+        if data.role is Role.ADMIN or any(t.id not in by.territory_ids for t in territories):
+            raise Forbidden("Vous ne pouvez créer de comptes que dans vos CPTS, et pas d'administrateur.")
+    doctor = None
+    if data.role is Role.DOCTOR:
+        if not data.doctor_rpps:
+            raise Unprocessable("RPPS du médecin requis.", fields=[FieldError(field="doctor_rpps", message="Requis pour un compte médecin.")])
+        doctor = session.scalars(select(Doctor).where(Doctor.rpps == data.doctor_rpps)).one_or_none()
+        if doctor is None or doctor.territory_id not in {t.id for t in territories}:
+            raise Unprocessable("Aucun médecin de ces CPTS avec ce RPPS.", fields=[FieldError(field="doctor_rpps", message="Médecin introuvable dans ces CPTS.")])
+    email = str(data.email).lower()
+    if session.scalars(select(User.id).where(func.lower(User.email) == email)).first() is not None:
+        raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
+    user = User(
+        email=email,
+        display_name=data.display_name,
+        role=data.role.value,
+        password_hash=hash_password(data.password),
+        doctor_id=doctor.id if doctor else None,
+        memberships=[Membership(territory_id=t.id) for t in territories],
+    )
+    session.add(user)
+    session.flush()
+    for territory in territories or [None]:
+        record(session, by, "user.create", "user", user.id, territory.id if territory else None, actor="cli")
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Un compte existe déjà avec cette adresse e-mail ou pour ce médecin.") from None
+    return user
+
+
+def list_users(session: Session, principal: Principal) -> Sequence[User]:
+    query = select(User).order_by(User.email)
+    if principal.role is not Role.ADMIN:
+        query = query.where(User.memberships.any(Membership.territory_id.in_(principal.territory_ids)))
+    return session.scalars(query).all()
+
+
+def set_user_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
+    user = next((u for u in list_users(session, principal) if u.id == user_id), None)
+    if user is None:
+        raise NotFound("Compte introuvable.")
+    if user.role == Role.ADMIN and principal.role is not Role.ADMIN:
+        raise NotFound("Compte introuvable.")
+    user.active = active
+    territory_id = next(iter(user.territory_ids & principal.territory_ids), None)
+    record(session, principal, "user.activate" if active else "user.deactivate", "user", user.id, territory_id)
+    session.commit()
+    return user
+
+
+def authenticate(session: Session, settings: Settings, email: str, password: str) -> User:
+    user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).one_or_none()
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        seconds = int((user.locked_until - now).total_seconds()) + 1
+        raise TooManyRequests(
+            "Trop de tentatives : compte bloqué quelques minutes.",
+            headers={"Retry-After": str(seconds)},
+        )
+    if not verify_password(password, user.password_hash if user else None) or not user.active:
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= settings.max_failed_logins:
+                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+                user.failed_logins = 0
+            session.commit()
+        raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
+    user.failed_logins = 0
+    user.locked_until = None
+    return user
+
+
+def open_session(session: Session, settings: Settings, user: User) -> tuple[str, WebSession]:
+    secret = new_secret()
+    web_session = WebSession(
+        user_id=user.id,
+        token_hash=digest(secret),
+        csrf_token=new_secret(),
+        territory_id=min(user.territory_ids) if user.territory_ids else None,
+        expires_at=utcnow() + timedelta(hours=settings.session_hours),
+    )
+    session.add(web_session)
+    session.commit()
+    return secret, web_session
+
+
+def close_session(session: Session, principal: Principal) -> None:
+    if principal.session_id is not None:
+        web_session = session.get(WebSession, principal.session_id)
+        if web_session is not None:
+            session.delete(web_session)
+            session.commit()
+
+
+def create_token(session: Session, principal: Principal, name: str) -> tuple[str, ApiToken]:
+    secret = new_secret(TOKEN_PREFIX)
+    token = ApiToken(user_id=principal.user_id, name=name, token_hash=digest(secret))
+    session.add(token)
+    session.commit()
+    return secret, token
+
+
+def list_tokens(session: Session, principal: Principal) -> Sequence[ApiToken]:
+    return session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)
+    ).all()
+
+
+def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != principal.user_id:
+        raise NotFound("Jeton introuvable.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.commit()
+    return token

@@ -1,0 +1,69 @@
+"""Appending to the audit trail. The entry joins the caller's transaction: a change and
+its trace are committed together, or neither is."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.audit.models import AuditEvent
+
+
+def record(
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: object,
+    territory_id: int | None,
+    *,
+    actor: str | None = None,
+    client_address: str | None = None,
+) -> None:
+    """`actor` names a caller without an account (a doctor using its e-mailed link)."""
+    session.add(
+        AuditEvent(
+            actor_user_id=principal.user_id if principal else None,
+            actor=principal.email if principal else (actor or "anonyme"),
+            actor_role=principal.role.value if principal else "link",
+            territory_id=territory_id,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            client_address=principal.client_address if principal else client_address,
+        )
+    )
+
+
+def list_events(
+    session: Session,
+    principal: Principal,
+    *,
+    territory_id: int | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+    if principal.role is not Role.ADMIN:  # coordinators read their CPTS's trail only
+        query = query.where(AuditEvent.territory_id.in_(principal.territory_ids))
+    if territory_id is not None:
+        query = query.where(AuditEvent.territory_id == territory_id)
+    if object_type:
+        query = query.where(AuditEvent.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEvent.object_id == object_id)
+    if actor_user_id is not None:
+        query = query.where(AuditEvent.actor_user_id == actor_user_id)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    return session.scalars(query).all()

@@ -1,0 +1,121 @@
+"""Fictional volunteer doctors and one account per role for the demo deployment."""
+
+import random
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from stdnum import luhn
+
+from app.accounts.models import Membership, Role, User
+from app.accounts.principal import operator
+from app.accounts.security import hash_password
+from app.core.database import utcnow
+from app.doctors import service as doctors
+from app.doctors.models import Doctor
+from app.doctors.schemas import Availability, DoctorCreate, LocationIn
+from app.geocoding.service import GeocodingService
+from app.territories.communes import CommuneIndex
+from app.territories.models import Territory
+
+FAMILY_NAMES = [
+    "Lefebvre", "Durand", "Moreau", "Lambert", "Fontaine", "Carpentier", "Dupuis", "Leroy",
+    "Vasseur", "Dumont", "Delattre", "Caron", "Marchand", "Lemaire", "Roussel", "Bertin",
+    "Giraud", "Fabre", "Roux", "Blanc", "Arnaud", "Mercier", "Barbier", "Chevalier",
+    "Garnier", "Faure", "Rey", "Olivier", "Benali", "Nguyen", "Haddad", "Martinez",
+    "Perrin", "Colin", "Masson", "Renard", "Aubert", "Brun", "Laurent", "Picard",
+]  # fmt: skip
+GIVEN_NAMES = [
+    "Claire", "Thomas", "Sophie", "Nicolas", "Julie", "Mathieu", "Camille", "Antoine",
+    "Émilie", "Pierre", "Léa", "Hugo", "Inès", "Karim", "Lucie", "Yann", "Amina", "Paul",
+    "Hélène", "Rémi",
+]  # fmt: skip
+STREETS = ["rue de la République", "place de la Mairie", "avenue Jean Jaurès", "rue Victor Hugo",
+           "rue Pasteur", "boulevard Gambetta", "rue du Général de Gaulle", "chemin des Écoles"]
+
+DEMO_PASSWORD = "demo-orientation-2026"
+DEMO_ACCOUNTS = [
+    # (e-mail, name, role, CPTS slugs)
+    ("admin@orientation.example.fr", "Administration", Role.ADMIN, []),
+    ("coordination@cpts-grand-arras.example.fr", "Coordination Grand Arras", Role.COORDINATOR, ["grand-arras"]),
+    ("coordination@cpts-provence-sante.example.fr", "Coordination Provence Santé", Role.COORDINATOR, ["provence-sante"]),
+    ("pharmacie.centrale@grand-arras.example.fr", "Pharmacie centrale d'Arras", Role.PROFESSIONAL, ["grand-arras"]),
+    ("docteur@grand-arras.example.fr", "Médecin de démonstration", Role.DOCTOR, ["grand-arras"]),
+    ("regulation@sas62.example.fr", "Régulation SAS 62", Role.REGULATOR, ["grand-arras"]),
+]  # fmt: skip
+
+
+def demo_rpps(n: int) -> str:
+    body = f"1{n:09d}"  # fictional: real RPPS numbers start with 10 and are far larger
+    return body + luhn.calc_check_digit(body)
+
+
+def load_demo_doctors(session: Session, geocoding: GeocodingService, communes: CommuneIndex) -> int:
+    """About 40 doctors over both demo CPTS; the same every run. Returns how many were added."""
+    rng = random.Random(2026)
+    added = 0
+    territories = session.scalars(select(Territory).order_by(Territory.slug)).all()
+    by_slug = {t.slug: t for t in territories}
+    plan = [("grand-arras", 24), ("provence-sante", 16)]
+    number = 0
+    for slug, count in plan:
+        territory = by_slug[slug]
+        codes = territory.insee_codes
+        for i in range(count):
+            number += 1
+            rpps = demo_rpps(number)
+            if session.scalars(select(Doctor.id).where(Doctor.rpps == rpps)).first():
+                continue
+            commune = communes.get(codes[i % len(codes)])
+            family, given = FAMILY_NAMES[(number - 1) % len(FAMILY_NAMES)], GIVEN_NAMES[number % len(GIVEN_NAMES)]
+            capacity = rng.choice([0, 0, 2, 5, 8, 10, 15, 20])
+            home = rng.random() < 0.35
+            data = DoctorCreate(
+                cpts=slug, rpps=rpps, civility="DR", family_name=family, given_name=given,
+                email=f"{_ascii(given)}.{_ascii(family)}@medecins-demo.example.fr",
+                phone=f"0{3 if slug == 'grand-arras' else 4}{rng.randrange(10**7, 10**8)}",
+                locations=[LocationIn(
+                    address=f"{rng.randrange(1, 80)} {rng.choice(STREETS)}",
+                    postcode=commune.postcodes[0], city=commune.name,
+                    wheelchair_accessible=rng.random() < 0.6,
+                )],
+                availability=Availability(
+                    accepting_new_patients=capacity > 0, capacity_remaining=capacity,
+                    priority_only=rng.random() < 0.25, home_visits=home,
+                    home_visit_radius_km=rng.choice([5, 10, 15]) if home else None,
+                    languages=rng.choice([["fr"], ["fr"], ["fr", "en"], ["fr", "ar"], ["fr", "es"]]),
+                    max_distance_km=rng.choice([None, None, 10, 20]),
+                ),
+            )  # fmt: skip
+            doctor = doctors.create_doctor(session, geocoding, operator(), data)
+            if number % 6 == 0:  # some have not confirmed for eight months: stale
+                doctor.confirmed_at = utcnow() - timedelta(days=240)
+                session.commit()
+            added += 1
+    return added
+
+
+def load_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """One account per role, password reset to the demo one each run. (e-mail, role, CPTS)."""
+    territories = {t.slug: t for t in session.scalars(select(Territory))}
+    demo_doctor = session.scalars(select(Doctor).where(Doctor.rpps == demo_rpps(1))).one()
+    accounts = []
+    for email, name, role, slugs in DEMO_ACCOUNTS:
+        user = session.scalars(select(User).where(User.email == email)).one_or_none()
+        if user is None:
+            user = User(email=email, display_name=name, role=role.value)
+            user.memberships = [Membership(territory_id=territories[s].id) for s in slugs]
+            session.add(user)
+        user.password_hash = hash_password(DEMO_PASSWORD)
+        user.active, user.failed_logins, user.locked_until = True, 0, None
+        if role is Role.DOCTOR:
+            user.doctor_id = demo_doctor.id
+        accounts.append((email, role.value, ", ".join(slugs) or "toutes"))
+    session.commit()
+    return accounts
+
+
+def _ascii(text: str) -> str:
+    from app.territories.communes import normalize_name
+
+    return normalize_name(text).replace(" ", "-")

@@ -1,0 +1,294 @@
+"""CSV import of volunteer doctors: the spreadsheets CPTS already keep.
+
+UTF-8 or Windows-1252, `;` or `,` separated, French headers (case and accents ignored).
+Rows are upserted by RPPS (importing the same file twice changes nothing); a doctor with
+several practices takes one row per practice. Nothing is written when a row is invalid,
+unless `skip_invalid`: then the valid doctors are imported and the others reported."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.principal import Principal
+from app.audit.service import record
+from app.core.database import utcnow
+from app.core.errors import ApiError, FieldError, Unprocessable
+from app.doctors.models import Doctor, PracticeLocation
+from app.doctors.schemas import DoctorCreate, ImportProblem, ImportReport
+from app.doctors.service import locate_practice, territory_for
+from app.doctors.specialties import SPECIALTIES
+from app.geocoding.service import GeocodingService
+from app.territories.models import Territory
+from app.territories.communes import normalize_name
+
+# Normalised French header → field. Several spellings are met in the wild.
+HEADERS = {
+    "rpps": "rpps", "n rpps": "rpps", "numero rpps": "rpps",
+    "civilite": "civility",
+    "nom": "family_name", "nom de famille": "family_name",
+    "prenom": "given_name",
+    "specialite": "specialty",
+    "email": "email", "e mail": "email", "courriel": "email", "mail": "email",
+    "telephone": "phone", "tel": "phone",
+    "adresse": "address", "adresse du cabinet": "address",
+    "code postal": "postcode", "cp": "postcode",
+    "commune": "city", "ville": "city",
+    "telephone cabinet": "location_phone", "tel cabinet": "location_phone",
+    "acces pmr": "wheelchair_accessible", "accessible pmr": "wheelchair_accessible",
+    "accepte nouveaux patients": "accepting_new_patients",
+    "accepte de nouveaux patients": "accepting_new_patients",
+    "places": "capacity_remaining", "places disponibles": "capacity_remaining",
+    "nombre de places": "capacity_remaining",
+    "jusqu au": "available_until", "disponible jusqu au": "available_until",
+    "prioritaires uniquement": "priority_only", "patients prioritaires uniquement": "priority_only",
+    "visites a domicile": "home_visits",
+    "rayon visites km": "home_visit_radius_km", "rayon des visites km": "home_visit_radius_km",
+    "langues": "languages",
+    "distance max km": "max_distance_km", "distance maximale km": "max_distance_km",
+    "confirme le": "confirmed_at", "date de confirmation": "confirmed_at",
+}  # fmt: skip
+REQUIRED = ("rpps", "family_name", "given_name", "email", "address", "postcode", "city")
+FRENCH_NAMES = {v: k for k, v in reversed(HEADERS.items())}
+_TRUE = {"oui", "o", "x", "1", "vrai", "yes", "y", "true"}
+_FALSE = {"non", "n", "0", "faux", "no", "false", ""}
+_CIVILITIES = {"dr": "DR", "docteur": "DR", "m": "M", "monsieur": "M", "mme": "MME", "madame": "MME"}
+_SPECIALTY_BY_LABEL = {normalize_name(label): code for code, label in SPECIALTIES.items()}
+
+
+class RowError(ValueError):
+    pass
+
+
+def decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # what Excel writes on a French Windows
+
+
+def _bool(value: str, column: str) -> bool:
+    text = normalize_name(value)
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise RowError(f"{FRENCH_NAMES[column]} : oui ou non attendu, pas « {value} ».")
+
+
+def _date(value: str, column: str) -> date | None:
+    text = value.strip()
+    if not text:
+        return None
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise RowError(f"{FRENCH_NAMES[column]} : date JJ/MM/AAAA attendue, pas « {value} ».")
+
+
+def _int(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _specialty(value: str) -> str:
+    text = value.strip()
+    return _SPECIALTY_BY_LABEL.get(normalize_name(text), text.upper()) if text else "SM54"
+
+
+@dataclass
+class ParsedDoctor:
+    line: int  # its first row, for the report
+    data: DoctorCreate
+    confirmed_at: date | None
+
+
+def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next(reader, None)
+    if not header:
+        raise Unprocessable("Fichier vide.", fields=[FieldError(field="file", message="Fichier vide.")])
+    columns = [HEADERS.get(normalize_name(h)) for h in header]
+    missing = [FRENCH_NAMES[c] for c in REQUIRED if c not in columns]
+    if missing:
+        message = "Colonnes manquantes : " + ", ".join(missing) + "."
+        raise Unprocessable(message, fields=[FieldError(field="file", message=message)])
+    rows = []
+    for values in reader:
+        if not any(v.strip() for v in values):
+            continue
+        row = {c: v.strip() for c, v in zip(columns, values, strict=False) if c}
+        rows.append((reader.line_num, row))
+    return columns, rows
+
+
+def _to_doctor(cpts: str, row: dict[str, str]) -> tuple[DoctorCreate, date | None]:
+    def get(name: str) -> str:
+        return row.get(name, "")
+
+    home_visits = _bool(get("home_visits"), "home_visits")
+    payload = {
+        "cpts": cpts,
+        "rpps": get("rpps"),
+        "civility": _CIVILITIES.get(normalize_name(get("civility")), "DR"),
+        "family_name": get("family_name"),
+        "given_name": get("given_name"),
+        "specialty": _specialty(get("specialty")),
+        "email": get("email"),
+        "phone": get("phone") or None,
+        "locations": [{
+            "address": get("address"), "postcode": get("postcode"), "city": get("city"),
+            "phone": get("location_phone") or None,
+            "wheelchair_accessible": _bool(get("wheelchair_accessible"), "wheelchair_accessible"),
+        }],
+        "availability": {
+            "accepting_new_patients": _bool(get("accepting_new_patients"), "accepting_new_patients"),
+            "capacity_remaining": _int(get("capacity_remaining")) or 0,
+            "available_until": _date(get("available_until"), "available_until"),
+            "priority_only": _bool(get("priority_only"), "priority_only"),
+            "home_visits": home_visits,
+            "home_visit_radius_km": _int(get("home_visit_radius_km")) if home_visits else None,
+            "languages": [p for p in get("languages").replace(";", ",").replace(" ", ",").split(",") if p],
+            "max_distance_km": _int(get("max_distance_km")),
+        },
+    }  # fmt: skip
+    return DoctorCreate.model_validate(payload), _date(get("confirmed_at"), "confirmed_at")
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"] if not str(p).isdigit()]
+        name = loc[-1] if loc else "ligne"
+        name = FRENCH_NAMES.get("location_phone" if loc[:1] == ["locations"] and name == "phone" else name, name)
+        parts.append(f"{name} : {str(err['msg']).removeprefix('Value error, ')}")
+    return " ; ".join(parts)
+
+
+def import_doctors(
+    session: Session, geocoding: GeocodingService, principal: Principal, cpts: str, raw: bytes,
+    *, skip_invalid: bool = False,
+) -> ImportReport:  # fmt: skip
+    territory = territory_for(session, principal, cpts)
+    _, rows = _read_rows(decode(raw))
+    problems: list[ImportProblem] = []
+    parsed: dict[str, ParsedDoctor] = {}
+    for line, row in rows:
+        try:
+            data, confirmed = _to_doctor(cpts, row)
+        except RowError as exc:
+            problems.append(ImportProblem(line=line, rpps=row.get("rpps") or None, reason=str(exc)))
+            continue
+        except ValidationError as exc:
+            problems.append(ImportProblem(line=line, rpps=row.get("rpps") or None, reason=_describe(exc)))
+            continue
+        if data.rpps in parsed:  # another practice of the same doctor
+            parsed[data.rpps].data.locations.extend(data.locations)
+        else:
+            parsed[data.rpps] = ParsedDoctor(line, data, confirmed)
+
+    queries = [(loc.address, loc.postcode, loc.city) for p in parsed.values() for loc in p.data.locations]
+    with geocoding.prefetched(queries):
+        created, updated, unchanged = _upsert(session, geocoding, territory, parsed, problems)
+    problems.sort(key=lambda p: p.line)
+    if problems and not skip_invalid:
+        session.rollback()
+        return ImportReport(
+            created=0, updated=0, unchanged=0, invalid=len(problems), written=False, problems=problems
+        )
+    session.add_all(created)
+    session.flush()
+    for action, doctors in (("doctor.import_create", created), ("doctor.import_update", updated)):
+        for doctor in doctors:
+            record(session, principal, action, "doctor", doctor.id, territory.id)
+    session.commit()
+    return ImportReport(
+        created=len(created), updated=len(updated), unchanged=unchanged, invalid=len(problems),
+        written=True, problems=problems,
+    )  # fmt: skip
+
+
+def _upsert(
+    session: Session, geocoding: GeocodingService, territory: Territory,
+    parsed: dict[str, ParsedDoctor], problems: list[ImportProblem],
+) -> tuple[list[Doctor], list[Doctor], int]:  # fmt: skip
+    """New doctors (not yet added to the session), changed ones, and how many were the same."""
+    existing = _existing(session, list(parsed))
+    created: list[Doctor] = []
+    updated: list[Doctor] = []
+    unchanged = 0
+    for rpps, item in parsed.items():
+        doctor = existing.get(rpps)
+        if doctor is not None and doctor.territory_id != territory.id:
+            problems.append(ImportProblem(line=item.line, rpps=rpps, reason="RPPS déjà inscrit dans une autre CPTS."))
+            continue
+        try:
+            locations = [locate_practice(session, geocoding, territory, loc, "adresse") for loc in item.data.locations]
+        except ApiError as exc:
+            problems.append(ImportProblem(line=item.line, rpps=rpps, reason=exc.message))
+            continue
+        if doctor is None:
+            created.append(_new_doctor(territory.id, item, locations))
+        elif _apply(doctor, item, locations):
+            updated.append(doctor)
+        else:
+            unchanged += 1
+    return created, updated, unchanged
+
+
+def _existing(session: Session, rpps_list: list[str]) -> dict[str, Doctor]:
+    found: dict[str, Doctor] = {}
+    for start in range(0, len(rpps_list), 500):
+        chunk = rpps_list[start : start + 500]
+        found.update((d.rpps, d) for d in session.scalars(select(Doctor).where(Doctor.rpps.in_(chunk))))
+    return found
+
+
+def _identity(data: DoctorCreate) -> dict[str, object]:
+    return {
+        "civility": data.civility, "family_name": data.family_name, "given_name": data.given_name,
+        "specialty": data.specialty, "email": str(data.email), "phone": data.phone,
+    }  # fmt: skip
+
+
+def _new_doctor(territory_id: int, item: ParsedDoctor, locations: list[PracticeLocation]) -> Doctor:
+    confirmed = _as_datetime(item.confirmed_at) or utcnow()
+    return Doctor(
+        territory_id=territory_id, rpps=item.data.rpps, locations=locations, confirmed_at=confirmed,
+        **_identity(item.data), **item.data.availability.model_dump(),
+    )  # fmt: skip
+
+
+def _location_key(location: PracticeLocation) -> tuple[object, ...]:
+    return (location.address, location.postcode, location.insee_code, location.phone, location.wheelchair_accessible)
+
+
+def _apply(doctor: Doctor, item: ParsedDoctor, locations: list[PracticeLocation]) -> bool:
+    """Copies the row onto the doctor; True if anything changed (then only is it touched)."""
+    changed = False
+    wanted = _identity(item.data) | item.data.availability.model_dump()
+    for name, value in wanted.items():
+        if getattr(doctor, name) != value:
+            setattr(doctor, name, value)
+            changed = True
+    if [_location_key(loc) for loc in doctor.locations] != [_location_key(loc) for loc in locations]:
+        doctor.locations = locations
+        changed = True
+    confirmed = _as_datetime(item.confirmed_at)
+    if confirmed is not None and doctor.confirmed_at != confirmed:
+        doctor.confirmed_at = confirmed
+        changed = True
+    if changed:
+        doctor.updated_at = utcnow()
+    return changed
+
+
+def _as_datetime(day: date | None) -> datetime | None:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC) if day else None

@@ -1,0 +1,71 @@
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.database import Base, UTCDateTime, utcnow
+from app.territories.models import Territory
+
+# FICHE 1 refreshes its map of volunteer doctors every six months.
+STALE_AFTER = timedelta(days=182)
+
+
+class Doctor(Base):
+    """A volunteer doctor of a CPTS, and what it offers as médecin traitant."""
+
+    __tablename__ = "doctors"
+    __table_args__ = (CheckConstraint("capacity_remaining >= 0", name="capacity_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id"), index=True)
+    rpps: Mapped[str] = mapped_column(String(11), unique=True)
+    civility: Mapped[str] = mapped_column(String(3))
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    specialty: Mapped[str] = mapped_column(String(5), default="SM54")
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    accepting_new_patients: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity_remaining: Mapped[int] = mapped_column(Integer, default=0)
+    available_until: Mapped[date | None] = mapped_column(Date)
+    priority_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    home_visits: Mapped[bool] = mapped_column(Boolean, default=False)
+    home_visit_radius_km: Mapped[int | None] = mapped_column(Integer)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    max_distance_km: Mapped[int | None] = mapped_column(Integer)
+
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    territory: Mapped[Territory] = relationship(lazy="joined")
+    locations: Mapped[list["PracticeLocation"]] = relationship(
+        back_populates="doctor",
+        cascade="all, delete-orphan",
+        order_by="PracticeLocation.id",
+        lazy="selectin",
+    )
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) - self.confirmed_at > STALE_AFTER
+
+
+class PracticeLocation(Base):
+    __tablename__ = "practice_locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(5))
+    insee_code: Mapped[str] = mapped_column(String(5), index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    # housenumber | street | locality | municipality: how exact the point is.
+    precision: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    wheelchair_accessible: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    doctor: Mapped[Doctor] = relationship(back_populates="locations")

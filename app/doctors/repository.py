@@ -1,0 +1,98 @@
+"""Queries on doctors, always through the caller's scope (app.accounts.access)."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.accounts.access import scoped
+from app.accounts.principal import Principal
+from app.core.database import utcnow
+from app.doctors.models import STALE_AFTER, Doctor, PracticeLocation
+from app.territories.models import Territory
+
+
+@dataclass(frozen=True)
+class DoctorFilters:
+    cpts: str | None = None
+    commune: str | None = None
+    accepting: bool | None = None
+    stale: bool | None = None
+    active: bool | None = True
+    q: str | None = None
+
+
+def get_visible(session: Session, principal: Principal, doctor_id: int) -> Doctor | None:
+    return session.scalars(scoped(Doctor, principal).where(Doctor.id == doctor_id)).one_or_none()
+
+
+def accepting_clause(today: date):  # noqa: ANN201
+    """A doctor that can take one more patient as médecin traitant today."""
+    return and_(
+        Doctor.active.is_(True),
+        Doctor.accepting_new_patients.is_(True),
+        Doctor.capacity_remaining > 0,
+        or_(Doctor.available_until.is_(None), Doctor.available_until >= today),
+    )
+
+
+def _filtered(principal: Principal, filters: DoctorFilters) -> Select:
+    query = scoped(Doctor, principal)
+    if filters.cpts:
+        query = query.where(Doctor.territory.has(Territory.slug == filters.cpts))
+    if filters.commune:
+        query = query.where(Doctor.locations.any(PracticeLocation.insee_code == filters.commune.upper()))
+    if filters.accepting is not None:
+        clause = accepting_clause(utcnow().date())
+        query = query.where(clause if filters.accepting else ~clause)
+    if filters.stale is not None:
+        limit = utcnow() - STALE_AFTER
+        query = query.where(Doctor.confirmed_at < limit if filters.stale else Doctor.confirmed_at >= limit)
+    if filters.active is not None:
+        query = query.where(Doctor.active.is_(filters.active))
+    if filters.q and filters.q.strip():
+        needle = f"%{filters.q.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Doctor.family_name).like(needle),
+                func.lower(Doctor.given_name).like(needle),
+                func.lower(Doctor.email).like(needle),
+                Doctor.rpps.like(needle),
+            )
+        )
+    return query
+
+
+def list_page(
+    session: Session, principal: Principal, filters: DoctorFilters, page: int, per_page: int
+) -> tuple[list[Doctor], int]:
+    query = _filtered(principal, filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Doctor.family_name, Doctor.given_name, Doctor.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def take_place(session: Session, doctor_id: int) -> bool:
+    """One place fewer, atomically: the condition and the decrement are one UPDATE, so
+    concurrent matches can never take more places than there are (nor go below zero)."""
+    result = session.execute(
+        update(Doctor)
+        .where(Doctor.id == doctor_id, accepting_clause(utcnow().date()))
+        .values(capacity_remaining=Doctor.capacity_remaining - 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def give_back_place(session: Session, doctor_id: int) -> None:
+    session.execute(
+        update(Doctor)
+        .where(Doctor.id == doctor_id)
+        .values(capacity_remaining=Doctor.capacity_remaining + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,204 @@
+"""The rules of the volunteer doctors registry."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.access import may_act_in
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.audit.service import record
+from app.core.database import utcnow
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.doctors import repository
+from app.doctors.models import Doctor, PracticeLocation
+from app.doctors.schemas import (
+    Availability,
+    DoctorCreate,
+    DoctorOut,
+    DoctorUpdate,
+    LocationIn,
+    LocationOut,
+)
+from app.doctors.specialties import SPECIALTIES
+from app.geocoding.service import GeocodingService
+from app.territories.models import Territory
+from app.territories.residency import check_residency
+
+AVAILABILITY_FIELDS = tuple(Availability.model_fields)
+
+
+def doctor_out(doctor: Doctor) -> DoctorOut:
+    return DoctorOut(
+        id=doctor.id,
+        cpts=doctor.territory.slug,
+        rpps=doctor.rpps,
+        civility=doctor.civility,
+        family_name=doctor.family_name,
+        given_name=doctor.given_name,
+        specialty=doctor.specialty,
+        specialty_label=SPECIALTIES.get(doctor.specialty, doctor.specialty),
+        email=doctor.email,
+        phone=doctor.phone,
+        active=doctor.active,
+        locations=[LocationOut.model_validate(loc) for loc in doctor.locations],
+        availability=availability_of(doctor),
+        confirmed_at=doctor.confirmed_at,
+        stale=doctor.is_stale(),
+        created_at=doctor.created_at,
+        updated_at=doctor.updated_at,
+    )
+
+
+def availability_of(doctor: Doctor) -> Availability:
+    return Availability.model_construct(**{f: getattr(doctor, f) for f in AVAILABILITY_FIELDS})
+
+
+def locate_practice(
+    session: Session, geocoding: GeocodingService, territory: Territory, location: LocationIn, field: str
+) -> PracticeLocation:
+    """A practice is placed by the geocoder and must lie in the doctor's CPTS."""
+    try:
+        residency = check_residency(session, geocoding, location.postcode, location.city, location.address)
+    except Unprocessable as exc:
+        for error in exc.fields:
+            error.field = f"{field}.{error.field}"
+        raise
+    commune = residency.placement.commune
+    if residency.territory is None or residency.territory.id != territory.id:
+        elsewhere = f"à la {residency.territory.name}" if residency.territory else "à aucune CPTS de ce service"
+        message = f"{commune.name} ({commune.insee}) appartient {elsewhere}, pas à la {territory.name}."
+        raise Unprocessable(message, fields=[FieldError(field=f"{field}.city", message=message)])
+    point = residency.placement.location
+    return PracticeLocation(
+        address=location.address,
+        postcode=location.postcode,
+        insee_code=commune.insee,
+        city=commune.name,
+        latitude=point.latitude if point else None,
+        longitude=point.longitude if point else None,
+        precision=point.precision if point else None,
+        phone=location.phone,
+        wheelchair_accessible=location.wheelchair_accessible,
+    )
+
+
+def territory_for(session: Session, principal: Principal, slug: str) -> Territory:
+    territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
+    if territory is None:
+        raise Unprocessable(f"Aucune CPTS « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")])
+    if not may_act_in(principal, territory.id):
+        raise Forbidden("Vous n'êtes pas coordinateur de cette CPTS.")
+    return territory
+
+
+def create_doctor(
+    session: Session, geocoding: GeocodingService, principal: Principal, data: DoctorCreate
+) -> Doctor:
+    territory = territory_for(session, principal, data.cpts)
+    if session.scalars(select(Doctor.id).where(Doctor.rpps == data.rpps)).first() is not None:
+        raise Conflict(f"Un médecin avec le RPPS {data.rpps} est déjà inscrit.")
+    doctor = Doctor(
+        territory=territory,
+        rpps=data.rpps,
+        civility=data.civility,
+        family_name=data.family_name,
+        given_name=data.given_name,
+        specialty=data.specialty,
+        email=str(data.email),
+        phone=data.phone,
+        locations=[
+            locate_practice(session, geocoding, territory, loc, f"locations.{i}")
+            for i, loc in enumerate(data.locations)
+        ],
+        confirmed_at=utcnow(),
+        **data.availability.model_dump(),
+    )
+    session.add(doctor)
+    session.flush()
+    record(session, principal, "doctor.create", "doctor", doctor.id, territory.id)
+    _commit(session, data.rpps)
+    return doctor
+
+
+def get_doctor(session: Session, principal: Principal, doctor_id: int) -> Doctor:
+    doctor = repository.get_visible(session, principal, doctor_id)
+    if doctor is None:
+        raise NotFound("Médecin introuvable.")
+    return doctor
+
+
+def update_doctor(
+    session: Session, geocoding: GeocodingService, principal: Principal, doctor_id: int, data: DoctorUpdate
+) -> Doctor:
+    doctor = get_doctor(session, principal, doctor_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"locations", "availability"})
+    for name, value in changes.items():
+        if value is None and name != "phone":
+            continue
+        setattr(doctor, name, str(value) if name == "email" else value)
+    if data.locations is not None:
+        doctor.locations = [
+            locate_practice(session, geocoding, doctor.territory, loc, f"locations.{i}")
+            for i, loc in enumerate(data.locations)
+        ]
+    if data.availability is not None:
+        _set_availability(doctor, data.availability)
+    doctor.updated_at = utcnow()
+    record(session, principal, "doctor.update", "doctor", doctor.id, doctor.territory_id)
+    session.commit()
+    return doctor
+
+
+def confirm_availability(
+    session: Session, principal: Principal | None, doctor: Doctor, availability: Availability | None,
+    *, via_link_from: str | None = None,
+) -> Doctor:
+    """The doctor (or the coordinator who phoned it) says what it offers now; `None` keeps
+    it as it is. Either way the entry is fresh for six more months."""
+    if availability is not None:
+        _set_availability(doctor, availability)
+    else:
+        doctor.confirmed_at = utcnow()
+    doctor.updated_at = utcnow()
+    record(
+        session, principal, "doctor.confirm", "doctor", doctor.id, doctor.territory_id,
+        actor=f"lien de confirmation ({doctor.rpps})", client_address=via_link_from,
+    )  # fmt: skip
+    session.commit()
+    return doctor
+
+
+def _set_availability(doctor: Doctor, availability: Availability) -> None:
+    for name, value in availability.model_dump().items():
+        setattr(doctor, name, value)
+    doctor.confirmed_at = utcnow()
+
+
+def set_active(session: Session, principal: Principal, doctor_id: int, active: bool) -> Doctor:
+    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+        raise Forbidden("Seul un coordinateur peut désactiver un médecin.")
+    doctor = get_doctor(session, principal, doctor_id)
+    doctor.active = active
+    doctor.updated_at = utcnow()
+    record(session, principal, "doctor.reactivate" if active else "doctor.deactivate", "doctor", doctor.id, doctor.territory_id)
+    session.commit()
+    return doctor
+
+
+def take_place(session: Session, principal: Principal, doctor_id: int) -> bool:
+    """A patient was matched to this doctor: one place fewer. False when none was left."""
+    doctor = get_doctor(session, principal, doctor_id)
+    taken = repository.take_place(session, doctor.id)
+    if taken:
+        record(session, principal, "doctor.take_place", "doctor", doctor.id, doctor.territory_id)
+    session.commit()
+    return taken
+
+
+def _commit(session: Session, rpps: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"Un médecin avec le RPPS {rpps} est déjà inscrit.") from None

@@ -1,0 +1,21 @@
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from fastapi.templating import Jinja2Templates
+
+PARIS = ZoneInfo("Europe/Paris")
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def paris_time(value) -> str:  # noqa: ANN001
+    """Times are stored in UTC and shown in Europe/Paris."""
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else ""
+
+
+def french_date(value) -> str:  # noqa: ANN001
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+templates.env.filters["paris_time"] = paris_time
+templates.env.filters["french_date"] = french_date
