@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
@@ -114,11 +115,18 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def french_message(error: dict[str, Any]) -> str:
+    """One Pydantic error, said in French."""
+    message = str(error.get("msg", "Valeur invalide."))
+    if message.startswith("value is not a valid email address"):
+        return "Adresse e-mail invalide."
+    return _FRENCH_MESSAGES.get(error.get("type", "")) or message.removeprefix("Value error, ")
+
+
 def field_errors_from_validation(errors: list[dict[str, Any]]) -> list[FieldError]:
     fields = []
     for err in errors:
-        message = _FRENCH_MESSAGES.get(err.get("type", "")) or str(err.get("msg", "Valeur invalide."))
-        message = message.removeprefix("Value error, ")
+        message = french_message(err)
         fields.append(FieldError(field=_field_name(tuple(err.get("loc", ()))), message=message))
     return fields
 
@@ -147,6 +155,17 @@ def install_error_handlers(app: FastAPI) -> None:
             ErrorBody(error=code, message=message).model_dump(),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The database is down, or (SQLite) another writer held it longer than the busy
+        # timeout: nothing was done, and trying again shortly is the right move.
+        logger.error("database_unavailable", extra={"error_type": type(exc.orig).__name__})
+        return JSONResponse(
+            ErrorBody(error="database_unavailable", message="Service momentanément indisponible, réessayez.").model_dump(),
+            status_code=503,
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

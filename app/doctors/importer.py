@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
-from app.core.errors import ApiError, FieldError, Unprocessable
+from app.core.errors import ApiError, FieldError, Unprocessable, french_message
 from app.doctors.models import Doctor, PracticeLocation
 from app.doctors.schemas import DoctorCreate, ImportProblem, ImportReport
 from app.doctors.service import locate_practice, territory_for
@@ -53,7 +53,17 @@ HEADERS = {
     "confirme le": "confirmed_at", "date de confirmation": "confirmed_at",
 }  # fmt: skip
 REQUIRED = ("rpps", "family_name", "given_name", "email", "address", "postcode", "city")
-FRENCH_NAMES = {v: k for k, v in reversed(HEADERS.items())}
+# How columns are named back to the user, in the report.
+COLUMN_LABELS = {
+    "rpps": "RPPS", "civility": "Civilité", "family_name": "Nom", "given_name": "Prénom",
+    "specialty": "Spécialité", "email": "E-mail", "phone": "Téléphone", "address": "Adresse",
+    "postcode": "Code postal", "city": "Commune", "location_phone": "Téléphone cabinet",
+    "wheelchair_accessible": "Accès PMR", "accepting_new_patients": "Accepte nouveaux patients",
+    "capacity_remaining": "Places", "available_until": "Jusqu'au",
+    "priority_only": "Prioritaires uniquement", "home_visits": "Visites à domicile",
+    "home_visit_radius_km": "Rayon visites (km)", "languages": "Langues",
+    "max_distance_km": "Distance max (km)", "confirmed_at": "Confirmé le",
+}  # fmt: skip
 _TRUE = {"oui", "o", "x", "1", "vrai", "yes", "y", "true"}
 _FALSE = {"non", "n", "0", "faux", "no", "false", ""}
 _CIVILITIES = {"dr": "DR", "docteur": "DR", "m": "M", "monsieur": "M", "mme": "MME", "madame": "MME"}
@@ -77,7 +87,7 @@ def _bool(value: str, column: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise RowError(f"{FRENCH_NAMES[column]} : oui ou non attendu, pas « {value} ».")
+    raise RowError(f"{COLUMN_LABELS[column]} : oui ou non attendu, pas « {value} ».")
 
 
 def _date(value: str, column: str) -> date | None:
@@ -89,7 +99,7 @@ def _date(value: str, column: str) -> date | None:
             return datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-    raise RowError(f"{FRENCH_NAMES[column]} : date JJ/MM/AAAA attendue, pas « {value} ».")
+    raise RowError(f"{COLUMN_LABELS[column]} : date JJ/MM/AAAA attendue, pas « {value} ».")
 
 
 def _int(value: str) -> str | None:
@@ -116,7 +126,7 @@ def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     if not header:
         raise Unprocessable("Fichier vide.", fields=[FieldError(field="file", message="Fichier vide.")])
     columns = [HEADERS.get(normalize_name(h)) for h in header]
-    missing = [FRENCH_NAMES[c] for c in REQUIRED if c not in columns]
+    missing = [COLUMN_LABELS[c] for c in REQUIRED if c not in columns]
     if missing:
         message = "Colonnes manquantes : " + ", ".join(missing) + "."
         raise Unprocessable(message, fields=[FieldError(field="file", message=message)])
@@ -167,8 +177,8 @@ def _describe(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).isdigit()]
         name = loc[-1] if loc else "ligne"
-        name = FRENCH_NAMES.get("location_phone" if loc[:1] == ["locations"] and name == "phone" else name, name)
-        parts.append(f"{name} : {str(err['msg']).removeprefix('Value error, ')}")
+        name = "location_phone" if loc[:1] == ["locations"] and name == "phone" else name
+        parts.append(f"{COLUMN_LABELS.get(name, name)} : {french_message(err)}")
     return " ; ".join(parts)
 
 
@@ -195,7 +205,7 @@ def import_doctors(
             parsed[data.rpps] = ParsedDoctor(line, data, confirmed)
 
     queries = [(loc.address, loc.postcode, loc.city) for p in parsed.values() for loc in p.data.locations]
-    with geocoding.prefetched(queries):
+    with geocoding.prefetched(queries, session):
         created, updated, unchanged = _upsert(session, geocoding, territory, parsed, problems)
     problems.sort(key=lambda p: p.line)
     if problems and not skip_invalid:

@@ -59,7 +59,9 @@ def locate_practice(
 ) -> PracticeLocation:
     """A practice is placed by the geocoder and must lie in the doctor's CPTS."""
     try:
-        residency = check_residency(session, geocoding, location.postcode, location.city, location.address)
+        residency = check_residency(
+            session, geocoding, location.postcode, location.city, location.address, writing=True
+        )
     except Unprocessable as exc:
         for error in exc.fields:
             error.field = f"{field}.{error.field}"

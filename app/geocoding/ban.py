@@ -34,7 +34,7 @@ class BanGeocoder:
     def close(self) -> None:
         self._client.close()
 
-    def geocode(self, address: str, postcode: str, city: str | None) -> Location | None:
+    def geocode(self, address: str, postcode: str, city: str | None, session: object = None) -> Location | None:
         query = " ".join(part for part in (address, postcode, city or "") if part).strip()
         # The postcode filter keeps the BAN from answering with a same-named street elsewhere.
         payload = self._search({"q": query, "postcode": postcode, "limit": 5})

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from sqlalchemy.orm import Session
+
 Precision = Literal["housenumber", "street", "locality", "municipality"]
 
 
@@ -25,6 +27,9 @@ class GeocoderUnavailable(Exception):
 class AddressGeocoder(Protocol):
     name: str
 
-    def geocode(self, address: str, postcode: str, city: str | None) -> Location | None:
-        """The best confident match for a street address, or None when there is none."""
+    def geocode(
+        self, address: str, postcode: str, city: str | None, session: Session | None = None
+    ) -> Location | None:
+        """The best confident match for a street address, or None when there is none.
+        `session` is the caller's write transaction, for geocoders that store what they find."""
         ...

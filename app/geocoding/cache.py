@@ -43,11 +43,12 @@ class CachedGeocoder:
         self._max_age = timedelta(days=max_age_days)
         self._prefetched: dict[str, Location] = {}
 
-    def prefetch(self, queries: Iterable[tuple[str, str, str | None]]) -> None:
-        """Loads the cached answers for many addresses in a few queries (CSV imports);
-        `geocode` then finds them in memory. Call `forget_prefetched` when done."""
+    def prefetch(self, queries: Iterable[tuple[str, str, str | None]], session: Session) -> None:
+        """Loads the cached answers for many addresses in a few queries (CSV imports), in
+        the caller's transaction; `geocode` then finds them in memory. Call
+        `forget_prefetched` when done."""
         keys = list({cache_key(*query) for query in queries})
-        with self._sessions() as session:
+        if keys:
             for start in range(0, len(keys), 500):
                 entries = session.scalars(
                     select(GeocodeCacheEntry).where(GeocodeCacheEntry.key.in_(keys[start : start + 500]))
@@ -59,36 +60,49 @@ class CachedGeocoder:
     def forget_prefetched(self) -> None:
         self._prefetched.clear()
 
-    def geocode(self, address: str, postcode: str, city: str | None) -> Location | None:
+    def geocode(
+        self, address: str, postcode: str, city: str | None, session: Session | None = None
+    ) -> Location | None:
+        """`session`: the caller's write transaction, when it has one (see _store)."""
         key = cache_key(address, postcode, city)
         if key in self._prefetched:
             return self._prefetched[key]
-        # Its own short session: a cache write must never commit the caller's transaction.
-        with self._sessions() as session:
+        if session is not None:
             entry = session.get(GeocodeCacheEntry, key)
-            if entry is not None and utcnow() - entry.created_at < self._max_age:
-                return _location(entry)
+        else:
+            with self._sessions() as own:
+                entry = own.get(GeocodeCacheEntry, key)
+        if entry is not None and utcnow() - entry.created_at < self._max_age:
+            return _location(entry)
         location = self.inner.geocode(address, postcode, city)
         if location is not None:
-            self._store(key, location)
+            self._store(key, location, session)
         return location
 
-    def _store(self, key: str, location: Location) -> None:
-        with self._sessions() as session:
-            session.merge(
-                GeocodeCacheEntry(
-                    key=key,
-                    insee_code=location.insee_code,
-                    postcode=location.postcode,
-                    latitude=location.latitude,
-                    longitude=location.longitude,
-                    precision=location.precision,
-                    score=location.score or 0.0,
-                    created_at=utcnow(),
-                )
-            )
+    def _store(self, key: str, location: Location, session: Session | None) -> None:
+        entry = GeocodeCacheEntry(
+            key=key,
+            insee_code=location.insee_code,
+            postcode=location.postcode,
+            latitude=location.latitude,
+            longitude=location.longitude,
+            precision=location.precision,
+            score=location.score or 0.0,
+            created_at=utcnow(),
+        )
+        if session is not None:
+            # Inside the caller's write transaction: a second writer would wait for it (and
+            # on SQLite, for ever). A savepoint keeps a clash on the key from spoiling it.
             try:
-                session.commit()
+                with session.begin_nested():
+                    session.merge(entry)
             except IntegrityError:
-                # Another request stored the same address meanwhile: its answer is as good.
-                session.rollback()
+                pass  # another request stored the same address meanwhile: as good
+            return
+        # Otherwise its own short transaction: a cache write never commits anybody else's.
+        with self._sessions() as own:
+            own.merge(entry)
+            try:
+                own.commit()
+            except IntegrityError:
+                own.rollback()

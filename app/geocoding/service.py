@@ -44,21 +44,24 @@ class GeocodingService:
         self.address_geocoder = address_geocoder
 
     @contextmanager
-    def prefetched(self, queries: Iterable[tuple[str, str, str | None]]) -> Iterator[None]:
+    def prefetched(self, queries: Iterable[tuple[str, str, str | None]], session: Session) -> Iterator[None]:
         """For bulk work (CSV imports): cached BAN answers for these addresses (address,
         postcode, city) are loaded at once instead of one query each."""
         prefetch = getattr(self.address_geocoder, "prefetch", None)
         if prefetch is None:
             yield
             return
-        prefetch(queries)
+        prefetch(queries, session)
         try:
             yield
         finally:
             self.address_geocoder.forget_prefetched()  # type: ignore[union-attr]
 
-    def place(self, postcode: str, city: str | None, address: str | None = None) -> Placement:
-        """Raises UndecidableCommune, with the candidates, rather than guessing."""
+    def place(
+        self, postcode: str, city: str | None, address: str | None = None, *, session: Session | None = None
+    ) -> Placement:
+        """Raises UndecidableCommune, with the candidates, rather than guessing. `session`:
+        the caller's write transaction, if any, where what the BAN answers is cached."""
         resolution = self.offline.resolve_commune(postcode, city)
         fallback_reason = None
         if address and address.strip():
@@ -66,7 +69,7 @@ class GeocodingService:
                 fallback_reason = "ban_not_configured"
             else:
                 try:
-                    found = self.address_geocoder.geocode(address.strip(), postcode, city)
+                    found = self.address_geocoder.geocode(address.strip(), postcode, city, session)
                 except GeocoderUnavailable:
                     found, fallback_reason = None, "ban_unavailable"
                 if found is not None:

@@ -50,8 +50,11 @@ def check_residency(
     postcode: str,
     city: str | None,
     address: str | None = None,
+    *,
+    writing: bool = False,
 ) -> Residency:
-    """Raises a 422 naming the field to fix, with the candidate communes when there are some."""
+    """Raises a 422 naming the field to fix, with the candidate communes when there are some.
+    `writing`: `session` is a write transaction, in which the geocoder may cache."""
     postcode = (postcode or "").strip()
     if not POSTCODE.match(postcode):
         raise Unprocessable(
@@ -59,7 +62,7 @@ def check_residency(
             fields=[FieldError(field="postcode", message="Code postal invalide : 5 chiffres attendus.")],
         )
     try:
-        placement = geocoding.place(postcode, city, address)
+        placement = geocoding.place(postcode, city, address, session=session if writing else None)
     except UndecidableCommune as exc:
         field, template = _PROBLEMS.get(exc.problem, ("city", "Commune introuvable."))
         message = template.format(postcode=postcode)

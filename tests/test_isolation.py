@@ -1,0 +1,180 @@
+"""Every endpoint × every role × own/other CPTS: who gets what.
+
+`OK` is any 2xx. A caller asking for an object of another CPTS gets 404 (it must not learn
+that the object exists); a role that may not use an endpoint at all gets 403; nobody
+signed in gets 401. The last test fails when an endpoint is added without a row here."""
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+from fastapi.routing import APIRoute
+from stdnum import luhn
+
+from app.demo_people import demo_rpps
+
+OK = "2xx"
+ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulator"]
+# Endpoints anybody may call: the patient-facing ones and the service's own.
+PUBLIC = {
+    ("GET", "/healthz"), ("GET", "/api/v1/communes"), ("GET", "/api/v1/residency"),
+    ("GET", "/api/v1/territories"), ("GET", "/api/v1/territories/{slug}"), ("POST", "/api/v1/auth/login"),
+    ("GET", "/medecins/confirmer/{token}"), ("POST", "/medecins/confirmer/{token}"),
+}  # fmt: skip
+
+_emails = itertools.count(1)
+
+
+def _doctor_body(cpts: str) -> dict:
+    n = next(_emails)
+    city, postcode = ("Arras", "62000") if cpts == "grand-arras" else ("Rousset", "13790")
+    return {
+        "cpts": cpts, "rpps": demo_rpps(700 + n), "family_name": f"Nouveau{n}", "given_name": "Léa",
+        "email": f"nouveau{n}@example.fr", "locations": [{"address": "1 rue Neuve", "postcode": postcode, "city": city}],
+    }  # fmt: skip
+
+
+def _user_body(cpts: str) -> dict:
+    n = next(_emails)
+    return {"email": f"new{n}@example.fr", "display_name": "Nouveau", "role": "professional",
+            "password": "correct horse battery", "cpts": [cpts]}  # fmt: skip
+
+
+_new_communes = iter(["62119", "62310", "62520", "62232", "62498", "62360"] * 10)
+
+
+def _territory_body(_: str) -> dict:
+    n = next(_emails)
+    finess = f"6200{n:04d}"
+    return {"slug": f"nouvelle-cpts-{n}", "name": "Nouvelle CPTS", "finess": finess + luhn.calc_check_digit(finess),
+            "phone": "0321000000", "email": "n@example.fr", "communes": [next(_new_communes)]}  # fmt: skip
+
+
+@dataclass
+class Row:
+    method: str
+    path: str  # {doctor}, {user}, {token}, {cpts} are filled for the own or the other CPTS
+    expect: dict[str, tuple[str, str]]  # role → (own target, other target)
+    body: object = None  # a dict, or a function of the CPTS slug
+    upload: bool = False
+
+
+def same(value: str) -> tuple[str, str]:
+    return (value, value)
+
+
+EVERYONE = {role: same(OK) for role in ROLES if role != "anonymous"}
+MANAGERS_ONLY = {"admin": same(OK), "coordinator": same(OK), "professional": same("403"),
+                 "doctor": same("403"), "regulator": same("403")}  # fmt: skip
+ADMIN_ONLY = {"admin": same(OK), **{r: same("403") for r in ("coordinator", "professional", "doctor", "regulator")}}
+# An object of a CPTS: its coordinators see it, others get 404; doctors see only their own.
+DOCTOR_RECORD = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": (OK, "404"),
+                 "professional": same("403"), "regulator": same("403")}  # fmt: skip
+DOCTOR_MANAGEMENT = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": same("403"),
+                     "professional": same("403"), "regulator": same("403")}  # fmt: skip
+CREATE_IN_CPTS = {"admin": same(OK), "coordinator": (OK, "403"), "doctor": same("403"),
+                  "professional": same("403"), "regulator": same("403")}  # fmt: skip
+
+TABLE = [
+    Row("GET", "/api/v1/auth/me", EVERYONE),
+    Row("POST", "/api/v1/auth/logout", EVERYONE),
+    Row("GET", "/api/v1/auth/tokens", EVERYONE),
+    Row("POST", "/api/v1/auth/tokens", EVERYONE, body={"name": "script"}),
+    # Tokens are personal: nobody, not even an admin, revokes somebody else's.
+    Row("DELETE", "/api/v1/auth/tokens/{token}", {r: (OK, "404") for r in EVERYONE}),
+    Row("GET", "/api/v1/users", MANAGERS_ONLY),
+    Row("POST", "/api/v1/users", CREATE_IN_CPTS | {"coordinator": (OK, "403")}, body=_user_body),
+    Row("POST", "/api/v1/users/{user}/deactivate", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/users/{user}/activate", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/territories", ADMIN_ONLY, body=_territory_body),
+    Row("PATCH", "/api/v1/territories/{cpts}", ADMIN_ONLY, body={"phone": "03 21 00 00 02"}),
+    Row("GET", "/api/v1/doctors", {**DOCTOR_RECORD, "coordinator": same(OK), "doctor": same(OK)}),
+    Row("POST", "/api/v1/doctors", CREATE_IN_CPTS, body=_doctor_body),
+    Row("GET", "/api/v1/doctors/{doctor}", DOCTOR_RECORD),
+    Row("PATCH", "/api/v1/doctors/{doctor}", DOCTOR_RECORD, body={"phone": "03 21 00 00 03"}),
+    Row("PUT", "/api/v1/doctors/{doctor}/availability", DOCTOR_RECORD,
+        body={"accepting_new_patients": True, "capacity_remaining": 50}),
+    Row("POST", "/api/v1/doctors/{doctor}/deactivate", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/{doctor}/reactivate", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/{doctor}/confirmation-link", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/{doctor}/take-place", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/import?cpts={cpts}", CREATE_IN_CPTS, upload=True),
+    Row("GET", "/api/v1/audit", MANAGERS_ONLY),
+]
+
+
+@pytest.fixture
+def world(client, db, make_account, demo_territories):
+    """Two CPTS; in each a doctor, a spare user, and in Grand Arras one account per role."""
+    from app.accounts.principal import operator
+    from app.doctors.schemas import Availability, DoctorCreate, LocationIn
+    from app.doctors.service import create_doctor
+
+    doctors = {}
+    for slug, (city, postcode), n in (("grand-arras", ("Arras", "62000"), 1), ("provence-sante", ("Rousset", "13790"), 2)):
+        doctors[slug] = create_doctor(db, client.app.state.geocoding, operator(), DoctorCreate(
+            cpts=slug, rpps=demo_rpps(n), family_name=f"Médecin{n}", given_name="Test", email=f"d{n}@example.fr",
+            locations=[LocationIn(address="1 rue Pasteur", postcode=postcode, city=city)],
+            availability=Availability(accepting_new_patients=True, capacity_remaining=100),
+        )).id  # fmt: skip
+    headers = {
+        "anonymous": {},
+        "admin": make_account("admin"),
+        "coordinator": make_account("coordinator", ["grand-arras"]),
+        "professional": make_account("professional", ["grand-arras"]),
+        "doctor": make_account("doctor", ["grand-arras"], doctor_rpps=demo_rpps(1)),
+        "regulator": make_account("regulator", ["grand-arras"]),
+    }
+    spare_users = {slug: client.get("/api/v1/auth/me", headers=make_account("professional", [slug])).json()["id"]
+                   for slug in doctors}  # fmt: skip
+    other_token = make_account("professional", ["provence-sante"])
+    other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
+    return {"headers": headers, "doctors": doctors, "users": spare_users, "other_token": other_token_id}
+
+
+def _fill(path: str, world: dict, target: str, role: str, client) -> str:
+    slug = "grand-arras" if target == "own" else "provence-sante"
+    token = world["other_token"]
+    if target == "own" and "{token}" in path and role != "anonymous":
+        token = client.get("/api/v1/auth/tokens", headers=world["headers"][role]).json()[0]["id"]
+    return path.format(doctor=world["doctors"][slug], user=world["users"][slug], cpts=slug, token=token)
+
+
+def _classify(status: int) -> str:
+    return OK if 200 <= status < 300 else str(status)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role):
+    from tests.test_doctor_import import HEADER, row
+
+    mismatches = []
+    for entry, target in itertools.product(TABLE, ("own", "other")):
+        expected = "401" if role == "anonymous" else entry.expect[role][0 if target == "own" else 1]
+        # Logging out or revoking its own token would sign the caller out for the next rows.
+        if entry.path.startswith("/api/v1/auth/logout") or (entry.method == "DELETE" and target == "own"):
+            if role != "anonymous":
+                continue
+        slug = "grand-arras" if target == "own" else "provence-sante"
+        kwargs = {"headers": world["headers"][role]}
+        if entry.upload:
+            doctor_row = row(800 + next(_emails), city="Arras" if target == "own" else "Rousset",
+                             postcode="62000" if target == "own" else "13790")  # fmt: skip
+            kwargs["files"] = {"file": ("m.csv", f"{HEADER}\n{doctor_row}".encode(), "text/csv")}
+        elif entry.body is not None:
+            kwargs["json"] = entry.body(slug) if callable(entry.body) else entry.body
+        path = _fill(entry.path, world, target, role, client)
+        status = client.request(entry.method, path, **kwargs).status_code
+        if _classify(status) != expected:
+            mismatches.append(f"{entry.method} {entry.path} [{target}]: expected {expected}, got {status}")
+    assert mismatches == []
+
+
+def test_the_table_covers_every_endpoint(client):
+    routes = {
+        (method, route.path)
+        for route in client.app.routes if isinstance(route, APIRoute)
+        for method in route.methods - {"HEAD"}
+    }  # fmt: skip
+    covered = {(row.method, row.path.split("?")[0]) for row in TABLE} | PUBLIC
+    assert routes - covered == set(), "add these endpoints to TABLE (or PUBLIC)"
