@@ -20,16 +20,29 @@ def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_creates_both_territories_and_running_it_again_changes_nothing(database_url, engine):
+def test_demo_creates_both_territories_and_running_it_again_changes_nothing(database_url, engine, client):
     first = run(database_url, "demo")
     assert first.returncode == 0, first.stderr
     assert "created grand-arras (32 communes)" in first.stdout
     assert "created provence-sante (12 communes)" in first.stdout
+    assert "40 demo doctors added" in first.stdout
     second = run(database_url, "demo")
     assert second.returncode == 0, second.stderr
     assert "unchanged grand-arras" in second.stdout and "unchanged provence-sante" in second.stdout
+    assert "0 demo doctors added" in second.stdout
     listed = run(database_url, "territories", "list")
     assert listed.stdout.count("\n") == 2
+    # The accounts it prints work, one per role, and see the demo doctors as their role allows.
+    password = second.stdout.split("password for all: ")[1].split(")")[0]
+    for role in ("admin", "coordinator", "professional", "doctor", "regulator"):
+        email = next(line.split()[1] for line in second.stdout.splitlines() if line.strip().startswith(role))
+        response = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, (role, response.text)
+        assert response.json()["user"]["role"] == role
+    client.post("/api/v1/auth/login", json={"email": "coordination@cpts-grand-arras.example.fr", "password": password})
+    doctors = client.get("/api/v1/doctors", params={"per_page": 100}).json()
+    assert doctors["total"] == 24 and {d["cpts"] for d in doctors["items"]} == {"grand-arras"}
+    assert any(d["stale"] for d in doctors["items"]) and any(d["availability"]["accepting_new_patients"] for d in doctors["items"])
 
 
 def test_territory_created_from_the_command_line(database_url, engine, tmp_path):
@@ -63,6 +76,19 @@ def test_invalid_finess_from_the_command_line(database_url, engine):
     )  # fmt: skip
     assert result.returncode == 2
     assert "finess" in result.stderr
+
+
+def test_first_admin_is_created_from_the_command_line(database_url, engine, client):
+    result = run(database_url, "users", "create", "--email", "Admin@Example.fr", "--role", "admin", "--generate-password")
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.split("password: ")[1].strip()
+    response = client.post("/api/v1/auth/login", json={"email": "admin@example.fr", "password": password})
+    assert response.status_code == 200
+    again = run(database_url, "users", "create", "--email", "admin@example.fr", "--role", "admin", "--generate-password")
+    assert again.returncode == 1 and "existe déjà" in again.stderr
+    coordinator = run(database_url, "users", "create", "--email", "c@example.fr", "--role", "coordinator",
+                      "--password", "a long enough password")  # fmt: skip
+    assert coordinator.returncode == 1 and "au moins une CPTS" in coordinator.stderr
 
 
 def _free_port() -> int:

@@ -24,6 +24,7 @@ from app.doctors.service import locate_practice, territory_for
 from app.doctors.specialties import SPECIALTIES
 from app.geocoding.service import GeocodingService
 from app.territories.models import Territory
+from app.territories.residency import TerritoryMap
 from app.territories.communes import normalize_name
 
 # Normalised French header → field. Several spellings are met in the wild.
@@ -231,6 +232,7 @@ def _upsert(
 ) -> tuple[list[Doctor], list[Doctor], int]:  # fmt: skip
     """New doctors (not yet added to the session), changed ones, and how many were the same."""
     existing = _existing(session, list(parsed))
+    territories = TerritoryMap.whole(session)
     created: list[Doctor] = []
     updated: list[Doctor] = []
     unchanged = 0
@@ -240,7 +242,10 @@ def _upsert(
             problems.append(ImportProblem(line=item.line, rpps=rpps, reason="RPPS déjà inscrit dans une autre CPTS."))
             continue
         try:
-            locations = [locate_practice(session, geocoding, territory, loc, "adresse") for loc in item.data.locations]
+            locations = [
+                locate_practice(session, geocoding, territory, loc, "adresse", territories)
+                for loc in item.data.locations
+            ]
         except ApiError as exc:
             problems.append(ImportProblem(line=item.line, rpps=rpps, reason=exc.message))
             continue

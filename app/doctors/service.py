@@ -23,7 +23,7 @@ from app.doctors.schemas import (
 from app.doctors.specialties import SPECIALTIES
 from app.geocoding.service import GeocodingService
 from app.territories.models import Territory
-from app.territories.residency import check_residency
+from app.territories.residency import TerritoryMap, check_residency
 
 AVAILABILITY_FIELDS = tuple(Availability.model_fields)
 
@@ -55,13 +55,15 @@ def availability_of(doctor: Doctor) -> Availability:
 
 
 def locate_practice(
-    session: Session, geocoding: GeocodingService, territory: Territory, location: LocationIn, field: str
+    session: Session, geocoding: GeocodingService, territory: Territory, location: LocationIn, field: str,
+    territories: TerritoryMap | None = None,
 ) -> PracticeLocation:
     """A practice is placed by the geocoder and must lie in the doctor's CPTS."""
     try:
         residency = check_residency(
-            session, geocoding, location.postcode, location.city, location.address, writing=True
-        )
+            session, geocoding, location.postcode, location.city, location.address,
+            writing=True, territories=territories,
+        )  # fmt: skip
     except Unprocessable as exc:
         for error in exc.fields:
             error.field = f"{field}.{error.field}"

@@ -43,15 +43,9 @@ def claimed_communes(
     return [(code, territory) for code, territory in session.execute(query).all()]
 
 
-def territory_serving(session: Session, insee_codes: Sequence[str]) -> Territory | None:
-    """The CPTS serving the first of these codes that one serves (commune, then its parent)."""
-    codes = [c for c in insee_codes if c]
-    if not codes:
-        return None
-    rows = session.execute(
-        select(TerritoryCommune.insee_code, Territory)
-        .join(Territory)
-        .where(TerritoryCommune.insee_code.in_(codes))
-    ).all()
-    by_code = {code: territory for code, territory in rows}
-    return next((by_code[c] for c in codes if c in by_code), None)
+def territories_by_commune(session: Session, insee_codes: Sequence[str] | None) -> dict[str, Territory]:
+    """INSEE code → the CPTS serving it, for these codes (None: every commune served)."""
+    query = select(TerritoryCommune.insee_code, Territory).join(Territory)
+    if insee_codes is not None:
+        query = query.where(TerritoryCommune.insee_code.in_([c for c in insee_codes if c]))
+    return {code: territory for code, territory in session.execute(query).all()}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import FieldError, Unprocessable
 from app.geocoding.service import GeocodingService, Placement, UndecidableCommune
 from app.territories import repository
+from app.territories.communes import Commune
 from app.territories.models import Territory
 
 POSTCODE = re.compile(r"^\d{5}$")
@@ -26,6 +27,26 @@ _PROBLEMS = {
     ),
     "several_communes": ("city", "Plusieurs communes portent ce nom : choisissez la vôtre."),
 }
+
+
+class TerritoryMap:
+    """Which CPTS serves which commune. `serving` is the rule: the commune itself, or for an
+    arrondissement (Marseille 1er) its city (Marseille), is one of the CPTS's communes."""
+
+    def __init__(self, by_insee: dict[str, Territory]) -> None:
+        self.by_insee = by_insee
+
+    @classmethod
+    def for_codes(cls, session: Session, codes: list[str]) -> "TerritoryMap":
+        return cls(repository.territories_by_commune(session, codes))
+
+    @classmethod
+    def whole(cls, session: Session) -> "TerritoryMap":
+        """Every commune of every CPTS at once, for bulk work (a few thousand rows at most)."""
+        return cls(repository.territories_by_commune(session, None))
+
+    def serving(self, commune: Commune) -> Territory | None:
+        return self.by_insee.get(commune.insee) or self.by_insee.get(commune.parent_insee or "")
 
 
 @dataclass(frozen=True)
@@ -52,9 +73,11 @@ def check_residency(
     address: str | None = None,
     *,
     writing: bool = False,
+    territories: TerritoryMap | None = None,
 ) -> Residency:
     """Raises a 422 naming the field to fix, with the candidate communes when there are some.
-    `writing`: `session` is a write transaction, in which the geocoder may cache."""
+    `writing`: `session` is a write transaction, in which the geocoder may cache.
+    `territories`: a map loaded beforehand (bulk work); otherwise one small query."""
     postcode = (postcode or "").strip()
     if not POSTCODE.match(postcode):
         raise Unprocessable(
@@ -73,6 +96,6 @@ def check_residency(
             candidates=[{"insee": c.insee, "name": c.name, "postcode": postcode} for c in exc.candidates],
         ) from None
     commune = placement.commune
-    # An arrondissement (Marseille 1er) belongs to a CPTS that lists it or its city (Marseille).
-    territory = repository.territory_serving(session, [commune.insee, commune.parent_insee or ""])
-    return Residency(placement, territory)
+    if territories is None:
+        territories = TerritoryMap.for_codes(session, [commune.insee, commune.parent_insee or ""])
+    return Residency(placement, territories.serving(commune))
