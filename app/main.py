@@ -10,7 +10,9 @@ from app.geocoding.service import build_geocoding_service
 from app.accounts.endpoints import router as accounts_router
 from app.audit.endpoints import router as audit_router
 from app.doctors.endpoints import router as doctors_router
+from app.requests.endpoints import router as requests_router
 from app.territories.endpoints import router as territories_router
+from app.web.follow_up import router as follow_up_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 
 DESCRIPTION = """Orientation aide une CPTS à orienter les patients vers un médecin :
@@ -35,7 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(doctors_router)
     app.include_router(audit_router)
+    app.include_router(requests_router)
     app.include_router(doctor_confirmation_router)
+    app.include_router(follow_up_router)
     return app
 
 

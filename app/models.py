@@ -5,9 +5,11 @@ from app.audit.models import AuditEvent
 from app.core.database import Base
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
+from app.requests.models import PatientRequest, RequestEvent, Source
 from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
-    "PracticeLocation", "Territory", "TerritoryCommune", "User", "WebSession",
+    "PatientRequest", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
+    "User", "WebSession",
 ]  # fmt: skip

@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.doctors.models import Doctor
+from app.requests.models import PatientRequest
 
 RoleRule = Callable[[Principal], ColumnElement[bool]]
 
@@ -25,12 +26,21 @@ class ScopeRule:
     # here sees nothing of the model.
     own: dict[Role, RoleRule] = field(default_factory=dict)
     coordinators: bool = True
+    # Whether the roles of `own` see their objects only inside the CPTS they belong to.
+    own_within_territories: bool = True
 
 
 RULES: dict[type, ScopeRule] = {
     Doctor: ScopeRule(
         territory=Doctor.territory_id,
         own={Role.DOCTOR: lambda p: Doctor.id == p.doctor_id if p.doctor_id else false()},
+    ),
+    # A professional sees the requests it submitted; nobody else but the CPTS's coordinators.
+    PatientRequest: ScopeRule(
+        territory=PatientRequest.territory_id,
+        own={Role.PROFESSIONAL: lambda p: PatientRequest.submitted_by_user_id == p.user_id},
+        # …even when the patient turned out to live in another CPTS than the professional's.
+        own_within_territories=False,
     ),
 }
 
@@ -44,6 +54,8 @@ def visible(model: type, principal: Principal) -> ColumnElement[bool]:
     own = rule.own.get(principal.role)
     if own is None:
         return false()
+    if not rule.own_within_territories:
+        return own(principal)
     # Even its own objects, a caller sees only inside the CPTS it belongs to.
     in_territories = rule.territory.in_(principal.territory_ids) if principal.territory_ids else false()
     return own(principal) & in_territories

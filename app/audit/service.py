@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal
@@ -36,6 +36,17 @@ def record(
             client_address=principal.client_address if principal else client_address,
         )
     )
+
+
+def record_read(
+    write_sessions: sessionmaker[Session], principal: Principal, object_type: str, object_id: object,
+    territory_id: int | None,
+) -> None:
+    """A read changes nothing, so it has no transaction of its own to join: its trace is
+    committed in a short one, before the data is sent."""
+    with write_sessions() as session:
+        record(session, principal, "read", object_type, object_id, territory_id)
+        session.commit()
 
 
 def list_events(

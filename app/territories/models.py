@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -17,6 +17,10 @@ class Territory(Base):
     finess: Mapped[str] = mapped_column(String(9), unique=True)
     phone: Mapped[str] = mapped_column(String(20))
     email: Mapped[str] = mapped_column(String(254))
+    # How much each priority group weighs in the médecin-traitant queue (app.requests.priority).
+    weight_ald: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    weight_age_70: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    weight_css: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

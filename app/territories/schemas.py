@@ -58,6 +58,9 @@ class TerritoryUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=2, max_length=200)
+    weight_ald: int | None = Field(default=None, ge=0, le=10, description="Priority weight of ALD.")
+    weight_age_70: int | None = Field(default=None, ge=0, le=10, description="Priority weight of 70 and over.")
+    weight_css: int | None = Field(default=None, ge=0, le=10, description="Priority weight of CSS/AME.")
     phone: str | None = None
     email: EmailStr | None = None
     communes: list[InseeCode | CommuneByName] | None = Field(default=None, min_length=1)
@@ -85,6 +88,9 @@ class TerritoryRef(BaseModel):
 
 class TerritoryOut(TerritoryRef):
     finess: str
+    weight_ald: int
+    weight_age_70: int
+    weight_css: int
     phone: str
     email: str
     population: int

@@ -36,6 +36,9 @@ def territory_out(territory: Territory, communes: CommuneIndex) -> TerritoryOut:
         slug=territory.slug,
         name=territory.name,
         finess=territory.finess,
+        weight_ald=territory.weight_ald,
+        weight_age_70=territory.weight_age_70,
+        weight_css=territory.weight_css,
         phone=territory.phone,
         email=territory.email,
         population=sum(c.population for c in members),
@@ -124,6 +127,9 @@ def update_territory(
         territory.phone = data.phone
     if data.email is not None:
         territory.email = str(data.email)
+    for weight in ("weight_ald", "weight_age_70", "weight_css"):
+        if getattr(data, weight) is not None:
+            setattr(territory, weight, getattr(data, weight))
     if data.communes is not None:
         codes = resolve_communes(data.communes, communes)
         _refuse_overlap(session, codes, communes, territory)

@@ -1,0 +1,141 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.accounts.models import Role
+from app.accounts.principal import Principal, optional_principal, require
+from app.audit.service import record_read
+from app.core.dependencies import DbSession, Geocoding
+from app.core.errors import error_responses
+from app.requests import repository, service
+from app.requests.models import RequestStatus
+from app.requests.priority import Weights, age_on, priority_of
+from app.requests.schemas import (
+    NoteIn,
+    PriorityOut,
+    RequestCreate,
+    RequestOut,
+    RequestPage,
+    RequestSummary,
+    SubmissionOut,
+    SuggestionOut,
+    SuggestionsOut,
+    TerritoryBrief,
+    TransitionIn,
+)
+from app.core.database import utcnow
+
+router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
+
+Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
+Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESSIONAL)]
+
+
+def _message(request, duplicate: bool, intake_cpts: str | None) -> str:  # noqa: ANN001
+    if request.status == RequestStatus.OUT_OF_TERRITORY:
+        where = f"de la {request.territory.name}" if request.territory else "des CPTS de ce service"
+        return (f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
+                "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
+                "CPTS de votre commune.")  # fmt: skip
+    text = f"Merci {request.given_name}, votre demande est enregistrée par la {request.territory.name}."
+    if duplicate:
+        text = f"{request.given_name}, vous aviez déjà une demande en cours : nous avons mis à jour vos coordonnées."
+    elif intake_cpts and intake_cpts != request.territory.slug:
+        text += f" Votre commune, {request.commune_name}, dépend de cette CPTS : la demande lui est transmise."
+    return text + " Vous pouvez suivre son avancement avec votre lien personnel."
+
+
+@router.post(
+    "", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": SubmissionOut, "description": "Already open: the existing request, updated."},
+               **error_responses(403, 422)},
+)  # fmt: skip
+def submit(
+    data: RequestCreate, request: Request, response: Response, session: DbSession, geocoding: Geocoding,
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> SubmissionOut:
+    """The questionnaire: from the patient or a relative (no account), or from a signed-in
+    professional or coordinator on the patient's behalf. 201 means stored."""
+    public_url = request.app.state.settings.public_url
+    patient_request, duplicate, follow_up = service.submit_request(session, geocoding, principal, data, public_url)
+    if duplicate:
+        response.status_code = status.HTTP_200_OK
+    territory = patient_request.territory
+    return SubmissionOut(
+        id=patient_request.id, status=patient_request.status, duplicate=duplicate,
+        territory=TerritoryBrief(slug=territory.slug, name=territory.name)
+        if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY else None,
+        commune=patient_request.commune_name, message=_message(patient_request, duplicate, data.cpts),
+        follow_up_url=follow_up,
+    )  # fmt: skip
+
+
+@router.get("", response_model=RequestPage, responses=error_responses(401, 403))
+def queue(
+    principal: Reader,
+    session: DbSession,
+    cpts: str | None = None,
+    status_: Annotated[list[RequestStatus] | None, Query(alias="status")] = None,
+    source: str | None = None,
+    commune: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RequestPage:
+    """The queue, most urgent first (priority groups, then waiting time). Open requests by default."""
+    filters = repository.QueueFilters(cpts=cpts, source=source, commune=commune, q=q)
+    if status_:
+        filters = repository.QueueFilters(cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q)
+    rows, total = repository.queue_page(session, principal, filters, page, per_page)
+    today = utcnow().date()
+    items = [
+        RequestSummary(
+            id=r.id, cpts=r.territory.slug if r.territory else None, status=r.status, given_name=r.given_name,
+            family_name=r.family_name, age=age_on(r.birth_date, today), commune_name=r.commune_name,
+            source=r.source.name if r.source else None,
+            priority=PriorityOut(**vars(priority_of(r, Weights.of(r.territory)))),
+            days_waiting=(today - r.created_at.date()).days, created_at=r.created_at,
+        )  # fmt: skip
+        for r in rows
+    ]
+    return RequestPage(items=items, total=total, page=page, per_page=per_page)
+
+
+@router.get("/{request_id}", response_model=RequestOut, responses=error_responses(401, 403, 404))
+def read(request_id: int, principal: Reader, session: DbSession, request: Request) -> RequestOut:
+    """The whole record, with its history. Every read is written to the audit trail."""
+    patient_request = service.get_request(session, principal, request_id)
+    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+    return service.request_out(patient_request)
+
+
+@router.post("/{request_id}/transitions", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
+def move(request_id: int, data: TransitionIn, principal: Coordinator, session: DbSession) -> RequestOut:
+    """received → proposed (list sent) → matched (the doctor's places decrease) or closed (with a reason)."""
+    return service.request_out(service.transition(session, principal, request_id, data))
+
+
+@router.post("/{request_id}/notes", response_model=RequestOut, responses=error_responses(401, 403, 404, 422))
+def note(request_id: int, data: NoteIn, principal: Coordinator, session: DbSession) -> RequestOut:
+    return service.request_out(service.add_note(session, principal, request_id, data))
+
+
+@router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
+def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
+    """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
+    patient_request, ranking = service.suggestions(session, principal, request_id)
+    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+
+    def out(suggestion) -> SuggestionOut:  # noqa: ANN001
+        doctor, location = suggestion.doctor, suggestion.location
+        return SuggestionOut(
+            doctor_id=doctor.id, name=f"Dr {doctor.given_name} {doctor.family_name}", address=location.address,
+            commune=location.city, phone=location.phone or doctor.phone,
+            distance_km=round(suggestion.distance_km, 2) if suggestion.distance_km is not None else None,
+            places_left=suggestion.places_left, reasons=suggestion.reasons, confirmed_at=doctor.confirmed_at,
+        )  # fmt: skip
+
+    return SuggestionsOut(
+        request_id=patient_request.id, considered=ranking.considered,
+        doctors=[out(s) for s in ranking.eligible], stale=[out(s) for s in ranking.stale],
+    )  # fmt: skip

@@ -1,0 +1,119 @@
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.database import Base, UTCDateTime, utcnow
+from app.territories.models import Territory
+
+
+class RequestStatus(StrEnum):
+    RECEIVED = "received"
+    PROPOSED = "proposed"  # the list of doctors was sent
+    MATCHED = "matched"  # a doctor accepted the patient
+    CLOSED = "closed"
+    OUT_OF_TERRITORY = "out_of_territory"
+
+
+OPEN_STATUSES = (RequestStatus.RECEIVED, RequestStatus.PROPOSED)
+
+
+class Source(Base):
+    """Where requests come from: a pharmacy, a surgery, a town hall… (its QR code and flyer)."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"), index=True)
+    tag: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    territory: Mapped[Territory] = relationship(lazy="joined")
+
+
+class PatientRequest(Base):
+    """Somebody without a médecin traitant asking the CPTS for one. Health data: every read
+    and change is audited, and only the caller's CPTS sees it (app.accounts.access)."""
+
+    __tablename__ = "patient_requests"
+    __table_args__ = (
+        # One open request per person and CPTS, even when two submissions race.
+        Index(
+            "uq_patient_requests_open_identity",
+            "territory_id",
+            "identity_key",
+            unique=True,
+            sqlite_where=text("status IN ('received', 'proposed')"),
+            postgresql_where=text("status IN ('received', 'proposed')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The CPTS that handles it; for a request from outside every CPTS, the one whose form or
+    # source it came through (for its statistics), if known.
+    territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id"), index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    close_reason: Mapped[str | None] = mapped_column(String(30))
+
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str] = mapped_column(String(5))
+    insee_code: Mapped[str] = mapped_column(String(5), index=True)
+    commune_name: Mapped[str] = mapped_column(String(100))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[str | None] = mapped_column(String(20))
+
+    ald: Mapped[bool] = mapped_column(Boolean, default=False)
+    css_or_ame: Mapped[str] = mapped_column(String(10), default="unknown")  # yes | no | unknown
+    aged_70_or_more: Mapped[bool] = mapped_column(Boolean, default=False)  # at submission
+    needs_home_visits: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_doctor_reason: Mapped[str] = mapped_column(String(20))
+    preferred_channel: Mapped[str] = mapped_column(String(10))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    comment: Mapped[str | None] = mapped_column(Text)
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | coordinator
+    submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # SHA-256 of the normalised names and birth date: finds the same person again.
+    identity_key: Mapped[str] = mapped_column(String(64))
+    follow_up_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    matched_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    territory: Mapped[Territory | None] = relationship(lazy="joined")
+    source: Mapped[Source | None] = relationship(lazy="joined")
+    events: Mapped[list["RequestEvent"]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class RequestEvent(Base):
+    """The history of a request: status changes (who, when, why) and coordinators' notes."""
+
+    __tablename__ = "request_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("patient_requests.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(10))  # status | note
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(30))
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    request: Mapped[PatientRequest] = relationship(back_populates="events")

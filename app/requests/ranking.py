@@ -1,0 +1,104 @@
+"""The ranking rule: which volunteer doctors to propose to a patient, in which order, and why.
+
+Eligible: a doctor of the request's CPTS, active, accepting, with places left today, whose
+constraints the patient meets (priority patients only; home visits within its radius when
+the patient needs them; its maximum distance; a shared language when the patient gave some).
+Ordered by distance (great-circle, whole kilometres), then by places left, so that the same
+nearest doctor is not always the one asked. Doctors excluded only because their entry is
+stale are listed apart: the coordinator can phone them."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from geopy.distance import great_circle
+
+from app.core.database import utcnow
+from app.doctors.models import Doctor, PracticeLocation
+from app.requests.models import PatientRequest
+from app.requests.priority import groups_of
+
+LANGUAGE_NAMES = {"fr": "français", "en": "anglais", "ar": "arabe", "es": "espagnol", "de": "allemand",
+                  "it": "italien", "pt": "portugais", "tr": "turc", "ru": "russe", "uk": "ukrainien",
+                  "ro": "roumain", "pl": "polonais", "zh": "chinois", "vi": "vietnamien"}  # fmt: skip
+
+
+@dataclass
+class Suggestion:
+    doctor: Doctor
+    location: PracticeLocation
+    distance_km: float | None
+    places_left: int
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Ranking:
+    eligible: list[Suggestion]
+    stale: list[Suggestion]
+    considered: int
+
+
+def _distance(request: PatientRequest, location: PracticeLocation) -> float | None:
+    if None in (request.latitude, request.longitude, location.latitude, location.longitude):
+        return None
+    return great_circle((request.latitude, request.longitude), (location.latitude, location.longitude)).km
+
+
+def _assess(request: PatientRequest, doctor: Doctor, today: date) -> Suggestion | None:
+    """The doctor's best practice for this patient with the reasons it qualifies, or None."""
+    if not (doctor.active and doctor.accepting_new_patients and doctor.capacity_remaining > 0):
+        return None
+    if doctor.available_until is not None and doctor.available_until < today:
+        return None
+    reasons = [f"accepte de nouveaux patients ({doctor.capacity_remaining} place(s))"]
+    if doctor.priority_only:
+        if not groups_of(request):
+            return None
+        reasons.append("réservé aux patients prioritaires : le patient l'est")
+    patient_languages = set(request.languages or [])
+    if patient_languages:
+        shared = patient_languages & set(doctor.languages or ["fr"])
+        if not shared:
+            return None
+        reasons.append("parle " + ", ".join(LANGUAGE_NAMES.get(code, code) for code in sorted(shared)))
+    best: Suggestion | None = None
+    for location in doctor.locations:
+        distance = _distance(request, location)
+        if distance is not None:
+            if doctor.max_distance_km is not None and distance > doctor.max_distance_km:
+                continue
+            if request.needs_home_visits and (
+                not doctor.home_visits or (doctor.home_visit_radius_km is not None and distance > doctor.home_visit_radius_km)
+            ):
+                continue
+        elif request.needs_home_visits and not doctor.home_visits:
+            continue
+        if best is None or (distance is not None and (best.distance_km is None or distance < best.distance_km)):
+            best = Suggestion(doctor, location, distance, doctor.capacity_remaining, list(reasons))
+    if best is None:
+        return None
+    if best.distance_km is not None:
+        best.reasons.insert(0, f"à {best.distance_km:.1f} km".replace(".", ","))
+    if request.needs_home_visits:
+        best.reasons.append("fait des visites à domicile" + (
+            f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else ""))  # fmt: skip
+    return best
+
+
+def _order(suggestion: Suggestion) -> tuple[float, int, float]:
+    distance = suggestion.distance_km
+    whole_km = float("inf") if distance is None else float(round(distance))
+    return (whole_km, -suggestion.places_left, distance if distance is not None else float("inf"))
+
+
+def rank_doctors(request: PatientRequest, doctors: list[Doctor], limit: int = 20) -> Ranking:
+    now = utcnow()
+    eligible, stale = [], []
+    for doctor in doctors:
+        suggestion = _assess(request, doctor, now.date())
+        if suggestion is None:
+            continue
+        (stale if doctor.is_stale(now) else eligible).append(suggestion)
+    eligible.sort(key=_order)
+    stale.sort(key=_order)
+    return Ranking(eligible[:limit], stale[:limit], considered=len(doctors))

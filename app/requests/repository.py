@@ -1,0 +1,53 @@
+"""Queries on patient requests, always through the caller's scope."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.accounts.access import scoped
+from app.accounts.principal import Principal
+from app.requests.models import OPEN_STATUSES, PatientRequest, Source
+from app.requests.priority import score_expression
+from app.territories.models import Territory
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    cpts: str | None = None
+    statuses: tuple[str, ...] = tuple(s.value for s in OPEN_STATUSES)
+    source: str | None = None
+    commune: str | None = None
+    q: str | None = None
+
+
+def queue_page(
+    session: Session, principal: Principal, filters: QueueFilters, page: int, per_page: int
+) -> tuple[list[PatientRequest], int]:
+    """The most urgent first: priority score (weights of the request's CPTS), then waiting time."""
+    query = scoped(PatientRequest, principal).outerjoin(Territory, PatientRequest.territory_id == Territory.id)
+    if filters.cpts:
+        query = query.where(Territory.slug == filters.cpts)
+    if filters.statuses:
+        query = query.where(PatientRequest.status.in_(filters.statuses))
+    if filters.source:
+        query = query.where(PatientRequest.source.has(Source.tag == filters.source))
+    if filters.commune:
+        query = query.where(PatientRequest.insee_code == filters.commune.upper())
+    if filters.q and filters.q.strip():
+        needle = f"%{filters.q.strip().lower()}%"
+        query = query.where(or_(func.lower(PatientRequest.family_name).like(needle),
+                                func.lower(PatientRequest.given_name).like(needle)))  # fmt: skip
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(
+        query.order_by(func.coalesce(score_expression(), 0).desc(), PatientRequest.created_at, PatientRequest.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def by_follow_up_token(session: Session, token_hash: str) -> PatientRequest | None:
+    return session.scalars(
+        select(PatientRequest).where(PatientRequest.follow_up_token_hash == token_hash)
+    ).one_or_none()

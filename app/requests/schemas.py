@@ -1,0 +1,201 @@
+from datetime import date, datetime
+from typing import Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from app.core.identifiers import normalize_phone
+
+SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
+NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
+Channel = Literal["sms", "email", "phone"]
+CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "other"]
+
+
+def mobile_phone(value: str) -> str:
+    e164 = normalize_phone(value)
+    if phonenumbers.number_type(phonenumbers.parse(e164)) not in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):  # fmt: skip
+        raise ValueError("Numéro de téléphone portable attendu (06 ou 07…).")
+    return e164
+
+
+class RequestCreate(BaseModel):
+    """The questionnaire. Only what finding a médecin traitant needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    phone: str = Field(description="Mobile phone, any French way of writing it.", examples=["06 12 34 56 78"])
+    email: EmailStr | None = None
+    address: str | None = Field(default=None, max_length=200)
+    postcode: str = Field(examples=["62217"])
+    city: str | None = Field(default=None, max_length=100, description="The commune, picked among the postcode's.")
+    ald: bool = False
+    css_or_ame: Literal["yes", "no", "unknown"] = "unknown"
+    needs_home_visits: bool = False
+    no_doctor_reason: NoDoctorReason
+    preferred_channel: Channel = "sms"
+    languages: list[str] = Field(default_factory=list, max_length=10)
+    comment: str | None = Field(default=None, max_length=1000)
+    consent: bool = Field(description="Consent to the processing of the data, for the stated purpose and time.")
+    submitted_by: SubmittedBy = "patient"
+    patient_consent_attested: bool = Field(
+        default=False, description="For a professional or coordinator: the patient agreed."
+    )
+    source: str | None = Field(default=None, max_length=64, description="Tag of the flyer or QR code.")
+    cpts: str | None = Field(default=None, max_length=64, description="Slug of the CPTS whose form this is.")
+    website: str | None = Field(default=None, description="Leave empty (anti-robot field).")
+
+    _phone = field_validator("phone")(mobile_phone)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date(cls, value: date) -> date:
+        today = date.today()
+        if value > today or today.year - value.year > 120:
+            raise ValueError("Date de naissance invalide.")
+        return value
+
+    @field_validator("consent")
+    @classmethod
+    def _consent(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("Votre accord est nécessaire pour traiter votre demande.")
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        codes = sorted({v.strip().lower() for v in value if v.strip()})
+        if any(not (2 <= len(c) <= 3 and c.isalpha() and c.isascii()) for c in codes):
+            raise ValueError("Langues : codes ISO 639 attendus (fr, en, ar…).")
+        return codes
+
+
+class PriorityOut(BaseModel):
+    groups: list[Literal["ald", "age_70", "css"]]
+    score: int
+    explanation: str
+
+
+class TerritoryBrief(BaseModel):
+    slug: str
+    name: str
+
+
+class SubmissionOut(BaseModel):
+    """What the person who submitted sees: no more than they typed, and where it stands."""
+
+    id: int
+    status: str
+    duplicate: bool = Field(description="The person already had an open request: this is it, updated.")
+    territory: TerritoryBrief | None
+    commune: str
+    message: str
+    follow_up_url: str = Field(description="Private link to follow the request. Shown once.")
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    actor: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    doctor_id: int | None
+    text: str | None
+
+
+class RequestOut(BaseModel):
+    id: int
+    cpts: str | None
+    status: str
+    close_reason: str | None
+    family_name: str
+    given_name: str
+    birth_date: date
+    age: int
+    phone: str
+    email: str | None
+    address: str | None
+    postcode: str
+    insee_code: str
+    commune_name: str
+    latitude: float | None
+    longitude: float | None
+    ald: bool
+    css_or_ame: str
+    needs_home_visits: bool
+    no_doctor_reason: str
+    preferred_channel: str
+    languages: list[str]
+    comment: str | None
+    submitted_by: str
+    source: str | None
+    priority: PriorityOut
+    days_waiting: int
+    matched_doctor_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    events: list[EventOut]
+
+
+class RequestSummary(BaseModel):
+    id: int
+    cpts: str | None
+    status: str
+    given_name: str
+    family_name: str
+    age: int
+    commune_name: str
+    source: str | None
+    priority: PriorityOut
+    days_waiting: int
+    created_at: datetime
+
+
+class RequestPage(BaseModel):
+    items: list[RequestSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: Literal["proposed", "matched", "closed"]
+    doctor_id: int | None = Field(default=None, description="For `matched`: the doctor who accepted.")
+    reason: CloseReason | None = Field(default=None, description="For `closed`.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class SuggestionOut(BaseModel):
+    doctor_id: int
+    name: str
+    address: str
+    commune: str
+    phone: str | None
+    distance_km: float | None
+    places_left: int
+    reasons: list[str]
+    confirmed_at: datetime
+
+
+class SuggestionsOut(BaseModel):
+    request_id: int
+    considered: int = Field(description="Volunteer doctors of the CPTS looked at.")
+    doctors: list[SuggestionOut]
+    stale: list[SuggestionOut] = Field(description="Would qualify, but not confirmed for six months: phone them.")

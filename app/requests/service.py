@@ -1,0 +1,237 @@
+"""Médecin traitant requests: intake, the queue, the workflow, the suggestions."""
+
+import hashlib
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.access import scoped
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.accounts.security import digest, new_secret
+from app.audit.service import record
+from app.core.database import utcnow
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.doctors import repository as doctors_repository
+from app.doctors.models import Doctor
+from app.geocoding.service import GeocodingService
+from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
+from app.requests.priority import Weights, age_on, priority_of
+from app.requests.ranking import Ranking, rank_doctors
+from app.requests.schemas import NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn, EventOut
+from app.territories.communes import normalize_name
+from app.territories.models import Territory
+from app.territories.residency import check_residency
+
+# Which status may follow which (anything else is a 409).
+TRANSITIONS = {
+    RequestStatus.RECEIVED: {RequestStatus.PROPOSED, RequestStatus.CLOSED},
+    RequestStatus.PROPOSED: {RequestStatus.MATCHED, RequestStatus.CLOSED},
+}
+
+
+def identity_key(family_name: str, given_name: str, birth_date: date) -> str:
+    text = f"{normalize_name(family_name)}|{normalize_name(given_name)}|{birth_date.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _actor(principal: Principal | None, data: RequestCreate | None = None) -> str:
+    return principal.email if principal else (data.submitted_by if data else "patient")
+
+
+def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, int | None]:
+    """Who submits: the patient or a relative (no account), a professional or a
+    coordinator (signed in), who attest that the patient agreed."""
+    if principal is None:
+        if data.submitted_by not in ("patient", "relative"):
+            raise Forbidden("Connectez-vous pour déposer une demande pour un patient.")
+        return data.submitted_by, None
+    if principal.role not in (Role.PROFESSIONAL, Role.COORDINATOR, Role.ADMIN):
+        raise Forbidden("Votre rôle ne permet pas de déposer une demande.")
+    if not data.patient_consent_attested:
+        message = "Confirmez que le patient a donné son accord."
+        raise Unprocessable(message, fields=[FieldError(field="patient_consent_attested", message=message)])
+    kind = "professional" if principal.role is Role.PROFESSIONAL else "coordinator"
+    return kind, principal.user_id
+
+
+def _intake_territory(session: Session, data: RequestCreate) -> tuple[Territory | None, Source | None]:
+    source = None
+    if data.source:
+        source = session.scalars(select(Source).where(Source.tag == data.source)).one_or_none()
+    if source is not None:
+        return source.territory, source
+    if data.cpts:
+        return session.scalars(select(Territory).where(Territory.slug == data.cpts)).one_or_none(), None
+    return None, None
+
+
+def submit_request(
+    session: Session, geocoding: GeocodingService, principal: Principal | None, data: RequestCreate,
+    public_url: str,
+) -> tuple[PatientRequest, bool, str]:  # fmt: skip
+    """Returns (request, is_duplicate, follow-up URL). Committed when it returns."""
+    if data.website:  # a hidden field only robots fill in
+        raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
+    submitted_by, user_id = _submitter(principal, data)
+    residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
+    commune, point = residency.placement.commune, residency.placement.location
+    intake_territory, source = _intake_territory(session, data)
+    territory = residency.territory or intake_territory
+    status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
+    key = identity_key(data.family_name, data.given_name, data.birth_date)
+    token = new_secret()
+
+    if residency.territory is not None:
+        existing = session.scalars(
+            select(PatientRequest).where(
+                PatientRequest.territory_id == residency.territory.id,
+                PatientRequest.identity_key == key,
+                PatientRequest.status.in_(OPEN_STATUSES),
+            )
+        ).one_or_none()
+        if existing is not None:
+            _update_contact(existing, data, token)
+            record(session, principal, "request.resubmit", "patient_request", existing.id, existing.territory_id, actor=_actor(None, data))
+            session.commit()
+            return existing, True, _follow_up_url(public_url, token)
+
+    now = utcnow()
+    request = PatientRequest(
+        territory_id=territory.id if territory else None, source_id=source.id if source else None,
+        status=status.value, family_name=data.family_name.strip(), given_name=data.given_name.strip(),
+        birth_date=data.birth_date, phone=data.phone, email=str(data.email) if data.email else None,
+        address=data.address, postcode=data.postcode, insee_code=commune.insee, commune_name=commune.name,
+        latitude=point.latitude if point else None, longitude=point.longitude if point else None,
+        precision=point.precision if point else None, ald=data.ald, css_or_ame=data.css_or_ame,
+        aged_70_or_more=age_on(data.birth_date, now.date()) >= 70, needs_home_visits=data.needs_home_visits,
+        no_doctor_reason=data.no_doctor_reason, preferred_channel=data.preferred_channel,
+        languages=data.languages, comment=data.comment, consent_at=now, submitted_by=submitted_by,
+        submitted_by_user_id=user_id, identity_key=key, follow_up_token_hash=digest(token),
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+    request.events.append(
+        RequestEvent(user_id=user_id, actor=_actor(principal, data), kind="status", to_status=status.value)
+    )
+    session.add(request)
+    try:
+        session.flush()
+    except IntegrityError:
+        # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
+        session.rollback()
+        return submit_request(session, geocoding, principal, data, public_url)
+    record(session, principal, "request.create", "patient_request", request.id, request.territory_id, actor=_actor(None, data))
+    session.commit()
+    return request, False, _follow_up_url(public_url, token)
+
+
+def _update_contact(request: PatientRequest, data: RequestCreate, token: str) -> None:
+    request.phone = data.phone
+    if data.email:
+        request.email = str(data.email)
+    if data.address:
+        request.address = data.address
+    request.preferred_channel = data.preferred_channel
+    # Only the hash of a follow-up token is kept: a resubmission gets a new link.
+    request.follow_up_token_hash = digest(token)
+    request.updated_at = utcnow()
+
+
+def _follow_up_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/suivi/{token}"
+
+
+def get_request(session: Session, principal: Principal, request_id: int) -> PatientRequest:
+    request = session.scalars(scoped(PatientRequest, principal).where(PatientRequest.id == request_id)).one_or_none()
+    if request is None:
+        raise NotFound("Demande introuvable.")
+    return request
+
+
+def request_out(request: PatientRequest) -> RequestOut:
+    priority = priority_of(request, Weights.of(request.territory))
+    today = utcnow().date()
+    return RequestOut(
+        id=request.id, cpts=request.territory.slug if request.territory else None, status=request.status,
+        close_reason=request.close_reason, family_name=request.family_name, given_name=request.given_name,
+        birth_date=request.birth_date, age=age_on(request.birth_date, today), phone=request.phone,
+        email=request.email, address=request.address, postcode=request.postcode, insee_code=request.insee_code,
+        commune_name=request.commune_name, latitude=request.latitude, longitude=request.longitude,
+        ald=request.ald, css_or_ame=request.css_or_ame, needs_home_visits=request.needs_home_visits,
+        no_doctor_reason=request.no_doctor_reason, preferred_channel=request.preferred_channel,
+        languages=request.languages or [], comment=request.comment, submitted_by=request.submitted_by,
+        source=request.source.name if request.source else None,
+        priority=PriorityOut(**vars(priority)), days_waiting=(today - request.created_at.date()).days,
+        matched_doctor_id=request.matched_doctor_id, created_at=request.created_at,
+        updated_at=request.updated_at, events=[EventOut.model_validate(e) for e in request.events],
+    )  # fmt: skip
+
+
+def transition(session: Session, principal: Principal, request_id: int, data: TransitionIn) -> PatientRequest:
+    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+        raise Forbidden("Seul un coordinateur fait avancer une demande.")
+    request = get_request(session, principal, request_id)
+    current, target = RequestStatus(request.status), RequestStatus(data.to)
+    if target not in TRANSITIONS.get(current, set()):
+        raise Conflict(f"Transition impossible : {current.value} → {target.value}.")
+    values: dict[str, object] = {"status": target.value, "updated_at": utcnow()}
+    if target is RequestStatus.CLOSED:
+        if data.reason is None:
+            raise Unprocessable("Motif de clôture requis.", fields=[FieldError(field="reason", message="Motif requis.")])
+        values["close_reason"] = data.reason
+    if target is RequestStatus.MATCHED:
+        doctor = _matching_doctor(session, principal, request, data.doctor_id)
+        if not doctors_repository.take_place(session, doctor.id):
+            session.rollback()
+            raise Conflict("Ce médecin n'a plus de place disponible.")
+        values["matched_doctor_id"] = doctor.id
+    # The status is checked again in the UPDATE: of two coordinators acting at once, one wins.
+    changed = session.execute(
+        update(PatientRequest)
+        .where(PatientRequest.id == request.id, PatientRequest.status == current.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        session.rollback()
+        raise Conflict("La demande a changé entre-temps : rechargez-la.")
+    session.add(RequestEvent(
+        request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="status",
+        from_status=current.value, to_status=target.value, reason=data.reason,
+        doctor_id=values.get("matched_doctor_id"), text=data.note,
+    ))  # fmt: skip
+    record(session, principal, f"request.{target.value}", "patient_request", request.id, request.territory_id)
+    session.commit()
+    session.expire_all()
+    return get_request(session, principal, request_id)
+
+
+def _matching_doctor(session: Session, principal: Principal, request: PatientRequest, doctor_id: int | None) -> Doctor:
+    if doctor_id is None:
+        raise Unprocessable("Médecin requis.", fields=[FieldError(field="doctor_id", message="Le médecin qui accepte.")])
+    doctor = doctors_repository.get_visible(session, principal, doctor_id)
+    if doctor is None or doctor.territory_id != request.territory_id:
+        raise Unprocessable("Médecin inconnu dans cette CPTS.", fields=[FieldError(field="doctor_id", message="Médecin inconnu dans cette CPTS.")])
+    return doctor
+
+
+def add_note(session: Session, principal: Principal, request_id: int, data: NoteIn) -> PatientRequest:
+    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+        raise Forbidden("Seul un coordinateur annote une demande.")
+    request = get_request(session, principal, request_id)
+    request.events.append(RequestEvent(user_id=principal.user_id, actor=principal.email, kind="note", text=data.text))
+    record(session, principal, "request.note", "patient_request", request.id, request.territory_id)
+    session.commit()
+    return request
+
+
+def suggestions(session: Session, principal: Principal, request_id: int) -> tuple[PatientRequest, Ranking]:
+    request = get_request(session, principal, request_id)
+    if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
+        return request, Ranking([], [], 0)
+    doctors = session.scalars(
+        select(Doctor).where(Doctor.territory_id == request.territory_id, Doctor.active.is_(True))
+    ).all()
+    return request, rank_doctors(request, list(doctors))
