@@ -24,7 +24,8 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=int)
 @click.option("--migrate/--no-migrate", default=True, show_default=True,
               help="Apply the database migrations before starting.")
-def serve(host: str, port: int, workers: int, migrate: bool) -> None:
+@click.option("--with-worker", is_flag=True, help="Also deliver the outbox's messages (for the demo).")
+def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) -> None:
     """Start the web service (uvicorn)."""
     import uvicorn
 
@@ -34,6 +35,8 @@ def serve(host: str, port: int, workers: int, migrate: bool) -> None:
     configure_logging(settings.log_level)
     if migrate:
         migrations.upgrade()
+    if with_worker:
+        _start_worker_thread()
     uvicorn.run(
         "app.main:create_production_app",
         factory=True,
@@ -43,6 +46,43 @@ def serve(host: str, port: int, workers: int, migrate: bool) -> None:
         access_log=False,  # it would print query strings: postcodes, addresses
         log_config=None,
     )
+
+
+def _start_worker_thread():  # noqa: ANN202
+    import threading
+
+    from app.core.database import get_sessionmaker
+    from app.notifications.outbox import OutboxWorker
+
+    stop = threading.Event()
+    worker = OutboxWorker(get_settings(), get_sessionmaker())
+    threading.Thread(target=worker.run_forever, args=(stop,), daemon=True, name="outbox-worker").start()
+    return stop
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due, then stop.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between two looks at the outbox.")
+def worker(once: bool, interval: float) -> None:
+    """Deliver the outbox's messages (e-mail, SMS), with retries and backoff."""
+    import signal
+    import threading
+
+    from app.core.database import get_sessionmaker
+    from app.core.logging import configure_logging
+    from app.notifications.outbox import OutboxWorker
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    migrations.upgrade()
+    outbox = OutboxWorker(settings, get_sessionmaker())
+    if once:
+        click.echo(f"{outbox.run_once()} message(s) sent")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    outbox.run_forever(stop, interval)
 
 
 @main.group()

@@ -13,6 +13,7 @@ from app.doctors.endpoints import router as doctors_router
 from app.requests.endpoints import router as requests_router
 from app.territories.endpoints import router as territories_router
 from app.web.follow_up import router as follow_up_router
+from app.web.request_form import router as request_form_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 
 DESCRIPTION = """Orientation aide une CPTS à orienter les patients vers un médecin :
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(requests_router)
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
+    app.include_router(request_form_router)
     return app
 
 

@@ -5,11 +5,12 @@ from app.audit.models import AuditEvent
 from app.core.database import Base
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
+from app.notifications.models import OutboxMessage
 from app.requests.models import PatientRequest, RequestEvent, Source
 from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
-    "PatientRequest", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
+    "OutboxMessage", "PatientRequest", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
     "User", "WebSession",
 ]  # fmt: skip

@@ -10,4 +10,4 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
 .venv/bin/orientation demo
-exec .venv/bin/orientation serve "$@"
+exec .venv/bin/orientation serve --with-worker "$@"

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import migrations
-from app.core.database import Base, build_engine, for_writing
+from app.core.database import Base, build_engine
 from app.core.settings import Settings
 from app.main import create_app
 from tests.fakes.ban import FakeBan
@@ -68,7 +68,9 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def db(engine: Engine) -> Iterator[Session]:
-    with sessionmaker(bind=for_writing(engine), expire_on_commit=False)() as session:
+    """The test's own session. Deferred transactions, like the app's reads: a test that
+    reads the database does not hold back the app's writers (SQLite)."""
+    with sessionmaker(bind=engine, expire_on_commit=False)() as session:
         yield session
 
 

@@ -119,3 +119,32 @@ def test_only_coordinators_make_links(client, make_account, stale_doctor):
     assert client.post(f"/api/v1/doctors/{stale_doctor}/confirmation-link", headers=other).status_code == 404
     professional = make_account("professional", ["grand-arras"])
     assert client.post(f"/api/v1/doctors/{stale_doctor}/confirmation-link", headers=professional).status_code == 403
+
+
+def test_stale_doctors_are_reminded_by_email_with_their_link(client, coordinator, stale_doctor, settings, engine):
+    from sqlalchemy.orm import sessionmaker
+
+    from app.core.database import for_writing
+    from app.notifications.outbox import OutboxWorker
+    from app.notifications.senders import SmtpSender
+    from tests.fakes.smtp import SmtpServer
+
+    fresh = client.post("/api/v1/doctors", headers=coordinator, json={
+        "cpts": "grand-arras", "rpps": demo_rpps(961), "family_name": "Fabre", "given_name": "Inès",
+        "email": "ines.fabre@example.fr", "locations": [{"address": "2 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+    })  # fmt: skip
+    assert fresh.status_code == 201
+    response = client.post("/api/v1/doctors/reminders", params={"cpts": "grand-arras"}, headers=coordinator)
+    assert response.json() == {"queued": 1}
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port})
+        OutboxWorker(configured, sessionmaker(bind=for_writing(engine)), {"email": SmtpSender(configured)}).run_once()
+    finally:
+        smtp.stop()
+    [email] = smtp.messages
+    assert email["To"] == "yann.roussel@example.fr"
+    link = next(line for line in email.get_content().splitlines() if "/medecins/confirmer/" in line).strip()
+    assert client.post(link.removeprefix("http://127.0.0.1:8000"), data={"action": "confirm"}).status_code == 200
+    assert client.get(f"/api/v1/doctors/{stale_doctor}", headers=coordinator).json()["stale"] is False

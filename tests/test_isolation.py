@@ -22,13 +22,13 @@ PUBLIC = {
     ("GET", "/healthz"), ("GET", "/api/v1/communes"), ("GET", "/api/v1/residency"),
     ("GET", "/api/v1/territories"), ("GET", "/api/v1/territories/{slug}"), ("POST", "/api/v1/auth/login"),
     ("GET", "/medecins/confirmer/{token}"), ("POST", "/medecins/confirmer/{token}"),
-    ("POST", "/api/v1/requests"), ("GET", "/suivi/{token}"),
+    ("POST", "/api/v1/requests"), ("GET", "/suivi/{token}"), ("GET", "/"), ("POST", "/"),
 }  # fmt: skip
 
 _emails = itertools.count(1)
 
 
-def _doctor_body(cpts: str) -> dict:
+def _doctor_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
     city, postcode = ("Arras", "62000") if cpts == "grand-arras" else ("Rousset", "13790")
     return {
@@ -37,7 +37,7 @@ def _doctor_body(cpts: str) -> dict:
     }  # fmt: skip
 
 
-def _user_body(cpts: str) -> dict:
+def _user_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
     return {"email": f"new{n}@example.fr", "display_name": "Nouveau", "role": "professional",
             "password": "correct horse battery", "cpts": [cpts]}  # fmt: skip
@@ -46,7 +46,7 @@ def _user_body(cpts: str) -> dict:
 _new_communes = iter(["62119", "62310", "62520", "62232", "62498", "62360"] * 10)
 
 
-def _territory_body(_: str) -> dict:
+def _territory_body(_: str, _world: dict) -> dict:
     n = next(_emails)
     finess = f"6200{n:04d}"
     return {"slug": f"nouvelle-cpts-{n}", "name": "Nouvelle CPTS", "finess": finess + luhn.calc_check_digit(finess),
@@ -101,6 +101,8 @@ TABLE = [
     Row("POST", "/api/v1/doctors/{doctor}/reactivate", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/doctors/{doctor}/confirmation-link", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/doctors/{doctor}/take-place", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/{doctor}/reminder", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/doctors/reminders?cpts={cpts}", CREATE_IN_CPTS),
     Row("POST", "/api/v1/doctors/import?cpts={cpts}", CREATE_IN_CPTS, upload=True),
     Row("GET", "/api/v1/audit", MANAGERS_ONLY),
     Row("GET", "/api/v1/requests", {**MANAGERS_ONLY, "professional": same(OK)}),
@@ -108,6 +110,10 @@ TABLE = [
     Row("GET", "/api/v1/requests/{request}", {**DOCTOR_MANAGEMENT, "professional": (OK, "404")}),
     Row("GET", "/api/v1/requests/{request}/suggestions", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/requests/{request}/notes", DOCTOR_MANAGEMENT, body={"text": "Rappeler lundi"}),
+    Row("POST", "/api/v1/requests/{request}/messages/preview", DOCTOR_MANAGEMENT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
+    Row("POST", "/api/v1/requests/{request}/send-list", DOCTOR_MANAGEMENT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
     Row("POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT,
         body={"to": "closed", "reason": "withdrew"}),
 ]
@@ -192,7 +198,7 @@ def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role)
                              postcode="62000" if target == "own" else "13790")  # fmt: skip
             kwargs["files"] = {"file": ("m.csv", f"{HEADER}\n{doctor_row}".encode(), "text/csv")}
         elif entry.body is not None:
-            kwargs["json"] = entry.body(slug) if callable(entry.body) else entry.body
+            kwargs["json"] = entry.body(slug, world) if callable(entry.body) else entry.body
         path = _fill(entry.path, world, target, role, client)
         status = client.request(entry.method, path, **kwargs).status_code
         if _classify(status) != expected:

@@ -35,6 +35,21 @@ class Settings(BaseSettings):
     max_failed_logins: int = 5
     lockout_minutes: int = 15
     confirmation_link_days: int = 30
+    # Outgoing e-mail (SMTP). Unset host: e-mails are written to mail_file (demo only!).
+    smtp_host: str | None = None
+    mail_file: Path = Path("var") / "mail.log"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    mail_from: str = "Orientation <ne-pas-repondre@orientation.invalid>"
+    # SMS: "file" writes them to sms_file (demo); "http" posts them to an SMS provider.
+    sms_provider: str = "file"
+    sms_file: Path = Path("var") / "sms.log"
+    sms_endpoint: str | None = None
+    sms_api_key: str | None = Field(default=None, repr=False)
+    sms_sender: str = "CPTS"
+    outbox_max_attempts: int = 10
     log_level: str = "INFO"
     # Public base URL of the service, used in links we hand out.
     public_url: str = "http://127.0.0.1:8000"

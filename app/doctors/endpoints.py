@@ -6,7 +6,9 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
-from app.doctors import repository, service
+from pydantic import BaseModel
+
+from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.links import make_link
 from app.doctors.schemas import (
@@ -100,6 +102,24 @@ def confirmation_link(
     doctor = service.get_doctor(session, principal, doctor_id)
     url, expires_at = make_link(request.app.state.settings, doctor)
     return ConfirmationLinkOut(url=url, expires_at=expires_at)
+
+
+class RemindersOut(BaseModel):
+    queued: int
+
+
+@router.post("/reminders", response_model=RemindersOut, responses=error_responses(401, 403, 422))
+def remind_stale_doctors(
+    principal: Coordinator, session: DbSession, request: Request, cpts: Annotated[str, Query()]
+) -> RemindersOut:
+    """E-mails every stale doctor of the CPTS its confirmation link (through the outbox)."""
+    return RemindersOut(queued=reminders.remind_stale(session, request.app.state.settings, principal, cpts))
+
+
+@router.post("/{doctor_id}/reminder", response_model=DoctorOut, responses=error_responses(401, 403, 404))
+def remind_doctor(doctor_id: int, principal: Coordinator, session: DbSession, request: Request) -> DoctorOut:
+    """E-mails this doctor its confirmation link (through the outbox)."""
+    return service.doctor_out(reminders.remind_one(session, request.app.state.settings, principal, doctor_id))
 
 
 @router.post("/{doctor_id}/take-place", response_model=DoctorOut, responses=error_responses(401, 403, 404, 409))

@@ -8,15 +8,18 @@ from app.audit.service import record_read
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
 from app.requests import repository, service
+from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import RequestStatus
 from app.requests.priority import Weights, age_on, priority_of
 from app.requests.schemas import (
+    MessagePreview,
     NoteIn,
     PriorityOut,
     RequestCreate,
     RequestOut,
     RequestPage,
     RequestSummary,
+    SendListIn,
     SubmissionOut,
     SuggestionOut,
     SuggestionsOut,
@@ -29,20 +32,6 @@ router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
 Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
 Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESSIONAL)]
-
-
-def _message(request, duplicate: bool, intake_cpts: str | None) -> str:  # noqa: ANN001
-    if request.status == RequestStatus.OUT_OF_TERRITORY:
-        where = f"de la {request.territory.name}" if request.territory else "des CPTS de ce service"
-        return (f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
-                "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
-                "CPTS de votre commune.")  # fmt: skip
-    text = f"Merci {request.given_name}, votre demande est enregistrée par la {request.territory.name}."
-    if duplicate:
-        text = f"{request.given_name}, vous aviez déjà une demande en cours : nous avons mis à jour vos coordonnées."
-    elif intake_cpts and intake_cpts != request.territory.slug:
-        text += f" Votre commune, {request.commune_name}, dépend de cette CPTS : la demande lui est transmise."
-    return text + " Vous pouvez suivre son avancement avec votre lien personnel."
 
 
 @router.post(
@@ -65,7 +54,7 @@ def submit(
         id=patient_request.id, status=patient_request.status, duplicate=duplicate,
         territory=TerritoryBrief(slug=territory.slug, name=territory.name)
         if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY else None,
-        commune=patient_request.commune_name, message=_message(patient_request, duplicate, data.cpts),
+        commune=patient_request.commune_name, message=service.submission_message(patient_request, duplicate, data.cpts),
         follow_up_url=follow_up,
     )  # fmt: skip
 
@@ -118,6 +107,21 @@ def move(request_id: int, data: TransitionIn, principal: Coordinator, session: D
 @router.post("/{request_id}/notes", response_model=RequestOut, responses=error_responses(401, 403, 404, 422))
 def note(request_id: int, data: NoteIn, principal: Coordinator, session: DbSession) -> RequestOut:
     return service.request_out(service.add_note(session, principal, request_id, data))
+
+
+@router.post("/{request_id}/messages/preview", response_model=MessagePreview, responses=error_responses(401, 403, 404, 409, 422))
+def preview_list(request_id: int, data: SendListIn, principal: Coordinator, session: DbSession) -> MessagePreview:
+    """The message `send-list` would send, to read before sending it."""
+    return compose_doctor_list(session, principal, request_id, data)[1]
+
+
+@router.post("/{request_id}/send-list", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
+def send_list(request_id: int, data: SendListIn, principal: Coordinator, session: DbSession) -> RequestOut:
+    """Sends the chosen doctors to the patient (SMS or e-mail, through the outbox) and marks
+    the request `proposed`, in one transaction."""
+    send_doctor_list(session, principal, request_id, data)
+    session.expire_all()
+    return service.request_out(service.get_request(session, principal, request_id))
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))

@@ -97,6 +97,9 @@ class PatientRequest(Base):
     events: Mapped[list["RequestEvent"]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
     )
+    messages: Mapped[list["OutboxMessage"]] = relationship(  # noqa: F821
+        order_by="OutboxMessage.id", viewonly=True
+    )
 
 
 class RequestEvent(Base):

@@ -76,6 +76,33 @@ class RequestCreate(BaseModel):
         return codes
 
 
+class SendListIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    doctor_ids: list[int] = Field(min_length=1, max_length=10)
+    channel: Literal["sms", "email"] | None = Field(default=None, description="Default: the patient's preferred one.")
+
+
+class MessagePreview(BaseModel):
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
 class PriorityOut(BaseModel):
     groups: list[Literal["ald", "age_70", "css"]]
     score: int
@@ -144,6 +171,7 @@ class RequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     events: list[EventOut]
+    messages: list[MessageOut]
 
 
 class RequestSummary(BaseModel):
@@ -174,6 +202,7 @@ class TransitionIn(BaseModel):
     doctor_id: int | None = Field(default=None, description="For `matched`: the doctor who accepted.")
     reason: CloseReason | None = Field(default=None, description="For `closed`.")
     note: str | None = Field(default=None, max_length=2000)
+    notify: bool = Field(default=False, description="Tell the patient the outcome (matched or closed).")
 
 
 class NoteIn(BaseModel):

@@ -20,7 +20,7 @@ from app.geocoding.service import GeocodingService
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import Weights, age_on, priority_of
 from app.requests.ranking import Ranking, rank_doctors
-from app.requests.schemas import NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn, EventOut
+from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
 from app.territories.residency import check_residency
@@ -127,6 +127,21 @@ def submit_request(
     return request, False, _follow_up_url(public_url, token)
 
 
+def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: str | None) -> str:
+    """What the person who submitted reads, in plain French."""
+    if request.status == RequestStatus.OUT_OF_TERRITORY:
+        where = f"de la {request.territory.name}" if request.territory else "des CPTS de ce service"
+        return (f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
+                "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
+                "CPTS de votre commune.")  # fmt: skip
+    text = f"Merci {request.given_name}, votre demande est enregistrée par la {request.territory.name}."
+    if duplicate:
+        text = f"{request.given_name}, vous aviez déjà une demande en cours : nous avons mis à jour vos coordonnées."
+    elif intake_cpts and intake_cpts != request.territory.slug:
+        text += f" Votre commune, {request.commune_name}, dépend de cette CPTS : la demande lui est transmise."
+    return text + " Vous pouvez suivre son avancement avec votre lien personnel."
+
+
 def _update_contact(request: PatientRequest, data: RequestCreate, token: str) -> None:
     request.phone = data.phone
     if data.email:
@@ -166,6 +181,7 @@ def request_out(request: PatientRequest) -> RequestOut:
         priority=PriorityOut(**vars(priority)), days_waiting=(today - request.created_at.date()).days,
         matched_doctor_id=request.matched_doctor_id, created_at=request.created_at,
         updated_at=request.updated_at, events=[EventOut.model_validate(e) for e in request.events],
+        messages=[MessageOut.model_validate(m) for m in request.messages],
     )  # fmt: skip
 
 
@@ -174,9 +190,10 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
         raise Forbidden("Seul un coordinateur fait avancer une demande.")
     request = get_request(session, principal, request_id)
     current, target = RequestStatus(request.status), RequestStatus(data.to)
-    if target not in TRANSITIONS.get(current, set()):
+    if target not in TRANSITIONS.get(current, set()):  # before taking a place from a doctor
         raise Conflict(f"Transition impossible : {current.value} → {target.value}.")
-    values: dict[str, object] = {"status": target.value, "updated_at": utcnow()}
+    values: dict[str, object] = {}
+    doctor = None
     if target is RequestStatus.CLOSED:
         if data.reason is None:
             raise Unprocessable("Motif de clôture requis.", fields=[FieldError(field="reason", message="Motif requis.")])
@@ -187,11 +204,30 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
             session.rollback()
             raise Conflict("Ce médecin n'a plus de place disponible.")
         values["matched_doctor_id"] = doctor.id
-    # The status is checked again in the UPDATE: of two coordinators acting at once, one wins.
+    move(session, principal, request, target, note=data.note, reason=data.reason, **values)
+    if data.notify and target in (RequestStatus.MATCHED, RequestStatus.CLOSED):
+        from app.requests.messages import enqueue_outcome
+
+        enqueue_outcome(session, request, target, doctor)
+    record(session, principal, f"request.{target.value}", "patient_request", request.id, request.territory_id)
+    session.commit()
+    session.expire_all()
+    return get_request(session, principal, request_id)
+
+
+def move(
+    session: Session, principal: Principal, request: PatientRequest, target: RequestStatus,
+    *, note: str | None = None, reason: str | None = None, **values: object,
+) -> None:
+    """Changes the status in the caller's transaction, with its event. The current status is
+    checked again in the UPDATE: of two coordinators acting at once, one wins, the other 409."""
+    current = RequestStatus(request.status)
+    if target not in TRANSITIONS.get(current, set()):
+        raise Conflict(f"Transition impossible : {current.value} → {target.value}.")
     changed = session.execute(
         update(PatientRequest)
         .where(PatientRequest.id == request.id, PatientRequest.status == current.value)
-        .values(**values)
+        .values(status=target.value, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     ).rowcount
     if changed != 1:
@@ -199,13 +235,9 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
         raise Conflict("La demande a changé entre-temps : rechargez-la.")
     session.add(RequestEvent(
         request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="status",
-        from_status=current.value, to_status=target.value, reason=data.reason,
-        doctor_id=values.get("matched_doctor_id"), text=data.note,
+        from_status=current.value, to_status=target.value, reason=reason,
+        doctor_id=values.get("matched_doctor_id"), text=note,
     ))  # fmt: skip
-    record(session, principal, f"request.{target.value}", "patient_request", request.id, request.territory_id)
-    session.commit()
-    session.expire_all()
-    return get_request(session, principal, request_id)
 
 
 def _matching_doctor(session: Session, principal: Principal, request: PatientRequest, doctor_id: int | None) -> Doctor:

@@ -1,37 +1,39 @@
 """Every French commune, offline and in memory: by INSEE code, by postcode, by name.
 
 The table (``data/communes.csv.gz``, ~35,000 rows, built by ``scripts/build_communes.py``)
-is read once per process; lookups are dictionary hits, prefix searches use bisection."""
+is read once per process. Every lookup is a dictionary hit; the commune picker's prefix
+search bisects a sorted list of normalised names, so nothing ever scans the whole table."""
 
-import csv
-import heapq
 import gzip
-import io
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
-from operator import itemgetter
+from itertools import islice
 
 
 @dataclass(frozen=True, slots=True)
 class Commune:
     insee: str  # "62041", "2A004", "75101"
-    name: str
+    name: str  # "Arras"
     department: str  # "62", "2A", "971"
     population: int
     latitude: float | None
     longitude: float | None
     postcodes: tuple[str, ...]
-    parent_insee: str | None  # an arrondissement's city: 75056, 69123, 13055
-    aliases: tuple[str, ...]  # names of former communes merged into this one
+    parent_insee: str | None  # an arrondissement's city: 75056 / 69123 / 13055
+    aliases: tuple[str, ...]  # names of former (delegated / associated) communes merged into it
 
+
+# --- Names -------------------------------------------------------------------------------
 
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 # Ways of writing the same word in commune names: "St-Laurent", "Tilloy-lez-Mofflaines".
+# Articles ("l", "le", "la", "les") are kept: "Le Havre" is not "Havre".
 _WORDS = {"st": "saint", "ste": "sainte", "lez": "les"}
 
 
@@ -39,74 +41,94 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-# Latin letters with diacritics → ASCII, computed once: str.translate is ~10× faster than
-# decomposing every name, and the table is normalised ~40,000 times at load.
-_TO_ASCII = {cp: _strip_accents(chr(cp)) for cp in range(0xC0, 0x250)} | {
-    ord("œ"): "oe", ord("æ"): "ae", ord("’"): " ",
-}
+def _to_ascii_table() -> dict[int, str]:
+    """One str.translate pass doing what the slow path does character by character: every
+    ASCII character but [a-z0-9] becomes a space, Latin letters lose their diacritics.
+    ~4× faster, and the table is normalised ~75,000 times at load."""
+    table = {cp: " " for cp in range(128) if _SEPARATORS.fullmatch(chr(cp))}
+    for cp in range(0xC0, 0x250):
+        plain = _strip_accents(chr(cp))
+        if plain.isascii():  # anything else ("ø", "ß") is left to the slow path
+            table[cp] = _SEPARATORS.sub(" ", plain)
+    return table | {ord("œ"): "oe", ord("æ"): "ae", ord("’"): " "}
+
+
+_TO_ASCII = _to_ascii_table()
 
 
 def normalize_name(text: str) -> str:
-    """Case, accents, ligatures, punctuation and St/Ste abbreviations do not matter."""
+    """Case, accents, ligatures, punctuation and the St/Ste/lez spellings do not matter:
+    "St-Laurent-Blangy" == "saint laurent blangy", "Rœux" == "roeux"."""
     text = text.lower().translate(_TO_ASCII)
-    if not text.isascii():
-        text = _strip_accents(text)
-    return " ".join(_WORDS.get(word, word) for word in _SEPARATORS.split(text) if word)
+    if text.isascii():  # the usual case: only [a-z0-9 ] is left
+        words = text.split()
+    else:
+        words = [word for word in _SEPARATORS.split(_strip_accents(text)) if word]
+    if not _WORDS.keys().isdisjoint(words):
+        words = [_WORDS.get(word, word) for word in words]
+    return " ".join(words)
+
+
+# --- Index -------------------------------------------------------------------------------
 
 
 class CommuneIndex:
     def __init__(self, communes: Iterable[Commune]) -> None:
-        self._by_insee: dict[str, Commune] = {}
-        self._by_postcode: dict[str, list[Commune]] = {}
-        self._by_name: dict[str, list[Commune]] = {}
-        self._keys: dict[str, frozenset[str]] = {}  # insee → the names it answers to
-        all_communes = list(communes)
-        self._by_insee = {c.insee: c for c in all_communes}
-        cities_with_arrondissements = {c.parent_insee for c in all_communes if c.parent_insee}
-        for commune in all_communes:
-            names = [normalize_name(commune.name), *(normalize_name(a) for a in commune.aliases)]
-            keys = set(names)
-            parent = self._by_insee.get(commune.parent_insee or "")
-            if parent is not None:
-                keys.add(normalize_name(parent.name))  # "Marseille" + 13001 → 13201
-            self._keys[commune.insee] = frozenset(keys)
-            for name in names:
-                self._by_name.setdefault(name, []).append(commune)
+        # Most populated first: lists built in this order need no sort by population later.
+        self._ranked = sorted(communes, key=lambda c: (-c.population, c.insee))
+        self._by_insee = {c.insee: c for c in self._ranked}
+        self._by_name: dict[str, list[Commune]] = defaultdict(list)
+        by_postcode: dict[str, list[tuple[str, Commune]]] = defaultdict(list)
+        self._by_postcode_and_name: dict[tuple[str, str], list[Commune]] = defaultdict(list)
+        # Prefix search: (normalised text, order) where order = kind × n + population rank,
+        # kind 0 = the name starts with it, 1 = a former commune's name does, 2 = a later
+        # word of the name does ("mofflaines" finds Tilloy-lès-Mofflaines).
+        texts: list[str] = []
+        orders: list[int] = []
+        n = len(self._ranked)
+        cities = {c.parent_insee for c in self._ranked if c.parent_insee}
+        for rank, commune in enumerate(self._ranked):
+            name = normalize_name(commune.name)
+            names = {name, *map(normalize_name, commune.aliases)}
+            for key in names:
+                self._by_name[key].append(commune)
+            texts.append(name)
+            orders.append(rank)
+            for alias in names - {name}:
+                texts.append(alias)
+                orders.append(n + rank)
+            space = name.find(" ")
+            while space != -1:
+                texts.append(name[space + 1 :])
+                orders.append(2 * n + rank)
+                space = name.find(" ", space + 1)
             # Paris, Lyon, Marseille are served through their arrondissements' codes, which
-            # the BAN answers with; listing the city too would make every postcode ambiguous.
-            if commune.insee not in cities_with_arrondissements:
-                for postcode in commune.postcodes:
-                    self._by_postcode.setdefault(postcode, []).append(commune)
-        for served in self._by_postcode.values():
-            served.sort(key=lambda c: c.name)
-        for same_name in self._by_name.values():
-            same_name.sort(key=lambda c: -c.population)
+            # the BAN answers with; listing the city too would make each such postcode
+            # ambiguous. "Marseille" written with 13001 still finds 13201, via its parent.
+            if commune.insee in cities:
+                continue
+            parent = self._by_insee.get(commune.parent_insee or "")
+            keys = names | {normalize_name(parent.name)} if parent else names
+            for postcode in commune.postcodes:
+                by_postcode[postcode].append((name, commune))
+                for key in keys:
+                    self._by_postcode_and_name[postcode, key].append(commune)
+        self._by_postcode = {
+            postcode: [c for _, c in sorted(served, key=lambda e: (e[0], e[1].insee))]
+            for postcode, served in by_postcode.items()
+        }
+        for same in self._by_postcode_and_name.values():
+            same.sort(key=lambda c: c.name)
         self._postcodes = sorted(self._by_postcode)
-
-    @cached_property
-    def _prefixes(self) -> tuple[list[str], list[tuple[str, int, int, str]]]:
-        """Sorted (text, rank, -population, insee) for prefix search, built on the first search only.
-
-        Rank 0: the name starts with the query; 1: a former commune's name does; 2: a
-        later word of the name does ("mofflaines" finds Tilloy-lès-Mofflaines)."""
-        entries: list[tuple[str, int, int, str]] = []
-        for commune in self._by_insee.values():
-            name, order = normalize_name(commune.name), -commune.population
-            entries.append((name, 0, order, commune.insee))
-            entries.extend((normalize_name(a), 1, order, commune.insee) for a in commune.aliases)
-            words = name.split(" ")
-            entries.extend((" ".join(words[i:]), 2, order, commune.insee) for i in range(1, len(words)))
-        entries.sort()
-        return [e[0] for e in entries], entries
+        # Sorting positions by text compares plain strings, ~3× faster than sorting tuples.
+        positions = sorted(range(len(texts)), key=texts.__getitem__)
+        self._prefix_texts = [texts[i] for i in positions]
+        self._prefix_orders = [orders[i] for i in positions]
 
     @classmethod
     def from_packaged_file(cls) -> "CommuneIndex":
         raw = (resources.files("app.territories") / "data" / "communes.csv.gz").read_bytes()
-        with io.TextIOWrapper(gzip.GzipFile(fileobj=io.BytesIO(raw)), encoding="utf-8") as text:
-            rows = csv.reader(text, delimiter=";")
-            if next(rows) != _COLUMNS:
-                raise ValueError("communes.csv.gz: unexpected columns; rebuild it with scripts/build_communes.py")
-            return cls(_parse(*row) for row in rows)
+        return cls(_read_table(gzip.decompress(raw).decode("utf-8")))
 
     def __len__(self) -> int:
         return len(self._by_insee)
@@ -115,67 +137,76 @@ class CommuneIndex:
         return self._by_insee.get(insee.strip().upper())
 
     def by_postcode(self, postcode: str) -> list[Commune]:
+        """Every commune this postcode serves, by name; [] for an unknown postcode."""
         return list(self._by_postcode.get(postcode.strip(), ()))
 
     def match(self, postcode: str, name: str) -> list[Commune]:
-        """The communes of this postcode answering to this name (its own, a former commune's,
-        or for an arrondissement its city's). Usually one; none when the name is not there."""
-        wanted = normalize_name(name)
-        return [c for c in self._by_postcode.get(postcode.strip(), ()) if wanted in self._keys[c.insee]]
+        """The communes of this postcode answering to this name (their own, a former
+        commune's, or for an arrondissement its city's). Usually one; none when the name is
+        not served by this postcode."""
+        return list(self._by_postcode_and_name.get((postcode.strip(), normalize_name(name)), ()))
 
     def find_by_name(self, name: str) -> list[Commune]:
-        """Communes anywhere in France with this name, most populated first."""
+        """Communes anywhere in France with this name (or former name), most populated first."""
         return list(self._by_name.get(normalize_name(name), ()))
 
     def search(self, query: str, limit: int = 20) -> list[Commune]:
-        """For a picker: an INSEE code, the start of a postcode, or the start of a name (or
-        of one of its words). Exact names first, then by population."""
-        text = query.strip()
-        if text.isdigit() or (len(text) == 5 and text[:2].upper() in ("2A", "2B")):
-            exact = self.get(text) if len(text) == 5 else None
-            found = [exact] if exact else []
-            found += self._by_postcode_prefix(text) if text.isdigit() else []
-            return _unique(found)[:limit]
+        """For a picker: an INSEE code, the start of a postcode, or the start of a name (or of
+        one of its words). Exact names first, then names starting so, then the rest; most
+        populated first within each."""
+        text = query.strip().upper()
+        if limit <= 0 or not text:
+            return []
+        if text.isdigit() or (len(text) == 5 and text[:2] in ("2A", "2B") and text[2:].isdigit()):
+            exact = self._by_insee.get(text)
+            found = {exact.insee: exact} if exact else {}
+            return self._by_postcode_prefix(text, found, limit) if text.isdigit() else list(found.values())
         wanted = normalize_name(text)
         if not wanted:
             return []
-        keys, entries = self._prefixes
-        # Normalised names hold only [a-z0-9 ], all sorting before "~".
-        matching = entries[bisect_left(keys, wanted) : bisect_left(keys, wanted + "~")]
-        best = heapq.nsmallest(limit * 4, matching, key=itemgetter(1, 2))
-        return _unique(self.find_by_name(wanted) + [self._by_insee[e[3]] for e in best])[:limit]
-
-    def _by_postcode_prefix(self, prefix: str) -> list[Commune]:
-        found: list[Commune] = []
-        for postcode in self._postcodes[bisect_left(self._postcodes, prefix) :]:
-            if not postcode.startswith(prefix) or len(found) > 200:
+        found = {c.insee: c for c in self._by_name.get(wanted, ())[:limit]}
+        # Normalised texts hold only [a-z0-9 ], all of which sort before "{".
+        start = bisect_left(self._prefix_texts, wanted)
+        stop = bisect_left(self._prefix_texts, wanted + "{", lo=start)
+        n = len(self._ranked)
+        for order in sorted(self._prefix_orders[start:stop]):
+            if len(found) >= limit:
                 break
-            found.extend(self._by_postcode[postcode])
-        return found
+            commune = self._ranked[order % n]
+            found.setdefault(commune.insee, commune)
+        return list(found.values())
+
+    def _by_postcode_prefix(self, prefix: str, found: dict[str, Commune], limit: int) -> list[Commune]:
+        if len(prefix) <= 5:
+            for postcode in islice(self._postcodes, bisect_left(self._postcodes, prefix), None):
+                if not postcode.startswith(prefix) or len(found) >= limit:
+                    break
+                found.update((c.insee, c) for c in self._by_postcode[postcode] if c.insee not in found)
+        return list(found.values())[:limit]
 
 
-def _unique(communes: list[Commune]) -> list[Commune]:
-    return list({c.insee: c for c in communes}.values())
+_HEADER = "insee;name;department;population;lat;lon;postcodes;parent;aliases"
 
 
-_COLUMNS = ["insee", "name", "department", "population", "lat", "lon", "postcodes", "parent", "aliases"]
-
-
-def _parse(
-    insee: str, name: str, department: str, population: str, lat: str, lon: str,
-    postcodes: str, parent: str, aliases: str,
-) -> Commune:  # fmt: skip
-    return Commune(
-        insee=insee,
-        name=name,
-        department=department,
-        population=int(population or 0),
-        latitude=float(lat) if lat else None,
-        longitude=float(lon) if lon else None,
-        postcodes=tuple(postcodes.split("|")) if postcodes else (),
-        parent_insee=parent or None,
-        aliases=tuple(aliases.split("|")) if aliases else (),
-    )
+def _read_table(text: str) -> Iterator[Commune]:
+    lines = text.splitlines()
+    # The builder guarantees no value needs CSV quoting, so plain splitting reads the file
+    # exactly as the csv module would, in a third of the time.
+    if not lines or lines[0] != _HEADER or '"' in text:
+        raise ValueError("communes.csv.gz: unexpected format; rebuild it with scripts/build_communes.py")
+    for line in islice(lines, 1, None):
+        insee, name, department, population, lat, lon, postcodes, parent, aliases = line.split(";")
+        yield Commune(
+            insee=insee,
+            name=name,
+            department=department,
+            population=int(population or 0),
+            latitude=float(lat) if lat else None,
+            longitude=float(lon) if lon else None,
+            postcodes=tuple(postcodes.split("|")) if postcodes else (),
+            parent_insee=parent or None,
+            aliases=tuple(aliases.split("|")) if aliases else (),
+        )
 
 
 @cache

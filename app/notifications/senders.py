@@ -1,0 +1,107 @@
+"""How messages leave: e-mail by SMTP; SMS through a provider (HTTP) or into a file (demo)."""
+
+import json
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+import httpx
+
+from app.core.settings import Settings
+
+
+class DeliveryError(Exception):
+    """`permanent`: the recipient or the message was refused; retrying will not help."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason[:200]
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    key: str
+    channel: str
+    recipient: str
+    subject: str | None
+    body: str
+
+
+class SmtpSender:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send(self, message: Outgoing) -> None:
+        s = self.settings
+        email = EmailMessage()
+        email["From"] = s.mail_from
+        email["To"] = message.recipient
+        email["Subject"] = message.subject or ""
+        email["Date"] = formatdate(localtime=False)
+        # The same Message-ID on every attempt: a copy that got through before an unclear
+        # failure is recognised as a duplicate by the receiving side.
+        email["Message-ID"] = f"<{message.key}@orientation>"
+        email.set_content(message.body)
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=15) as smtp:
+                if s.smtp_starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.smtp_username:
+                    smtp.login(s.smtp_username, s.smtp_password or "")
+                smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = {code for code, _ in exc.recipients.values()}
+            raise DeliveryError(f"recipient refused {sorted(codes)}", permanent=all(c >= 500 for c in codes)) from None
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"smtp {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryError(type(exc).__name__) from None
+
+
+class FileSender:
+    """For the demo and development: messages are appended to a file instead of being sent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def send(self, message: Outgoing) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"to": message.recipient, "reference": message.key, "subject": message.subject, "text": message.body}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+class HttpSmsSender:
+    """A provider reached by an HTTP POST of JSON {to, text, sender, reference} with a bearer key.
+    `reference` is stable across retries, for providers that deduplicate on it."""
+
+    def __init__(self, endpoint: str, api_key: str | None, sender: str, transport: httpx.BaseTransport | None = None) -> None:
+        self.endpoint, self.sender = endpoint, sender
+        self.client = httpx.Client(timeout=10, transport=transport, headers={"Authorization": f"Bearer {api_key or ''}"})
+
+    def send(self, message: Outgoing) -> None:
+        payload = {"to": message.recipient, "text": message.body, "sender": self.sender, "reference": message.key}
+        try:
+            response = self.client.post(self.endpoint, json=payload)
+        except httpx.TransportError as exc:
+            raise DeliveryError(type(exc).__name__) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise DeliveryError(f"sms provider {response.status_code}")
+        if response.status_code >= 400:
+            raise DeliveryError(f"sms provider {response.status_code}", permanent=True)
+
+
+def build_senders(settings: Settings) -> dict[str, object]:
+    if settings.sms_provider == "http":
+        if not settings.sms_endpoint:
+            raise ValueError("ORIENTATION_SMS_ENDPOINT is required with ORIENTATION_SMS_PROVIDER=http")
+        sms: object = HttpSmsSender(settings.sms_endpoint, settings.sms_api_key, settings.sms_sender)
+    else:
+        sms = FileSender(settings.sms_file)
+    # Without an SMTP server (the demo), e-mails go to a file next to the SMS.
+    email = SmtpSender(settings) if settings.smtp_host else FileSender(settings.mail_file)
+    return {"email": email, "sms": sms}

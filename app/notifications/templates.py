@@ -1,0 +1,24 @@
+"""French message templates (plain text) for e-mails and SMS."""
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # plain text, never HTML
+)
+
+SUBJECTS = {
+    "doctor_list": "Des médecins qui peuvent devenir votre médecin traitant",
+    "outcome": "Votre demande de médecin traitant",
+    "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
+}
+
+
+def render(kind: str, channel: str, **context: object) -> tuple[str | None, str]:
+    """(subject, body) of a message; SMS have no subject."""
+    body = _env.get_template(f"{kind}.{channel}.txt").render(**context).strip() + "\n"
+    return (SUBJECTS[kind] if channel == "email" else None), body

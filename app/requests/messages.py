@@ -1,0 +1,95 @@
+"""Messages to patients: the list of doctors, the outcome. Written to the outbox in the same
+transaction as the change they announce."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.accounts.principal import Principal
+from app.audit.service import record
+from app.core.errors import Conflict, FieldError, Unprocessable
+from app.doctors.models import Doctor
+from app.notifications.outbox import enqueue
+from app.notifications.templates import render
+from app.requests.models import PatientRequest, RequestEvent, RequestStatus
+from app.requests.ranking import _distance
+from app.requests.schemas import MessagePreview, SendListIn
+from app.requests.service import get_request, move
+
+
+def _recipient(request: PatientRequest, channel: str | None) -> tuple[str, str]:
+    channel = channel or request.preferred_channel
+    if channel == "phone":
+        message = "Le patient préfère être appelé : choisissez SMS ou e-mail pour lui écrire."
+        raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
+    if channel == "email" and not request.email:
+        message = "Pas d'adresse e-mail pour ce patient : envoyez un SMS."
+        raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
+    return channel, (request.email if channel == "email" else request.phone)
+
+
+def _doctors(session: Session, request: PatientRequest, doctor_ids: list[int]) -> list[Doctor]:
+    found = {d.id: d for d in session.scalars(select(Doctor).where(
+        Doctor.id.in_(doctor_ids), Doctor.territory_id == request.territory_id, Doctor.active.is_(True)))}  # fmt: skip
+    missing = [i for i in doctor_ids if i not in found]
+    if missing:
+        message = f"Médecins inconnus dans cette CPTS : {', '.join(map(str, missing))}."
+        raise Unprocessable(message, fields=[FieldError(field="doctor_ids", message=message)])
+    return [found[i] for i in doctor_ids]
+
+
+def _context(request: PatientRequest) -> dict[str, object]:
+    return {"given_name": request.given_name, "territory": request.territory.name,
+            "territory_phone": request.territory.phone}  # fmt: skip
+
+
+def compose_doctor_list(session: Session, principal: Principal, request_id: int, data: SendListIn) -> tuple[PatientRequest, MessagePreview]:
+    request = get_request(session, principal, request_id)
+    if request.status not in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
+        raise Conflict("La demande n'est plus ouverte.")
+    channel, recipient = _recipient(request, data.channel)
+    doctors = []
+    for doctor in _doctors(session, request, data.doctor_ids):
+        location = doctor.locations[0]
+        distance = _distance(request, location)
+        doctors.append({
+            "name": f"Dr {doctor.given_name} {doctor.family_name}", "address": location.address,
+            "commune": location.city, "phone": _french(location.phone or doctor.phone),
+            "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
+        })  # fmt: skip
+    subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
+    return request, MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
+
+
+def send_doctor_list(session: Session, principal: Principal, request_id: int, data: SendListIn) -> None:
+    request, message = compose_doctor_list(session, principal, request_id, data)
+    enqueue(
+        session, kind="doctor_list", channel=message.channel, recipient=message.recipient, subject=message.subject,
+        body=message.body, territory_id=request.territory_id, request_id=request.id,
+    )  # fmt: skip
+    note = f"Liste de {len(data.doctor_ids)} médecin(s) envoyée par {message.channel.upper()}."
+    if request.status == RequestStatus.RECEIVED:
+        move(session, principal, request, RequestStatus.PROPOSED, note=note)
+    else:
+        session.add(RequestEvent(request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="note", text=note))
+    record(session, principal, "request.send_list", "patient_request", request.id, request.territory_id)
+    session.commit()
+
+
+def enqueue_outcome(session: Session, request: PatientRequest, status: RequestStatus, doctor: Doctor | None) -> None:
+    channel = request.preferred_channel if request.preferred_channel != "phone" else "sms"
+    if channel == "email" and not request.email:
+        channel = "sms"
+    doctor_name = f"Le Dr {doctor.given_name} {doctor.family_name}" if doctor else ""
+    subject, body = render("outcome", channel, status=status.value, doctor=doctor_name, **_context(request))
+    enqueue(
+        session, kind="outcome", channel=channel, recipient=request.email if channel == "email" else request.phone,
+        subject=subject, body=body, territory_id=request.territory_id, request_id=request.id,
+    )  # fmt: skip
+
+
+def _french(phone: str | None) -> str | None:
+    """+33321000000 → 03 21 00 00 00, as people read it."""
+    if not phone or not phone.startswith("+33") or len(phone) != 12:
+        return phone
+    digits = "0" + phone[3:]
+    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))

@@ -1,0 +1,100 @@
+"""The questionnaire at `/`: French, mobile-first, works without JavaScript.
+
+It posts to itself; errors come back next to their fields; an undecidable commune comes
+back as a list of the postcode's communes to pick from."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from app.core.dependencies import DbSession, Geocoding
+from app.core.errors import ApiError, FieldError, field_errors_from_validation
+from app.requests.ranking import LANGUAGE_NAMES
+from app.requests.schemas import RequestCreate
+from app.requests.service import submission_message, submit_request
+from app.requests.models import Source
+from app.territories.communes import normalize_name
+from app.territories.models import Territory
+from app.web.templates import templates
+
+router = APIRouter(include_in_schema=False)
+
+REASONS = [
+    ("doctor_left", "Mon médecin est parti à la retraite ou a quitté la région"),
+    ("moved_in", "Je viens d'emménager"),
+    ("never_had", "Je n'en ai jamais eu"),
+    ("other", "Autre raison"),
+]
+_LANGUAGE_CODES = {normalize_name(name): code for code, name in LANGUAGE_NAMES.items()}
+FIELDS = ("source", "cpts", "website", "submitted_by", "family_name", "given_name", "birth_date", "phone",
+          "email", "preferred_channel", "address", "postcode", "city", "ald", "css_or_ame",
+          "needs_home_visits", "no_doctor_reason", "languages", "comment", "consent")  # fmt: skip
+
+
+def _territory(session, cpts: str | None, source: str | None) -> Territory | None:  # noqa: ANN001
+    if source:
+        found = session.scalars(select(Source).where(Source.tag == source)).one_or_none()
+        if found:
+            return found.territory
+    if cpts:
+        return session.scalars(select(Territory).where(Territory.slug == cpts)).one_or_none()
+    return None
+
+
+def _page(request: Request, session, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:  # noqa: ANN001
+    context = {
+        "v": values, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
+        "candidates": list(candidates), "reasons": REASONS,
+        "territory": _territory(session, values.get("cpts"), values.get("source")),
+    }  # fmt: skip
+    return templates.TemplateResponse(request, "request_form.html", context, status_code=status_code)
+
+
+@router.get("/", response_class=HTMLResponse)
+def form(request: Request, session: DbSession, cpts: str | None = None, source: str | None = None) -> HTMLResponse:
+    return _page(request, session, {"cpts": cpts, "source": source})
+
+
+def _languages(text: str) -> list[str]:
+    codes = []
+    for word in text.replace(";", ",").replace(" et ", ",").split(","):
+        word = normalize_name(word)
+        if word:
+            codes.append(_LANGUAGE_CODES.get(word, word))
+    return codes
+
+
+@router.post("/", response_class=HTMLResponse)
+async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> HTMLResponse:
+    form_data = await request.form()
+    values = {name: str(form_data.get(name, "")).strip() for name in FIELDS}
+    payload = {
+        **{k: values[k] or None for k in ("family_name", "given_name", "birth_date", "phone", "email",
+                                          "address", "postcode", "city", "comment", "source", "cpts", "website")},
+        "submitted_by": values["submitted_by"] or "patient",
+        "preferred_channel": values["preferred_channel"] or "sms",
+        "ald": values["ald"] == "yes", "css_or_ame": values["css_or_ame"] or "unknown",
+        "needs_home_visits": values["needs_home_visits"] == "yes",
+        "no_doctor_reason": values["no_doctor_reason"] or "other",
+        "languages": _languages(values["languages"]), "consent": values["consent"] == "yes",
+    }  # fmt: skip
+    payload["postcode"] = payload["postcode"] or ""
+    try:
+        data = RequestCreate.model_validate(payload)
+    except ValidationError as exc:
+        return _page(request, session, values, 422, field_errors_from_validation(exc.errors()))
+    try:
+        # Synchronous work (database, geocoder) off the event loop.
+        created, duplicate, follow_up = await run_in_threadpool(
+            submit_request, session, geocoding, None, data, request.app.state.settings.public_url
+        )
+    except ApiError as exc:
+        return _page(request, session, values, exc.status_code, exc.fields or [FieldError(field="form", message=exc.message)],
+                     exc.extra.get("candidates", []))  # fmt: skip
+    message = submission_message(created, duplicate, data.cpts)
+    context = {"status": created.status, "message": message, "follow_up_url": follow_up}
+    return templates.TemplateResponse(request, "request_done.html", context)

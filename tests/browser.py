@@ -1,0 +1,65 @@
+"""A real server on loopback and Debian's Chromium driven by Playwright, for browser tests."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ORIENTATION = str(Path(sys.executable).parent / "orientation")
+
+
+def require_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("ORIENTATION_REQUIRE_BROWSER") == "1":
+            pytest.fail("ORIENTATION_REQUIRE_BROWSER=1 but Debian's chromium is not installed")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+
+
+@contextmanager
+def running_server(database_url: str) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url, "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def chromium_page() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],  # fmt: skip
+        )
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-FR")  # a phone
+            yield page
+        finally:
+            browser.close()
