@@ -11,6 +11,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.audit.endpoints import router as audit_router
 from app.doctors.endpoints import router as doctors_router
 from app.requests.endpoints import router as requests_router
+from app.requests.source_endpoints import router as sources_router
 from app.territories.endpoints import router as territories_router
 from app.web.follow_up import router as follow_up_router
 from app.web.request_form import router as request_form_router
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(doctors_router)
     app.include_router(audit_router)
     app.include_router(requests_router)
+    app.include_router(sources_router)
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
     app.include_router(request_form_router)

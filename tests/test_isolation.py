@@ -116,6 +116,10 @@ TABLE = [
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
     Row("POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT,
         body={"to": "closed", "reason": "withdrew"}),
+    Row("POST", "/api/v1/sources", CREATE_IN_CPTS, body=lambda slug, world: {"cpts": slug, "name": "Pharmacie"}),
+    Row("GET", "/api/v1/sources", MANAGERS_ONLY),
+    Row("GET", "/api/v1/sources/{source}/qr.{kind}", DOCTOR_MANAGEMENT),
+    Row("GET", "/api/v1/sources/{source}/flyer", DOCTOR_MANAGEMENT),
 ]
 
 
@@ -161,10 +165,19 @@ def world(client, db, make_account, demo_territories):
             postcode=postcode, city=city, no_doctor_reason="moved_in", consent=True,
             submitted_by="professional" if submitter else "patient", patient_consent_attested=True,
         ), "http://test")[0].id  # fmt: skip
+    from app.requests.models import Source
+
+    sources = {}
+    for slug in ("grand-arras", "provence-sante"):
+        territory_id = db.scalars(select(Territory.id).where(Territory.slug == slug)).one()
+        source = Source(territory_id=territory_id, tag=f"source-{slug}", name="Mairie", kind="town_hall")
+        db.add(source)
+        db.commit()
+        sources[slug] = source.id
     other_token = make_account("professional", ["provence-sante"])
     other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
     return {"headers": headers, "doctors": doctors, "users": spare_users, "other_token": other_token_id,
-            "requests": requests}  # fmt: skip
+            "requests": requests, "sources": sources}  # fmt: skip
 
 
 def _fill(path: str, world: dict, target: str, role: str, client) -> str:
@@ -173,7 +186,7 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
     if target == "own" and "{token}" in path and role != "anonymous":
         token = client.get("/api/v1/auth/tokens", headers=world["headers"][role]).json()[0]["id"]
     return path.format(doctor=world["doctors"][slug], user=world["users"][slug], cpts=slug, token=token,
-                       request=world["requests"][slug])  # fmt: skip
+                       request=world["requests"][slug], source=world["sources"][slug], kind="png")  # fmt: skip
 
 
 def _classify(status: int) -> str:

@@ -47,3 +47,11 @@ def normalize_phone(value: str, region: str = "FR") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("Numéro de téléphone invalide.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def french_phone(value: str | None) -> str:
+    """+33321000000 → 03 21 00 00 00, as people read and dial it."""
+    if not value or not value.startswith("+33") or len(value) != 12:
+        return value or ""
+    digits = "0" + value[3:]
+    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))

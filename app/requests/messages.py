@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.errors import Conflict, FieldError, Unprocessable
+from app.core.identifiers import french_phone
 from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
@@ -53,7 +54,7 @@ def compose_doctor_list(session: Session, principal: Principal, request_id: int,
         distance = _distance(request, location)
         doctors.append({
             "name": f"Dr {doctor.given_name} {doctor.family_name}", "address": location.address,
-            "commune": location.city, "phone": _french(location.phone or doctor.phone),
+            "commune": location.city, "phone": french_phone(location.phone or doctor.phone) or None,
             "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
         })  # fmt: skip
     subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
@@ -87,9 +88,3 @@ def enqueue_outcome(session: Session, request: PatientRequest, status: RequestSt
     )  # fmt: skip
 
 
-def _french(phone: str | None) -> str | None:
-    """+33321000000 → 03 21 00 00 00, as people read it."""
-    if not phone or not phone.startswith("+33") or len(phone) != 12:
-        return phone
-    digits = "0" + phone[3:]
-    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))

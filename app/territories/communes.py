@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from itertools import islice
+from operator import attrgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +45,11 @@ def _strip_accents(text: str) -> str:
 def _to_ascii_table() -> dict[int, str]:
     """One str.translate pass doing what the slow path does character by character: every
     ASCII character but [a-z0-9] becomes a space, Latin letters lose their diacritics.
-    ~4× faster, and the table is normalised ~75,000 times at load."""
-    table = {cp: " " for cp in range(128) if _SEPARATORS.fullmatch(chr(cp))}
+    Several times faster, and the table is normalised ~40,000 times at load."""
+    # Every ASCII character is listed, even those kept as they are: a character missing
+    # from the table costs a KeyError inside str.translate, and when every ASCII character
+    # maps to one ASCII character, ASCII text takes CPython's cached fast path.
+    table = {cp: " " if _SEPARATORS.fullmatch(chr(cp)) else chr(cp) for cp in range(128)}
     for cp in range(0xC0, 0x250):
         plain = _strip_accents(chr(cp))
         if plain.isascii():  # anything else ("ø", "ß") is left to the slow path
@@ -64,9 +68,10 @@ def normalize_name(text: str) -> str:
         words = text.split()
     else:
         words = [word for word in _SEPARATORS.split(_strip_accents(text)) if word]
-    if not _WORDS.keys().isdisjoint(words):
-        words = [_WORDS.get(word, word) for word in words]
-    return " ".join(words)
+    text = " ".join(words)
+    if "st" in text or "lez" in text:  # cheap pre-check: most names have none of them
+        text = " ".join([_WORDS.get(word, word) for word in words])
+    return text
 
 
 # --- Index -------------------------------------------------------------------------------
@@ -74,27 +79,24 @@ def normalize_name(text: str) -> str:
 
 class CommuneIndex:
     def __init__(self, communes: Iterable[Commune]) -> None:
-        # Most populated first: lists built in this order need no sort by population later.
-        self._ranked = sorted(communes, key=lambda c: (-c.population, c.insee))
+        # Most populated first (a stable sort: ties keep the table's order), so that lists
+        # filled in this order need no sort by population afterwards.
+        self._ranked = sorted(communes, key=attrgetter("population"), reverse=True)
         self._by_insee = {c.insee: c for c in self._ranked}
-        self._by_name: dict[str, list[Commune]] = defaultdict(list)
-        by_postcode: dict[str, list[tuple[str, Commune]]] = defaultdict(list)
-        self._by_postcode_and_name: dict[tuple[str, str], list[Commune]] = defaultdict(list)
+        self._by_name: dict[str, list[Commune]] = defaultdict(list)  # names and former names
+        self._arrondissements: dict[str, list[Commune]] = defaultdict(list)  # by city
         # Prefix search: (normalised text, order) where order = kind × n + population rank,
         # kind 0 = the name starts with it, 1 = a former commune's name does, 2 = a later
         # word of the name does ("mofflaines" finds Tilloy-lès-Mofflaines).
-        texts: list[str] = []
-        orders: list[int] = []
-        n = len(self._ranked)
-        cities = {c.parent_insee for c in self._ranked if c.parent_insee}
-        for rank, commune in enumerate(self._ranked):
-            name = normalize_name(commune.name)
-            names = {name, *map(normalize_name, commune.aliases)}
-            for key in names:
-                self._by_name[key].append(commune)
-            texts.append(name)
-            orders.append(rank)
-            for alias in names - {name}:
+        texts = [normalize_name(c.name) for c in self._ranked]
+        n = len(texts)
+        orders = list(range(n))
+        for rank, (name, commune) in enumerate(zip(texts[:n], self._ranked, strict=True)):
+            self._by_name[name].append(commune)
+            if commune.parent_insee:
+                self._arrondissements[commune.parent_insee].append(commune)
+            for alias in {normalize_name(a) for a in commune.aliases} - {name}:
+                self._by_name[alias].append(commune)
                 texts.append(alias)
                 orders.append(n + rank)
             space = name.find(" ")
@@ -102,28 +104,22 @@ class CommuneIndex:
                 texts.append(name[space + 1 :])
                 orders.append(2 * n + rank)
                 space = name.find(" ", space + 1)
-            # Paris, Lyon, Marseille are served through their arrondissements' codes, which
-            # the BAN answers with; listing the city too would make each such postcode
-            # ambiguous. "Marseille" written with 13001 still finds 13201, via its parent.
-            if commune.insee in cities:
-                continue
-            parent = self._by_insee.get(commune.parent_insee or "")
-            keys = names | {normalize_name(parent.name)} if parent else names
-            for postcode in commune.postcodes:
-                by_postcode[postcode].append((name, commune))
-                for key in keys:
-                    self._by_postcode_and_name[postcode, key].append(commune)
-        self._by_postcode = {
-            postcode: [c for _, c in sorted(served, key=lambda e: (e[0], e[1].insee))]
-            for postcode, served in by_postcode.items()
-        }
-        for same in self._by_postcode_and_name.values():
-            same.sort(key=lambda c: c.name)
-        self._postcodes = sorted(self._by_postcode)
-        # Sorting positions by text compares plain strings, ~3× faster than sorting tuples.
+        # Sorting positions by text compares plain strings, much faster than sorting tuples.
         positions = sorted(range(len(texts)), key=texts.__getitem__)
         self._prefix_texts = [texts[i] for i in positions]
         self._prefix_orders = [orders[i] for i in positions]
+        # Postcodes: communes in name order (positions < n are the names, already sorted).
+        # Paris, Lyon and Marseille are served through their arrondissements' codes, which
+        # the BAN answers with; listing the city too would make each such postcode ambiguous.
+        by_postcode: dict[str, list[Commune]] = defaultdict(list)
+        for position in positions:
+            if position < n and self._ranked[position].insee not in self._arrondissements:
+                for postcode in self._ranked[position].postcodes:
+                    by_postcode[postcode].append(self._ranked[position])
+        self._by_postcode = dict(by_postcode)
+        self._postcodes = sorted(by_postcode)
+        # Plain dicts from here on: a lookup must never add an empty entry.
+        self._by_name, self._arrondissements = dict(self._by_name), dict(self._arrondissements)
 
     @classmethod
     def from_packaged_file(cls) -> "CommuneIndex":
@@ -144,7 +140,13 @@ class CommuneIndex:
         """The communes of this postcode answering to this name (their own, a former
         commune's, or for an arrondissement its city's). Usually one; none when the name is
         not served by this postcode."""
-        return list(self._by_postcode_and_name.get((postcode.strip(), normalize_name(name)), ()))
+        postcode, found = postcode.strip(), []
+        for commune in self._by_name.get(normalize_name(name), ()):
+            if postcode in commune.postcodes:
+                # "Marseille" written with 13001: the arrondissement serving it, 13201.
+                cut = self._arrondissements.get(commune.insee)
+                found += [a for a in cut if postcode in a.postcodes] if cut else [commune]
+        return sorted(found, key=attrgetter("name"))
 
     def find_by_name(self, name: str) -> list[Commune]:
         """Communes anywhere in France with this name (or former name), most populated first."""

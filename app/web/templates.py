@@ -3,6 +3,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 
+from app.core.identifiers import french_phone
+
 PARIS = ZoneInfo("Europe/Paris")
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -18,4 +20,5 @@ def french_date(value) -> str:  # noqa: ANN001
 
 
 templates.env.filters["paris_time"] = paris_time
+templates.env.filters["french_phone"] = french_phone
 templates.env.filters["french_date"] = french_date

@@ -1,0 +1,86 @@
+"""Sources of requests (a pharmacy, a surgery, a town hall, the CPAM…): their QR codes and flyers."""
+
+import io
+import re
+import secrets
+from collections.abc import Sequence
+
+import segno
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.principal import Principal
+from app.accounts.models import Role
+from app.audit.service import record
+from app.core.errors import NotFound
+from app.doctors.service import territory_for
+from app.requests.models import PatientRequest, Source
+from app.territories.communes import normalize_name
+
+SourceKind = ("pharmacy", "surgery", "town_hall", "cpam", "other")
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpts: str
+    name: str = Field(min_length=2, max_length=200, examples=["Pharmacie de la Gare, Arras"])
+    kind: str = Field(default="other", pattern="^(pharmacy|surgery|town_hall|cpam|other)$")
+
+
+class SourceOut(BaseModel):
+    id: int
+    cpts: str
+    tag: str
+    name: str
+    kind: str
+    form_url: str
+    requests: int
+
+
+def form_url(public_url: str, source: Source) -> str:
+    return f"{public_url.rstrip('/')}/?source={source.tag}"
+
+
+def create_source(session: Session, principal: Principal, data: SourceCreate) -> Source:
+    territory = territory_for(session, principal, data.cpts)
+    # Readable and unguessable enough that nobody types another source's tag by chance.
+    base = re.sub(r"[^a-z0-9]+", "-", normalize_name(data.name)).strip("-")[:40] or "source"
+    source = Source(territory_id=territory.id, tag=f"{base}-{secrets.token_hex(2)}", name=data.name, kind=data.kind)
+    session.add(source)
+    session.flush()
+    record(session, principal, "source.create", "source", source.id, territory.id)
+    session.commit()
+    return source
+
+
+def visible_sources(session: Session, principal: Principal, cpts: str | None = None) -> Sequence[tuple[Source, int]]:
+    """Sources with how many requests each brought."""
+    counts = (
+        select(PatientRequest.source_id, func.count().label("n")).group_by(PatientRequest.source_id).subquery()
+    )
+    query = select(Source, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.source_id == Source.id).order_by(Source.name)
+    if principal.role is not Role.ADMIN:
+        query = query.where(Source.territory_id.in_(principal.territory_ids))
+    if cpts:
+        query = query.where(Source.territory.has(slug=cpts))
+    return session.execute(query).all()
+
+
+def get_source(session: Session, principal: Principal, source_id: int) -> Source:
+    source = session.get(Source, source_id)
+    if source is None or (principal.role is not Role.ADMIN and source.territory_id not in principal.territory_ids):
+        raise NotFound("Source introuvable.")
+    return source
+
+
+def qr_code(url: str, kind: str) -> bytes:
+    """The form's address as a QR code; error correction M survives a creased flyer."""
+    qr = segno.make(url, error="m")
+    out = io.BytesIO()
+    if kind == "svg":
+        qr.save(out, kind="svg", scale=8, border=2, xmldecl=False, svgns=True, title="QR code du questionnaire")
+    else:
+        qr.save(out, kind="png", scale=10, border=2)
+    return out.getvalue()
