@@ -2,7 +2,9 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 
 from app.core.database import build_engine, for_writing
+from app.core.bodylimit import BodySizeLimitMiddleware
 from app.core.errors import install_error_handlers
+from app.core.ratelimit import DatabaseStore, MemoryStore
 from app.core.health import router as health_router
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
@@ -32,7 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.write_sessions = sessionmaker(bind=for_writing(engine), expire_on_commit=False)
     app.state.geocoding = build_geocoding_service(settings, app.state.write_sessions)
+    app.state.rate_limit_store = (
+        DatabaseStore(app.state.write_sessions) if settings.rate_limit_store == "database" else MemoryStore()
+    )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health_router)
     app.include_router(territories_router)

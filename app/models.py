@@ -3,6 +3,7 @@
 from app.accounts.models import ApiToken, Membership, User, WebSession
 from app.audit.models import AuditEvent
 from app.core.database import Base
+from app.core.ratelimit import RateLimitCounter
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import OutboxMessage
@@ -11,6 +12,6 @@ from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
-    "OutboxMessage", "PatientRequest", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
+    "OutboxMessage", "PatientRequest", "RateLimitCounter", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
     "User", "WebSession",
 ]  # fmt: skip

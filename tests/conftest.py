@@ -76,7 +76,11 @@ def db(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, ban_url=None, secret_key="test-secret-key")
+    # Generous limits: tests submit many requests from one address (see test_abuse.py for the limits).
+    return Settings(
+        database_url=database_url, ban_url=None, secret_key="test-secret-key",
+        intake_per_minute=100_000, lookups_per_minute=100_000,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -16,12 +16,13 @@ from app.accounts.schemas import (
 )
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
+from app.core.ratelimit import LOGIN
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
-@router.post("/auth/login", response_model=SessionOut, responses=error_responses(401, 422, 429))
+@router.post("/auth/login", response_model=SessionOut, responses=error_responses(401, 422, 429), dependencies=[Depends(LOGIN)])
 def login(data: LoginIn, request: Request, response: Response, session: DbSession) -> SessionOut:
     """Opens a browser session (HttpOnly cookie). Five failures in a row lock the account
     for a quarter of an hour (429 with Retry-After)."""

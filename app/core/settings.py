@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     sms_api_key: str | None = Field(default=None, repr=False)
     sms_sender: str = "CPTS"
     outbox_max_attempts: int = 10
+    # Public endpoints' limits per client address and minute. "database" shares the counts
+    # between workers and hosts; "memory" keeps them in each process.
+    rate_limit_store: str = "memory"
+    intake_per_minute: int = 10
+    lookups_per_minute: int = 120
+    max_body_bytes: int = 256 * 1024  # CSV imports have their own, larger cap
     log_level: str = "INFO"
     # Public base URL of the service, used in links we hand out.
     public_url: str = "http://127.0.0.1:8000"

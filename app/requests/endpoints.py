@@ -7,6 +7,7 @@ from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
+from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import RequestStatus
@@ -37,7 +38,8 @@ Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESS
 @router.post(
     "", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED,
     responses={200: {"model": SubmissionOut, "description": "Already open: the existing request, updated."},
-               **error_responses(403, 422)},
+               **error_responses(403, 422, 429)},
+    dependencies=[Depends(INTAKE)],
 )  # fmt: skip
 def submit(
     data: RequestCreate, request: Request, response: Response, session: DbSession, geocoding: Geocoding,

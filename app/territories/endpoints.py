@@ -1,12 +1,13 @@
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
 from app.accounts.models import Role
 from app.accounts.principal import require
 from app.core.dependencies import Communes, DbSession, Geocoding
 from app.core.errors import FieldError, Unprocessable, error_responses
+from app.core.ratelimit import LOOKUPS
 from app.territories import repository, service
 from app.territories.residency import check_residency
 from app.territories.schemas import (
@@ -44,7 +45,7 @@ class ResidencyOut(BaseModel):
     message: str
 
 
-@router.get("/communes", response_model=list[CommuneOut])
+@router.get("/communes", response_model=list[CommuneOut], dependencies=[Depends(LOOKUPS)])
 def search_communes(
     communes: Communes,
     postcode: Annotated[str | None, Query(description="Every commune this postcode serves.")] = None,
@@ -74,7 +75,8 @@ def search_communes(
 @router.get(
     "/residency",
     response_model=ResidencyOut,
-    responses=error_responses(422),
+    responses=error_responses(422, 429),
+    dependencies=[Depends(LOOKUPS)],
 )
 def residency(
     session: DbSession,

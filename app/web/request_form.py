@@ -5,7 +5,7 @@ back as a list of the postcode's communes to pick from."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
+from app.core.ratelimit import INTAKE
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.schemas import RequestCreate
 from app.requests.service import submission_message, submit_request
@@ -68,7 +69,7 @@ def _languages(text: str) -> list[str]:
     return codes
 
 
-@router.post("/", response_class=HTMLResponse)
+@router.post("/", response_class=HTMLResponse, dependencies=[Depends(INTAKE)])
 async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> HTMLResponse:
     form_data = await request.form()
     values = {name: str(form_data.get(name, "")).strip() for name in FIELDS}
