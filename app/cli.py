@@ -119,7 +119,7 @@ def demo() -> None:
     from app.demo import load_demo
     from app.territories.communes import get_commune_index
 
-    from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors
+    from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors, load_demo_requests
     from app.geocoding.service import build_geocoding_service
 
     migrations.upgrade()
@@ -130,6 +130,8 @@ def demo() -> None:
         geocoding = build_geocoding_service(get_settings(), sessions)
         added = _or_exit(lambda: load_demo_doctors(session, geocoding, get_commune_index()))
         click.echo(f"{added} demo doctors added")
+        requests_added = load_demo_requests(session, geocoding, get_commune_index())
+        click.echo(f"{requests_added} demo requests added")
         accounts = load_demo_accounts(session)
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, cpts in accounts:

@@ -119,3 +119,56 @@ def _ascii(text: str) -> str:
     from app.territories.communes import normalize_name
 
     return normalize_name(text).replace(" ", "-")
+
+
+def load_demo_requests(session: Session, geocoding: GeocodingService, communes: CommuneIndex) -> int:
+    """A few dozen fictional requests in various states, the same every run (added once)."""
+    from datetime import date
+
+    from app.requests.models import PatientRequest, Source
+    from app.requests.schemas import RequestCreate, TransitionIn
+    from app.requests.service import submit_request, transition
+
+    if session.scalars(select(PatientRequest.id).limit(1)).first() is not None:
+        return 0
+    rng = random.Random(70)
+    territories = {t.slug: t for t in session.scalars(select(Territory))}
+    pharmacy = Source(territory_id=territories["grand-arras"].id, tag="pharmacie-de-la-gare-demo",
+                      name="Pharmacie de la Gare, Arras", kind="pharmacy")  # fmt: skip
+    session.add(pharmacy)
+    session.commit()
+    coordinator = operator()
+    added = 0
+    plan = [("grand-arras", 26), ("provence-sante", 10)]
+    for slug, count in plan:
+        codes = territories[slug].insee_codes + (["62568", "62611"] if slug == "grand-arras" else [])  # some outside
+        for i in range(count):
+            commune = communes.get(codes[(i * 7) % len(codes)])
+            age = rng.choice([24, 35, 41, 52, 67, 71, 78, 84])
+            data = RequestCreate(
+                family_name=rng.choice(FAMILY_NAMES), given_name=rng.choice(GIVEN_NAMES),
+                birth_date=date(date.today().year - age, rng.randrange(1, 13), rng.randrange(1, 28)),
+                phone=f"0612{rng.randrange(10**5, 10**6)}", email=None,
+                address=f"{rng.randrange(1, 90)} {rng.choice(STREETS)}", postcode=commune.postcodes[0], city=commune.name,
+                ald=rng.random() < 0.3, css_or_ame=rng.choice(["yes", "no", "unknown", "no"]),
+                needs_home_visits=age > 80 and rng.random() < 0.5,
+                no_doctor_reason=rng.choice(["doctor_left", "moved_in", "never_had", "other"]),
+                preferred_channel=rng.choice(["sms", "sms", "phone"]), consent=True, cpts=slug,
+                source=pharmacy.tag if slug == "grand-arras" and i % 3 == 0 else None,
+            )  # fmt: skip
+            request, _, _ = submit_request(session, geocoding, None, data, "http://127.0.0.1:8000")
+            added += 1
+            if request.status != "received":
+                continue
+            fate = i % 5
+            if fate in (1, 2):
+                transition(session, coordinator, request.id, TransitionIn(to="proposed"))
+            if fate == 2:
+                doctor = session.scalars(select(Doctor).where(
+                    Doctor.territory_id == request.territory_id, Doctor.capacity_remaining > 1,
+                    Doctor.accepting_new_patients.is_(True))).first()  # fmt: skip
+                if doctor:
+                    transition(session, coordinator, request.id, TransitionIn(to="matched", doctor_id=doctor.id))
+            if fate == 3:
+                transition(session, coordinator, request.id, TransitionIn(to="closed", reason="found_alone"))
+    return added

@@ -13,6 +13,7 @@ from app.accounts.endpoints import router as accounts_router
 from app.audit.endpoints import router as audit_router
 from app.doctors.endpoints import router as doctors_router
 from app.requests.endpoints import router as requests_router
+from app.requests.reporting_endpoints import router as reporting_router
 from app.requests.source_endpoints import router as sources_router
 from app.territories.endpoints import router as territories_router
 from app.web.follow_up import router as follow_up_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(doctors_router)
     app.include_router(audit_router)
+    app.include_router(reporting_router)  # before requests_router: /requests/export is not /requests/{id}
     app.include_router(requests_router)
     app.include_router(sources_router)
     app.include_router(doctor_confirmation_router)

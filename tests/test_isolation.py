@@ -116,6 +116,8 @@ TABLE = [
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
     Row("POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT,
         body={"to": "closed", "reason": "withdrew"}),
+    Row("GET", "/api/v1/requests/export?cpts={cpts}", CREATE_IN_CPTS),
+    Row("GET", "/api/v1/territories/{cpts}/indicators", CREATE_IN_CPTS),
     Row("POST", "/api/v1/sources", CREATE_IN_CPTS, body=lambda slug, world: {"cpts": slug, "name": "Pharmacie"}),
     Row("GET", "/api/v1/sources", MANAGERS_ONLY),
     Row("GET", "/api/v1/sources/{source}/qr.{kind}", DOCTOR_MANAGEMENT),

@@ -5,6 +5,7 @@ is read once per process. Every lookup is a dictionary hit; the commune picker's
 search bisects a sorted list of normalised names, so nothing ever scans the whole table."""
 
 import gzip
+import heapq
 import re
 import unicodedata
 from bisect import bisect_left
@@ -156,16 +157,18 @@ class CommuneIndex:
         return list(self._by_name.get(normalize_name(name), ()))
 
     def search(self, query: str, limit: int = 20) -> list[Commune]:
-        """For a picker: an INSEE code, the start of a postcode, or the start of a name (or of
-        one of its words). Exact names first, then names starting so, then the rest; most
-        populated first within each."""
+        """For a picker: the start of a postcode, an INSEE code, or the start of a name (or of
+        one of its words, or of a former commune's name). Names: exact ones first, then those
+        starting so, then former names and later words; most populated first within each."""
         text = query.strip().upper()
         if limit <= 0 or not text:
             return []
         if text.isdigit() or (len(text) == 5 and text[:2] in ("2A", "2B") and text[2:].isdigit()):
+            # Postcodes first: "13001" is typed for Marseille 1er far more often than as the
+            # INSEE code of Aix-en-Provence, which still comes (last) when it exists.
             exact = self._by_insee.get(text)
-            found = {exact.insee: exact} if exact else {}
-            return self._by_postcode_prefix(text, found, limit) if text.isdigit() else list(found.values())
+            found = self._by_postcode_prefix(text, limit - 1 if exact else limit)
+            return found if exact is None or exact in found else [*found, exact]
         wanted = normalize_name(text)
         if not wanted:
             return []
@@ -173,18 +176,28 @@ class CommuneIndex:
         # Normalised texts hold only [a-z0-9 ], all of which sort before "{".
         start = bisect_left(self._prefix_texts, wanted)
         stop = bisect_left(self._prefix_texts, wanted + "{", lo=start)
-        n = len(self._ranked)
-        for order in sorted(self._prefix_orders[start:stop]):
+        for commune in self._best_first(self._prefix_orders[start:stop], limit):
             if len(found) >= limit:
                 break
-            commune = self._ranked[order % n]
             found.setdefault(commune.insee, commune)
         return list(found.values())
 
-    def _by_postcode_prefix(self, prefix: str, found: dict[str, Commune], limit: int) -> list[Commune]:
-        if len(prefix) <= 5:
+    def _best_first(self, orders: list[int], limit: int) -> Iterator[Commune]:
+        """The communes of these prefix entries, best first. A commune may hold several
+        entries (its name, a former name, later words), so the best 3 × limit entries nearly
+        always give enough communes: the full sort, 3× slower, is only the fallback."""
+        n = len(self._ranked)
+        best = heapq.nsmallest(3 * limit, orders)
+        yield from (self._ranked[order % n] for order in best)
+        if len(best) < len(orders):
+            yield from (self._ranked[order % n] for order in sorted(orders)[len(best) :])
+
+    def _by_postcode_prefix(self, prefix: str, limit: int) -> list[Commune]:
+        """Communes of the postcodes starting so, by postcode then name."""
+        found: dict[str, Commune] = {}  # a commune may have several of these postcodes
+        if prefix.isdigit() and len(prefix) <= 5:
             for postcode in islice(self._postcodes, bisect_left(self._postcodes, prefix), None):
-                if not postcode.startswith(prefix) or len(found) >= limit:
+                if len(found) >= limit or not postcode.startswith(prefix):
                     break
                 found.update((c.insee, c) for c in self._by_postcode[postcode] if c.insee not in found)
         return list(found.values())[:limit]
