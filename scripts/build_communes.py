@@ -44,6 +44,7 @@ from shapely import from_wkb
 from shapely.ops import unary_union
 
 OUTPUT = Path(__file__).resolve().parents[1] / "app" / "territories" / "data" / "communes.csv.gz"
+COLUMNS = ["insee", "name", "department", "population", "lat", "lon", "postcodes", "parent", "aliases"]
 NULL = "\\N"
 
 
@@ -122,7 +123,7 @@ def main() -> None:
 
     text = io.StringIO()
     writer = csv.writer(text, delimiter=";", lineterminator="\n")
-    writer.writerow(["insee", "name", "department", "population", "lat", "lon", "postcodes", "parent", "aliases"])
+    writer.writerow(COLUMNS)
     writer.writerows(rows)
     OUTPUT.parent.mkdir(parents=True, exist_ok=True)
     with OUTPUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:

@@ -132,3 +132,12 @@ def test_notes_are_kept_in_the_history(client, coordinator):
     request_id = submit(client).json()["id"]
     body = client.post(f"/api/v1/requests/{request_id}/notes", json={"text": "Rappeler jeudi matin"}, headers=coordinator).json()
     assert body["events"][-1]["kind"] == "note" and body["events"][-1]["text"] == "Rappeler jeudi matin"
+
+
+def test_our_great_circle_is_geopys():
+    from geopy.distance import great_circle
+
+    from app.requests.ranking import great_circle_km
+
+    for a, b in [((50.291, 2.7778), (50.2772, 2.8211)), ((43.484, 5.624), (50.291, 2.778)), ((41.93, 8.70), (-21.1, 55.5))]:
+        assert great_circle_km(*a, *b) == pytest.approx(great_circle(a, b).km, abs=1e-6)

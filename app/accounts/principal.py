@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from app.accounts.models import ApiToken, Role, User, WebSession
+from app.accounts.models import ApiToken, Membership, Role, User, WebSession
 from app.accounts.security import digest
 from app.core.database import utcnow
 from app.core.dependencies import get_db
@@ -70,9 +70,12 @@ def _principal(user: User, request: Request, session_id: int | None = None) -> P
 
 
 def _from_token(db: Session, token: str, request: Request) -> Principal:
+    # One round trip for the token, its user and the user's CPTS: this runs on every API call.
     api_token = db.scalars(
-        select(ApiToken).where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
-    ).one_or_none()
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).joinedload(User.memberships).lazyload(Membership.territory))
+        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+    ).unique().one_or_none()
     if api_token is None or not api_token.user.active:
         raise Unauthorized("Jeton d'API invalide ou révoqué.")
     return _principal(api_token.user, request)
@@ -80,8 +83,10 @@ def _from_token(db: Session, token: str, request: Request) -> Principal:
 
 def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
     web_session = db.scalars(
-        select(WebSession).where(WebSession.token_hash == digest(cookie))
-    ).one_or_none()
+        select(WebSession)
+        .options(joinedload(WebSession.user).joinedload(User.memberships).lazyload(Membership.territory))
+        .where(WebSession.token_hash == digest(cookie))
+    ).unique().one_or_none()
     if web_session is None or web_session.expires_at <= utcnow() or not web_session.user.active:
         raise Unauthorized("Session expirée : reconnectez-vous.")
     if request.method not in SAFE_METHODS:

@@ -1,7 +1,7 @@
 """Queries on doctors, always through the caller's scope (app.accounts.access)."""
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -96,3 +96,67 @@ def give_back_place(session: Session, doctor_id: int) -> None:
         .values(capacity_remaining=Doctor.capacity_remaining + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass
+class PracticeCard:
+    id: int
+    address: str
+    city: str
+    phone: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass
+class DoctorCard:
+    """What ranking needs of a doctor, read without the ORM: a CPTS has a few hundred doctors
+    and building full objects for each was most of a suggestion's time."""
+
+    id: int
+    given_name: str
+    family_name: str
+    phone: str | None
+    active: bool
+    accepting_new_patients: bool
+    capacity_remaining: int
+    available_until: date | None
+    priority_only: bool
+    home_visits: bool
+    home_visit_radius_km: int | None
+    languages: list[str]
+    max_distance_km: int | None
+    confirmed_at: datetime
+    locations: list[PracticeCard] = field(default_factory=list)
+
+    def is_stale(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) - self.confirmed_at > STALE_AFTER
+
+
+_CARD_COLUMNS = [
+    Doctor.id, Doctor.given_name, Doctor.family_name, Doctor.phone, Doctor.active, Doctor.accepting_new_patients,
+    Doctor.capacity_remaining, Doctor.available_until, Doctor.priority_only, Doctor.home_visits,
+    Doctor.home_visit_radius_km, Doctor.languages, Doctor.max_distance_km, Doctor.confirmed_at,
+]  # fmt: skip
+_PRACTICE_COLUMNS = [
+    PracticeLocation.id, PracticeLocation.address, PracticeLocation.city, PracticeLocation.phone,
+    PracticeLocation.latitude, PracticeLocation.longitude,
+]  # fmt: skip
+
+
+def cards_of_doctors_with_places(session: Session, territory_id: int) -> list[DoctorCard]:
+    """The CPTS's doctors who can take a patient today, with their practices, in one query."""
+    rows = session.execute(
+        select(*_CARD_COLUMNS, *_PRACTICE_COLUMNS)
+        .join(PracticeLocation, PracticeLocation.doctor_id == Doctor.id)
+        .where(Doctor.territory_id == territory_id, accepting_clause(utcnow().date()))
+        .order_by(Doctor.id, PracticeLocation.id)
+    ).all()
+    cards: dict[int, DoctorCard] = {}
+    width = len(_CARD_COLUMNS)
+    for row in rows:
+        card = cards.get(row[0])
+        if card is None:
+            card = cards[row[0]] = DoctorCard(*row[:width])
+        card.locations.append(PracticeCard(*row[width:]))
+    return list(cards.values())

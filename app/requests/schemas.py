@@ -225,6 +225,6 @@ class SuggestionOut(BaseModel):
 
 class SuggestionsOut(BaseModel):
     request_id: int
-    considered: int = Field(description="Volunteer doctors of the CPTS looked at.")
+    considered: int = Field(description="Volunteer doctors of the CPTS with places left, looked at.")
     doctors: list[SuggestionOut]
     stale: list[SuggestionOut] = Field(description="Would qualify, but not confirmed for six months: phone them.")

@@ -263,7 +263,5 @@ def suggestions(session: Session, principal: Principal, request_id: int) -> tupl
     request = get_request(session, principal, request_id)
     if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
         return request, Ranking([], [], 0)
-    doctors = session.scalars(
-        select(Doctor).where(Doctor.territory_id == request.territory_id, Doctor.active.is_(True))
-    ).all()
-    return request, rank_doctors(request, list(doctors))
+    cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
+    return request, rank_doctors(request, cards)

@@ -1,0 +1,233 @@
+"""Médecin traitant at national scale, on PostgreSQL: 800 CPTS, 100,000 volunteer doctors,
+1,000,000 requests. Measures, against a real `orientation serve` on loopback:
+
+- suggestions for a request (GET /api/v1/requests/{id}/suggestions): p50/p95/p99 over 2,000
+  requests picked at random, one client (target: p99 < 20 ms);
+- intake (POST /api/v1/requests) with 2 workers, 16 concurrent clients (target: at least 200
+  accepted requests/s), then checks that every 201 is in the database.
+
+The geocoder is the offline one (commune given, no street address): what a BAN cache hit
+costs, minus one indexed read of the cache.
+
+Run: python bench/bench_requests_scale.py [--url postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale]
+(the database is dropped and rebuilt; generation takes a few minutes)."""
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+from stdnum import luhn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.accounts.models import Role  # noqa: E402
+from app.accounts.principal import Principal  # noqa: E402
+from app.accounts.schemas import UserCreate  # noqa: E402
+from app.accounts.service import create_token, create_user  # noqa: E402
+from app.core import migrations  # noqa: E402
+from app.core.database import build_engine, utcnow  # noqa: E402
+from app.doctors.models import Doctor, PracticeLocation  # noqa: E402
+from app.territories.communes import get_commune_index  # noqa: E402
+from app.territories.models import Territory, TerritoryCommune  # noqa: E402
+
+ORIENTATION = str(Path(sys.executable).parent / "orientation")
+CPTS, COMMUNES_EACH, DOCTORS, REQUESTS = 800, 40, 100_000, 1_000_000
+
+
+def recreate(url: str) -> None:
+    parsed = make_url(url)
+    admin = f"postgresql://{parsed.username}@{parsed.host}:{parsed.port or 5432}/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
+        connection.execute(f'CREATE DATABASE "{parsed.database}"')
+
+
+def generate(url: str) -> None:
+    rng = random.Random(2026)
+    communes = [c for c in sorted(get_commune_index()._by_insee.values(), key=lambda c: c.insee)
+                if c.latitude is not None and c.postcodes and not c.parent_insee]  # fmt: skip
+    engine = build_engine(url)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        connection.execute(insert(Territory), [
+            {"id": k + 1, "slug": f"cpts-{k + 1}", "name": f"CPTS {k + 1}", "finess": f"{k:08d}" + luhn.calc_check_digit(f"{k:08d}"),
+             "phone": "+33321000000", "email": f"cpts{k}@example.fr", "weight_ald": 1, "weight_age_70": 1, "weight_css": 1,
+             "created_at": utcnow(), "updated_at": utcnow()} for k in range(CPTS)])  # fmt: skip
+        members = [(k + 1, communes[k * COMMUNES_EACH + j]) for k in range(CPTS) for j in range(COMMUNES_EACH)]
+        connection.execute(insert(TerritoryCommune), [{"insee_code": c.insee, "territory_id": t} for t, c in members])
+        connection.execute(text("CREATE TEMP TABLE bench_communes (territory_id int, idx int, insee text, name text, postcode text, lat float, lon float)"))
+        connection.execute(text("INSERT INTO bench_communes VALUES (:t, :i, :insee, :name, :pc, :lat, :lon)"), [
+            {"t": t, "i": n % COMMUNES_EACH, "insee": c.insee, "name": c.name, "pc": c.postcodes[0], "lat": c.latitude, "lon": c.longitude}
+            for n, (t, c) in enumerate(members)])  # fmt: skip
+        print(f"territories: {time.perf_counter() - started:.0f} s")
+        now = utcnow()
+        for start in range(0, DOCTORS, 10_000):
+            rows, locations = [], []
+            for n in range(start, start + 10_000):
+                territory, commune = members[(n % CPTS) * COMMUNES_EACH + rng.randrange(COMMUNES_EACH)]
+                body = f"3{n:09d}"
+                capacity = rng.choice([0, 2, 5, 10, 20])
+                rows.append({"id": n + 1, "territory_id": territory, "rpps": body + luhn.calc_check_digit(body), "civility": "DR",
+                             "family_name": f"Nom{n}", "given_name": "Prénom", "specialty": "SM54", "email": f"d{n}@example.fr",
+                             "phone": "+33321000000", "active": True, "accepting_new_patients": capacity > 0,
+                             "capacity_remaining": capacity, "priority_only": rng.random() < 0.2, "home_visits": rng.random() < 0.3,
+                             "home_visit_radius_km": 10, "languages": ["fr"], "max_distance_km": None,
+                             "confirmed_at": now, "created_at": now, "updated_at": now})  # fmt: skip
+                locations.append({"doctor_id": n + 1, "address": "1 rue de la Mairie", "postcode": commune.postcodes[0],
+                                  "insee_code": commune.insee, "city": commune.name, "latitude": commune.latitude + rng.uniform(-0.01, 0.01),
+                                  "longitude": commune.longitude + rng.uniform(-0.01, 0.01), "precision": "housenumber",
+                                  "wheelchair_accessible": True})  # fmt: skip
+            connection.execute(insert(Doctor), rows)
+            connection.execute(insert(PracticeLocation), locations)
+        print(f"doctors: {time.perf_counter() - started:.0f} s")
+        connection.execute(text(f"""
+            INSERT INTO patient_requests (territory_id, status, family_name, given_name, birth_date, phone, postcode,
+                insee_code, commune_name, latitude, longitude, precision, ald, css_or_ame, aged_70_or_more,
+                needs_home_visits, no_doctor_reason, preferred_channel, languages, consent_at, submitted_by,
+                identity_key, follow_up_token_hash, created_at, updated_at)
+            SELECT c.territory_id,
+                   (ARRAY['received','proposed','matched','closed','received'])[1 + i % 5],
+                   'Nom' || i, 'Prénom', DATE '1940-01-01' + (i % 25000), '+33612345678', c.postcode, c.insee, c.name,
+                   c.lat, c.lon, 'municipality', i % 7 = 0, (ARRAY['yes','no','unknown'])[1 + i % 3], i % 4 = 0,
+                   i % 11 = 0, 'other', 'sms', '[]', now(), 'patient', md5('id' || i), md5('t' || i),
+                   now() - (i % 700) * interval '1 day', now()
+            FROM generate_series(1, {REQUESTS}) AS i
+            JOIN bench_communes c ON c.territory_id = 1 + i % {CPTS} AND c.idx = (i / {CPTS}) % {COMMUNES_EACH}
+        """))  # fmt: skip
+        print(f"requests: {time.perf_counter() - started:.0f} s")
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def token_for(url: str) -> str:
+    from sqlalchemy.orm import sessionmaker
+
+    from app.core.database import for_writing
+
+    engine = build_engine(url)
+    with sessionmaker(bind=for_writing(engine))() as session:
+        email = f"admin{int(time.time())}@bench.example.fr"
+        user = create_user(session, UserCreate(email=email, display_name="Bench", role=Role.ADMIN,
+                                               password="a long bench password"), None)  # fmt: skip
+        secret, _ = create_token(session, Principal(user.id, user.email, Role.ADMIN, frozenset(), None, None), "bench")
+    engine.dispose()
+    return secret
+
+
+def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "ORIENTATION_DATABASE_URL": url, "ORIENTATION_LOG_LEVEL": "WARNING",
+           "ORIENTATION_INTAKE_PER_MINUTE": "100000000", "ORIENTATION_SECRET_KEY": "bench"}  # fmt: skip
+    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port), "--workers", str(workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return server, base
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def quantiles(values: list[float]) -> str:
+    values = sorted(values)
+    q = lambda p: values[min(len(values) - 1, int(p * len(values)))] * 1000  # noqa: E731
+    return f"p50 {q(0.5):.1f} ms, p95 {q(0.95):.1f} ms, p99 {q(0.99):.1f} ms, max {values[-1] * 1000:.1f} ms"
+
+
+def bench_suggestions(url: str, token: str, samples: int) -> None:
+    server, base = serve(url, 1)
+    rng = random.Random(7)
+    latencies = []
+    try:
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+            client.get("/api/v1/requests/1/suggestions")
+            for _ in range(samples):
+                started = time.perf_counter()
+                response = client.get(f"/api/v1/requests/{rng.randrange(1, REQUESTS)}/suggestions")
+                latencies.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+        print(f"suggestions over HTTP, {samples} random requests of 1,000,000 ({response.json()['considered']} doctors "
+              f"looked at for the last): {quantiles(latencies)}")  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def bench_intake(url: str, count: int) -> None:
+    server, base = serve(url, 2)
+    communes = get_commune_index()
+    engine = build_engine(url)
+    with engine.connect() as connection:
+        served = connection.execute(text("SELECT insee_code FROM territory_communes LIMIT 2000")).scalars().all()
+    engine.dispose()
+    places = [communes.get(code) for code in served]
+    run = int(time.time())  # new people at every run: none is a duplicate of an earlier one
+    created_ids: list[int] = []
+    statuses: dict[int, int] = {}
+    try:
+        local = threading.local()
+
+        def submit(n: int) -> None:
+            commune = places[n % len(places)]
+            body = {"family_name": f"Bench{n}", "given_name": f"Intake{run}", "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
+                    "phone": "06 12 34 56 78", "postcode": commune.postcodes[0], "city": commune.name,
+                    "no_doctor_reason": "other", "consent": True, "ald": n % 3 == 0}  # fmt: skip
+            if not hasattr(local, "client"):  # one connection per client thread, as browsers keep theirs
+                local.client = httpx.Client(base_url=base, timeout=30)
+            response = local.client.post("/api/v1/requests", json=body)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code == 201:
+                created_ids.append(response.json()["id"])
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(submit, range(count)))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    engine = build_engine(url)
+    with engine.connect() as connection:
+        present = connection.execute(text("SELECT count(*) FROM patient_requests WHERE id = ANY(:ids)"), {"ids": created_ids}).scalar_one()
+    engine.dispose()
+    print(f"intake, 2 workers, 16 clients: {statuses.get(201, 0)} accepted in {elapsed:.1f} s = "
+          f"{statuses.get(201, 0) / elapsed:.0f} accepted/s; statuses {dict(sorted(statuses.items()))}; "
+          f"{present} of {len(created_ids)} 201s found in the database")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale")
+    parser.add_argument("--reuse", action="store_true", help="keep the generated database of a previous run")
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--intake", type=int, default=3000)
+    args = parser.parse_args()
+    if not args.reuse:
+        recreate(args.url)
+        migrations.upgrade(database_url=args.url)
+        generate(args.url)
+    token = token_for(args.url)
+    bench_suggestions(args.url, token, args.samples)
+    bench_intake(args.url, args.intake)
+
+
+if __name__ == "__main__":
+    main()
