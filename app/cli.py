@@ -189,22 +189,14 @@ def territories_create(
     communes_file,  # noqa: ANN001
 ) -> None:
     """Create a CPTS from its communes."""
-    from pydantic import ValidationError
-
     from app.core.database import get_sessionmaker
-    from app.core.errors import field_errors_from_validation
     from app.territories.communes import get_commune_index
     from app.territories.schemas import TerritoryCreate
     from app.territories.service import create_territory
 
-    lines = list(commune_refs) + ([line for line in communes_file.read().splitlines()] if communes_file else [])
+    lines = list(commune_refs) + (communes_file.read().splitlines() if communes_file else [])
     refs = [_commune_ref(line) for line in lines if line.strip() and not line.startswith("#")]
-    try:
-        data = TerritoryCreate(slug=slug, name=name, finess=finess, phone=phone, email=email, communes=refs)
-    except ValidationError as exc:
-        for error in field_errors_from_validation(exc.errors()):
-            click.echo(f"{error.field}: {error.message}", err=True)
-        sys.exit(2)
+    data = _validated(TerritoryCreate, slug=slug, name=name, finess=finess, phone=phone, email=email, communes=refs)
     migrations.upgrade()
     with get_sessionmaker()() as session:
         territory = _or_exit(lambda: create_territory(session, data, get_commune_index()))
@@ -231,26 +223,19 @@ def users_create(
     """Create an account (the first admin, notably)."""
     import secrets
 
-    from pydantic import ValidationError
 
     from app.accounts.schemas import UserCreate
     from app.accounts.service import create_user
     from app.core.database import get_sessionmaker
-    from app.core.errors import field_errors_from_validation
 
     if generate_password:
         password = secrets.token_urlsafe(12)
     elif password is None:
         password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
-    try:
-        data = UserCreate(
-            email=email, display_name=display_name or email, role=role, password=password,
-            cpts=list(cpts), doctor_rpps=doctor_rpps,
-        )  # fmt: skip
-    except ValidationError as exc:
-        for error in field_errors_from_validation(exc.errors()):
-            click.echo(f"{error.field}: {error.message}", err=True)
-        sys.exit(2)
+    data = _validated(
+        UserCreate, email=email, display_name=display_name or email, role=role, password=password,
+        cpts=list(cpts), doctor_rpps=doctor_rpps,
+    )  # fmt: skip
     migrations.upgrade()
     with get_sessionmaker()() as session:
         user = _or_exit(lambda: create_user(session, data, None))
@@ -302,6 +287,20 @@ def _commune_ref(line: str) -> str | dict[str, str]:
     if rest and head.isdigit() and len(head) == 5:
         return {"postcode": head, "name": rest.strip()}
     return text
+
+
+def _validated(model, **values):  # noqa: ANN001, ANN003, ANN202
+    """The model, or each invalid field on stderr and exit code 2."""
+    from pydantic import ValidationError
+
+    from app.core.errors import field_errors_from_validation
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        for error in field_errors_from_validation(exc.errors()):
+            click.echo(f"{error.field}: {error.message}", err=True)
+        sys.exit(2)
 
 
 def _or_exit(action):  # noqa: ANN001, ANN202
