@@ -223,7 +223,6 @@ def users_create(
     """Create an account (the first admin, notably)."""
     import secrets
 
-
     from app.accounts.schemas import UserCreate
     from app.accounts.service import create_user
     from app.core.database import get_sessionmaker

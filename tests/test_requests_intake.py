@@ -156,3 +156,10 @@ def test_every_read_of_a_request_is_in_the_audit_trail(client, coordinator):
     trail = client.get("/api/v1/audit", params={"object_type": "patient_request"}, headers=coordinator).json()
     assert [e["action"] for e in trail] == ["read", "request.create"]
     assert trail[1]["actor"] == "patient" and "Dupré" not in str(trail)
+
+
+def test_looking_at_the_queue_is_in_the_audit_trail_request_by_request(client, coordinator):
+    ids = {submit(client, given_name=name).json()["id"] for name in ("Un", "Deux")}
+    client.get("/api/v1/requests", headers=coordinator)
+    trail = client.get("/api/v1/audit", params={"object_type": "patient_request"}, headers=coordinator).json()
+    assert {int(e["object_id"]) for e in trail if e["action"] == "read"} == ids

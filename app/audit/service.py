@@ -44,8 +44,19 @@ def record_read(
 ) -> None:
     """A read changes nothing, so it has no transaction of its own to join: its trace is
     committed in a short one, before the data is sent."""
+    record_reads(write_sessions, principal, object_type, [(object_id, territory_id)])
+
+
+def record_reads(
+    write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
+    objects: list[tuple[object, int | None]],
+) -> None:
+    """Several objects read at once (a page of the queue): one entry each, one transaction."""
+    if not objects:
+        return
     with write_sessions() as session:
-        record(session, principal, "read", object_type, object_id, territory_id)
+        for object_id, territory_id in objects:
+            record(session, principal, "read", object_type, object_id, territory_id)
         session.commit()
 
 

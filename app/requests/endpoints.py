@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal, optional_principal, require
-from app.audit.service import record_read
+from app.audit.service import record_read, record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
 from app.core.ratelimit import INTAKE
@@ -65,6 +65,7 @@ def submit(
 def queue(
     principal: Reader,
     session: DbSession,
+    request: Request,
     cpts: str | None = None,
     status_: Annotated[list[RequestStatus] | None, Query(alias="status")] = None,
     source: str | None = None,
@@ -78,6 +79,8 @@ def queue(
     if status_:
         filters = repository.QueueFilters(cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q)
     rows, total = repository.queue_page(session, principal, filters, page, per_page)
+    # The queue shows names and ages: who saw which requests goes to the audit trail.
+    record_reads(request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
     today = utcnow().date()
     items = [
         RequestSummary(
