@@ -16,7 +16,6 @@ import argparse
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import threading

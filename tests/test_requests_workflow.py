@@ -71,8 +71,7 @@ def test_constraints_of_the_doctors_are_respected(client, coordinator):
     assert "fait des visites à domicile jusqu'à 10 km" in reasons
 
     arabic = submit(client, given_name="Nadia", languages=["ar"]).json()["id"]
-    assert suggestions(client, coordinator, arabic)["doctors"] == []
-    assert english not in [d["doctor_id"] for d in suggestions(client, coordinator, arabic)["doctors"]]
+    assert suggestions(client, coordinator, arabic)["doctors"] == []  # nobody here speaks Arabic
 
 
 def test_stale_doctors_are_listed_apart(client, coordinator, db):

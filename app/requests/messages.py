@@ -12,7 +12,7 @@ from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus
-from app.requests.ranking import _distance
+from app.requests.ranking import distance_to
 from app.requests.schemas import MessagePreview, SendListIn
 from app.requests.service import get_request, move
 
@@ -51,7 +51,7 @@ def compose_doctor_list(session: Session, principal: Principal, request_id: int,
     doctors = []
     for doctor in _doctors(session, request, data.doctor_ids):
         location = doctor.locations[0]
-        distance = _distance(request, location)
+        distance = distance_to(request, location)
         doctors.append({
             "name": f"Dr {doctor.given_name} {doctor.family_name}", "address": location.address,
             "commune": location.city, "phone": french_phone(location.phone or doctor.phone) or None,

@@ -51,7 +51,7 @@ def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _distance(request: PatientRequest, location: PracticeCard | PracticeLocation) -> float | None:
+def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocation) -> float | None:
     if None in (request.latitude, request.longitude, location.latitude, location.longitude):
         return None
     return great_circle_km(request.latitude, request.longitude, location.latitude, location.longitude)
@@ -76,7 +76,7 @@ def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggest
         reasons.append("parle " + ", ".join(LANGUAGE_NAMES.get(code, code) for code in sorted(shared)))
     best: Suggestion | None = None
     for location in doctor.locations:
-        distance = _distance(request, location)
+        distance = distance_to(request, location)
         if distance is not None:
             if doctor.max_distance_km is not None and distance > doctor.max_distance_km:
                 continue

@@ -3,7 +3,6 @@
 It posts to itself; errors come back next to their fields; an undecidable commune comes
 back as a list of the postcode's communes to pick from."""
 
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
