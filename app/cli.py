@@ -45,7 +45,24 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
         workers=workers,
         access_log=False,  # it would print query strings: postcodes, addresses
         log_config=None,
+        **_tls_options(settings),
     )
+
+
+def _tls_options(settings) -> dict:  # noqa: ANN001
+    """HTTPS served by uvicorn itself; with a client CA, client certificates are verified
+    (optional on the handshake, so that browsers reach the web pages; /fhir demands one)."""
+    if not settings.tls_certfile:
+        return {}
+    import ssl
+
+    from app.core.tls import ClientCertH11Protocol
+
+    options: dict = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile or settings.tls_certfile)}
+    if settings.tls_client_ca_file:
+        options |= {"ssl_ca_certs": str(settings.tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                    "http": ClientCertH11Protocol}  # fmt: skip
+    return options
 
 
 def _start_worker_thread():  # noqa: ANN202
@@ -133,6 +150,11 @@ def demo() -> None:
         requests_added = load_demo_requests(session, geocoding, get_commune_index())
         click.echo(f"{requests_added} demo requests added")
         accounts = load_demo_accounts(session)
+        from app.snp.demo import load_demo_regulator, load_demo_slots
+
+        slots_added = load_demo_slots(session, geocoding)
+        click.echo(f"{slots_added} demo unscheduled-care slots added")
+        load_demo_regulator(session)
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, cpts in accounts:
         click.echo(f"  {role:13s} {email:45s} CPTS: {cpts}")

@@ -16,6 +16,9 @@ from app.requests.endpoints import router as requests_router
 from app.requests.reporting_endpoints import router as reporting_router
 from app.requests.source_endpoints import router as sources_router
 from app.territories.endpoints import router as territories_router
+from app.fhir.endpoints import router as fhir_router
+from app.fhir.outcome import FhirError, fhir_error_response
+from app.snp.endpoints import router as snp_router
 from app.web.follow_up import router as follow_up_router
 from app.web.request_form import router as request_form_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
@@ -39,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         DatabaseStore(app.state.write_sessions) if settings.rate_limit_store == "database" else MemoryStore()
     )
     install_error_handlers(app)
+    app.add_exception_handler(FhirError, fhir_error_response)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health_router)
@@ -49,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reporting_router)  # before requests_router: /requests/export is not /requests/{id}
     app.include_router(requests_router)
     app.include_router(sources_router)
+    app.include_router(snp_router)
+    app.include_router(fhir_router)
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
     app.include_router(request_form_router)

@@ -8,10 +8,11 @@ from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import OutboxMessage
 from app.requests.models import PatientRequest, RequestEvent, Source
+from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern
 from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
     "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
     "OutboxMessage", "PatientRequest", "RateLimitCounter", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
-    "User", "WebSession",
+    "User", "WebSession", "Booking", "Centre", "RegulatorIdentifier", "Slot", "SlotPattern",
 ]  # fmt: skip

@@ -42,7 +42,8 @@ def test_demo_creates_both_territories_and_running_it_again_changes_nothing(data
         assert response.json()["user"]["role"] == role
     client.post("/api/v1/auth/login", json={"email": "coordination@cpts-grand-arras.example.fr", "password": password})
     doctors = client.get("/api/v1/doctors", params={"per_page": 100}).json()
-    assert doctors["total"] == 24 and {d["cpts"] for d in doctors["items"]} == {"grand-arras"}
+    # 24 demo doctors, and the SAS guide's example practitioner (Dr Pierre Foret).
+    assert doctors["total"] == 25 and {d["cpts"] for d in doctors["items"]} == {"grand-arras"}
     assert any(d["stale"] for d in doctors["items"]) and any(d["availability"]["accepting_new_patients"] for d in doctors["items"])
     queue = client.get("/api/v1/requests", params={"status": ["received", "proposed", "matched", "closed"]}).json()
     assert {r["status"] for r in queue["items"]} == {"received", "proposed", "matched", "closed"}

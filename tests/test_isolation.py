@@ -24,6 +24,12 @@ PUBLIC = {
     ("GET", "/medecins/confirmer/{token}"), ("POST", "/medecins/confirmer/{token}"),
     ("POST", "/api/v1/requests"), ("GET", "/suivi/{token}"), ("GET", "/"), ("POST", "/"),
 }  # fmt: skip
+# The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
+PLATFORM = {
+    ("GET", "/fhir/metadata"), ("GET", "/fhir/Slot"), ("GET", "/fhir/Slot/{}"), ("GET", "/fhir/Schedule/{}"),
+    ("GET", "/fhir/Practitioner/{}"), ("GET", "/fhir/PractitionerRole/{}"), ("GET", "/fhir/HealthcareService/{}"),
+    ("GET", "/fhir/Organization/{}"), ("POST", "/fhir/Practitioner"), ("PUT", "/fhir/Practitioner"),
+}  # fmt: skip
 
 _emails = itertools.count(1)
 
@@ -53,6 +59,32 @@ def _territory_body(_: str, _world: dict) -> dict:
             "phone": "0321000000", "email": "n@example.fr", "communes": [next(_new_communes)]}  # fmt: skip
 
 
+_slot_hours = itertools.count(30)
+
+
+def _slot_body(cpts: str, world: dict) -> dict:
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=next(_slot_hours))
+    return {"doctor_id": world["doctors"][cpts], "start": start.isoformat(),
+            "end": (start + timedelta(minutes=20)).isoformat()}  # fmt: skip
+
+
+def _pattern_body(cpts: str, world: dict) -> dict:
+    from datetime import date, timedelta
+
+    return {"doctor_id": world["doctors"][cpts], "weekdays": [1], "start_time": "08:00", "end_time": "09:00",
+            "slot_minutes": 30, "first_date": (date.today() + timedelta(days=60)).isoformat(), "weeks": 1}  # fmt: skip
+
+
+def _centre_body(cpts: str, _world: dict) -> dict:
+    city, postcode = ("Arras", "62000") if cpts == "grand-arras" else ("Rousset", "13790")
+    return {"cpts": cpts, "name": "CSNP", "address": "1 place de la Gare", "postcode": postcode, "city": city}
+
+
+PATIENT = {"family_name": "Durand", "given_name": "Marc", "phone": "0611223344", "reason": "Entorse"}
+
+
 @dataclass
 class Row:
     method: str
@@ -75,6 +107,12 @@ DOCTOR_RECORD = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": (OK, "
                  "professional": same("403"), "regulator": same("403")}  # fmt: skip
 DOCTOR_MANAGEMENT = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": same("403"),
                      "professional": same("403"), "regulator": same("403")}  # fmt: skip
+# Publishing a slot: a doctor for itself; a coordinator for the doctors of its CPTS (another
+# CPTS's doctor is unknown to it: 422 on the field).
+PUBLISH = {"admin": same(OK), "coordinator": (OK, "422"), "doctor": (OK, "403"),
+           "professional": same("403"), "regulator": same("403")}  # fmt: skip
+SLOT_READERS = {"admin": same(OK), "coordinator": same(OK), "doctor": same(OK),
+                "professional": same("403"), "regulator": same("403")}  # fmt: skip
 CREATE_IN_CPTS = {"admin": same(OK), "coordinator": (OK, "403"), "doctor": same("403"),
                   "professional": same("403"), "regulator": same("403")}  # fmt: skip
 
@@ -122,6 +160,23 @@ TABLE = [
     Row("GET", "/api/v1/sources", MANAGERS_ONLY),
     Row("GET", "/api/v1/sources/{source}/qr.{kind}", DOCTOR_MANAGEMENT),
     Row("GET", "/api/v1/sources/{source}/flyer", DOCTOR_MANAGEMENT),
+    Row("POST", "/api/v1/snp/slots", PUBLISH, body=_slot_body),
+    Row("GET", "/api/v1/snp/slots", SLOT_READERS),
+    Row("GET", "/api/v1/snp/slots/{slot}", DOCTOR_RECORD),
+    Row("POST", "/api/v1/snp/patterns", PUBLISH, body=_pattern_body),
+    Row("GET", "/api/v1/snp/patterns", SLOT_READERS),
+    Row("PUT", "/api/v1/snp/patterns/{pattern}", DOCTOR_RECORD, body=_pattern_body),
+    Row("POST", "/api/v1/snp/centres", CREATE_IN_CPTS, body=_centre_body),
+    Row("GET", "/api/v1/snp/centres", MANAGERS_ONLY),
+    Row("GET", "/api/v1/snp/search?cpts={cpts}", {**MANAGERS_ONLY, "coordinator": (OK, "422")}),
+    # A regulator books only through the SAS page (test_snp_sas_booking), never the API.
+    Row("POST", "/api/v1/snp/slots/{slot}/bookings", DOCTOR_MANAGEMENT, body=PATIENT),
+    Row("GET", "/api/v1/snp/bookings/{booking}", DOCTOR_RECORD),
+    Row("POST", "/api/v1/snp/bookings/{past_booking}/outcome", DOCTOR_RECORD, body={"outcome": "fulfilled"}),
+    Row("POST", "/api/v1/snp/bookings/{booking}/cancel", DOCTOR_RECORD),
+    # Last: they remove what earlier rows use.
+    Row("DELETE", "/api/v1/snp/slots/{spare_slot}", DOCTOR_RECORD),
+    Row("DELETE", "/api/v1/snp/patterns/{pattern}", DOCTOR_RECORD),
 ]
 
 
@@ -176,10 +231,42 @@ def world(client, db, make_account, demo_territories):
         db.add(source)
         db.commit()
         sources[slug] = source.id
+    snp = _snp_world(db, doctors, client.app.state.settings)
     other_token = make_account("professional", ["provence-sante"])
     other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
     return {"headers": headers, "doctors": doctors, "users": spare_users, "other_token": other_token_id,
-            "requests": requests, "sources": sources}  # fmt: skip
+            "requests": requests, "sources": sources, **snp}  # fmt: skip
+
+
+def _snp_world(db, doctors: dict, settings) -> dict:  # noqa: ANN001
+    """In each CPTS: a free slot, a spare one, a pattern, a booking to come and one past."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from app.accounts.principal import operator
+    from app.snp import service
+    from app.snp.models import Slot
+    from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
+
+    world: dict = {"slot": {}, "spare_slot": {}, "pattern": {}, "booking": {}, "past_booking": {}}
+    for n, (slug, doctor_id) in enumerate(doctors.items()):
+        def slot(hours: int) -> int:
+            start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours, days=n)
+            return service.create_slot(db, operator(), SlotCreate(doctor_id=doctor_id, start=start,
+                                       end=start + timedelta(minutes=20))).id  # fmt: skip
+
+        world["slot"][slug], world["spare_slot"][slug] = slot(3), slot(4)
+        booked, past = slot(5), slot(6)
+        for key, slot_id in (("booking", booked), ("past_booking", past)):
+            world[key][slug] = service.book(db, settings, operator(), slot_id, BookingCreate(**PATIENT), "cpts").id
+        db.execute(update(Slot).where(Slot.id == past).values(start_at=datetime.now(UTC) - timedelta(hours=2),
+                                                               end_at=datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
+        world["pattern"][slug] = service.create_pattern(db, operator(), PatternCreate(
+            doctor_id=doctor_id, weekdays=[3], start_time="08:00", end_time="09:00", slot_minutes=30,
+            first_date=date.today() + timedelta(days=90), weeks=1)).id  # fmt: skip
+        db.commit()
+    return world
 
 
 def _fill(path: str, world: dict, target: str, role: str, client) -> str:
@@ -188,7 +275,9 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
     if target == "own" and "{token}" in path and role != "anonymous":
         token = client.get("/api/v1/auth/tokens", headers=world["headers"][role]).json()[0]["id"]
     return path.format(doctor=world["doctors"][slug], user=world["users"][slug], cpts=slug, token=token,
-                       request=world["requests"][slug], source=world["sources"][slug], kind="png")  # fmt: skip
+                       request=world["requests"][slug], source=world["sources"][slug], kind="png",
+                       slot=world["slot"][slug], spare_slot=world["spare_slot"][slug], pattern=world["pattern"][slug],
+                       booking=world["booking"][slug], past_booking=world["past_booking"][slug])  # fmt: skip
 
 
 def _classify(status: int) -> str:
@@ -238,5 +327,5 @@ def test_the_table_covers_every_endpoint(client):
 
     routes = {(m, shape(r.path)) for r in _api_routes(client.app.routes) for m in r.methods - {"HEAD"}}
     assert len(routes) > 30  # the walk above reaches into the included routers
-    covered = {(row.method, shape(row.path)) for row in TABLE} | {(m, shape(p)) for m, p in PUBLIC}
+    covered = {(row.method, shape(row.path)) for row in TABLE} | {(m, shape(p)) for m, p in PUBLIC | PLATFORM}
     assert routes - covered == set(), "add these endpoints to TABLE (or PUBLIC)"

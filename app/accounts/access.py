@@ -15,6 +15,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.doctors.models import Doctor
 from app.requests.models import PatientRequest
+from app.snp.models import Booking, Centre, Slot, SlotPattern
 
 RoleRule = Callable[[Principal], ColumnElement[bool]]
 
@@ -42,6 +43,24 @@ RULES: dict[type, ScopeRule] = {
         # …even when the patient turned out to live in another CPTS than the professional's.
         own_within_territories=False,
     ),
+    # A doctor sees and manages its own slots and patterns, and the bookings made on them.
+    Slot: ScopeRule(
+        territory=Slot.territory_id,
+        own={Role.DOCTOR: lambda p: Slot.doctor_id == p.doctor_id if p.doctor_id else false()},
+    ),
+    SlotPattern: ScopeRule(
+        territory=SlotPattern.territory_id,
+        own={Role.DOCTOR: lambda p: SlotPattern.doctor_id == p.doctor_id if p.doctor_id else false()},
+    ),
+    Booking: ScopeRule(
+        territory=Booking.territory_id,
+        own={
+            Role.DOCTOR: lambda p: (
+                Booking.slot_id.in_(select(Slot.id).where(Slot.doctor_id == p.doctor_id)) if p.doctor_id else false()
+            ),
+        },
+    ),
+    Centre: ScopeRule(territory=Centre.territory_id),
 }
 
 

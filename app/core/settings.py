@@ -60,6 +60,29 @@ class Settings(BaseSettings):
     # Public base URL of the service, used in links we hand out.
     public_url: str = "http://127.0.0.1:8000"
 
+    # --- The SAS platform (FHIR R4) ---
+    # Where booked appointments are pushed (FrAppointmentSAS). Unset: nothing is pushed.
+    sas_base_url: str | None = None
+    sas_api_key: str | None = Field(default=None, repr=False)
+    # Our "autorité d'affectation" for appointment identifiers: an OID or a URL of our own.
+    appointment_identifier_system: str = "https://orientation.invalid/fhir/appointment-id"
+    # How the SAS platform proves who it is on /fhir: "none" (development), "tls" (uvicorn
+    # verifies the client certificate against tls_client_ca_file) or "proxy" (a reverse proxy
+    # verified it and passes its subject in fhir_proxy_subject_header; only requests from
+    # fhir_trusted_proxies are believed).
+    fhir_client_auth: str = "none"
+    # Subjects allowed on /fhir, each a list of RDN=value that must all be present in the
+    # certificate's subject, e.g. "CN=sas.sante.fr,OU=SAS" (separate several with ';').
+    fhir_allowed_subjects: str = ""
+    fhir_proxy_subject_header: str = "X-SSL-Client-S-DN"
+    fhir_proxy_verify_header: str = "X-SSL-Client-Verify"
+    fhir_trusted_proxies: str = "127.0.0.1,::1"
+    # TLS served by uvicorn itself (orientation serve): certificate, key, and the CA bundle
+    # against which client certificates are verified.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    tls_client_ca_file: Path | None = None
+
 
 @cache
 def get_settings() -> Settings:

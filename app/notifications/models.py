@@ -39,4 +39,8 @@ class OutboxMessage(Base):
     territory_id: Mapped[int | None] = mapped_column(ForeignKey("territories.id", ondelete="SET NULL"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("patient_requests.id", ondelete="CASCADE"), index=True)
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("snp_bookings.id", ondelete="CASCADE"), index=True)
+    # Sent only once this earlier message is done (sent or given up): an appointment's
+    # update must not reach the SAS before its creation.
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

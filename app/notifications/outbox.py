@@ -5,8 +5,8 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.core.database import utcnow
 from app.core.settings import Settings
@@ -20,14 +20,27 @@ LEASE = timedelta(minutes=2)
 def enqueue(
     session: Session, *, kind: str, channel: str, recipient: str, body: str, subject: str | None = None,
     territory_id: int | None = None, request_id: int | None = None, doctor_id: int | None = None,
+    booking_id: int | None = None, after: OutboxMessage | None = None,
 ) -> OutboxMessage:  # fmt: skip
-    """Adds a message to the caller's transaction (nothing is sent before it commits)."""
+    """Adds a message to the caller's transaction (nothing is sent before it commits).
+    With `after`, it waits until that message is sent or given up."""
+    if after is not None and after.id is None:
+        session.flush()
     message = OutboxMessage(
         key=uuid.uuid4().hex, kind=kind, channel=channel, recipient=recipient, subject=subject, body=body,
-        territory_id=territory_id, request_id=request_id, doctor_id=doctor_id, next_attempt_at=utcnow(),
+        territory_id=territory_id, request_id=request_id, doctor_id=doctor_id, booking_id=booking_id,
+        next_attempt_at=utcnow(), after_id=after.id if after is not None else None,
     )  # fmt: skip
     session.add(message)
     return message
+
+
+_earlier = aliased(OutboxMessage)
+# A message whose predecessor is still to be sent waits for it.
+_waiting_for_earlier = exists().where(
+    _earlier.id == OutboxMessage.after_id,
+    _earlier.status.in_([MessageStatus.PENDING.value, MessageStatus.SENDING.value]),
+)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -50,7 +63,7 @@ class OutboxWorker:
                 .where(or_(
                     (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
                     (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
-                ))  # fmt: skip
+                ), ~_waiting_for_earlier)  # fmt: skip
                 .order_by(OutboxMessage.next_attempt_at)
                 .limit(limit)
             ).all()
@@ -77,7 +90,10 @@ class OutboxWorker:
             outgoing = Outgoing(message.key, message.channel, message.recipient, message.subject, message.body)
             values: dict[str, object]
             try:
-                self.senders[message.channel].send(outgoing)
+                sender = self.senders.get(message.channel)
+                if sender is None:  # e.g. the SAS URL was unset after the message was written
+                    raise DeliveryError(f"no {message.channel} sender configured")
+                sender.send(outgoing)
             except DeliveryError as exc:
                 gave_up = exc.permanent or message.attempts >= self.settings.outbox_max_attempts
                 values = {

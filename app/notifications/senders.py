@@ -95,6 +95,40 @@ class HttpSmsSender:
             raise DeliveryError(f"sms provider {response.status_code}", permanent=True)
 
 
+class SasAppointmentSender:
+    """Pushes FrAppointmentSAS resources to the SAS platform. `recipient` is the interaction:
+    "POST Appointment" or "PUT Appointment?identifier=system|value". A 4xx is the platform
+    refusing the content: recorded, not retried; a 5xx or a network failure is retried."""
+
+    def __init__(self, base_url: str, api_key: str | None, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.Client(timeout=15, transport=transport, headers=headers)
+
+    def send(self, message: Outgoing) -> None:
+        method, _, target = message.recipient.partition(" ")
+        path, _, identifier = target.partition("?identifier=")
+        params = {"identifier": identifier} if identifier else None
+        try:
+            response = self.client.request(method, f"{self.base_url}/{path}", params=params, content=message.body.encode())
+        except httpx.TransportError as exc:
+            raise DeliveryError(type(exc).__name__) from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise DeliveryError(f"sas {response.status_code}")
+        if response.status_code >= 400:
+            raise DeliveryError(f"sas {response.status_code} {_issue_code(response)}".strip(), permanent=True)
+
+
+def _issue_code(response: httpx.Response) -> str:
+    """The OperationOutcome's issue code, never its text (it may quote the patient)."""
+    try:
+        return str(response.json()["issue"][0]["code"])[:40]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
 def build_senders(settings: Settings) -> dict[str, object]:
     if settings.sms_provider == "http":
         if not settings.sms_endpoint:
@@ -104,4 +138,7 @@ def build_senders(settings: Settings) -> dict[str, object]:
         sms = FileSender(settings.sms_file)
     # Without an SMTP server (the demo), e-mails go to a file next to the SMS.
     email = SmtpSender(settings) if settings.smtp_host else FileSender(settings.mail_file)
-    return {"email": email, "sms": sms}
+    senders: dict[str, object] = {"email": email, "sms": sms}
+    if settings.sas_base_url:
+        senders["sas"] = SasAppointmentSender(settings.sas_base_url, settings.sas_api_key)
+    return senders

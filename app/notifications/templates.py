@@ -15,6 +15,8 @@ SUBJECTS = {
     "doctor_list": "Des médecins qui peuvent devenir votre médecin traitant",
     "outcome": "Votre demande de médecin traitant",
     "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
+    "snp_booking": "Votre rendez-vous de soins non programmés",
+    "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",
 }
 
 

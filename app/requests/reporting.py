@@ -97,6 +97,13 @@ def to_xlsx(rows: list[list[object]]) -> bytes:
     return out.getvalue()
 
 
+def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:
+    from app.snp.repository import indicators as slot_figures
+
+    return slot_figures(session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS),
+                        end or datetime(2100, 1, 1, tzinfo=PARIS))  # fmt: skip
+
+
 def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> dict[str, object]:
     territory = territory_for(session, principal, cpts)
     requests = session.scalars(_in_period(
@@ -140,4 +147,6 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
             "places_used": len(matched),
             "stale": sum(d.confirmed_at < stale_limit for d in doctors),
         },
+        # Unscheduled care over the same period, by slot start: offered, booked, used.
+        "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
     }

@@ -1,0 +1,107 @@
+"""SAS regulators' accounts, created and updated by the SAS platform (INT_R02).
+
+A regulator belongs to no CPTS: it books, through the SAS only, the slots the SAS may see.
+The platform vouches for the person, so there is no e-mail verification; a new regulator
+is sent a link to choose a password (valid `confirmation_link_days`)."""
+
+from datetime import timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.models import Role, User
+from app.accounts.security import check_password_strength, hash_password
+from app.audit.service import record
+from app.core.errors import FieldError, Unprocessable
+from app.core.settings import Settings, secret_key
+from app.fhir.practitioners import RegulatorData
+from app.notifications.outbox import enqueue
+from app.notifications.templates import render
+from app.snp.models import RegulatorIdentifier
+
+_SALT = "regulator-password"
+
+
+class RegulatorConflict(Exception):
+    """The e-mail belongs to an account that is not this regulator's."""
+
+
+def find_regulator(session: Session, system: str, value: str) -> User | None:
+    return session.scalars(
+        select(User).join(RegulatorIdentifier, RegulatorIdentifier.user_id == User.id)
+        .where(RegulatorIdentifier.system == system, RegulatorIdentifier.value == value)
+    ).first()  # fmt: skip
+
+
+def upsert_regulator(
+    session: Session, settings: Settings, data: RegulatorData, by_identifier: tuple[str, str] | None = None
+) -> tuple[User, bool]:
+    """(account, created). Found by the identifier of a conditional update, else by any of
+    the identifiers sent; created when none is known (the guide's idempotent update)."""
+    user = None
+    for system, value in ([by_identifier] if by_identifier else []) + [(s, v) for s, v, _ in data.identifiers]:
+        user = find_regulator(session, system, value)
+        if user is not None:
+            break
+    owner = session.scalars(select(User).where(func.lower(User.email) == data.email.lower())).first()
+    if owner is not None and owner is not user:
+        raise RegulatorConflict()
+    created = user is None
+    if created:
+        user = User(email=data.email.lower(), display_name="", role=Role.REGULATOR.value, password_hash=None)
+        session.add(user)
+    user.email = data.email.lower()
+    user.display_name = f"{data.given_name} {data.family_name}"[:200]
+    user.active = data.active
+    session.flush()
+    known = {(i.system, i.value) for i in session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))}
+    for system, value, kind in data.identifiers:
+        if (system, value) not in known:
+            if find_regulator(session, system, value) is not None:
+                raise RegulatorConflict()
+            session.add(RegulatorIdentifier(user_id=user.id, system=system, value=value, kind=kind))
+    record(session, None, "regulator.create" if created else "regulator.update", "user", user.id, None, actor="sas")
+    if created and data.active:
+        link = f"{settings.public_url.rstrip('/')}/comptes/mot-de-passe/{password_token(settings, user)}"
+        subject, body = render("regulator_welcome", "email", given_name=data.given_name, link=link,
+                               days=settings.confirmation_link_days)  # fmt: skip
+        enqueue(session, kind="regulator_welcome", channel="email", recipient=user.email, subject=subject, body=body)
+    return user, created
+
+
+def regulator_data(session: Session, user: User) -> RegulatorData:
+    identifiers = [(i.system, i.value, i.kind) for i in
+                   session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))]  # fmt: skip
+    given, _, family = user.display_name.partition(" ")
+    return RegulatorData(identifiers, family, given, user.email, user.active)
+
+
+def _serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(settings), salt=_SALT)
+
+
+def password_token(settings: Settings, user: User) -> str:
+    # The current hash is signed too: once a password is chosen, the link is spent.
+    return _serializer(settings).dumps({"u": user.id, "h": (user.password_hash or "")[-16:]})
+
+
+def user_of_password_token(session: Session, settings: Settings, token: str) -> User | None:
+    max_age = int(timedelta(days=settings.confirmation_link_days).total_seconds())
+    try:
+        payload = _serializer(settings).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    user = session.get(User, int(payload["u"]))
+    if user is None or not user.active or (user.password_hash or "")[-16:] != payload["h"]:
+        return None
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    try:
+        check_password_strength(password)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), fields=[FieldError(field="password", message=str(exc))]) from None
+    user.password_hash = hash_password(password)
+    record(session, None, "user.password", "user", user.id, None, actor=user.email)

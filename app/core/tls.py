@@ -1,0 +1,24 @@
+"""TLS terminated by uvicorn with client certificates: uvicorn verifies the certificate
+against the CA bundle, but does not tell the application whose it is. This protocol class
+puts the verified subject into every request's state (request.state.tls_client_subject)."""
+
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+
+def subject_of(peercert: dict[str, Any] | None) -> str | None:
+    if not peercert:
+        return None
+    parts = [f"{name}={value}" for rdn in peercert.get("subject", ()) for name, value in rdn]
+    names = {"commonName": "CN", "organizationalUnitName": "OU", "organizationName": "O", "countryName": "C"}
+    return ",".join(names.get(p.split("=", 1)[0], p.split("=", 1)[0]) + "=" + p.split("=", 1)[1] for p in parts)
+
+
+class ClientCertH11Protocol(H11Protocol):
+    def connection_made(self, transport) -> None:  # noqa: ANN001
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        subject = subject_of(ssl_object.getpeercert()) if ssl_object is not None else None
+        # app_state is copied into each request's scope["state"]: a per-connection copy.
+        self.app_state = {**self.app_state, "tls_client_subject": subject}

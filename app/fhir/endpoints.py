@@ -1,0 +1,179 @@
+"""/fhir: the interfaces the SAS platform calls (INT_R04 slot search and reads, INT_R02
+regulator accounts). Answers are application/fhir+json; errors are OperationOutcomes."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from app.accounts.models import Role, User
+from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
+from app.core.dependencies import DbSession
+from app.core.settings import Settings
+from app.doctors.models import Doctor, PracticeLocation
+from app.fhir import slots as build
+from app.fhir.capability import capability_statement
+from app.fhir.outcome import FhirError, FhirResponse
+from app.fhir.practitioners import parse_identifier_query, parse_regulator, regulator_resource
+from app.fhir.profiles import FHIR_JSON
+from app.fhir.search import parse_slot_search
+from app.fhir.security import require_sas_platform
+from app.snp import repository
+from app.territories.models import Territory
+
+# + {id}/reserver: the page a regulator lands on from the SAS (the platform adds origin=sas).
+BOOKING_PATH = "/espace/soins-non-programmes/creneaux/"
+router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform)])
+
+_FHIR_ANSWER = {200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource."},
+                400: {"description": "OperationOutcome"}, 401: {"description": "OperationOutcome"},
+                403: {"description": "OperationOutcome"}, 404: {"description": "OperationOutcome"}}  # fmt: skip
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _base(request: Request) -> str:
+    return _settings(request).public_url.rstrip("/") + "/fhir"
+
+
+def _booking_url(request: Request):  # noqa: ANN202
+    prefix = _settings(request).public_url.rstrip("/") + BOOKING_PATH
+    return lambda slot_id: f"{prefix}{slot_id}/reserver"
+
+
+def _not_found(resource_type: str, resource_id: str) -> FhirError:
+    return FhirError(404, "not-found", f"{resource_type}/{resource_id} inconnu.")
+
+
+@router.get("/metadata", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def metadata(request: Request) -> FhirResponse:
+    """The CapabilityStatement of this server."""
+    return FhirResponse(capability_statement(_base(request)))
+
+
+@router.get("/Slot", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def search_slots(request: Request, session: DbSession) -> FhirResponse:
+    """INT_R04: free slots of 1–25 practitioners in a window, as a searchset Bundle, e.g.
+    `?start=ge2026-06-12T16:20:00.000+02:00&start=le2026-06-15T16:20:00.000+02:00
+    &schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371&status=free
+    &_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference
+    &_include:iterate=HealthcareService:organization`."""
+    search = parse_slot_search(request.query_params)
+    rows = repository.sas_free_slots(session, search.rpps, search.start, search.end) if search.rpps else []
+    self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
+    bundle = build.searchset(rows, build.Includes(search.include, search.iterate), _base(request), self_url,
+                             _booking_url(request))  # fmt: skip
+    return FhirResponse(bundle)
+
+
+@router.get("/Slot/{slot_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_slot(slot_id: str, request: Request, session: DbSession) -> FhirResponse:
+    row = repository.sas_slot(session, int(slot_id)) if slot_id.isdigit() else None
+    if row is None or not _is_free(session, row.slot_id):
+        raise _not_found("Slot", slot_id)
+    return FhirResponse(build.slot(row, _booking_url(request)(row.slot_id)))
+
+
+def _is_free(session, slot_id: int) -> bool:  # noqa: ANN001
+    from app.snp.models import Slot
+
+    return session.scalar(select(Slot.status).where(Slot.id == slot_id)) == "free"
+
+
+def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:  # noqa: ANN001
+    doctor_id, dash, location_id = resource_id.partition("-")
+    if not (dash and doctor_id.isdigit() and location_id.isdigit()):
+        raise FhirError(404, "not-found", f"{resource_id} inconnu.")
+    doctor = session.get(Doctor, int(doctor_id))
+    location = session.get(PracticeLocation, int(location_id))
+    if doctor is None or not doctor.active or location is None or location.doctor_id != doctor.id:
+        raise FhirError(404, "not-found", f"{resource_id} inconnu.")
+    return doctor, location
+
+
+@router.get("/Schedule/{schedule_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_schedule(schedule_id: str, session: DbSession) -> FhirResponse:
+    doctor, location = _doctor_at(session, schedule_id)
+    return FhirResponse(build.schedule(doctor.id, location.id))
+
+
+@router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_practitioner_role(role_id: str, session: DbSession) -> FhirResponse:
+    doctor, location = _doctor_at(session, role_id)
+    return FhirResponse(build.practitioner_role(
+        doctor.id, location.id, location.address, location.postcode, location.city, location.phone or doctor.phone))  # fmt: skip
+
+
+@router.get("/Practitioner/{practitioner_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_practitioner(practitioner_id: str, session: DbSession) -> FhirResponse:
+    kind, _, number = practitioner_id.partition("-")
+    if number.isdigit() and kind == "doc":
+        doctor = session.get(Doctor, int(number))
+        if doctor is not None and doctor.active:
+            return FhirResponse(build.practitioner(doctor.id, doctor.rpps, doctor.family_name, doctor.given_name))
+    if number.isdigit() and kind == "reg":
+        user = session.get(User, int(number))
+        if user is not None and user.role == Role.REGULATOR.value:
+            return FhirResponse(regulator_resource(user.id, regulator_data(session, user)))
+    raise _not_found("Practitioner", practitioner_id)
+
+
+def _territory(session, resource_id: str) -> Territory:  # noqa: ANN001
+    territory = session.get(Territory, int(resource_id)) if resource_id.isdigit() else None
+    if territory is None:
+        raise FhirError(404, "not-found", f"{resource_id} inconnu.")
+    return territory
+
+
+@router.get("/HealthcareService/{service_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_healthcare_service(service_id: str, session: DbSession) -> FhirResponse:
+    territory = _territory(session, service_id)
+    return FhirResponse(build.healthcare_service(territory.id, territory.name))
+
+
+@router.get("/Organization/{organization_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def read_organization(organization_id: str, session: DbSession) -> FhirResponse:
+    territory = _territory(session, organization_id)
+    return FhirResponse(build.organization(territory.id, territory.name, territory.finess, territory.phone))
+
+
+async def _resource_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        raise FhirError(400, "structure", "Corps JSON illisible.") from None
+
+
+ResourceBody = Annotated[Any, Depends(_resource_body)]
+
+
+def _save_regulator(request: Request, session, body: Any, by_identifier: tuple[str, str] | None) -> Response:  # noqa: ANN001
+    data = parse_regulator(body)
+    try:
+        user, created = upsert_regulator(session, _settings(request), data, by_identifier)
+        session.commit()
+    except RegulatorConflict:
+        session.rollback()
+        raise FhirError(422, "business-rule", "Cette adresse e-mail ou cet identifiant appartient à un autre compte.") from None
+    resource = regulator_resource(user.id, regulator_data(session, user))
+    location = f"{_base(request)}/Practitioner/reg-{user.id}"
+    return FhirResponse(resource, status_code=201 if created else 200, headers={"Location": location})
+
+
+@router.post("/Practitioner", response_class=FhirResponse, status_code=201, responses=_FHIR_ANSWER)
+def create_regulator(request: Request, session: DbSession, body: ResourceBody) -> Response:
+    """INT_R02: creates a regulator account (201 + Location). Sent again for a known
+    identifier, it updates that account (200)."""
+    return _save_regulator(request, session, body, None)
+
+
+@router.put("/Practitioner", response_class=FhirResponse, responses=_FHIR_ANSWER)
+def update_regulator(request: Request, session: DbSession, body: ResourceBody, identifier: str | None = None) -> Response:
+    """INT_R02 conditional update `PUT /fhir/Practitioner?identifier=system|value`; an unknown
+    identifier creates the account (201), as the guide asks."""
+    by_identifier = parse_identifier_query(identifier)
+    return _save_regulator(request, session, body, by_identifier)

@@ -1,0 +1,226 @@
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.accounts.access import may_act_in
+from app.accounts.models import Role
+from app.accounts.principal import Principal, require
+from app.audit.service import record_read
+from app.core.database import utcnow
+from app.core.dependencies import DbSession, Geocoding
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable, error_responses
+from app.notifications.models import OutboxMessage
+from app.snp import repository, service
+from app.snp.models import Booking
+from app.snp.schemas import (
+    BookingCreate, BookingOut, CentreCreate, CentreOut, MessageOut, OutcomeIn, PatternCreate, PatternOut,
+    SearchAnswer, SlotCreate, SlotList, SlotOut,
+)  # fmt: skip
+from app.territories.models import Territory
+
+router = APIRouter(prefix="/api/v1/snp", tags=["unscheduled care"])
+
+Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
+CoordinatorOrDoctor = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre.") from None
+
+
+def _territory(session: Session, principal: Principal, slug: str) -> Territory:
+    territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
+    if territory is None or not may_act_in(principal, territory.id):
+        raise Unprocessable(f"Aucune de vos CPTS n'est « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")])
+    return territory
+
+
+# ---- Slots and patterns --------------------------------------------------------------------
+
+
+@router.post("/slots", response_model=SlotOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 409, 422))  # fmt: skip
+def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSession, response: Response) -> SlotOut:
+    """One slot. A doctor publishes its own; coordinators any doctor's or the centre's."""
+    slot = service.create_slot(session, principal, data)
+    session.commit()
+    response.headers["Location"] = f"/api/v1/snp/slots/{slot.id}"
+    return service.slot_out(repository.get_slot(session, principal, slot.id), repository.territory_slugs(session))
+
+
+@router.get("/slots", response_model=SlotList, responses=error_responses(401, 403, 422))
+def list_slots(
+    principal: CoordinatorOrDoctor, session: DbSession,
+    start: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: 7 days after `from`.")] = None,
+    cpts: str | None = None, doctor_id: int | None = None, centre_id: int | None = None,
+    slot_status: Annotated[str | None, Query(alias="status", pattern="^(free|booked)$")] = None,
+) -> SlotList:  # fmt: skip
+    """The board: slots meeting the period, free and booked, with their booking."""
+    start = start or utcnow()
+    end = end or start + timedelta(days=7)
+    if end - start > timedelta(days=62):
+        raise Unprocessable("Période de deux mois au plus.", fields=[FieldError(field="to", message="Deux mois au plus.")])
+    territory_id = _territory(session, principal, cpts).id if cpts else None
+    filters = repository.SlotFilters(start, end, territory_id, doctor_id, centre_id, slot_status)
+    slots = repository.list_slots(session, principal, filters)
+    bookings = repository.live_bookings_by_slot(session, [s.id for s in slots])
+    slugs = repository.territory_slugs(session)
+    return SlotList(items=[service.slot_out(s, slugs, bookings.get(s.id)) for s in slots])
+
+
+@router.get("/slots/{slot_id}", response_model=SlotOut, responses=error_responses(401, 403, 404))
+def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> SlotOut:
+    slot = repository.get_slot(session, principal, slot_id)
+    if slot is None:
+        raise NotFound("Créneau introuvable.")
+    booking = repository.live_bookings_by_slot(session, [slot.id]).get(slot.id)
+    return service.slot_out(slot, repository.territory_slugs(session), booking)
+
+
+@router.delete("/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409))
+def delete_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> Response:
+    """Removes a free slot (a booked one: cancel its booking first, 409)."""
+    service.delete_slot(session, principal, slot_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/patterns", response_model=PatternOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 422))  # fmt: skip
+def create_pattern(data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+    """A recurring pattern in Paris time, expanded into slots at once (slots that would
+    overlap an existing one are skipped)."""
+    out = service.create_pattern(session, principal, data)
+    session.commit()
+    return out
+
+
+@router.get("/patterns", response_model=list[PatternOut], responses=error_responses(401, 403))
+def list_patterns(principal: CoordinatorOrDoctor, session: DbSession) -> list[PatternOut]:
+    return [service.pattern_out(session, p) for p in repository.list_patterns(session, principal)]
+
+
+@router.put("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404, 422))
+def update_pattern(pattern_id: int, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+    """Replaces the pattern's free future slots; booked slots are kept as they are."""
+    out = service.update_pattern(session, principal, pattern_id, data)
+    session.commit()
+    return out
+
+
+@router.delete("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404))
+def delete_pattern(pattern_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+    """Ends the pattern and removes its free future slots; booked slots are kept."""
+    out = service.delete_pattern(session, principal, pattern_id)
+    session.commit()
+    return out
+
+
+# ---- Centres ---------------------------------------------------------------------------------
+
+
+@router.post("/centres", response_model=CentreOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 422))  # fmt: skip
+def create_centre(data: CentreCreate, principal: Coordinator, session: DbSession, geocoding: Geocoding) -> CentreOut:
+    """The CPTS's own unscheduled-care centre (CSNP), which may publish slots too."""
+    centre = service.create_centre(session, geocoding, principal, data)
+    session.commit()
+    return service.centre_out(centre, repository.territory_slugs(session))
+
+
+@router.get("/centres", response_model=list[CentreOut], responses=error_responses(401, 403))
+def list_centres(principal: Coordinator, session: DbSession) -> list[CentreOut]:
+    slugs = repository.territory_slugs(session)
+    return [service.centre_out(c, slugs) for c in repository.list_centres(session, principal)]
+
+
+# ---- Search and booking ----------------------------------------------------------------------
+
+
+@router.get("/search", response_model=SearchAnswer, responses=error_responses(401, 403, 422))
+def search(
+    principal: Coordinator, session: DbSession, geocoding: Geocoding, cpts: str,
+    postcode: Annotated[str | None, Query(pattern=r"^\d{5}$", description="The caller's postcode…")] = None,
+    city: Annotated[str | None, Query(max_length=100, description="…and commune")] = None,
+    address: Annotated[str | None, Query(max_length=200)] = None,
+    latitude: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    longitude: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    start: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: 48 h after `from`.")] = None,
+    kind: Annotated[str | None, Query(pattern="^(AMB|HH|VR)$")] = None,
+    max_distance_km: Annotated[float | None, Query(gt=0, le=200)] = None,
+    doctor_id: int | None = None,
+) -> SearchAnswer:  # fmt: skip
+    """Free bookable slots for a caller: soonest first, nearest first at the same time; says
+    how many doctors and slots it looked at."""
+    territory = _territory(session, principal, cpts)
+    point = service.patient_point(session, geocoding, latitude, longitude, postcode, city, address)
+    return service.search(session, principal, territory, point, start, end, kind, max_distance_km, doctor_id)
+
+
+def _booking_out(session: Session, principal: Principal, booking: Booking) -> BookingOut:
+    messages = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.booking_id == booking.id).order_by(OutboxMessage.id)
+    ).all()
+    return BookingOut(
+        id=booking.id, slot=service.slot_out(booking.slot, repository.territory_slugs(session), booking.id),
+        status=booking.status, family_name=booking.family_name, given_name=booking.given_name,
+        phone=booking.phone, email=booking.email, reason=booking.reason, origin=booking.origin,
+        sas_appointment_id=booking.sas_appointment_id, created_at=booking.created_at,
+        messages=[MessageOut(kind=m.kind, channel=m.channel, status=m.status, attempts=m.attempts,
+                             last_error=m.last_error, sent_at=m.sent_at) for m in messages],
+    )  # fmt: skip
+
+
+def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
+    session.expire_all()
+    booking = repository.get_booking(session, principal, booking_id)
+    return _booking_out(session, principal, booking)
+
+
+@router.post("/slots/{slot_id}/bookings", response_model=BookingOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
+def book_slot(slot_id: int, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request,
+              response: Response) -> BookingOut:  # fmt: skip
+    """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
+    others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
+    booking = service.book(session, request.app.state.settings, principal, slot_id, data, origin="cpts")
+    _commit(session)
+    response.headers["Location"] = f"/api/v1/snp/bookings/{booking.id}"
+    return _reloaded(session, principal, booking.id)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=error_responses(401, 403, 404))
+def get_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
+    """A booking with its messages (confirmation, SAS push) and their delivery status."""
+    booking = repository.get_booking(session, principal, booking_id)
+    if booking is None:
+        raise NotFound("Rendez-vous introuvable.")
+    record_read(request.app.state.write_sessions, principal, "snp_booking", booking.id, booking.territory_id)
+    return _booking_out(session, principal, booking)
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))
+def cancel_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
+    """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
+    service.cancel(session, request.app.state.settings, principal, booking_id)
+    session.commit()
+    return _reloaded(session, principal, booking_id)
+
+
+@router.post("/bookings/{booking_id}/outcome", response_model=BookingOut, responses=error_responses(401, 403, 404, 409, 422))
+def record_outcome(booking_id: int, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession,
+                   request: Request) -> BookingOut:  # fmt: skip
+    """After the time: the patient came (`fulfilled`) or not (`noshow`)."""
+    service.record_outcome(session, request.app.state.settings, principal, booking_id, data.outcome)
+    session.commit()
+    return _reloaded(session, principal, booking_id)

@@ -1,0 +1,242 @@
+"""Queries of unscheduled care, scoped to who is asking (app.accounts.access)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, joinedload, lazyload
+
+from app.accounts.access import visible
+from app.accounts.principal import Principal
+from app.doctors.models import Doctor, PracticeLocation
+from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.territories.models import Territory
+
+_slot_with_place = (
+    joinedload(Slot.doctor).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
+    joinedload(Slot.location),
+    joinedload(Slot.centre),
+)
+
+
+def get_slot(session: Session, principal: Principal, slot_id: int) -> Slot | None:
+    return session.scalars(
+        select(Slot).options(*_slot_with_place).where(Slot.id == slot_id, visible(Slot, principal))
+    ).one_or_none()
+
+
+def get_slot_for_sas(session: Session, slot_id: int) -> Slot | None:
+    """A slot as the SAS regulation may see it, whatever CPTS it belongs to."""
+    return session.scalars(
+        select(Slot).options(*_slot_with_place).where(Slot.id == slot_id, Slot.sas_visible.is_(True))
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class SlotFilters:
+    start: datetime
+    end: datetime
+    territory_id: int | None = None
+    doctor_id: int | None = None
+    centre_id: int | None = None
+    status: str | None = None
+    kind: str | None = None
+
+
+def list_slots(session: Session, principal: Principal, filters: SlotFilters, limit: int = 2000) -> list[Slot]:
+    query = (
+        select(Slot).options(*_slot_with_place)
+        .where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
+        .order_by(Slot.start_at, Slot.id).limit(limit)
+    )  # fmt: skip
+    for column, value in (
+        (Slot.territory_id, filters.territory_id), (Slot.doctor_id, filters.doctor_id),
+        (Slot.centre_id, filters.centre_id), (Slot.status, filters.status), (Slot.kind, filters.kind),
+    ):  # fmt: skip
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.scalars(query))
+
+
+def free_slots_in_window(
+    session: Session, territory_id: int, start: datetime, end: datetime, kind: str | None, doctor_id: int | None
+) -> list[Slot]:
+    """One CPTS's free, bookable slots starting in the window (index on territory, status, start)."""
+    query = (
+        select(Slot).options(*_slot_with_place)
+        .where(Slot.territory_id == territory_id, Slot.status == SlotStatus.FREE.value,
+               Slot.start_at >= start, Slot.start_at <= end, Slot.appointment_type == "ROUTINE")
+        .order_by(Slot.start_at, Slot.id)
+    )  # fmt: skip
+    if kind is not None:
+        query = query.where(Slot.kind == kind)
+    if doctor_id is not None:
+        query = query.where(Slot.doctor_id == doctor_id)
+    return list(session.scalars(query))
+
+
+def mark_booked(session: Session, slot_id: int) -> bool:
+    """Free → booked in one conditional UPDATE: of concurrent attempts, exactly one changes
+    the row; the others see 0 rows and get a 409."""
+    result = session.execute(
+        update(Slot)
+        .where(Slot.id == slot_id, Slot.status == SlotStatus.FREE.value, Slot.appointment_type == "ROUTINE")
+        .values(status=SlotStatus.BOOKED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def mark_free(session: Session, slot_id: int) -> None:
+    session.execute(
+        update(Slot).where(Slot.id == slot_id).values(status=SlotStatus.FREE.value)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
+def get_booking(session: Session, principal: Principal, booking_id: int) -> Booking | None:
+    return session.scalars(
+        select(Booking)
+        .options(joinedload(Booking.slot).options(*_slot_with_place))
+        .where(Booking.id == booking_id, visible(Booking, principal))
+    ).one_or_none()
+
+
+def live_bookings_by_slot(session: Session, slot_ids: list[int]) -> dict[int, int]:
+    if not slot_ids:
+        return {}
+    rows = session.execute(
+        select(Booking.slot_id, Booking.id).where(
+            Booking.slot_id.in_(slot_ids), Booking.status != BookingStatus.CANCELLED.value
+        )
+    )
+    return {slot_id: booking_id for slot_id, booking_id in rows}
+
+
+def get_pattern(session: Session, principal: Principal, pattern_id: int) -> SlotPattern | None:
+    return session.scalars(
+        select(SlotPattern).where(SlotPattern.id == pattern_id, visible(SlotPattern, principal))
+    ).one_or_none()
+
+
+def list_patterns(session: Session, principal: Principal) -> list[SlotPattern]:
+    return list(session.scalars(
+        select(SlotPattern).where(visible(SlotPattern, principal), SlotPattern.active.is_(True))
+        .order_by(SlotPattern.id)
+    ))  # fmt: skip
+
+
+def get_centre(session: Session, principal: Principal, centre_id: int) -> Centre | None:
+    return session.scalars(select(Centre).where(Centre.id == centre_id, visible(Centre, principal))).one_or_none()
+
+
+def list_centres(session: Session, principal: Principal) -> list[Centre]:
+    return list(session.scalars(select(Centre).where(visible(Centre, principal)).order_by(Centre.id)))
+
+
+def doctor_location(session: Session, doctor: Doctor, location_id: int | None) -> PracticeLocation | None:
+    query = select(PracticeLocation).where(PracticeLocation.doctor_id == doctor.id).order_by(PracticeLocation.id)
+    if location_id is not None:
+        query = query.where(PracticeLocation.id == location_id)
+    return session.scalars(query.limit(1)).first()
+
+
+def territory_slugs(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Territory.id, Territory.slug)).all())
+
+
+def indicators(session: Session, territory_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """Slots offered, booked and used over a period (by slot start)."""
+    offered = session.scalar(
+        select(func.count()).select_from(Slot)
+        .where(Slot.territory_id == territory_id, Slot.start_at >= start, Slot.start_at < end)
+    )  # fmt: skip
+    rows = session.execute(
+        select(Booking.status, Booking.origin, func.count())
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(Booking.territory_id == territory_id, Slot.start_at >= start, Slot.start_at < end)
+        .group_by(Booking.status, Booking.origin)
+    ).all()
+    by_status: dict[str, int] = {}
+    by_sas = 0
+    for status, origin, count in rows:
+        by_status[status] = by_status.get(status, 0) + count
+        if origin == "sas" and status != BookingStatus.CANCELLED.value:
+            by_sas += count
+    live = sum(n for s, n in by_status.items() if s != BookingStatus.CANCELLED.value)
+    return {
+        "slots_offered": offered or 0,
+        "slots_booked": live,
+        "slots_used": by_status.get(BookingStatus.FULFILLED.value, 0),
+        "noshows": by_status.get(BookingStatus.NOSHOW.value, 0),
+        "cancelled_bookings": by_status.get(BookingStatus.CANCELLED.value, 0),
+        "booked_by_sas": by_sas,
+    }
+
+
+@dataclass(frozen=True)
+class SasSlotRow:
+    """A slot with everything the SAS feed shows about it, read in one query."""
+
+    slot_id: int
+    start_at: datetime
+    end_at: datetime
+    kind: str
+    visibility: int
+    appointment_type: str
+    doctor_id: int
+    rpps: str
+    family_name: str
+    given_name: str
+    specialty: str
+    doctor_phone: str | None
+    location_id: int
+    address: str
+    postcode: str
+    city: str
+    location_phone: str | None
+    territory_id: int
+    territory_name: str
+    finess: str
+    territory_phone: str
+
+
+_SAS_COLUMNS = (
+    Slot.id, Slot.start_at, Slot.end_at, Slot.kind, Slot.visibility, Slot.appointment_type,
+    Doctor.id, Doctor.rpps, Doctor.family_name, Doctor.given_name, Doctor.specialty, Doctor.phone,
+    PracticeLocation.id, PracticeLocation.address, PracticeLocation.postcode, PracticeLocation.city,
+    PracticeLocation.phone, Territory.id, Territory.name, Territory.finess, Territory.phone,
+)  # fmt: skip
+
+
+def _sas_query():  # noqa: ANN202
+    return (
+        select(*_SAS_COLUMNS)
+        .join(Doctor, Doctor.id == Slot.doctor_id)
+        .join(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .join(Territory, Territory.id == Slot.territory_id)
+        .where(Slot.sas_visible.is_(True), Doctor.active.is_(True))
+    )
+
+
+def sas_free_slots(session: Session, rpps: list[str], start: datetime, end: datetime) -> list[SasSlotRow]:
+    """The free slots the SAS may see of these doctors, starting in [start, end]."""
+    doctor_ids = select(Doctor.id).where(Doctor.rpps.in_(rpps)).scalar_subquery()
+    query = _sas_query().where(
+        Slot.doctor_id.in_(doctor_ids), Slot.status == SlotStatus.FREE.value,
+        Slot.start_at >= start, Slot.start_at <= end,
+    ).order_by(Slot.start_at, Slot.id)  # fmt: skip
+    return [SasSlotRow(*row) for row in session.execute(query)]
+
+
+def sas_slot(session: Session, slot_id: int) -> SasSlotRow | None:
+    row = session.execute(_sas_query().where(Slot.id == slot_id)).first()
+    return SasSlotRow(*row) if row else None
+
+
+def sas_schedule(session: Session, doctor_id: int, location_id: int) -> SasSlotRow | None:
+    """Any SAS-visible slot of this doctor at this practice: what a Schedule is made of."""
+    row = session.execute(
+        _sas_query().where(Slot.doctor_id == doctor_id, Slot.location_id == location_id).limit(1)
+    ).first()
+    return SasSlotRow(*row) if row else None

@@ -1,0 +1,71 @@
+"""The rules of unscheduled-care slots that do not need the database: which slots the SAS
+sees, and how a recurring pattern becomes slots in Paris wall-clock time."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from app.snp.models import Visibility
+
+PARIS = ZoneInfo("Europe/Paris")
+MAX_PATTERN_DAYS = 366
+DEFAULT_SEARCH_HOURS = 48
+
+# A slot reserved to the CPTS itself (CPTS only) stays inside the CPTS: the SAS platform is
+# served the slots its regulators may book — open to the public, to professionals or to SNP.
+_SAS_TYPES = Visibility.PUBLIC | Visibility.PRO | Visibility.SNP
+
+
+def served_to_sas(visibility: int) -> bool:
+    return bool(Visibility(visibility) & _SAS_TYPES)
+
+
+def visibility_codes(visibility: int) -> list[str]:
+    return [v.name for v in Visibility if v & visibility]
+
+
+def visibility_from_codes(codes: list[str]) -> int:
+    value = Visibility(0)
+    for code in codes:
+        value |= Visibility[code]
+    return int(value)
+
+
+def paris_to_utc(day: date, at: time) -> datetime | None:
+    """The UTC instant of a Paris wall-clock time, or None when that time does not exist
+    (the hour skipped when clocks go forward in March)."""
+    local = datetime.combine(day, at, tzinfo=PARIS)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(PARIS).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return instant
+
+
+@dataclass(frozen=True)
+class PatternSpec:
+    weekdays: list[int]  # ISO weekdays, 1 = Monday
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    first_date: date
+    last_date: date
+
+
+def expand(pattern: PatternSpec) -> Iterator[tuple[datetime, datetime]]:
+    """(start, end) in UTC of each slot of the pattern: back-to-back slots of slot_minutes
+    from start_time until end_time, every chosen weekday, each in that day's Paris offset
+    (so 16:00 stays 16:00 across daylight-saving changes)."""
+    step = timedelta(minutes=pattern.slot_minutes)
+    day = pattern.first_date
+    while day <= pattern.last_date:
+        if day.isoweekday() in pattern.weekdays:
+            wall = datetime.combine(day, pattern.start_time)
+            end_wall = datetime.combine(day, pattern.end_time)
+            while wall + step <= end_wall:
+                start = paris_to_utc(day, wall.time())
+                end = paris_to_utc(day, (wall + step).time()) if (wall + step).date() == day else None
+                if start is not None and end is not None and end > start:
+                    yield start, end
+                wall += step
+        day += timedelta(days=1)

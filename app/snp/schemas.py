@@ -1,0 +1,220 @@
+from datetime import date, datetime, time, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+
+from app.core.identifiers import normalize_phone
+from app.snp.rules import MAX_PATTERN_DAYS
+
+Kind = Literal["AMB", "HH", "VR"]
+VisibilityCode = Literal["PUBLIC", "PRO", "SNP", "CPTS"]
+AppointmentTypeCode = Literal["ROUTINE", "WALKIN"]
+
+
+class SlotOffer(BaseModel):
+    """Who offers the slot, where, and to whom: shared by single slots and patterns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doctor_id: int | None = Field(default=None, description="A doctor's slot (or centre_id).")
+    location_id: int | None = Field(default=None, description="The doctor's practice; its first one by default.")
+    centre_id: int | None = Field(default=None, description="A slot of the CPTS's own centre (CSNP).")
+    kind: Kind = Field(default="AMB", description="AMB surgery, HH home visit, VR teleconsultation.")
+    visibility: list[VisibilityCode] = Field(default=["SNP", "CPTS"], min_length=1, max_length=4)
+    appointment_type: AppointmentTypeCode = Field(default="ROUTINE", description="ROUTINE bookable, WALKIN walk-in.")
+
+    @model_validator(mode="after")
+    def _doctor_or_centre(self) -> "SlotOffer":
+        if (self.doctor_id is None) == (self.centre_id is None):
+            raise ValueError("Indiquez soit un médecin (doctor_id), soit un centre (centre_id).")
+        if self.centre_id is not None and self.location_id is not None:
+            raise ValueError("Un créneau de centre n'a pas de lieu d'exercice de médecin.")
+        return self
+
+
+class SlotCreate(SlotOffer):
+    start: AwareDatetime = Field(examples=["2026-12-01T16:00:00+01:00"])
+    end: AwareDatetime = Field(examples=["2026-12-01T16:20:00+01:00"])
+
+    @model_validator(mode="after")
+    def _order(self) -> "SlotCreate":
+        if self.end <= self.start:
+            raise ValueError("La fin du créneau doit suivre son début.")
+        if self.end - self.start > timedelta(hours=12):
+            raise ValueError("Un créneau dure au plus 12 heures.")
+        return self
+
+
+class PatternCreate(SlotOffer):
+    """Paris wall-clock times, e.g. every Tuesday 16:00–20:00 in 20-minute slots for 8 weeks."""
+
+    weekdays: list[int] = Field(min_length=1, max_length=7, examples=[[2]], description="ISO weekdays, 1 = Monday.")
+    start_time: time = Field(examples=["16:00"])
+    end_time: time = Field(examples=["20:00"])
+    slot_minutes: int = Field(ge=5, le=240, examples=[20])
+    first_date: date
+    weeks: int | None = Field(default=None, ge=1, le=52, description="How many weeks (or last_date).")
+    last_date: date | None = None
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(d < 1 or d > 7 for d in value):
+            raise ValueError("Jours de la semaine : de 1 (lundi) à 7 (dimanche).")
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _span(self) -> "PatternCreate":
+        if self.end_time <= self.start_time:
+            raise ValueError("L'heure de fin doit suivre l'heure de début.")
+        if (self.weeks is None) == (self.last_date is None):
+            raise ValueError("Indiquez soit un nombre de semaines (weeks), soit une date de fin (last_date).")
+        if self.last_date is not None and self.last_date < self.first_date:
+            raise ValueError("La date de fin doit suivre la date de début.")
+        if self.last_date is not None and (self.last_date - self.first_date).days > MAX_PATTERN_DAYS:
+            raise ValueError("Une récurrence couvre au plus un an.")
+        return self
+
+
+class SlotOut(BaseModel):
+    id: int
+    territory: str
+    doctor_id: int | None
+    doctor_name: str | None
+    location_id: int | None
+    centre_id: int | None
+    place: str = Field(description="Address of the practice or centre.")
+    pattern_id: int | None
+    start: datetime
+    end: datetime
+    kind: Kind
+    visibility: list[VisibilityCode]
+    appointment_type: AppointmentTypeCode
+    status: Literal["free", "booked"]
+    booking_id: int | None = None
+
+
+class SlotList(BaseModel):
+    items: list[SlotOut]
+
+
+class PatternOut(BaseModel):
+    id: int
+    territory: str
+    doctor_id: int | None
+    location_id: int | None
+    centre_id: int | None
+    weekdays: list[int]
+    start_time: time
+    end_time: time
+    slot_minutes: int
+    first_date: date
+    last_date: date
+    kind: Kind
+    visibility: list[VisibilityCode]
+    appointment_type: AppointmentTypeCode
+    active: bool
+    slots_created: int = 0
+    slots_removed: int = 0
+    booked_slots_kept: int = 0
+
+
+class CentreCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpts: str = Field(description="Slug of the CPTS.")
+    name: str = Field(min_length=2, max_length=200)
+    address: str = Field(min_length=3, max_length=200)
+    postcode: str = Field(pattern=r"^\d{5}$")
+    city: str = Field(min_length=1, max_length=100)
+    phone: str | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalize_phone(value) if value else None
+
+
+class CentreOut(BaseModel):
+    id: int
+    territory: str
+    name: str
+    address: str
+    postcode: str
+    city: str
+    phone: str | None
+
+
+class SearchResult(BaseModel):
+    slot: SlotOut
+    distance_km: float | None = Field(description="Great-circle distance from the patient; None for teleconsultation.")
+
+
+class SearchAnswer(BaseModel):
+    window_start: datetime
+    window_end: datetime
+    doctors_examined: int
+    slots_examined: int
+    items: list[SearchResult]
+
+
+class BookingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    family_name: str = Field(min_length=1, max_length=100)
+    given_name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(examples=["06 12 34 56 78"])
+    email: EmailStr | None = None
+    reason: str = Field(min_length=2, max_length=200, description="In a few words.")
+
+    @field_validator("family_name", "given_name", "reason")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("Champ obligatoire.")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return normalize_phone(value)
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["fulfilled", "noshow"]
+
+
+class MessageOut(BaseModel):
+    kind: str
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+class BookingOut(BaseModel):
+    id: int
+    slot: SlotOut
+    status: Literal["booked", "cancelled", "fulfilled", "noshow"]
+    family_name: str
+    given_name: str
+    phone: str
+    email: str | None
+    reason: str
+    origin: Literal["cpts", "sas"]
+    sas_appointment_id: str | None
+    created_at: datetime
+    messages: list[MessageOut]
+
+
+class SnpIndicators(BaseModel):
+    slots_offered: int
+    slots_booked: int
+    slots_used: int
+    noshows: int
+    cancelled_bookings: int
+    booked_by_sas: int

@@ -1,0 +1,451 @@
+"""The rules of unscheduled care: who may publish which slot, patterns, the search for a
+patient, and booking exactly once."""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.accounts.access import may_act_in
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.audit.service import record
+from app.core.database import utcnow
+from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from app.core.identifiers import french_phone
+from app.core.settings import Settings
+from app.doctors import service as doctors
+from app.doctors.models import Doctor
+from app.doctors.schemas import LocationIn
+from app.geocoding.service import GeocodingService
+from app.notifications.models import OutboxMessage
+from app.notifications.outbox import enqueue
+from app.notifications.templates import render
+from app.requests.ranking import great_circle_km
+from app.snp import repository
+from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.rules import DEFAULT_SEARCH_HOURS, PARIS, PatternSpec, expand, served_to_sas, visibility_codes, visibility_from_codes
+from app.snp.schemas import (
+    BookingCreate, CentreCreate, CentreOut, PatternCreate, PatternOut, SearchAnswer, SearchResult, SlotCreate,
+    SlotOffer, SlotOut,
+)  # fmt: skip
+from app.territories.models import Territory
+from app.territories.residency import check_residency
+
+MAX_SEARCH_DAYS = 14
+
+
+def _field_error(field: str, message: str) -> Unprocessable:
+    return Unprocessable(message, fields=[FieldError(field=field, message=message)])
+
+
+# ---- Who offers a slot ------------------------------------------------------------------
+
+
+class Offer:
+    """The resolved owner of a slot or pattern: a doctor at one of its practices, or a centre."""
+
+    def __init__(self, territory_id: int, doctor: Doctor | None, location_id: int | None, centre: Centre | None):
+        self.territory_id, self.doctor, self.location_id, self.centre = territory_id, doctor, location_id, centre
+
+
+def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> Offer:
+    if offer.centre_id is not None:
+        if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+            raise Forbidden("Seule la coordination gère les créneaux du centre.")
+        centre = repository.get_centre(session, principal, offer.centre_id)
+        if centre is None:
+            raise _field_error("centre_id", "Centre inconnu dans vos CPTS.")
+        return Offer(centre.territory_id, None, None, centre)
+    if principal.role is Role.DOCTOR and offer.doctor_id != principal.doctor_id:
+        raise Forbidden("Un médecin publie ses propres créneaux.")
+    doctor = session.get(Doctor, offer.doctor_id)
+    if doctor is None or not (principal.role is Role.DOCTOR or may_act_in(principal, doctor.territory_id)):
+        raise _field_error("doctor_id", "Médecin inconnu dans vos CPTS.")
+    if not doctor.active:
+        raise _field_error("doctor_id", "Ce médecin est désactivé.")
+    location = repository.doctor_location(session, doctor, offer.location_id)
+    if location is None:
+        raise _field_error("location_id", "Lieu d'exercice inconnu pour ce médecin.")
+    return Offer(doctor.territory_id, doctor, location.id, None)
+
+
+def _overlapping(session: Session, owner: Offer, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Existing slots of the same doctor (or centre place) meeting [start, end)."""
+    column, value = (Slot.doctor_id, owner.doctor.id) if owner.doctor else (Slot.centre_id, owner.centre.id)
+    return list(session.execute(
+        select(Slot.start_at, Slot.end_at).where(column == value, Slot.start_at < end, Slot.end_at > start)
+    ).all())  # fmt: skip
+
+
+def _new_slot(owner: Offer, offer: SlotOffer, start: datetime, end: datetime, pattern_id: int | None) -> dict:
+    visibility = visibility_from_codes(offer.visibility)
+    return {
+        "territory_id": owner.territory_id, "doctor_id": owner.doctor.id if owner.doctor else None,
+        "location_id": owner.location_id, "centre_id": owner.centre.id if owner.centre else None,
+        "pattern_id": pattern_id, "start_at": start, "end_at": end, "kind": offer.kind,
+        "visibility": visibility, "sas_visible": served_to_sas(visibility),
+        "appointment_type": offer.appointment_type, "status": SlotStatus.FREE.value, "created_at": utcnow(),
+    }  # fmt: skip
+
+
+# ---- Slots --------------------------------------------------------------------------------
+
+
+def create_slot(session: Session, principal: Principal, data: SlotCreate) -> Slot:
+    owner = resolve_offer(session, principal, data)
+    start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
+    if end <= utcnow():
+        raise _field_error("end", "Ce créneau est déjà passé.")
+    if _overlapping(session, owner, start, end):
+        raise Conflict("Ce créneau chevauche un créneau existant de ce médecin ou de ce centre.")
+    slot = Slot(**_new_slot(owner, data, start, end, None))
+    session.add(slot)
+    session.flush()
+    record(session, principal, "create", "slot", slot.id, slot.territory_id)
+    return slot
+
+
+def delete_slot(session: Session, principal: Principal, slot_id: int) -> None:
+    slot = repository.get_slot(session, principal, slot_id)
+    if slot is None:
+        raise NotFound("Créneau introuvable.")
+    if slot.status != SlotStatus.FREE.value:
+        raise Conflict("Ce créneau est réservé : annulez d'abord le rendez-vous.")
+    record(session, principal, "delete", "slot", slot.id, slot.territory_id)
+    session.delete(slot)
+
+
+def slot_out(slot: Slot, slugs: dict[int, str], booking_id: int | None = None) -> SlotOut:
+    if slot.doctor is not None:
+        name = f"Dr {slot.doctor.given_name} {slot.doctor.family_name}"
+        place = f"{slot.location.address}, {slot.location.postcode} {slot.location.city}" if slot.location else ""
+    else:
+        name = None
+        place = f"{slot.centre.name}, {slot.centre.address}, {slot.centre.postcode} {slot.centre.city}"
+    return SlotOut(
+        id=slot.id, territory=slugs.get(slot.territory_id, ""), doctor_id=slot.doctor_id, doctor_name=name,
+        location_id=slot.location_id, centre_id=slot.centre_id, place=place, pattern_id=slot.pattern_id,
+        start=slot.start_at, end=slot.end_at, kind=slot.kind, visibility=visibility_codes(slot.visibility),
+        appointment_type=slot.appointment_type, status=slot.status, booking_id=booking_id,
+    )  # fmt: skip
+
+
+# ---- Patterns -----------------------------------------------------------------------------
+
+
+def _last_date(data: PatternCreate) -> date:
+    return data.last_date or data.first_date + timedelta(weeks=data.weeks or 1, days=-1)
+
+
+def _generate(session: Session, pattern: SlotPattern, owner: Offer, offer: SlotOffer, not_before: datetime) -> int:
+    """Inserts the pattern's future slots, skipping any that would meet an existing slot."""
+    spec = PatternSpec(pattern.weekdays, pattern.start_time, pattern.end_time, pattern.slot_minutes,
+                       pattern.first_date, pattern.last_date)  # fmt: skip
+    wanted = [(s, e) for s, e in expand(spec) if s >= not_before]
+    if not wanted:
+        return 0
+    taken = _overlapping(session, owner, wanted[0][0], wanted[-1][1])
+    rows = [
+        _new_slot(owner, offer, s, e, pattern.id)
+        for s, e in wanted
+        if not any(ts < e and te > s for ts, te in taken)
+    ]
+    if rows:
+        session.execute(Slot.__table__.insert(), rows)
+    return len(rows)
+
+
+def create_pattern(session: Session, principal: Principal, data: PatternCreate) -> PatternOut:
+    owner = resolve_offer(session, principal, data)
+    pattern = SlotPattern(
+        territory_id=owner.territory_id, doctor_id=owner.doctor.id if owner.doctor else None,
+        location_id=owner.location_id, centre_id=owner.centre.id if owner.centre else None,
+        weekdays=data.weekdays, start_time=data.start_time, end_time=data.end_time,
+        slot_minutes=data.slot_minutes, first_date=data.first_date, last_date=_last_date(data), kind=data.kind,
+        visibility=visibility_from_codes(data.visibility), appointment_type=data.appointment_type,
+        created_by_user_id=principal.user_id,
+    )  # fmt: skip
+    session.add(pattern)
+    session.flush()
+    created = _generate(session, pattern, owner, data, utcnow())
+    record(session, principal, "create", "slot_pattern", pattern.id, pattern.territory_id)
+    return pattern_out(session, pattern, created=created)
+
+
+def _remove_free_future_slots(session: Session, pattern: SlotPattern) -> tuple[int, int]:
+    """Deletes the pattern's free future slots; booked ones are never touched."""
+    now = utcnow()
+    removed = session.execute(
+        delete(Slot).where(Slot.pattern_id == pattern.id, Slot.status == SlotStatus.FREE.value, Slot.start_at > now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    booked = session.scalar(
+        select(func.count()).select_from(Slot)
+        .where(Slot.pattern_id == pattern.id, Slot.status != SlotStatus.FREE.value, Slot.start_at > now)
+    )  # fmt: skip
+    return removed, booked
+
+
+def update_pattern(session: Session, principal: Principal, pattern_id: int, data: PatternCreate) -> PatternOut:
+    pattern = repository.get_pattern(session, principal, pattern_id)
+    if pattern is None or not pattern.active:
+        raise NotFound("Récurrence introuvable.")
+    owner = resolve_offer(session, principal, data)
+    if owner.territory_id != pattern.territory_id:
+        raise _field_error("doctor_id", "Une récurrence reste dans sa CPTS.")
+    removed, booked = _remove_free_future_slots(session, pattern)
+    for name, value in {
+        "doctor_id": owner.doctor.id if owner.doctor else None, "location_id": owner.location_id,
+        "centre_id": owner.centre.id if owner.centre else None, "weekdays": data.weekdays,
+        "start_time": data.start_time, "end_time": data.end_time, "slot_minutes": data.slot_minutes,
+        "first_date": data.first_date, "last_date": _last_date(data), "kind": data.kind,
+        "visibility": visibility_from_codes(data.visibility), "appointment_type": data.appointment_type,
+        "updated_at": utcnow(),
+    }.items():  # fmt: skip
+        setattr(pattern, name, value)
+    session.flush()
+    created = _generate(session, pattern, owner, data, utcnow())
+    record(session, principal, "update", "slot_pattern", pattern.id, pattern.territory_id)
+    return pattern_out(session, pattern, created=created, removed=removed, kept=booked)
+
+
+def delete_pattern(session: Session, principal: Principal, pattern_id: int) -> PatternOut:
+    pattern = repository.get_pattern(session, principal, pattern_id)
+    if pattern is None or not pattern.active:
+        raise NotFound("Récurrence introuvable.")
+    removed, booked = _remove_free_future_slots(session, pattern)
+    pattern.active = False
+    pattern.updated_at = utcnow()
+    record(session, principal, "delete", "slot_pattern", pattern.id, pattern.territory_id)
+    return pattern_out(session, pattern, removed=removed, kept=booked)
+
+
+def pattern_out(session: Session, pattern: SlotPattern, created: int = 0, removed: int = 0, kept: int = 0) -> PatternOut:
+    slug = session.scalar(select(Territory.slug).where(Territory.id == pattern.territory_id))
+    return PatternOut(
+        id=pattern.id, territory=slug, doctor_id=pattern.doctor_id, location_id=pattern.location_id,
+        centre_id=pattern.centre_id, weekdays=pattern.weekdays, start_time=pattern.start_time,
+        end_time=pattern.end_time, slot_minutes=pattern.slot_minutes, first_date=pattern.first_date,
+        last_date=pattern.last_date, kind=pattern.kind, visibility=visibility_codes(pattern.visibility),
+        appointment_type=pattern.appointment_type, active=pattern.active, slots_created=created,
+        slots_removed=removed, booked_slots_kept=kept,
+    )  # fmt: skip
+
+
+# ---- Centres ------------------------------------------------------------------------------
+
+
+def create_centre(session: Session, geocoding: GeocodingService, principal: Principal, data: CentreCreate) -> Centre:
+    territory = doctors.territory_for(session, principal, data.cpts)
+    place = doctors.locate_practice(
+        session, geocoding, territory, LocationIn(address=data.address, postcode=data.postcode, city=data.city), "centre"
+    )  # fmt: skip
+    centre = Centre(
+        territory_id=territory.id, name=data.name, address=data.address, postcode=data.postcode,
+        insee_code=place.insee_code, city=place.city, latitude=place.latitude, longitude=place.longitude,
+        phone=data.phone,
+    )  # fmt: skip
+    session.add(centre)
+    session.flush()
+    record(session, principal, "create", "snp_centre", centre.id, territory.id)
+    return centre
+
+
+def centre_out(centre: Centre, slugs: dict[int, str]) -> CentreOut:
+    return CentreOut(id=centre.id, territory=slugs.get(centre.territory_id, ""), name=centre.name,
+                     address=centre.address, postcode=centre.postcode, city=centre.city, phone=centre.phone)  # fmt: skip
+
+
+# ---- Search for a patient -----------------------------------------------------------------
+
+
+def patient_point(
+    session: Session, geocoding: GeocodingService, latitude: float | None, longitude: float | None,
+    postcode: str | None, city: str | None, address: str | None,
+) -> tuple[float, float] | None:
+    if latitude is not None and longitude is not None:
+        return latitude, longitude
+    if postcode:
+        placement = check_residency(session, geocoding, postcode, city, address).placement
+        if placement.location is not None:
+            return placement.location.latitude, placement.location.longitude
+    return None
+
+
+def _place_of(slot: Slot) -> tuple[float | None, float | None]:
+    if slot.location is not None:
+        return slot.location.latitude, slot.location.longitude
+    if slot.centre is not None:
+        return slot.centre.latitude, slot.centre.longitude
+    return None, None
+
+
+def search(
+    session: Session, principal: Principal, territory: Territory, point: tuple[float, float] | None,
+    start: datetime | None, end: datetime | None, kind: str | None, max_distance_km: float | None,
+    doctor_id: int | None,
+) -> SearchAnswer:  # fmt: skip
+    """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
+    and, at the same time, nearest first."""
+    now = utcnow()
+    start = max(start.astimezone(UTC) if start else now, now)
+    end = end.astimezone(UTC) if end else start + timedelta(hours=DEFAULT_SEARCH_HOURS)
+    if end <= start:
+        raise _field_error("to", "La fin de la période doit suivre son début.")
+    if end - start > timedelta(days=MAX_SEARCH_DAYS):
+        raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
+    if max_distance_km is not None and point is None:
+        raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
+    slots = repository.free_slots_in_window(session, territory.id, start, end, kind, doctor_id)
+    results: list[tuple[datetime, float, Slot, float | None]] = []
+    for slot in slots:
+        distance = None
+        lat, lon = _place_of(slot)
+        if point is not None and lat is not None and slot.kind != "VR":
+            distance = great_circle_km(point[0], point[1], lat, lon)
+        if max_distance_km is not None and slot.kind != "VR" and (distance is None or distance > max_distance_km):
+            continue
+        results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
+    results.sort(key=lambda r: (r[0], r[1], r[2].id))
+    slugs = {territory.id: territory.slug}
+    return SearchAnswer(
+        window_start=start, window_end=end,
+        doctors_examined=len({s.doctor_id or -s.centre_id for s in slots}), slots_examined=len(slots),
+        items=[SearchResult(slot=slot_out(slot, slugs), distance_km=round(d, 1) if d is not None else None)
+               for _, _, slot, d in results[:200]],
+    )  # fmt: skip
+
+
+# ---- Booking ------------------------------------------------------------------------------
+
+
+def _when(slot: Slot) -> str:
+    local = slot.start_at.astimezone(PARIS)
+    return local.strftime("%d/%m/%Y à %H:%M")
+
+
+def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, cancelled: bool) -> None:
+    territory = session.get(Territory, booking.territory_id)
+    who = f"Dr {slot.doctor.given_name} {slot.doctor.family_name}" if slot.doctor else slot.centre.name
+    if slot.kind == "VR":
+        where = "en téléconsultation (le lien vous sera envoyé)"
+    elif slot.kind == "HH":
+        where = "en visite à domicile"
+    elif slot.location is not None:
+        where = f"{slot.location.address}, {slot.location.city}"
+    else:
+        where = f"{slot.centre.address}, {slot.centre.city}"
+    channel, recipient = ("sms", booking.phone) if booking.phone.startswith(("+336", "+337")) else (
+        ("email", booking.email) if booking.email else (None, None))  # fmt: skip
+    if channel is None:
+        return  # a landline and no e-mail: the caller was told on the phone
+    subject, body = render(
+        "snp_booking", channel, given_name=booking.given_name, when=_when(slot), who=who, where=where,
+        territory=territory.name, territory_phone=french_phone(territory.phone), cancelled=cancelled,
+    )  # fmt: skip
+    enqueue(session, kind="snp_booking", channel=channel, recipient=recipient, subject=subject, body=body,
+            territory_id=booking.territory_id, booking_id=booking.id)  # fmt: skip
+
+
+def _enqueue_sas_push(session: Session, settings: Settings, booking: Booking, slot: Slot, regulator: tuple[str, str, str] | None) -> None:
+    """The appointment to the SAS platform (FrAppointmentSAS), after the previous push of the
+    same booking: creation first, then each status change."""
+    from app.fhir.appointments import appointment_resource  # translation only
+
+    if not settings.sas_base_url or booking.sas_appointment_id is None:
+        return
+    previous = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.booking_id == booking.id, OutboxMessage.channel == "sas")
+        .order_by(OutboxMessage.id.desc()).limit(1)
+    ).first()  # fmt: skip
+    if previous is None:
+        recipient = "POST Appointment"
+    else:
+        recipient = f"PUT Appointment?identifier={settings.appointment_identifier_system}|{booking.sas_appointment_id}"
+    body = appointment_resource(settings, booking, slot, regulator)
+    enqueue(session, kind="sas_appointment", channel="sas", recipient=recipient, body=body,
+            territory_id=booking.territory_id, booking_id=booking.id, after=previous)  # fmt: skip
+
+
+def regulator_identifier(session: Session, user_id: int | None) -> tuple[str, str, str] | None:
+    """(system, value, type) of a regulator: the national identifier when it has one."""
+    from app.snp.models import RegulatorIdentifier
+
+    rows = session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user_id)).all()
+    rows = sorted(rows, key=lambda r: r.kind != "IDNPS")
+    return (rows[0].system, rows[0].value, rows[0].kind) if rows else None
+
+
+def book(
+    session: Session, settings: Settings, principal: Principal, slot_id: int, data: BookingCreate, origin: str
+) -> Booking:
+    if origin == "sas":
+        if principal.role is not Role.REGULATOR:
+            raise Forbidden("Seule la régulation du SAS réserve depuis le SAS.")
+        slot = repository.get_slot_for_sas(session, slot_id)
+    else:
+        if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+            raise Forbidden("Votre rôle ne permet pas de réserver.")
+        slot = repository.get_slot(session, principal, slot_id)
+    if slot is None:
+        raise NotFound("Créneau introuvable.")
+    if slot.appointment_type != "ROUTINE":
+        raise Conflict("Créneau sans rendez-vous : le patient se présente directement.")
+    if slot.start_at <= utcnow():
+        raise Conflict("Ce créneau a déjà commencé.")
+    if not repository.mark_booked(session, slot.id):
+        raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre.")
+    booking = Booking(
+        slot_id=slot.id, territory_id=slot.territory_id, family_name=data.family_name,
+        given_name=data.given_name, phone=data.phone, email=data.email, reason=data.reason, origin=origin,
+        booked_by_user_id=principal.user_id, sas_appointment_id=str(uuid.uuid4()) if origin == "sas" else None,
+    )  # fmt: skip
+    session.add(booking)
+    session.flush()
+    slot.status = SlotStatus.BOOKED.value
+    record(session, principal, "create", "snp_booking", booking.id, booking.territory_id)
+    _enqueue_patient_message(session, booking, slot, cancelled=False)
+    _enqueue_sas_push(session, settings, booking, slot, regulator_identifier(session, principal.user_id))
+    return booking
+
+
+def _booking_for_change(session: Session, principal: Principal, booking_id: int) -> Booking:
+    booking = repository.get_booking(session, principal, booking_id)
+    if booking is None:
+        raise NotFound("Rendez-vous introuvable.")
+    if principal.role not in (Role.ADMIN, Role.COORDINATOR, Role.DOCTOR):
+        raise Forbidden("Votre rôle ne permet pas cette action.")
+    return booking
+
+
+def cancel(session: Session, settings: Settings, principal: Principal, booking_id: int) -> Booking:
+    booking = _booking_for_change(session, principal, booking_id)
+    if booking.status != BookingStatus.BOOKED.value:
+        raise Conflict("Seul un rendez-vous à venir peut être annulé.")
+    booking.status = BookingStatus.CANCELLED.value
+    booking.updated_at = utcnow()
+    session.flush()  # the live-booking index must see the cancellation before the slot is free
+    repository.mark_free(session, booking.slot_id)
+    record(session, principal, "cancel", "snp_booking", booking.id, booking.territory_id)
+    _enqueue_patient_message(session, booking, booking.slot, cancelled=True)
+    _enqueue_sas_push(session, settings, booking, booking.slot, _operator_of(session, booking))
+    return booking
+
+
+def record_outcome(session: Session, settings: Settings, principal: Principal, booking_id: int, outcome: str) -> Booking:
+    booking = _booking_for_change(session, principal, booking_id)
+    if booking.status == BookingStatus.CANCELLED.value:
+        raise Conflict("Ce rendez-vous a été annulé.")
+    if booking.slot.start_at > utcnow():
+        raise Conflict("Le rendez-vous n'a pas encore eu lieu.")
+    booking.status = outcome
+    booking.updated_at = utcnow()
+    record(session, principal, outcome, "snp_booking", booking.id, booking.territory_id)
+    _enqueue_sas_push(session, settings, booking, booking.slot, _operator_of(session, booking))
+    return booking
+
+
+def _operator_of(session: Session, booking: Booking) -> tuple[str, str, str] | None:
+    return regulator_identifier(session, booking.booked_by_user_id) if booking.origin == "sas" else None

@@ -1,0 +1,221 @@
+"""INT_R02 (the SAS creates and updates regulator accounts) and the appointment push to the
+SAS platform after a regulator's booking, against a fake platform on loopback."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from app.accounts.models import Role, User
+from app.accounts.principal import Principal
+from app.demo_people import demo_rpps
+from app.main import create_app
+from app.notifications.models import OutboxMessage
+from app.notifications.outbox import OutboxWorker
+from app.snp import service
+from app.snp.schemas import BookingCreate
+from tests.fakes.sas import FakeSas
+
+pytestmark = pytest.mark.usefixtures("demo_territories")
+
+# The guide's example (example-practitioner-regul1.fsh).
+REGULATOR = {
+    "resourceType": "Practitioner",
+    "meta": {"source": "urn:oid:1.2.250.1.213.3.6"},
+    "identifier": [{
+        "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "IDNPS"}]},
+        "system": "urn:oid:1.2.250.1.71.4.2.1", "value": "3456780581/11242343",
+    }],
+    "active": True,
+    "name": [{"family": "Loridon", "given": ["Sébastien"]}],
+    "telecom": [{"system": "email", "value": "sebastien.loridon@test.com"}],
+}  # fmt: skip
+FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+
+
+def test_the_sas_creates_a_regulator_account(client, db):
+    response = client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    assert response.status_code == 201
+    location = response.headers["Location"]
+    assert "/fhir/Practitioner/reg-" in location
+    user = db.scalars(select(User).where(User.email == "sebastien.loridon@test.com")).one()
+    assert (user.role, user.active, user.display_name, user.password_hash) == ("regulator", True, "Sébastien Loridon", None)
+    read = client.get(location.split("127.0.0.1:8000")[-1])
+    assert read.status_code == 200 and read.json()["identifier"][0]["value"] == "3456780581/11242343"
+    # The welcome e-mail with a link to choose a password went to the outbox.
+    welcome = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "regulator_welcome")).one()
+    assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/mot-de-passe/" in welcome.body
+
+
+def test_a_conditional_update_changes_or_creates_the_account(client, db):
+    client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    sas_id = "b6e39355-8a61-4556-b340-36f7b95fec6a"
+    changed = REGULATOR | {"active": False, "identifier": REGULATOR["identifier"] + [{
+        "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+        "system": "urn:oid:1.2.250.1.213.3.6", "value": sas_id}]}  # fmt: skip
+    response = client.put("/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3456780581/11242343",
+                          json=changed, headers=FHIR)  # fmt: skip
+    assert response.status_code == 200 and response.headers["Location"]
+    db.expire_all()
+    user = db.scalars(select(User).where(User.email == "sebastien.loridon@test.com")).one()
+    assert user.active is False
+    # Now found by the SAS technical identifier as well.
+    again = client.put(f"/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|{sas_id}", json=changed | {"active": True}, headers=FHIR)
+    assert again.status_code == 200
+    # An identifier nobody has: the update creates the account (the guide's idempotence).
+    other = REGULATOR | {"identifier": [{"system": "urn:oid:1.2.250.1.213.3.6", "value": "0f0e0d0c-aaaa-bbbb-cccc-123456789abc"}],
+                         "telecom": [{"system": "email", "value": "autre.regulateur@test.com"}]}  # fmt: skip
+    created = client.put("/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|0f0e0d0c-aaaa-bbbb-cccc-123456789abc",
+                         json=other, headers=FHIR)  # fmt: skip
+    assert created.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        ({"resourceType": "Patient"}, "Practitioner"),
+        (REGULATOR | {"identifier": []}, "Practitioner.identifier"),
+        (REGULATOR | {"identifier": [{"system": "urn:oid:9.9.9", "value": "x"}]}, "Practitioner.identifier.system"),
+        (REGULATOR | {"name": [{"family": "Loridon"}]}, "Practitioner.name"),
+        (REGULATOR | {"telecom": [{"system": "email", "value": "pas-une-adresse"}]}, "Practitioner.telecom.value"),
+        (REGULATOR | {"active": "oui"}, "Practitioner.active"),
+        (REGULATOR | {"meta": {"source": "urn:oid:1.2.3"}}, "Practitioner.meta.source"),
+    ],
+)
+def test_a_bad_regulator_resource_is_a_400_operation_outcome(client, body, expression):
+    response = client.post("/fhir/Practitioner", json=body, headers=FHIR)
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert response.json()["issue"][0]["expression"] == [expression]
+
+
+def test_unreadable_json_and_missing_identifier_parameter_are_400(client):
+    assert client.post("/fhir/Practitioner", content=b"{not json", headers=FHIR).status_code == 400
+    assert client.put("/fhir/Practitioner", json=REGULATOR, headers=FHIR).status_code == 400
+
+
+def test_an_email_owned_by_another_account_is_a_422(client, make_account, db):
+    make_account("coordinator", ["grand-arras"])
+    taken = db.scalars(select(User.email).where(User.role == "coordinator")).first()
+    body = REGULATOR | {"telecom": [{"system": "email", "value": taken}]}
+    response = client.post("/fhir/Practitioner", json=body, headers=FHIR)
+    assert response.status_code == 422 and response.json()["issue"][0]["code"] == "business-rule"
+
+
+# ---- Appointment push ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_sas():
+    with FakeSas() as sas:
+        yield sas
+
+
+@pytest.fixture
+def sas_client(settings, engine, fake_sas):
+    app = create_app(settings.model_copy(update={"sas_base_url": fake_sas.url,
+                                                 "appointment_identifier_system": "https://cpts.example.fr/rdv"}))  # fmt: skip
+    with TestClient(app) as test_client:
+        yield test_client
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def booked_by_regulator(sas_client, make_account, db):
+    """A slot booked through the SAS path by the guide's example regulator: the booking id."""
+    coordinator = make_account("coordinator", ["grand-arras"])
+    doctor = sas_client.post("/api/v1/doctors", headers=coordinator, json={
+        "cpts": "grand-arras", "rpps": demo_rpps(960), "family_name": "Vasseur", "given_name": "Inès",
+        "email": "ines.vasseur@example.fr", "locations": [{"address": "3 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+    }).json()  # fmt: skip
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    slot = sas_client.post("/api/v1/snp/slots", headers=coordinator, json={
+        "doctor_id": doctor["id"], "start": start.isoformat(), "end": (start + timedelta(minutes=20)).isoformat(),
+        "visibility": ["SNP", "CPTS"]}).json()  # fmt: skip
+    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    regulator = Principal(user.id, user.email, Role.REGULATOR, frozenset(), None, None)
+    settings = sas_client.app.state.settings
+    booking = service.book(db, settings, regulator, slot["id"], BookingCreate(
+        family_name="Secret", given_name="Patient", phone="0612345678", reason="Douleur thoracique"), origin="sas")  # fmt: skip
+    db.commit()
+    return booking.id, coordinator
+
+
+def _deliver(client, times: int = 1, later: timedelta = timedelta(0)) -> None:
+    worker = OutboxWorker(client.app.state.settings, client.app.state.write_sessions)
+    for _ in range(times):
+        worker.run_once(now=datetime.now(UTC) + later)
+
+
+def test_a_regulators_booking_is_pushed_then_its_cancellation(sas_client, fake_sas, booked_by_regulator):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client)
+    assert [(r.method, r.identifier) for r in fake_sas.received] == [("POST", None)]
+    pushed = fake_sas.received[0].resource
+    assert pushed["status"] == "booked"
+    assert pushed["extension"][0]["valueReference"]["identifier"]["value"] == "3456780581/11242343"
+    assert pushed["participant"][0]["actor"]["identifier"]["value"] == "8" + demo_rpps(960)
+    assert pushed["identifier"][0]["system"] == "https://cpts.example.fr/rdv"
+
+    assert sas_client.post(f"/api/v1/snp/bookings/{booking_id}/cancel", headers=coordinator).status_code == 200
+    _deliver(sas_client)
+    key = f"https://cpts.example.fr/rdv|{pushed['identifier'][0]['value']}"
+    assert [(r.method, r.identifier) for r in fake_sas.received][1:] == [("PUT", key)]
+    assert fake_sas.received[1].resource["status"] == "cancelled"
+    messages = sas_client.get(f"/api/v1/snp/bookings/{booking_id}", headers=coordinator).json()["messages"]
+    assert [(m["channel"], m["status"]) for m in messages if m["channel"] == "sas"] == [("sas", "sent"), ("sas", "sent")]
+
+
+def test_a_platform_outage_is_retried_and_the_update_waits_for_the_creation(sas_client, fake_sas, booked_by_regulator):
+    booking_id, coordinator = booked_by_regulator
+    fake_sas.fail_next = [503]
+    _deliver(sas_client)
+    assert fake_sas.received == []
+    sas_client.post(f"/api/v1/snp/bookings/{booking_id}/cancel", headers=coordinator)
+    _deliver(sas_client)  # the creation is not due yet; the cancellation must not overtake it
+    assert fake_sas.received == []
+    _deliver(sas_client, times=2, later=timedelta(minutes=5))
+    assert [r.method for r in fake_sas.received] == ["POST", "PUT"]
+
+
+def test_a_refusal_is_recorded_and_shown_not_retried(sas_client, fake_sas, booked_by_regulator, db):
+    booking_id, coordinator = booked_by_regulator
+    fake_sas.fail_next = [422]
+    _deliver(sas_client)
+    _deliver(sas_client, times=3, later=timedelta(hours=2))
+    assert fake_sas.received == []
+    message = sas_client.get(f"/api/v1/snp/bookings/{booking_id}", headers=coordinator).json()["messages"]
+    sas = [m for m in message if m["channel"] == "sas"][0]
+    assert sas["status"] == "failed" and sas["attempts"] == 1
+    assert sas["last_error"] == "sas 422 business-rule"  # the platform's code, never its text
+
+
+def test_a_booking_by_the_cpts_is_not_pushed(sas_client, fake_sas, make_account, db):
+    coordinator = make_account("coordinator", ["grand-arras"])
+    doctor = sas_client.post("/api/v1/doctors", headers=coordinator, json={
+        "cpts": "grand-arras", "rpps": demo_rpps(961), "family_name": "Roux", "given_name": "Paul",
+        "email": "paul.roux@example.fr", "locations": [{"address": "4 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+    }).json()  # fmt: skip
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    slot = sas_client.post("/api/v1/snp/slots", headers=coordinator, json={
+        "doctor_id": doctor["id"], "start": start.isoformat(), "end": (start + timedelta(minutes=20)).isoformat()}).json()  # fmt: skip
+    sas_client.post(f"/api/v1/snp/slots/{slot['id']}/bookings", headers=coordinator,
+                    json={"family_name": "A", "given_name": "B", "phone": "0612345678", "reason": "Fièvre"})  # fmt: skip
+    _deliver(sas_client)
+    assert fake_sas.received == []
+    assert db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "sas")).all() == []
+
+
+def test_outcome_after_the_time_is_pushed(sas_client, fake_sas, booked_by_regulator, db):
+    from app.snp.models import Booking, Slot
+
+    booking_id, coordinator = booked_by_regulator
+    slot_id = db.get(Booking, booking_id).slot_id
+    past = datetime.now(UTC) - timedelta(hours=1)
+    db.execute(update(Slot).where(Slot.id == slot_id).values(start_at=past, end_at=past + timedelta(minutes=20)))
+    db.commit()
+    sas_client.post(f"/api/v1/snp/bookings/{booking_id}/outcome", json={"outcome": "noshow"}, headers=coordinator)
+    _deliver(sas_client, times=2)
+    assert [(r.method, r.resource["status"]) for r in fake_sas.received] == [("POST", "booked"), ("PUT", "noshow")]
