@@ -20,6 +20,7 @@ from app.fhir.endpoints import router as fhir_router
 from app.fhir.outcome import FhirError, fhir_error_response
 from app.snp.endpoints import router as snp_router
 from app.web.follow_up import router as follow_up_router
+from app.web.regulator_password import router as regulator_password_router
 from app.web.request_form import router as request_form_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
+    app.include_router(regulator_password_router)
     app.include_router(request_form_router)
     return app
 

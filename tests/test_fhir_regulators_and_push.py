@@ -48,6 +48,23 @@ def test_the_sas_creates_a_regulator_account(client, db):
     assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/mot-de-passe/" in welcome.body
 
 
+def test_a_new_regulator_chooses_a_password_from_its_welcome_link(client, db):
+    client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    body = db.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "regulator_welcome")).one()
+    path = "/comptes/" + body.split("/comptes/")[1].split()[0]
+    page = client.get(path)
+    assert page.status_code == 200 and "sebastien.loridon@test.com" in page.text
+    mismatch = client.post(path, data={"password": "un long mot de passe", "confirmation": "autre chose"})
+    assert mismatch.status_code == 422 and "identiques" in mismatch.text
+    short = client.post(path, data={"password": "court", "confirmation": "court"})
+    assert short.status_code == 422
+    done = client.post(path, data={"password": "un long mot de passe", "confirmation": "un long mot de passe"})
+    assert done.status_code == 200 and "enregistré" in done.text
+    login = client.post("/api/v1/auth/login", json={"email": "sebastien.loridon@test.com", "password": "un long mot de passe"})
+    assert login.status_code == 200 and login.json()["user"]["role"] == "regulator"
+    assert client.get(path).status_code == 404  # spent
+
+
 def test_a_conditional_update_changes_or_creates_the_account(client, db):
     client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
     sas_id = "b6e39355-8a61-4556-b340-36f7b95fec6a"

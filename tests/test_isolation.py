@@ -23,6 +23,7 @@ PUBLIC = {
     ("GET", "/api/v1/territories"), ("GET", "/api/v1/territories/{slug}"), ("POST", "/api/v1/auth/login"),
     ("GET", "/medecins/confirmer/{token}"), ("POST", "/medecins/confirmer/{token}"),
     ("POST", "/api/v1/requests"), ("GET", "/suivi/{token}"), ("GET", "/"), ("POST", "/"),
+    ("GET", "/comptes/mot-de-passe/{token}"), ("POST", "/comptes/mot-de-passe/{token}"),
 }  # fmt: skip
 # The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
 PLATFORM = {

@@ -53,7 +53,7 @@ def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSes
     slot = service.create_slot(session, principal, data)
     session.commit()
     response.headers["Location"] = f"/api/v1/snp/slots/{slot.id}"
-    return service.slot_out(repository.get_slot(session, principal, slot.id), repository.territory_slugs(session))
+    return service.slot_out(repository.slot_view(session, slot.id), repository.territory_slugs(session))
 
 
 @router.get("/slots", response_model=SlotList, responses=error_responses(401, 403, 422))
@@ -83,7 +83,7 @@ def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -
     if slot is None:
         raise NotFound("Créneau introuvable.")
     booking = repository.live_bookings_by_slot(session, [slot.id]).get(slot.id)
-    return service.slot_out(slot, repository.territory_slugs(session), booking)
+    return service.slot_out(repository.slot_view(session, slot.id), repository.territory_slugs(session), booking)
 
 
 @router.delete("/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409))
@@ -172,7 +172,7 @@ def _booking_out(session: Session, principal: Principal, booking: Booking) -> Bo
         select(OutboxMessage).where(OutboxMessage.booking_id == booking.id).order_by(OutboxMessage.id)
     ).all()
     return BookingOut(
-        id=booking.id, slot=service.slot_out(booking.slot, repository.territory_slugs(session), booking.id),
+        id=booking.id, slot=service.slot_out(repository.slot_view(session, booking.slot_id), repository.territory_slugs(session), booking.id),
         status=booking.status, family_name=booking.family_name, given_name=booking.given_name,
         phone=booking.phone, email=booking.email, reason=booking.reason, origin=booking.origin,
         sas_appointment_id=booking.sas_appointment_id, created_at=booking.created_at,

@@ -12,23 +12,25 @@ from app.doctors.models import Doctor, PracticeLocation
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
 from app.territories.models import Territory
 
-_slot_with_place = (
-    joinedload(Slot.doctor).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
-    joinedload(Slot.location),
-    joinedload(Slot.centre),
-)
+def _slot_with_place() -> tuple:
+    # Built on call: options made at import time would configure the mappers too early.
+    return (
+        joinedload(Slot.doctor).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
+        joinedload(Slot.location),
+        joinedload(Slot.centre),
+    )
 
 
 def get_slot(session: Session, principal: Principal, slot_id: int) -> Slot | None:
     return session.scalars(
-        select(Slot).options(*_slot_with_place).where(Slot.id == slot_id, visible(Slot, principal))
+        select(Slot).options(*_slot_with_place()).where(Slot.id == slot_id, visible(Slot, principal))
     ).one_or_none()
 
 
 def get_slot_for_sas(session: Session, slot_id: int) -> Slot | None:
     """A slot as the SAS regulation may see it, whatever CPTS it belongs to."""
     return session.scalars(
-        select(Slot).options(*_slot_with_place).where(Slot.id == slot_id, Slot.sas_visible.is_(True))
+        select(Slot).options(*_slot_with_place()).where(Slot.id == slot_id, Slot.sas_visible.is_(True))
     ).one_or_none()
 
 
@@ -43,10 +45,64 @@ class SlotFilters:
     kind: str | None = None
 
 
-def list_slots(session: Session, principal: Principal, filters: SlotFilters, limit: int = 2000) -> list[Slot]:
+@dataclass(frozen=True)
+class SlotView:
+    """A slot as lists and searches show it: plain columns, read in one query."""
+
+    id: int
+    territory_id: int
+    doctor_id: int | None
+    location_id: int | None
+    centre_id: int | None
+    pattern_id: int | None
+    start_at: datetime
+    end_at: datetime
+    kind: str
+    visibility: int
+    appointment_type: str
+    status: str
+    doctor_given_name: str | None
+    doctor_family_name: str | None
+    address: str | None
+    postcode: str | None
+    city: str | None
+    latitude: float | None
+    longitude: float | None
+    centre_name: str | None
+
+    @property
+    def doctor_name(self) -> str | None:
+        return f"Dr {self.doctor_given_name} {self.doctor_family_name}" if self.doctor_id else None
+
+    @property
+    def place(self) -> str:
+        where = f"{self.address}, {self.postcode} {self.city}" if self.address else ""
+        return f"{self.centre_name}, {where}" if self.centre_name else where
+
+
+def _views():  # noqa: ANN202
+    return (
+        select(
+            Slot.id, Slot.territory_id, Slot.doctor_id, Slot.location_id, Slot.centre_id, Slot.pattern_id,
+            Slot.start_at, Slot.end_at, Slot.kind, Slot.visibility, Slot.appointment_type, Slot.status,
+            Doctor.given_name, Doctor.family_name,
+            func.coalesce(PracticeLocation.address, Centre.address), func.coalesce(PracticeLocation.postcode, Centre.postcode),
+            func.coalesce(PracticeLocation.city, Centre.city), func.coalesce(PracticeLocation.latitude, Centre.latitude),
+            func.coalesce(PracticeLocation.longitude, Centre.longitude), Centre.name,
+        )
+        .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
+        .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .outerjoin(Centre, Centre.id == Slot.centre_id)
+    )  # fmt: skip
+
+
+def slot_view(session: Session, slot_id: int) -> SlotView:
+    return SlotView(*session.execute(_views().where(Slot.id == slot_id)).one())
+
+
+def list_slots(session: Session, principal: Principal, filters: SlotFilters, limit: int = 2000) -> list[SlotView]:
     query = (
-        select(Slot).options(*_slot_with_place)
-        .where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
+        _views().where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
         .order_by(Slot.start_at, Slot.id).limit(limit)
     )  # fmt: skip
     for column, value in (
@@ -55,15 +111,15 @@ def list_slots(session: Session, principal: Principal, filters: SlotFilters, lim
     ):  # fmt: skip
         if value is not None:
             query = query.where(column == value)
-    return list(session.scalars(query))
+    return [SlotView(*row) for row in session.execute(query)]
 
 
 def free_slots_in_window(
     session: Session, territory_id: int, start: datetime, end: datetime, kind: str | None, doctor_id: int | None
-) -> list[Slot]:
+) -> list[SlotView]:
     """One CPTS's free, bookable slots starting in the window (index on territory, status, start)."""
     query = (
-        select(Slot).options(*_slot_with_place)
+        _views()
         .where(Slot.territory_id == territory_id, Slot.status == SlotStatus.FREE.value,
                Slot.start_at >= start, Slot.start_at <= end, Slot.appointment_type == "ROUTINE")
         .order_by(Slot.start_at, Slot.id)
@@ -72,7 +128,7 @@ def free_slots_in_window(
         query = query.where(Slot.kind == kind)
     if doctor_id is not None:
         query = query.where(Slot.doctor_id == doctor_id)
-    return list(session.scalars(query))
+    return [SlotView(*row) for row in session.execute(query)]
 
 
 def mark_booked(session: Session, slot_id: int) -> bool:
@@ -97,7 +153,7 @@ def mark_free(session: Session, slot_id: int) -> None:
 def get_booking(session: Session, principal: Principal, booking_id: int) -> Booking | None:
     return session.scalars(
         select(Booking)
-        .options(joinedload(Booking.slot).options(*_slot_with_place))
+        .options(joinedload(Booking.slot).options(*_slot_with_place()))
         .where(Booking.id == booking_id, visible(Booking, principal))
     ).one_or_none()
 

@@ -117,16 +117,10 @@ def delete_slot(session: Session, principal: Principal, slot_id: int) -> None:
     session.delete(slot)
 
 
-def slot_out(slot: Slot, slugs: dict[int, str], booking_id: int | None = None) -> SlotOut:
-    if slot.doctor is not None:
-        name = f"Dr {slot.doctor.given_name} {slot.doctor.family_name}"
-        place = f"{slot.location.address}, {slot.location.postcode} {slot.location.city}" if slot.location else ""
-    else:
-        name = None
-        place = f"{slot.centre.name}, {slot.centre.address}, {slot.centre.postcode} {slot.centre.city}"
+def slot_out(slot: repository.SlotView, slugs: dict[int, str], booking_id: int | None = None) -> SlotOut:
     return SlotOut(
-        id=slot.id, territory=slugs.get(slot.territory_id, ""), doctor_id=slot.doctor_id, doctor_name=name,
-        location_id=slot.location_id, centre_id=slot.centre_id, place=place, pattern_id=slot.pattern_id,
+        id=slot.id, territory=slugs.get(slot.territory_id, ""), doctor_id=slot.doctor_id, doctor_name=slot.doctor_name,
+        location_id=slot.location_id, centre_id=slot.centre_id, place=slot.place, pattern_id=slot.pattern_id,
         start=slot.start_at, end=slot.end_at, kind=slot.kind, visibility=visibility_codes(slot.visibility),
         appointment_type=slot.appointment_type, status=slot.status, booking_id=booking_id,
     )  # fmt: skip
@@ -274,14 +268,6 @@ def patient_point(
     return None
 
 
-def _place_of(slot: Slot) -> tuple[float | None, float | None]:
-    if slot.location is not None:
-        return slot.location.latitude, slot.location.longitude
-    if slot.centre is not None:
-        return slot.centre.latitude, slot.centre.longitude
-    return None, None
-
-
 def search(
     session: Session, principal: Principal, territory: Territory, point: tuple[float, float] | None,
     start: datetime | None, end: datetime | None, kind: str | None, max_distance_km: float | None,
@@ -299,12 +285,11 @@ def search(
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
     slots = repository.free_slots_in_window(session, territory.id, start, end, kind, doctor_id)
-    results: list[tuple[datetime, float, Slot, float | None]] = []
+    results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
-        lat, lon = _place_of(slot)
-        if point is not None and lat is not None and slot.kind != "VR":
-            distance = great_circle_km(point[0], point[1], lat, lon)
+        if point is not None and slot.latitude is not None and slot.kind != "VR":
+            distance = great_circle_km(point[0], point[1], slot.latitude, slot.longitude)
         if max_distance_km is not None and slot.kind != "VR" and (distance is None or distance > max_distance_km):
             continue
         results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
