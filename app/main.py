@@ -23,6 +23,9 @@ from app.web.follow_up import router as follow_up_router
 from app.web.request_form import router as request_form_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.pages import install_page_errors
+from app.web.doctor_pages import router as doctor_pages_router
+from app.web.professional_pages import router as professional_pages_router
+from app.web.report_pages import router as report_pages_router
 from app.web.request_pages import router as request_pages_router
 from app.web.workspace_auth import router as workspace_auth_router
 
@@ -64,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The workspace of coordinators, doctors and professionals, and its own static files (no CDN).
     app.include_router(workspace_auth_router)
     app.include_router(request_pages_router)
+    app.include_router(doctor_pages_router)
+    app.include_router(professional_pages_router)
+    app.include_router(report_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
