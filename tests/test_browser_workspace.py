@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.core.database import utcnow
-from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors, load_demo_requests
+from app.demo_people import DEMO_PASSWORD, demo_rpps, load_demo_accounts, load_demo_doctors, load_demo_requests
 from app.doctors.models import Doctor
 from app.requests.models import PatientRequest
 from app.requests.schemas import RequestCreate
@@ -138,7 +138,7 @@ def test_a_doctor_updates_its_capacity(database_url, db, demo):
         assert "7 place(s)" in page.locator("#flash").inner_text()
         assert page.locator("#places").inner_text() == "7"
     db.rollback()
-    doctor = db.scalars(select(Doctor).where(Doctor.email.is_not(None)).order_by(Doctor.id)).first()
+    doctor = db.scalars(select(Doctor).where(Doctor.rpps == demo_rpps(1))).one()  # the demo doctor's account
     assert doctor.capacity_remaining == 7
 
 
