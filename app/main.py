@@ -1,4 +1,7 @@
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
 from app.core.database import build_engine, for_writing
@@ -23,6 +26,15 @@ from app.web.follow_up import router as follow_up_router
 from app.web.regulator_password import router as regulator_password_router
 from app.web.request_form import router as request_form_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
+from app.web.pages import install_page_errors
+from app.web.doctor_pages import router as doctor_pages_router
+from app.web.professional_pages import router as professional_pages_router
+from app.web.report_pages import router as report_pages_router
+from app.web.snp_pages import router as snp_pages_router
+from app.web.request_pages import router as request_pages_router
+from app.web.workspace_auth import router as workspace_auth_router
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 DESCRIPTION = """Orientation aide une CPTS à orienter les patients vers un médecin :
 médecin traitant pour les personnes qui n'en ont pas, soins non programmés et SAS.
@@ -44,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_exception_handler(FhirError, fhir_error_response)
+    install_page_errors(app)  # under /espace, errors are French pages
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.include_router(health_router)
@@ -60,6 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(follow_up_router)
     app.include_router(regulator_password_router)
     app.include_router(request_form_router)
+    # The workspace of coordinators, doctors and professionals, and its own static files (no CDN).
+    app.include_router(workspace_auth_router)
+    app.include_router(request_pages_router)
+    app.include_router(doctor_pages_router)
+    app.include_router(professional_pages_router)
+    app.include_router(report_pages_router)
+    app.include_router(snp_pages_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

@@ -15,6 +15,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ORIENTATION = str(Path(sys.executable).parent / "orientation")
+CHECKOUT = str(Path(__file__).resolve().parent.parent)  # the server runs this checkout's code
 
 
 def require_browser() -> None:
@@ -25,12 +26,16 @@ def require_browser() -> None:
 
 
 @contextmanager
-def running_server(database_url: str) -> Iterator[str]:
+def running_server(database_url: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url, "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port)], env=env,
+    pythonpath = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": pythonpath, "ORIENTATION_DATABASE_URL": database_url,
+           "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           # No test reaches the internet: no map tiles (the markers and the list still show).
+           "ORIENTATION_MAP_TILE_URL": "", **(env or {})}  # fmt: skip
+    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port), *args], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

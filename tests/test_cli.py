@@ -11,10 +11,17 @@ import httpx
 import pytest
 
 ORIENTATION = str(Path(sys.executable).parent / "orientation")
+# The command runs this checkout's code, whichever checkout the virtualenv was installed from.
+CHECKOUT = str(Path(__file__).resolve().parent.parent)
+
+
+def command_env(**variables: str) -> dict[str, str]:
+    pythonpath = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": pythonpath, **variables}
 
 
 def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url}
+    env = command_env(ORIENTATION_DATABASE_URL=database_url)
     return subprocess.run(
         [ORIENTATION, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -104,7 +111,7 @@ def _free_port() -> int:
 
 def test_serve_answers_healthz(database_url, engine):
     port = _free_port()
-    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url}
+    env = command_env(ORIENTATION_DATABASE_URL=database_url)
     server = subprocess.Popen(
         [ORIENTATION, "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -81,13 +81,29 @@ def _from_token(db: Session, token: str, request: Request) -> Principal:
     return _principal(api_token.user, request)
 
 
-def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
+def live_web_session(db: Session, cookie: str) -> WebSession | None:
+    """The browser's session with its user, or None when unknown, expired or its user disabled."""
     web_session = db.scalars(
         select(WebSession)
         .options(joinedload(WebSession.user).joinedload(User.memberships).lazyload(Membership.territory))
         .where(WebSession.token_hash == digest(cookie))
     ).unique().one_or_none()
     if web_session is None or web_session.expires_at <= utcnow() or not web_session.user.active:
+        return None
+    return web_session
+
+
+def principal_of_session(web_session: WebSession, request: Request) -> Principal:
+    return _principal(web_session.user, request, web_session.id)
+
+
+def principal_of_token(db: Session, token: str, request: Request) -> Principal:
+    return _from_token(db, token, request)
+
+
+def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
+    web_session = live_web_session(db, cookie)
+    if web_session is None:
         raise Unauthorized("Session expirée : reconnectez-vous.")
     if request.method not in SAFE_METHODS:
         # A cookie is sent by the browser whatever page asks: a change must also carry the

@@ -2,7 +2,7 @@
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-LARGE_BODY_PATHS = ("/api/v1/doctors/import",)  # CSV uploads
+LARGE_BODY_PATHS = ("/api/v1/doctors/import", "/espace/medecins/import")  # CSV uploads
 LARGE_BODY_BYTES = 21 * 1024 * 1024
 
 

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Public base URL of the service, used in links we hand out.
     public_url: str = "http://127.0.0.1:8000"
+    # The workspace's map tiles ({z}/{x}/{y}); empty: no tiles, the markers and the list still
+    # show. Point it at a tile server you may use (OpenStreetMap's has a usage policy).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© les contributeurs d'OpenStreetMap"
 
     # --- The SAS platform (FHIR R4) ---
     # Where booked appointments are pushed (FrAppointmentSAS). Unset: nothing is pushed.

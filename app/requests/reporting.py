@@ -17,7 +17,7 @@ from app.accounts.principal import Principal
 from app.core.database import utcnow
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
-from app.requests.models import PatientRequest, RequestEvent, RequestStatus
+from app.requests.models import PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import age_on, groups_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -106,45 +106,74 @@ def snp_indicators(session: Session, territory_id: int, start: datetime | None, 
 
 def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> dict[str, object]:
     territory = territory_for(session, principal, cpts)
-    requests = session.scalars(_in_period(
-        select(PatientRequest).where(PatientRequest.territory_id == territory.id), period)).all()  # fmt: skip
+    # Counted by the database, one row per combination of status and priority groups: a CPTS
+    # receives thousands of requests a year. The groups are still decided by `groups_of`.
+    mine = PatientRequest.territory_id == territory.id
+    columns = (PatientRequest.status, PatientRequest.close_reason, PatientRequest.ald,
+               PatientRequest.aged_70_or_more, PatientRequest.css_or_ame)  # fmt: skip
+    requests = session.execute(
+        _in_period(select(*columns, func.count().label("n")).where(mine), period).group_by(*columns)
+    ).all()  # fmt: skip
     inside = [r for r in requests if r.status != RequestStatus.OUT_OF_TERRITORY]
     matched = [r for r in inside if r.status == RequestStatus.MATCHED]
-    match_events = dict(session.execute(
-        select(RequestEvent.request_id, func.min(RequestEvent.at))
-        .where(RequestEvent.request_id.in_([r.id for r in matched] or [-1]), RequestEvent.to_status == "matched")
-        .group_by(RequestEvent.request_id)
-    ).all())  # fmt: skip
-    days_to_match = [(match_events[r.id] - r.created_at).total_seconds() / 86400 for r in matched if r.id in match_events]
+    matched_at = session.execute(_in_period(
+        select(PatientRequest.created_at, func.min(RequestEvent.at))
+        .join(RequestEvent, RequestEvent.request_id == PatientRequest.id)
+        .where(mine, PatientRequest.status == RequestStatus.MATCHED.value, RequestEvent.to_status == "matched"), period)
+        .group_by(PatientRequest.id, PatientRequest.created_at)
+    ).all()  # fmt: skip
+    days_to_match = [(at - created).total_seconds() / 86400 for created, at in matched_at]
 
-    def split(items: list[PatientRequest]) -> dict[str, int]:
-        counts = Counter(g for r in items for g in groups_of(r))
-        return {"ald": counts["ald"], "age_70": counts["age_70"], "css": counts["css"], "total": len(items)}
+    def count(items: list) -> int:
+        return sum(r.n for r in items)
 
-    doctors = session.scalars(select(Doctor).where(Doctor.territory_id == territory.id, Doctor.active.is_(True))).all()
+    def split(items: list) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for r in items:
+            for group in groups_of(r):
+                counts[group] += r.n
+        return {"ald": counts["ald"], "age_70": counts["age_70"], "css": counts["css"], "total": count(items)}
+
+    def by(column) -> dict[str, int]:  # noqa: ANN001
+        n = func.count().label("n")
+        query = _in_period(select(column, n).select_from(PatientRequest).where(mine), period)
+        if column is not PatientRequest.commune_name:
+            query = query.outerjoin(Source, Source.id == PatientRequest.source_id)
+        rows = session.execute(query.group_by(column).order_by(n.desc(), column)).all()
+        return {name or "formulaire direct": number for name, number in rows}
+
+    closed: Counter[str] = Counter()
+    for r in inside:
+        if r.status == RequestStatus.CLOSED:
+            closed[r.close_reason] += r.n
+
+    doctors = session.execute(
+        select(Doctor.accepting_new_patients, Doctor.capacity_remaining, Doctor.confirmed_at)
+        .where(Doctor.territory_id == territory.id, Doctor.active.is_(True))
+    ).all()  # fmt: skip
     stale_limit = utcnow() - STALE_AFTER
     return {
         "cpts": territory.slug,
         "period": {"from": period.since, "to": period.until},
         "requests": {
-            "received": len(inside),
-            "out_of_territory": len(requests) - len(inside),
-            "proposed": sum(r.status == RequestStatus.PROPOSED for r in inside),
-            "matched": len(matched),
-            "closed": dict(Counter(r.close_reason for r in inside if r.status == RequestStatus.CLOSED)),
-            "still_waiting": sum(r.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED) for r in inside),
+            "received": count(inside),
+            "out_of_territory": count(requests) - count(inside),
+            "proposed": count([r for r in inside if r.status == RequestStatus.PROPOSED]),
+            "matched": count(matched),
+            "closed": dict(closed),
+            "still_waiting": count([r for r in inside if r.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED)]),
         },
         # The ACI figures: patients without a médecin traitant oriented, split ALD / 70+ / CSS.
         "received_by_group": split(inside),
         "matched_by_group": split(matched),
         "median_days_to_match": round(statistics.median(days_to_match), 1) if days_to_match else None,
-        "by_commune": dict(Counter(r.commune_name for r in requests).most_common()),
-        "by_source": dict(Counter(r.source.name if r.source else "formulaire direct" for r in requests).most_common()),
+        "by_commune": by(PatientRequest.commune_name),
+        "by_source": by(Source.name),
         "doctors": {
             "volunteers": len(doctors),
             "accepting": sum(d.accepting_new_patients and d.capacity_remaining > 0 for d in doctors),
             "places_offered": sum(d.capacity_remaining for d in doctors if d.accepting_new_patients),
-            "places_used": len(matched),
+            "places_used": count(matched),
             "stale": sum(d.confirmed_at < stale_limit for d in doctors),
         },
         # Unscheduled care over the same period, by slot start: offered, booked, used.

@@ -72,19 +72,8 @@ def _languages(text: str) -> list[str]:
 async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> HTMLResponse:
     form_data = await request.form()
     values = {name: str(form_data.get(name, "")).strip() for name in FIELDS}
-    payload = {
-        **{k: values[k] or None for k in ("family_name", "given_name", "birth_date", "phone", "email",
-                                          "address", "postcode", "city", "comment", "source", "cpts", "website")},
-        "submitted_by": values["submitted_by"] or "patient",
-        "preferred_channel": values["preferred_channel"] or "sms",
-        "ald": values["ald"] == "yes", "css_or_ame": values["css_or_ame"] or "unknown",
-        "needs_home_visits": values["needs_home_visits"] == "yes",
-        "no_doctor_reason": values["no_doctor_reason"] or "other",
-        "languages": _languages(values["languages"]), "consent": values["consent"] == "yes",
-    }  # fmt: skip
-    payload["postcode"] = payload["postcode"] or ""
     try:
-        data = RequestCreate.model_validate(payload)
+        data = request_from_form(values)
     except ValidationError as exc:
         return _page(request, session, values, 422, field_errors_from_validation(exc.errors()))
     try:
@@ -98,3 +87,20 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
     message = submission_message(created, duplicate, data.cpts)
     context = {"status": created.status, "message": message, "follow_up_url": follow_up}
     return templates.TemplateResponse(request, "request_done.html", context)
+
+
+def request_from_form(values: dict[str, str], **extra: object) -> RequestCreate:
+    """The questionnaire's fields (as posted, stripped) as a request; ValidationError otherwise.
+    Also used by the workspace, where a professional fills it for a patient."""
+    payload = {
+        **{k: values[k] or None for k in ("family_name", "given_name", "birth_date", "phone", "email",
+                                          "address", "postcode", "city", "comment", "source", "cpts", "website")},
+        "submitted_by": values["submitted_by"] or "patient",
+        "preferred_channel": values["preferred_channel"] or "sms",
+        "ald": values["ald"] == "yes", "css_or_ame": values["css_or_ame"] or "unknown",
+        "needs_home_visits": values["needs_home_visits"] == "yes",
+        "no_doctor_reason": values["no_doctor_reason"] or "other",
+        "languages": _languages(values["languages"]), "consent": values["consent"] == "yes",
+    }  # fmt: skip
+    payload["postcode"] = payload["postcode"] or ""
+    return RequestCreate.model_validate(payload | extra)

@@ -1,0 +1,20 @@
+// The indicators' charts (Chart.js, served by the app). The table below them holds the same
+// figures, for screen readers and for anyone without JavaScript.
+(function () {
+  if (typeof Chart === "undefined") return;
+  var data = JSON.parse(document.getElementById("chart-data").textContent);
+  Chart.defaults.font.family = "system-ui, sans-serif";
+  new Chart(document.getElementById("chart-groups"), {
+    type: "bar",
+    data: { labels: data.groups.labels, datasets: [
+      { label: "Reçues", data: data.groups.received, backgroundColor: "#0b4f96" },
+      { label: "Orientées", data: data.groups.matched, backgroundColor: "#14632b" } ] },
+    options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+  });
+  new Chart(document.getElementById("chart-sources"), {
+    type: "bar",
+    data: { labels: data.sources.labels, datasets: [
+      { label: "Demandes", data: data.sources.values, backgroundColor: "#7a4a00" } ] },
+    options: { animation: false, indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
+  });
+})();

@@ -1,0 +1,220 @@
+"""The volunteer doctors: the coordination's list, edit, deactivation, reminders and CSV
+import; and a signed-in doctor's own page. Rules are app.doctors'."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.accounts.models import Role
+from app.core.dependencies import DbSession, Geocoding
+from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
+from app.doctors import reminders, repository, service
+from app.doctors.importer import import_doctors
+from app.doctors.models import Doctor
+from app.doctors.schemas import Availability, DoctorUpdate
+from app.web.pages import render
+from app.web.request_pages import act
+from app.web.session import Caller, Manager, page_for
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+DoctorCaller = Annotated[Caller, page_for(Role.DOCTOR)]
+PER_PAGE = 50
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+STATES = {
+    "actifs": {"active": True}, "acceptent": {"active": True, "accepting": True},
+    "complets": {"active": True, "accepting": False}, "a-confirmer": {"active": True, "stale": True},
+    "inactifs": {"active": False},
+}  # fmt: skip
+AVAILABILITY_FIELDS = ("accepting_new_patients", "capacity_remaining", "available_until", "priority_only",
+                       "home_visits", "home_visit_radius_km", "max_distance_km", "languages")  # fmt: skip
+
+
+@router.get("/medecins", response_class=HTMLResponse)
+def doctors(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    etat: Annotated[str, Query(max_length=20)] = "actifs",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    etat = etat if etat in STATES else "actifs"
+    filters = repository.DoctorFilters(cpts=caller.cpts, q=q or None, **STATES[etat])
+    rows, total = repository.list_page(session, caller.principal, filters, page, PER_PAGE)
+    stale_count = repository.list_page(
+        session, caller.principal, repository.DoctorFilters(cpts=caller.cpts, stale=True), 1, 1)[1]  # fmt: skip
+    context = {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE)),
+               "f": {"etat": etat, "q": q}, "stale_count": stale_count}  # fmt: skip
+    return render(request, caller, "espace/doctors.html", context)
+
+
+@router.post("/medecins/rappels")
+def remind_all(request: Request, caller: Manager, session: DbSession) -> Response:
+    def do() -> str:
+        if caller.cpts is None:
+            raise NotFound("Aucune CPTS.")
+        count = reminders.remind_stale(session, request.app.state.settings, caller.principal, caller.cpts)
+        return f"E-mail de confirmation envoyé à {count} médecin(s) à confirmer." if count else "Aucun médecin à confirmer."
+
+    return act("/espace/medecins", do)
+
+
+@router.get("/medecins/import", response_class=HTMLResponse)
+def import_page(request: Request, caller: Manager) -> HTMLResponse:
+    return render(request, caller, "espace/doctor_import.html", {"report": None})
+
+
+@router.post("/medecins/import", response_class=HTMLResponse)
+def import_file(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    geocoding: Geocoding,
+    file: UploadFile | None = None,
+    skip_invalid: Annotated[str | None, Form()] = None,
+) -> HTMLResponse:
+    """Shows the per-line report at once (nothing to redirect to: the report is the result)."""
+    error = None
+    report = None
+    raw = file.file.read(MAX_IMPORT_BYTES + 1) if file is not None else b""
+    if not raw:
+        error = "Choisissez un fichier CSV."
+    elif len(raw) > MAX_IMPORT_BYTES:
+        error = "Fichier trop volumineux (20 Mo au plus)."
+    else:
+        try:
+            report = import_doctors(session, geocoding, caller.principal, caller.cpts or "", raw,
+                                    skip_invalid=skip_invalid is not None)  # fmt: skip
+        except ApiError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            error = exc.message
+    status_code = 422 if error else 200
+    return render(request, caller, "espace/doctor_import.html", {"report": report, "error": error}, status_code)
+
+
+def _availability(form: FormData) -> tuple[Availability | None, dict, list[FieldError]]:
+    """The availability fieldset of a doctor's form: (availability, raw values, errors)."""
+    def text(name: str) -> str:
+        return str(form.get(name) or "").strip()
+
+    raw = {
+        "accepting_new_patients": form.get("accepting_new_patients") is not None,
+        "capacity_remaining": text("capacity_remaining") or "0",
+        "available_until": text("available_until") or None,
+        "priority_only": form.get("priority_only") is not None,
+        "home_visits": form.get("home_visits") is not None,
+        "home_visit_radius_km": text("home_visit_radius_km") or None,
+        "max_distance_km": text("max_distance_km") or None,
+        "languages": [p for p in text("languages").replace(";", ",").split(",") if p.strip()],
+    }
+    try:
+        return Availability.model_validate(raw), raw, []
+    except ValidationError as exc:
+        return None, raw, field_errors_from_validation(exc.errors())
+
+
+def _doctor_page(request: Request, caller: Caller, doctor: Doctor, template: str, status_code: int = 200,
+                 values: dict | None = None, errors=()) -> HTMLResponse:  # noqa: ANN001  # fmt: skip
+    a = values or service.availability_of(doctor).model_dump()
+    context = {"d": doctor, "a": a, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
+               "stale": doctor.is_stale()}  # fmt: skip
+    return render(request, caller, template, context, status_code)
+
+
+@router.get("/medecins/{doctor_id}", response_class=HTMLResponse)
+def doctor(doctor_id: int, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+    return _doctor_page(request, caller, service.get_doctor(session, caller.principal, doctor_id), "espace/doctor.html")
+
+
+@router.post("/medecins/{doctor_id}", response_class=HTMLResponse)
+async def save_doctor(doctor_id: int, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding) -> Response:
+    form = await request.form()
+    return await _run(save_doctor_sync, doctor_id, request, caller, session, geocoding, form)
+
+
+async def _run(function, *args):  # noqa: ANN001, ANN002, ANN202
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(function, *args)
+
+
+def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, geocoding, form: FormData) -> Response:  # noqa: ANN001
+    doctor = service.get_doctor(session, caller.principal, doctor_id)
+    availability, raw, errors = _availability(form)
+    identity = {"email": str(form.get("email") or "").strip() or None, "phone": str(form.get("phone") or "").strip() or None}
+    data = None
+    if availability is not None:
+        try:
+            data = DoctorUpdate(availability=availability, **identity)
+        except ValidationError as exc:
+            errors = field_errors_from_validation(exc.errors())
+    if data is not None:
+        try:
+            service.update_doctor(session, geocoding, caller.principal, doctor_id, data)
+        except ApiError as exc:
+            if exc.status_code in (403, 404):
+                raise
+            errors = exc.fields or [FieldError(field="form", message=exc.message)]
+    if errors:
+        session.rollback()
+        return _doctor_page(request, caller, doctor, "espace/doctor.html", 422, raw | identity, errors)
+    return act(f"/espace/medecins/{doctor_id}", lambda: "Fiche enregistrée ; disponibilités confirmées pour six mois.")
+
+
+@router.post("/medecins/{doctor_id}/desactiver")
+def deactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
+    def do() -> str:
+        d = service.set_active(session, caller.principal, doctor_id, False)
+        return f"Dr {d.given_name} {d.family_name} est désactivé : il n'est plus proposé aux patients."
+
+    return act(f"/espace/medecins/{doctor_id}", do)
+
+
+@router.post("/medecins/{doctor_id}/reactiver")
+def reactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
+    def do() -> str:
+        d = service.set_active(session, caller.principal, doctor_id, True)
+        return f"Dr {d.given_name} {d.family_name} est de nouveau actif."
+
+    return act(f"/espace/medecins/{doctor_id}", do)
+
+
+@router.post("/medecins/{doctor_id}/rappel")
+def remind(doctor_id: int, request: Request, caller: Manager, session: DbSession) -> Response:
+    def do() -> str:
+        d = reminders.remind_one(session, request.app.state.settings, caller.principal, doctor_id)
+        return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."
+
+    return act(f"/espace/medecins/{doctor_id}", do)
+
+
+# A signed-in doctor: its own record and capacity only (slots come with the SNP domain).
+def _own(session, caller: Caller) -> Doctor:  # noqa: ANN001
+    if caller.principal.doctor_id is None:
+        raise NotFound("Aucune fiche de médecin n'est liée à votre compte : contactez la coordination.")
+    return service.get_doctor(session, caller.principal, caller.principal.doctor_id)
+
+
+@router.get("/mon-cabinet", response_class=HTMLResponse)
+def my_practice(request: Request, caller: DoctorCaller, session: DbSession) -> HTMLResponse:
+    return _doctor_page(request, caller, _own(session, caller), "espace/my_practice.html")
+
+
+@router.post("/mon-cabinet", response_class=HTMLResponse)
+async def save_my_practice(request: Request, caller: DoctorCaller, session: DbSession) -> Response:
+    form = await request.form()
+    return await _run(_save_my_practice, request, caller, session, form)
+
+
+def _save_my_practice(request: Request, caller: Caller, session, form: FormData) -> Response:  # noqa: ANN001
+    doctor = _own(session, caller)
+    availability, raw, errors = _availability(form)
+    if errors:
+        return _doctor_page(request, caller, doctor, "espace/my_practice.html", 422, raw, errors)
+    service.confirm_availability(session, caller.principal, doctor, availability)
+    return act("/espace/mon-cabinet", lambda: f"Disponibilités enregistrées : {availability.capacity_remaining} place(s) "
+               "pour de nouveaux patients. Merci !")  # fmt: skip

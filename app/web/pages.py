@@ -1,0 +1,107 @@
+"""What every workspace page shares: rendering with the layout's context, and errors
+answered as French pages (not JSON) under `/espace`."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.accounts.models import Role
+from app.core.errors import ApiError, Unauthorized, field_errors_from_validation
+from app.web.session import FLASH_COOKIE, Caller, SignInRequired, redirect, sign_in_url, take_flash
+from app.web.templates import templates
+
+PREFIX = "/espace"
+
+# The navigation of each role: (path, label).
+NAVIGATION = {
+    Role.ADMIN: [("/espace/demandes", "Demandes"), ("/espace/medecins", "Médecins"), ("/espace/sources", "Sources et affiches"),
+                 ("/espace/indicateurs", "Indicateurs"), ("/espace/journal", "Journal d'audit")],
+    Role.PROFESSIONAL: [("/espace/mes-demandes", "Mes demandes"), ("/espace/mes-demandes/nouvelle", "Nouvelle demande")],
+    Role.DOCTOR: [("/espace/mon-cabinet", "Mon cabinet")],
+    Role.REGULATOR: [],
+}  # fmt: skip
+NAVIGATION[Role.COORDINATOR] = NAVIGATION[Role.ADMIN]
+
+STATUS_LABELS = {
+    "received": "Reçue", "proposed": "Liste envoyée", "matched": "Médecin trouvé", "closed": "Close",
+    "out_of_territory": "Hors territoire",
+}  # fmt: skip
+CLOSE_REASONS = {
+    "found_alone": "A trouvé un médecin seul", "unreachable": "Injoignable", "withdrew": "A renoncé",
+    "moved_out": "A déménagé", "other": "Autre",
+}  # fmt: skip
+GROUP_BADGES = {"ald": "ALD", "age_70": "70+", "css": "CSS"}
+
+
+def home_of(role: Role) -> str:
+    return {Role.PROFESSIONAL: "/espace/mes-demandes", Role.DOCTOR: "/espace/mon-cabinet",
+            Role.REGULATOR: "/espace/accueil"}.get(role, "/espace/demandes")  # fmt: skip
+
+
+def render(
+    request: Request, caller: Caller | None, template: str, context: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    flash = take_flash(request)
+    full = {
+        "caller": caller, "flash": flash, "csrf_token": caller.csrf_token if caller else None,
+        "navigation": NAVIGATION.get(caller.role, []) if caller else [], "current_path": request.url.path,
+        "status_labels": STATUS_LABELS, "close_reasons": CLOSE_REASONS, "group_badges": GROUP_BADGES,
+        **(context or {}),
+    }  # fmt: skip
+    response = templates.TemplateResponse(request, template, full, status_code=status_code)
+    if flash:
+        response.delete_cookie(FLASH_COOKIE, path="/espace")
+    return response
+
+
+def _error_page(request: Request, status_code: int, message: str, fields=()) -> HTMLResponse:  # noqa: ANN001
+    titles = {403: "Accès refusé", 404: "Page introuvable", 409: "Action impossible", 422: "Valeurs invalides",
+              429: "Trop de tentatives", 503: "Service momentanément indisponible"}  # fmt: skip
+    context = {"title": titles.get(status_code, "Erreur"), "message": message, "fields": list(fields),
+               "status_code": status_code}  # fmt: skip
+    return render(request, None, "espace/error.html", context, status_code=status_code)
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """Under /espace, errors are pages; elsewhere the API's JSON handlers answer as before."""
+    api_error = app.exception_handlers[ApiError]
+    validation_error = app.exception_handlers[RequestValidationError]
+    http_error = app.exception_handlers[StarletteHTTPException]
+
+    def is_page(request: Request) -> bool:
+        return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        if not is_page(request):
+            return await api_error(request, exc)
+        if isinstance(exc, Unauthorized):
+            next_path = request.url.path if request.method == "GET" else None
+            if request.method == "GET" and request.url.query:
+                next_path = f"{request.url.path}?{request.url.query}"
+            expired = isinstance(exc, SignInRequired) and exc.expired
+            return redirect(sign_in_url(next_path, expired))
+        response = _error_page(request, exc.status_code, exc.message, exc.fields)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if not is_page(request):
+            return await validation_error(request, exc)
+        fields = field_errors_from_validation(list(exc.errors()))
+        return _error_page(request, 422, "Certaines valeurs de l'adresse ou du formulaire sont invalides.", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if not is_page(request):
+            return await http_error(request, exc)
+        message = {404: "Cette page n'existe pas.", 405: "Action non autorisée sur cette page."}.get(
+            exc.status_code, "La demande n'a pas pu aboutir."
+        )
+        return _error_page(request, exc.status_code, message)

@@ -1,0 +1,90 @@
+"""A professional (pharmacist, nurse…) sees the requests it submitted and submits new ones
+for patients, attesting their consent. Coordinators use the same form for a patient on the
+phone. The questionnaire and its rules are the public form's (app.web.request_form)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from app.accounts.models import Role
+from app.audit.service import record_reads
+from app.core.database import utcnow
+from app.core.dependencies import DbSession, Geocoding
+from app.core.errors import ApiError, FieldError, field_errors_from_validation
+from app.requests import repository
+from app.requests.models import RequestStatus
+from app.requests.models import PatientRequest
+from app.requests.service import submit_request
+from app.web.pages import render
+from app.web.request_form import FIELDS, REASONS, request_from_form
+from app.web.request_pages import summary
+from app.web.session import Caller, page_for, redirect
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+Professional = Annotated[Caller, page_for(Role.PROFESSIONAL)]
+Submitter = Annotated[Caller, page_for(Role.PROFESSIONAL, Role.COORDINATOR, Role.ADMIN)]
+PER_PAGE = 50
+
+
+@router.get("/mes-demandes", response_class=HTMLResponse)
+def my_requests(
+    request: Request, caller: Professional, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> HTMLResponse:
+    filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus))
+    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)  # its own only (access rule)
+    record_reads(request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    today = utcnow().date()
+    context = {"rows": [summary(r, today) for r in rows], "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE))}
+    return render(request, caller, "espace/my_requests.html", context)
+
+
+def _form(request: Request, caller: Caller, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:  # noqa: ANN001
+    context = {"v": values, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
+               "candidates": list(candidates), "reasons": REASONS}  # fmt: skip
+    return render(request, caller, "espace/new_request.html", context, status_code)
+
+
+@router.get("/mes-demandes/nouvelle", response_class=HTMLResponse)
+def new_request(request: Request, caller: Submitter) -> HTMLResponse:
+    return _form(request, caller, {})
+
+
+@router.post("/mes-demandes/nouvelle", response_class=HTMLResponse)
+async def submit(request: Request, caller: Submitter, session: DbSession, geocoding: Geocoding) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name, "")).strip() for name in FIELDS}
+    values["attested"] = str(form.get("patient_consent_attested", ""))
+    kind = "professional" if caller.role is Role.PROFESSIONAL else "coordinator"
+    # The patient's consent is what the professional attests; the form asks for it once.
+    values |= {"consent": "yes" if values["attested"] == "yes" else "", "cpts": caller.cpts or "", "source": "", "website": ""}
+    try:
+        data = request_from_form(values, submitted_by=kind, patient_consent_attested=values["attested"] == "yes")
+    except ValidationError as exc:
+        errors = [FieldError(field="patient_consent_attested", message="Confirmez que le patient a donné son accord.")
+                  if e.field == "consent" else e for e in field_errors_from_validation(exc.errors())]  # fmt: skip
+        return _form(request, caller, values, 422, errors)
+    public_url = request.app.state.settings.public_url
+    try:
+        created, duplicate, _ = await run_in_threadpool(submit_request, session, geocoding, caller.principal, data, public_url)
+    except ApiError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _form(request, caller, values, exc.status_code, exc.fields or [FieldError(field="form", message=exc.message)],
+                     exc.extra.get("candidates", []))  # fmt: skip
+    message = _said(created, duplicate)
+    if caller.role is Role.PROFESSIONAL:
+        return redirect("/espace/mes-demandes", message)
+    return redirect(f"/espace/demandes/{created.id}", message)
+
+
+def _said(created: PatientRequest, duplicate: bool) -> str:
+    who = f"{created.given_name} {created.family_name.upper()}"
+    if created.status == RequestStatus.OUT_OF_TERRITORY:
+        return (f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande de {who} "
+                "est enregistrée, mais nous ne pourrons pas l'orienter.")  # fmt: skip
+    if duplicate:
+        return f"{who} avait déjà une demande en cours : ses coordonnées sont mises à jour."
+    return f"Demande de {who} enregistrée par la {created.territory.name} ({created.commune_name})."

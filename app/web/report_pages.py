@@ -1,0 +1,159 @@
+"""Sources and flyers, indicators (with charts and a CSV export), and the audit trail."""
+
+import csv
+import io
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.audit.service import list_events
+from app.core.dependencies import DbSession
+from app.core.errors import FieldError, Unprocessable
+from app.requests import reporting, sources
+from app.requests.sources import SourceCreate
+from app.web.pages import CLOSE_REASONS, render
+from app.web.request_pages import act
+from app.web.session import Manager
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+SOURCE_KINDS = {"pharmacy": "Pharmacie", "surgery": "Cabinet médical", "town_hall": "Mairie", "cpam": "CPAM", "other": "Autre"}
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def source_list(request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+    public_url = request.app.state.settings.public_url
+    rows = [{"source": s, "count": n, "url": sources.form_url(public_url, s)}
+            for s, n in sources.visible_sources(session, caller.principal, caller.cpts)]  # fmt: skip
+    return render(request, caller, "espace/sources.html", {"rows": rows, "kinds": SOURCE_KINDS})
+
+
+@router.post("/sources")
+def create_source(
+    caller: Manager,
+    session: DbSession,
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=20)] = "other",
+) -> Response:
+    def do() -> str:
+        source = sources.create_source(session, caller.principal, SourceCreate(cpts=caller.cpts or "", name=name.strip(), kind=kind))
+        return f"Source « {source.name} » créée : imprimez son affiche ou téléchargez son QR code."
+
+    return act("/espace/sources", do)
+
+
+# Indicators ---------------------------------------------------------------------------------
+
+ROWS = [
+    ("Demandes reçues (dans le territoire)", lambda i: i["requests"]["received"]),
+    ("… dont ALD", lambda i: i["received_by_group"]["ald"]),
+    ("… dont 70 ans et plus", lambda i: i["received_by_group"]["age_70"]),
+    ("… dont CSS / AME", lambda i: i["received_by_group"]["css"]),
+    ("Hors territoire", lambda i: i["requests"]["out_of_territory"]),
+    ("Liste envoyée, en attente de réponse", lambda i: i["requests"]["proposed"]),
+    ("Patients orientés (médecin trouvé)", lambda i: i["requests"]["matched"]),
+    ("… dont ALD", lambda i: i["matched_by_group"]["ald"]),
+    ("… dont 70 ans et plus", lambda i: i["matched_by_group"]["age_70"]),
+    ("… dont CSS / AME", lambda i: i["matched_by_group"]["css"]),
+    ("Encore en attente", lambda i: i["requests"]["still_waiting"]),
+    ("Délai médian jusqu'au médecin (jours)", lambda i: i["median_days_to_match"] if i["median_days_to_match"] is not None else "—"),
+    ("Médecins volontaires actifs", lambda i: i["doctors"]["volunteers"]),
+    ("… acceptant de nouveaux patients", lambda i: i["doctors"]["accepting"]),
+    ("Places offertes aujourd'hui", lambda i: i["doctors"]["places_offered"]),
+    ("Places utilisées sur la période", lambda i: i["doctors"]["places_used"]),
+    ("Fiches à confirmer (plus de six mois)", lambda i: i["doctors"]["stale"]),
+]  # fmt: skip
+
+
+def _period(since: date | None, until: date | None) -> reporting.Period:
+    if since and until and since > until:
+        raise Unprocessable("Période invalide : le début suit la fin.", fields=[FieldError(field="du", message="Le début suit la fin.")])
+    return reporting.Period(since, until)
+
+
+def _table(figures: dict) -> list[tuple[str, object]]:
+    rows = [(label, value(figures)) for label, value in ROWS]
+    rows += [(f"Close : {CLOSE_REASONS.get(reason, reason)}", n) for reason, n in figures["requests"]["closed"].items()]
+    return rows
+
+
+def _default_since() -> date:
+    today = date.today()
+    return date(today.year, 1, 1)
+
+
+@router.get("/indicateurs", response_class=HTMLResponse)
+def indicators(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    du: Annotated[date | None, Query()] = None,
+    au: Annotated[date | None, Query()] = None,
+) -> HTMLResponse:
+    since, until = du or _default_since(), au or date.today()
+    figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
+    charts = {
+        "groups": {"labels": ["ALD", "70 ans et plus", "CSS / AME"],
+                   "received": [figures["received_by_group"][g] for g in ("ald", "age_70", "css")],
+                   "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")]},
+        "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
+        "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
+    }  # fmt: skip
+    context = {"since": since, "until": until, "figures": figures, "table": _table(figures), "charts": json.dumps(charts).replace("<", "\\u003c")}
+    return render(request, caller, "espace/indicators.html", context)
+
+
+@router.get("/indicateurs.csv")
+def indicators_csv(
+    caller: Manager,
+    session: DbSession,
+    du: Annotated[date | None, Query()] = None,
+    au: Annotated[date | None, Query()] = None,
+) -> Response:
+    since, until = du or _default_since(), au or date.today()
+    figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"])
+    writer.writerows(_table(figures))
+    writer.writerow([])
+    writer.writerow(["commune", "demandes"])
+    writer.writerows(figures["by_commune"].items())
+    writer.writerow([])
+    writer.writerow(["source", "demandes"])
+    writer.writerows(figures["by_source"].items())
+    filename = f"indicateurs-{caller.cpts}-{since}-{until}.csv"
+    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+
+
+# Audit trail ----------------------------------------------------------------------------------
+
+AUDIT_PER_PAGE = 100
+OBJECT_TYPES = {"patient_request": "Demande", "doctor": "Médecin", "user": "Compte", "source": "Source", "territory": "CPTS"}
+
+
+@router.get("/journal", response_class=HTMLResponse)
+def audit(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    objet: Annotated[str, Query(max_length=40)] = "",
+    numero: Annotated[str, Query(max_length=40)] = "",
+    du: Annotated[date | None, Query()] = None,
+    au: Annotated[date | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    since = datetime.combine(du, time(), reporting.PARIS) if du else None
+    until = datetime.combine(au + timedelta(days=1), time(), reporting.PARIS) if au else None
+    events = list_events(
+        session, caller.principal, territory_id=caller.territory.id if caller.territory else None,
+        object_type=objet or None, object_id=numero.strip() or None, since=since, until=until,
+        limit=AUDIT_PER_PAGE + 1, offset=(page - 1) * AUDIT_PER_PAGE,
+    )  # fmt: skip
+    context = {"events": events[:AUDIT_PER_PAGE], "more": len(events) > AUDIT_PER_PAGE, "page": page,
+               "f": {"objet": objet, "numero": numero, "du": du or "", "au": au or ""}, "object_types": OBJECT_TYPES}  # fmt: skip
+    return render(request, caller, "espace/audit.html", context)
+

@@ -1,0 +1,247 @@
+"""The médecin-traitant work of the coordination: the queue, a request, its actions.
+
+Every rule is the services' (app.requests): ranking, priority, transitions, scoping, the
+messages. These pages only read the form, call them, and show the result (POST-redirect-GET
+with a flash message)."""
+
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from app.accounts.access import scoped
+from app.audit.service import record, record_read, record_reads
+from app.core.database import utcnow
+from app.core.dependencies import DbSession
+from app.core.errors import ApiError, Forbidden, NotFound, french_message
+from app.doctors.models import Doctor
+from app.requests import repository, service
+from app.requests.messages import compose_doctor_list, send_doctor_list
+from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
+from app.requests.priority import Weights, age_on, priority_of
+from app.requests.schemas import NoteIn, SendListIn, TransitionIn
+from app.requests.sources import visible_sources
+from app.territories.models import TerritoryCommune
+from app.web.pages import render
+from app.web.session import Caller, Manager, redirect
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+PER_PAGE = 50
+STATUS_FILTERS = {
+    "ouvertes": tuple(s.value for s in OPEN_STATUSES),
+    "toutes": tuple(s.value for s in RequestStatus),
+    **{s.value: (s.value,) for s in RequestStatus},
+}
+
+
+def communes_of(request: Request, session, territory_id: int | None) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(INSEE code, name) of the CPTS's communes, by name: the commune filter's choices."""
+    if territory_id is None:
+        return []
+    index = request.app.state.geocoding.communes
+    codes = session.scalars(select(TerritoryCommune.insee_code).where(TerritoryCommune.territory_id == territory_id))
+    return sorted(((code, index.get(code).name if index.get(code) else code) for code in codes), key=lambda c: c[1])
+
+
+def summary(r: PatientRequest, today) -> dict:  # noqa: ANN001
+    return {
+        "id": r.id, "name": f"{r.family_name.upper()} {r.given_name}", "age": age_on(r.birth_date, today),
+        "status": r.status, "commune": r.commune_name, "source": r.source.name if r.source else "formulaire direct",
+        "priority": priority_of(r, Weights.of(r.territory)), "days_waiting": (today - r.created_at.date()).days,
+        "created_at": r.created_at, "submitted_by": r.submitted_by,
+    }  # fmt: skip
+
+
+@router.get("/demandes", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    statut: Annotated[str, Query(max_length=20)] = "ouvertes",
+    source: Annotated[str, Query(max_length=64)] = "",
+    commune: Annotated[str, Query(max_length=5)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    statut = statut if statut in STATUS_FILTERS else "ouvertes"
+    filters = repository.QueueFilters(
+        cpts=caller.cpts, statuses=STATUS_FILTERS[statut], source=source or None, commune=commune or None, q=q or None
+    )
+    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)
+    # Names and ages are on screen: who saw which requests goes to the audit trail, as with the API.
+    record_reads(request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    today = utcnow().date()
+    context = {
+        "rows": [summary(r, today) for r in rows], "total": total, "page": page,
+        "pages": max(1, -(-total // PER_PAGE)), "f": {"statut": statut, "source": source, "commune": commune, "q": q},
+        "sources": [s for s, _ in visible_sources(session, caller.principal, caller.cpts)],
+        "communes": communes_of(request, session, caller.territory.id if caller.territory else None),
+        "status_filters": STATUS_FILTERS,
+    }  # fmt: skip
+    return render(request, caller, "espace/queue.html", context)
+
+
+def _doctor_names(session, caller: Caller, ids: set[int]) -> dict[int, str]:  # noqa: ANN001
+    if not ids:
+        return {}
+    rows = session.execute(
+        scoped(Doctor, caller.principal).with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .where(Doctor.id.in_(ids))
+    ).all()  # fmt: skip
+    return {i: f"Dr {g} {f}" for i, g, f in rows}
+
+
+def _suggestion(s) -> dict:  # noqa: ANN001
+    d, loc = s.doctor, s.location
+    return {
+        "id": d.id, "name": f"Dr {d.given_name} {d.family_name}", "address": loc.address, "commune": loc.city,
+        "phone": loc.phone or d.phone, "distance": s.distance_km, "places": s.places_left, "reasons": s.reasons,
+        "confirmed_at": d.confirmed_at, "lat": loc.latitude, "lon": loc.longitude,
+    }  # fmt: skip
+
+
+def request_page(
+    request: Request, caller: Caller, session, request_id: int, *, preview=None, chosen=(), channel=None,  # noqa: ANN001
+    status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
+    if request.method == "GET":
+        record_read(request.app.state.write_sessions, caller.principal, "patient_request", patient_request.id, patient_request.territory_id)
+    else:  # a preview: this request's session may already write (SQLite has one writer)
+        record(session, caller.principal, "read", "patient_request", patient_request.id, patient_request.territory_id)
+        session.commit()
+    eligible, stale, considered = [], [], 0
+    if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
+        _, ranking = service.suggestions(session, caller.principal, request_id)
+        eligible, stale, considered = [_suggestion(s) for s in ranking.eligible], [_suggestion(s) for s in ranking.stale], ranking.considered
+    doctor_ids = {e.doctor_id for e in patient_request.events if e.doctor_id} | (
+        {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set())  # fmt: skip
+    points = [{"lat": s["lat"], "lon": s["lon"], "label": f"{i}. {s['name']}", "doctor": True}
+              for i, s in enumerate(eligible, start=1) if s["lat"] is not None]  # fmt: skip
+    patient_point = None
+    if patient_request.latitude is not None:
+        patient_point = {"lat": patient_request.latitude, "lon": patient_request.longitude,
+                         "label": f"Patient ({patient_request.commune_name})"}  # fmt: skip
+    settings = request.app.state.settings
+    map_data = json.dumps({"patient": patient_point, "doctors": points, "tiles": settings.map_tile_url,
+                           "attribution": settings.map_tile_attribution})  # fmt: skip
+    today = utcnow().date()
+    context = {
+        "r": patient_request, "s": summary(patient_request, today), "eligible": eligible, "stale": stale,
+        "considered": considered, "doctor_names": _doctor_names(session, caller, doctor_ids), "map_data": map_data,
+        "preview": preview, "chosen": set(chosen), "channel": channel or patient_request.preferred_channel,
+        "is_open": patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED),
+    }  # fmt: skip
+    return render(request, caller, "espace/request.html", context, status_code)
+
+
+@router.get("/demandes/{request_id}", response_class=HTMLResponse)
+def show(request_id: int, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+    return request_page(request, caller, session, request_id)
+
+
+def refusal(exc: ApiError | ValidationError) -> str:
+    """Why an action was refused, in one French sentence or two."""
+    if isinstance(exc, ValidationError):
+        return " ".join(french_message(e) for e in exc.errors())
+    detail = " ".join(f.message for f in exc.fields if f.message not in exc.message)
+    return f"{exc.message} {detail}".strip()
+
+
+def act(url: str, action: Callable[[], str]) -> Response:
+    """Runs an action; its result, or why it was refused, is shown on the page at `url`.
+    Another CPTS's object (404) and a refused role (403) stay error pages."""
+    try:
+        message = action()
+    except (NotFound, Forbidden):
+        raise
+    except (ApiError, ValidationError) as exc:
+        return redirect(url, refusal(exc), "error")
+    return redirect(url, message)
+
+
+def _channel(value: str) -> str | None:
+    return value if value in ("sms", "email") else None
+
+
+@router.post("/demandes/{request_id}/liste", response_class=HTMLResponse)
+def send_list(
+    request_id: int,
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    doctor_ids: Annotated[list[int] | None, Form()] = None,
+    channel: Annotated[str, Form(max_length=10)] = "",
+    action: Annotated[str, Form(max_length=10)] = "send",
+) -> Response:
+    """`action=preview` shows the message without sending it; `send` sends it."""
+    url = f"/espace/demandes/{request_id}"
+    if action == "preview":
+        try:
+            data = SendListIn(doctor_ids=doctor_ids or [], channel=_channel(channel))
+            _, preview = compose_doctor_list(session, caller.principal, request_id, data)
+        except (NotFound, Forbidden):
+            raise
+        except (ApiError, ValidationError) as exc:
+            return redirect(url, refusal(exc), "error")
+        return request_page(request, caller, session, request_id, preview=preview, chosen=doctor_ids or [],
+                            channel=preview.channel)  # fmt: skip
+
+    def send() -> str:
+        data = SendListIn(doctor_ids=doctor_ids or [], channel=_channel(channel))
+        send_doctor_list(session, caller.principal, request_id, data)
+        how = "par e-mail" if (data.channel or "") == "email" else "par SMS" if data.channel == "sms" else ""
+        return f"Liste de {len(data.doctor_ids)} médecin(s) envoyée {how} : le message part dans la minute.".replace("  ", " ")
+
+    return act(url, send)
+
+
+@router.post("/demandes/{request_id}/attribution")
+def match(
+    request_id: int,
+    caller: Manager,
+    session: DbSession,
+    doctor_id: Annotated[int | None, Form()] = None,
+    notify: Annotated[str | None, Form()] = None,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    def do() -> str:
+        updated = service.transition(session, caller.principal, request_id, TransitionIn(
+            to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None))  # fmt: skip
+        doctor = session.get(Doctor, updated.matched_doctor_id)
+        return (f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
+                f"(il lui reste {doctor.capacity_remaining} place(s)).")  # fmt: skip
+
+    return act(f"/espace/demandes/{request_id}", do)
+
+
+@router.post("/demandes/{request_id}/cloture")
+def close(
+    request_id: int,
+    caller: Manager,
+    session: DbSession,
+    reason: Annotated[str, Form(max_length=30)] = "",
+    notify: Annotated[str | None, Form()] = None,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    def do() -> str:
+        service.transition(session, caller.principal, request_id, TransitionIn(
+            to="closed", reason=reason or None, notify=notify is not None, note=note or None))  # fmt: skip
+        return "Demande close."
+
+    return act(f"/espace/demandes/{request_id}", do)
+
+
+@router.post("/demandes/{request_id}/notes")
+def add_note(
+    request_id: int, caller: Manager, session: DbSession, text: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    def do() -> str:
+        service.add_note(session, caller.principal, request_id, NoteIn(text=text.strip()))
+        return "Note ajoutée."
+
+    return act(f"/espace/demandes/{request_id}#historique", do)

@@ -1,0 +1,85 @@
+"""Signing in and out of the workspace, and the CPTS switcher."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.accounts import service as accounts
+from app.accounts.principal import SESSION_COOKIE
+from app.core.dependencies import DbSession
+from app.core.errors import TooManyRequests, Unauthorized
+from app.core.ratelimit import LOGIN
+from app.web.pages import home_of, render
+from app.web.session import AnyCaller, redirect, switch_territory
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+
+
+def _safe_next(path: str | None) -> str | None:
+    # Only our own pages: never an address elsewhere ("//evil.example" included).
+    if path and path.startswith("/espace") and not path.startswith("//"):
+        return path
+    return None
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+def sign_in_page(request: Request, suite: str | None = None, expiree: str | None = None) -> HTMLResponse:
+    return render(request, None, "espace/sign_in.html", {"next_path": _safe_next(suite), "expired": bool(expiree)})
+
+
+@router.post("/connexion", response_class=HTMLResponse, dependencies=[Depends(LOGIN)])
+def sign_in(
+    request: Request,
+    session: DbSession,
+    email: Annotated[str, Form(max_length=254)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    suite: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    settings = request.app.state.settings
+    context = {"email": email, "next_path": _safe_next(suite)}
+    if not email.strip() or not password:
+        return render(request, None, "espace/sign_in.html", context | {"error": "Saisissez votre adresse e-mail et votre mot de passe."}, 422)
+    try:
+        user = accounts.authenticate(session, settings, email.strip(), password)
+    except (Unauthorized, TooManyRequests) as exc:
+        return render(request, None, "espace/sign_in.html", context | {"error": exc.message}, exc.status_code)
+    secret, _ = accounts.open_session(session, settings, user)
+    response = redirect(_safe_next(suite) or home_of(user.role))
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="lax",
+        secure=settings.cookie_secure, path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/deconnexion")
+def sign_out(caller: AnyCaller, session: DbSession) -> Response:
+    accounts.close_session(session, caller.principal)
+    response = redirect("/espace/connexion", "Vous êtes déconnecté.")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/cpts")
+def switch(
+    caller: AnyCaller,
+    session: DbSession,
+    territory_id: Annotated[int, Form()],
+    suite: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    territory = switch_territory(session, caller, territory_id)
+    back = _safe_next(suite) or home_of(caller.role)
+    if back.count("/") > 2:  # a request or doctor of the previous CPTS: back to the list
+        back = "/".join(back.split("/")[:3])
+    return redirect(back, f"Vous travaillez maintenant pour la {territory.name}.")
+
+
+@router.get("", response_class=HTMLResponse)
+def home(caller: AnyCaller) -> Response:
+    return redirect(home_of(caller.role))
+
+
+@router.get("/accueil", response_class=HTMLResponse)
+def welcome(request: Request, caller: AnyCaller) -> HTMLResponse:
+    return render(request, caller, "espace/home.html")
