@@ -45,6 +45,10 @@ def build_demo(url: str) -> int:
         load_demo_doctors(session, app.state.geocoding, communes)
         load_demo_requests(session, app.state.geocoding, communes)
         load_demo_accounts(session)
+        from app.snp.demo import load_demo_regulator, load_demo_slots
+
+        load_demo_slots(session, app.state.geocoding)
+        load_demo_regulator(session)
         today = utcnow().date()
         created, _, _ = submit_request(session, app.state.geocoding, None, RequestCreate(
             family_name="Lemoine", given_name="Odette", birth_date=today.replace(year=today.year - 81, day=1),
@@ -110,6 +114,9 @@ def main() -> None:
             shot("05-indicateurs", "/espace/indicateurs?du=2020-01-01")
             shot("06-sources", "/espace/sources")
             shot("07-journal", "/espace/journal", full=False)
+            tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
+            shot("10-soins-non-programmes", f"/espace/soins-non-programmes?jour={tomorrow}", full=False)
+            shot("11-recherche-creneau", "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras", full=False)
             sign_in("docteur@grand-arras.example.fr")
             shot("08-mon-cabinet")
             sign_in("pharmacie.centrale@grand-arras.example.fr")

@@ -178,7 +178,7 @@ TABLE = [
     Row("POST", "/api/v1/snp/bookings/{booking}/cancel", DOCTOR_RECORD),
     # Last: they remove what earlier rows use.
     Row("DELETE", "/api/v1/snp/slots/{spare_slot}", DOCTOR_RECORD),
-    Row("DELETE", "/api/v1/snp/patterns/{pattern}", DOCTOR_RECORD),
+    Row("DELETE", "/api/v1/snp/patterns/{spare_pattern}", DOCTOR_RECORD),
 ]
 
 # The workspace's pages (/espace). Nobody signed in is sent to the sign-in page ("signin");
@@ -227,6 +227,23 @@ TABLE += [
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),
     # Signing out sends everyone to the sign-in page.
+    Row("GET", "/espace/soins-non-programmes", {"anonymous": same(SIGNIN), **SLOT_READERS}),
+    Row("GET", "/espace/soins-non-programmes/recherche", PAGE_MANAGERS),
+    # Publishing for another CPTS's doctor is refused with the reason shown on the board (a redirect).
+    Row("POST", "/espace/soins-non-programmes/creneaux", {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "day": "2031-01-07", "start": "10:00", "end": "10:20"}),
+    Row("POST", "/espace/soins-non-programmes/recurrences", {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "weekdays": "2", "start": "10:00", "end": "11:00",
+                                  "first_date": "2031-01-07", "weeks": "1"}),  # fmt: skip
+    Row("POST", "/espace/soins-non-programmes/creneaux/{slot}/supprimer", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
+    Row("POST", "/espace/soins-non-programmes/recurrences/{pattern}/supprimer", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
+    # A regulator books only arriving from the SAS (origin=sas: test_snp_pages), never from here.
+    Row("GET", "/espace/soins-non-programmes/creneaux/{page_slot}/reserver", {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT}),
+    Row("POST", "/espace/soins-non-programmes/creneaux/{page_slot}/reserver", {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
+        body={"family_name": "Durand", "given_name": "Marc", "phone": "0611223344", "reason": "Entorse"}),
+    Row("POST", "/espace/soins-non-programmes/rendez-vous/{booking}/annuler", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
+    Row("POST", "/espace/soins-non-programmes/rendez-vous/{past_booking}/resultat", {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
+        body={"resultat": "noshow"}),
     Row("POST", "/espace/deconnexion", {"anonymous": same(SIGNIN), **{r: same(SIGNIN) for r in EVERYONE}}),
 ]
 
@@ -301,22 +318,24 @@ def _snp_world(db, doctors: dict, settings) -> dict:  # noqa: ANN001
     from app.snp.models import Slot
     from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
 
-    world: dict = {"slot": {}, "spare_slot": {}, "pattern": {}, "booking": {}, "past_booking": {}}
+    world: dict = {"slot": {}, "spare_slot": {}, "page_slot": {}, "pattern": {}, "spare_pattern": {}, "booking": {},
+                   "past_booking": {}}  # fmt: skip
     for n, (slug, doctor_id) in enumerate(doctors.items()):
         def slot(hours: int) -> int:
             start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours, days=n)
             return service.create_slot(db, operator(), SlotCreate(doctor_id=doctor_id, start=start,
                                        end=start + timedelta(minutes=20))).id  # fmt: skip
 
-        world["slot"][slug], world["spare_slot"][slug] = slot(3), slot(4)
+        world["slot"][slug], world["spare_slot"][slug], world["page_slot"][slug] = slot(3), slot(4), slot(7)
         booked, past = slot(5), slot(6)
         for key, slot_id in (("booking", booked), ("past_booking", past)):
             world[key][slug] = service.book(db, settings, operator(), slot_id, BookingCreate(**PATIENT), "cpts").id
         db.execute(update(Slot).where(Slot.id == past).values(start_at=datetime.now(UTC) - timedelta(hours=2),
                                                                end_at=datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
-        world["pattern"][slug] = service.create_pattern(db, operator(), PatternCreate(
-            doctor_id=doctor_id, weekdays=[3], start_time="08:00", end_time="09:00", slot_minutes=30,
-            first_date=date.today() + timedelta(days=90), weeks=1)).id  # fmt: skip
+        for key, weekday in (("pattern", 3), ("spare_pattern", 4)):
+            world[key][slug] = service.create_pattern(db, operator(), PatternCreate(
+                doctor_id=doctor_id, weekdays=[weekday], start_time="08:00", end_time="09:00", slot_minutes=30,
+                first_date=date.today() + timedelta(days=90), weeks=1)).id  # fmt: skip
         db.commit()
     return world
 
@@ -329,6 +348,7 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
     return path.format(doctor=world["doctors"][slug], user=world["users"][slug], cpts=slug, token=token,
                        request=world["requests"][slug], source=world["sources"][slug], kind="png",
                        slot=world["slot"][slug], spare_slot=world["spare_slot"][slug], pattern=world["pattern"][slug],
+                       page_slot=world["page_slot"][slug], spare_pattern=world["spare_pattern"][slug],
                        booking=world["booking"][slug], past_booking=world["past_booking"][slug])  # fmt: skip
 
 

@@ -6,6 +6,7 @@ them against a FHIR model library and the guide's rules."""
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from app.fhir import profiles as p
@@ -87,12 +88,21 @@ def organization(territory_id: int, name: str, finess: str, phone: str | None) -
     return resource
 
 
+@cache
+def _security_codes(visibility: int) -> tuple[str, ...]:
+    return tuple(visibility_codes(visibility))
+
+
+def _security(visibility: int) -> list[dict[str, str]]:
+    return [{"system": p.SLOT_TYPE, "code": code} for code in _security_codes(visibility)]
+
+
 def slot(row: SasSlotRow, booking_url: str) -> dict[str, Any]:
     return {
         "resourceType": "Slot", "id": str(row.slot_id),
         "meta": {
             "profile": [p.SLOT],
-            "security": [{"system": p.SLOT_TYPE, "code": code} for code in visibility_codes(row.visibility)],
+            "security": _security(row.visibility),
         },
         "serviceType": [
             {"coding": [{"system": p.ACT_CODE, "code": row.kind}]},

@@ -3,6 +3,7 @@ sees, and how a recurring pattern becomes slots in Paris wall-clock time."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,13 @@ def served_to_sas(visibility: int) -> bool:
     return bool(Visibility(visibility) & _SAS_TYPES)
 
 
+@cache
+def _codes(visibility: int) -> tuple[str, ...]:
+    return tuple(v.name for v in Visibility if v & visibility)
+
+
 def visibility_codes(visibility: int) -> list[str]:
-    return [v.name for v in Visibility if v & visibility]
+    return list(_codes(visibility))
 
 
 def visibility_from_codes(codes: list[str]) -> int:

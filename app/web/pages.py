@@ -17,10 +17,11 @@ PREFIX = "/espace"
 
 # The navigation of each role: (path, label).
 NAVIGATION = {
-    Role.ADMIN: [("/espace/demandes", "Demandes"), ("/espace/medecins", "Médecins"), ("/espace/sources", "Sources et affiches"),
+    Role.ADMIN: [("/espace/demandes", "Demandes"), ("/espace/medecins", "Médecins"),
+                 ("/espace/soins-non-programmes", "Soins non programmés"), ("/espace/sources", "Sources et affiches"),
                  ("/espace/indicateurs", "Indicateurs"), ("/espace/journal", "Journal d'audit")],
     Role.PROFESSIONAL: [("/espace/mes-demandes", "Mes demandes"), ("/espace/mes-demandes/nouvelle", "Nouvelle demande")],
-    Role.DOCTOR: [("/espace/mon-cabinet", "Mon cabinet")],
+    Role.DOCTOR: [("/espace/mon-cabinet", "Mon cabinet"), ("/espace/soins-non-programmes", "Mes créneaux")],
     Role.REGULATOR: [],
 }  # fmt: skip
 NAVIGATION[Role.COORDINATOR] = NAVIGATION[Role.ADMIN]

@@ -1,0 +1,82 @@
+"""Unscheduled care in a real headless Chromium: the coordination books a slot for a caller
+and cancels it; a SAS regulator arrives from the SAS with origin=sas and books."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.snp.demo import load_demo_regulator, load_demo_slots
+from app.snp.models import Booking, Slot
+from tests.browser import chromium_page, require_browser, running_server
+from tests.test_browser_workspace import LAPTOP, assert_accessible, demo, sign_in  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_territories")]
+
+
+@pytest.fixture
+def slots(db, demo):  # noqa: F811
+    load_demo_slots(db, demo)
+    load_demo_regulator(db)
+
+
+def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
+    require_browser()
+    with running_server(database_url) as base, chromium_page() as page:
+        page.set_viewport_size(LAPTOP)
+        sign_in(page, base, "coordination@cpts-grand-arras.example.fr")
+        page.get_by_role("link", name="Soins non programmés").click()
+        page.wait_for_selector("#counts")
+        assert_accessible(page, "board")
+        page.get_by_role("link", name="Réserver pour un appelant").click()
+        page.get_by_label("Code postal de l'appelant").fill("62000")
+        page.get_by_label("Commune").fill("Arras")
+        page.get_by_label("Dans les (heures)").fill("336")
+        page.get_by_role("button", name="Chercher").click()
+        page.wait_for_selector("#search-summary")
+        assert_accessible(page, "search")
+        assert "examiné(s)" in page.locator("#search-summary").inner_text()
+        page.locator("#results a.button").first.click()
+        page.wait_for_selector("#slot")
+        assert_accessible(page, "booking form")
+        page.get_by_label("Nom du patient").fill("Martin")
+        page.get_by_label("Prénom").fill("Lucie")
+        page.get_by_label("Téléphone").fill("06 12 34 56 78")
+        page.get_by_label("Motif, en quelques mots").fill("Fièvre depuis hier")
+        page.get_by_role("button", name="Réserver").click()
+        page.wait_for_selector("#flash")
+        assert "Rendez-vous réservé pour Lucie Martin" in page.locator("#flash").inner_text()
+        assert page.locator("li.slot.booked", has_text="Lucie MARTIN").count() == 1
+        # Cancel: the slot is free again.
+        page.locator("li.slot.booked", has_text="Lucie MARTIN").get_by_role("button", name=re.compile("Annuler")).click()
+        page.wait_for_selector("#flash")
+        assert "annulé" in page.locator("#flash").inner_text()
+    db.rollback()
+    booking = db.scalars(select(Booking)).one()
+    assert booking.status == "cancelled" and db.get(Slot, booking.slot_id).status == "free"
+
+
+def test_a_regulator_arriving_from_the_sas_books(database_url, db, slots):
+    require_browser()
+    slot = db.scalars(select(Slot).where(Slot.sas_visible.is_(True), Slot.status == "free", Slot.doctor_id.is_not(None),
+                                         Slot.start_at > datetime.now(UTC) + timedelta(hours=1))).first()  # fmt: skip
+    db.commit()
+    with running_server(database_url) as base, chromium_page() as page:
+        # The booking URL of Slot.comment, with the parameter the SAS adds.
+        page.goto(f"{base}/espace/soins-non-programmes/creneaux/{slot.id}/reserver?origin=sas")
+        page.get_by_label("Adresse e-mail").fill("regulation@sas62.example.fr")
+        page.get_by_label("Mot de passe").fill("demo-orientation-2026")
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_selector("#slot")
+        assert_accessible(page, "SAS booking form")
+        page.get_by_label("Nom du patient").fill("Bernard")
+        page.get_by_label("Prénom").fill("Paul")
+        page.get_by_label("Téléphone").fill("06 98 76 54 32")
+        page.get_by_label("Motif, en quelques mots").fill("Douleur abdominale")
+        page.get_by_role("button", name="Réserver").click()
+        page.wait_for_selector("#booked")
+        assert "Rendez-vous réservé pour Paul Bernard" in page.locator("#booked").inner_text()
+    db.rollback()
+    booking = db.scalars(select(Booking).where(Booking.slot_id == slot.id)).one()
+    assert booking.origin == "sas"
