@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal, optional_principal, require
@@ -41,14 +42,18 @@ Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESS
                **error_responses(403, 422, 429)},
     dependencies=[Depends(INTAKE)],
 )  # fmt: skip
-def submit(
+async def submit(
     data: RequestCreate, request: Request, response: Response, session: DbSession, geocoding: Geocoding,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> SubmissionOut:
     """The questionnaire: from the patient or a relative (no account), or from a signed-in
     professional or coordinator on the patient's behalf. 201 means stored."""
     public_url = request.app.state.settings.public_url
-    patient_request, duplicate, follow_up = service.submit_request(session, geocoding, principal, data, public_url)
+    # The database work in one hop to the thread pool; the answer is built from what it
+    # returns (nothing left to load), on the event loop.
+    patient_request, duplicate, follow_up = await run_in_threadpool(
+        service.submit_request, session, geocoding, principal, data, public_url
+    )
     if duplicate:
         response.status_code = status.HTTP_200_OK
     territory = patient_request.territory
