@@ -85,7 +85,7 @@ def queue(
         filters = repository.QueueFilters(cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q)
     rows, total = repository.queue_page(session, principal, filters, page, per_page)
     # The queue shows names and ages: who saw which requests goes to the audit trail.
-    record_reads(request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
     today = utcnow().date()
     items = [
         RequestSummary(
@@ -104,7 +104,7 @@ def queue(
 def read(request_id: int, principal: Reader, session: DbSession, request: Request) -> RequestOut:
     """The whole record, with its history. Every read is written to the audit trail."""
     patient_request = service.get_request(session, principal, request_id)
-    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+    record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
     return service.request_out(patient_request)
 
 
@@ -138,7 +138,7 @@ def send_list(request_id: int, data: SendListIn, principal: Coordinator, session
 def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
     """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
     patient_request, ranking = service.suggestions(session, principal, request_id)
-    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+    record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
 
     def out(suggestion) -> SuggestionOut:  # noqa: ANN001
         doctor, location = suggestion.doctor, suggestion.location
