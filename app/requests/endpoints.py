@@ -11,8 +11,9 @@ from app.core.errors import error_responses
 from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
-from app.requests.models import RequestStatus
+from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import Weights, age_on, priority_of
+from app.requests.ranking import Ranking
 from app.requests.schemas import (
     MessagePreview,
     NoteIn,
@@ -135,10 +136,15 @@ def send_list(request_id: int, data: SendListIn, principal: Coordinator, session
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
-def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
+async def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
     """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
-    patient_request, ranking = service.suggestions(session, principal, request_id)
-    record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+
+    def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool
+        patient_request, ranking = service.suggestions(session, principal, request_id)
+        record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+        return patient_request, ranking
+
+    patient_request, ranking = await run_in_threadpool(read)
 
     def out(suggestion) -> SuggestionOut:  # noqa: ANN001
         doctor, location = suggestion.doctor, suggestion.location
