@@ -3,24 +3,25 @@
 
 - suggestions for a request (GET /api/v1/requests/{id}/suggestions): p50/p95/p99 over 2,000
   requests picked at random, one client (target: p99 < 20 ms);
-- intake (POST /api/v1/requests) with 2 workers, 16 concurrent clients (target: at least 200
-  accepted requests/s), then checks that every 201 is in the database.
+- intake (POST /api/v1/requests) with 2 workers, 16 concurrent clients, each submission on a
+  connection of its own (--keep-alive: 16 long-lived connections) (target: at least 200
+  accepted requests/s), then checks that every 201 is in the database. The load generator
+  (bench/loadgen.py) is asyncio on raw sockets: it shares the two cores with the server.
 
 The geocoder is the offline one (commune given, no street address): what a BAN cache hit
 costs, minus one indexed read of the cache.
 
 Run: python bench/bench_requests_scale.py [--url postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale]
-(the database is dropped and rebuilt; generation takes a few minutes)."""
+[--reuse] (without --reuse the database is dropped and rebuilt; generation takes a minute or two)."""
 
 import argparse
+import json
 import os
 import random
 import socket
 import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from sqlalchemy.engine import make_url
 from stdnum import luhn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import loadgen  # noqa: E402  (bench/loadgen.py, beside this file)
 
 from app.accounts.models import Role  # noqa: E402
 from app.accounts.principal import Principal  # noqa: E402
@@ -170,7 +173,7 @@ def bench_suggestions(url: str, token: str, samples: int) -> None:
         server.wait(timeout=20)
 
 
-def bench_intake(url: str, count: int) -> None:
+def bench_intake(url: str, count: int, keep_alive: bool) -> None:
     server, base = serve(url, 2)
     communes = get_commune_index()
     engine = build_engine(url)
@@ -178,37 +181,32 @@ def bench_intake(url: str, count: int) -> None:
         served = connection.execute(text("SELECT insee_code FROM territory_communes LIMIT 2000")).scalars().all()
     engine.dispose()
     places = [communes.get(code) for code in served]
-    run = int(time.time())  # new people at every run: none is a duplicate of an earlier one
-    created_ids: list[int] = []
-    statuses: dict[int, int] = {}
+    run = time.time_ns()  # new people at every run: none is a duplicate of an earlier one
+    port = int(base.rsplit(":", 1)[1])
+    submissions = []
+    for n in range(count):
+        commune = places[n % len(places)]
+        body = {"family_name": f"Bench{n}", "given_name": f"Intake{run}", "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
+                "phone": "06 12 34 56 78", "postcode": commune.postcodes[0], "city": commune.name,
+                "no_doctor_reason": "other", "consent": True, "ald": n % 3 == 0}  # fmt: skip
+        submissions.append(loadgen.post_json("127.0.0.1", port, "/api/v1/requests", body, keep_alive=keep_alive))
     try:
-        local = threading.local()
-
-        def submit(n: int) -> None:
-            commune = places[n % len(places)]
-            body = {"family_name": f"Bench{n}", "given_name": f"Intake{run}", "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
-                    "phone": "06 12 34 56 78", "postcode": commune.postcodes[0], "city": commune.name,
-                    "no_doctor_reason": "other", "consent": True, "ald": n % 3 == 0}  # fmt: skip
-            if not hasattr(local, "client"):  # one connection per client thread, as browsers keep theirs
-                local.client = httpx.Client(base_url=base, timeout=30)
-            response = local.client.post("/api/v1/requests", json=body)
-            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if response.status_code == 201:
-                created_ids.append(response.json()["id"])
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(submit, range(count)))
-        elapsed = time.perf_counter() - started
+        # Each person submits once, from their own browser: a connection each (keep_alive=False).
+        # With a few long-lived connections instead, whichever worker wakes first accepts them
+        # all at once, and one worker serves nearly everything while the other idles.
+        result = loadgen.run("127.0.0.1", port, submissions, concurrency=16, keep_alive=keep_alive, keep_bodies=True)
     finally:
         server.terminate()
         server.wait(timeout=20)
+    created_ids = [json.loads(body)["id"] for status, body in result.bodies if status == 201]
     engine = build_engine(url)
     with engine.connect() as connection:
         present = connection.execute(text("SELECT count(*) FROM patient_requests WHERE id = ANY(:ids)"), {"ids": created_ids}).scalar_one()
     engine.dispose()
-    print(f"intake, 2 workers, 16 clients: {statuses.get(201, 0)} accepted in {elapsed:.1f} s = "
-          f"{statuses.get(201, 0) / elapsed:.0f} accepted/s; statuses {dict(sorted(statuses.items()))}; "
+    accepted = result.statuses.get(201, 0)
+    print(f"intake, 2 workers, 16 clients, {'keep-alive connections' if keep_alive else 'a connection per submission'}: "
+          f"{accepted} accepted in {result.elapsed:.1f} s = {accepted / result.elapsed:.0f} accepted/s; "
+          f"latency {quantiles(result.latencies)}; statuses {dict(sorted(result.statuses.items()))}; "
           f"{present} of {len(created_ids)} 201s found in the database")  # fmt: skip
 
 
@@ -218,6 +216,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the generated database of a previous run")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--intake", type=int, default=3000)
+    parser.add_argument("--keep-alive", action="store_true", help="intake over 16 long-lived connections")
     args = parser.parse_args()
     if not args.reuse:
         recreate(args.url)
@@ -225,7 +224,7 @@ def main() -> None:
         generate(args.url)
     token = token_for(args.url)
     bench_suggestions(args.url, token, args.samples)
-    bench_intake(args.url, args.intake)
+    bench_intake(args.url, args.intake, args.keep_alive)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import ApiToken, Membership, Role, User, WebSession
 from app.accounts.security import digest
@@ -114,20 +115,24 @@ def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
     return _principal(web_session.user, request, web_session.id)
 
 
-def optional_principal(
+# These dependencies are `async def` so that FastAPI does not send each of them to the thread
+# pool: only the database lookup of a token or a session cookie goes there.
+
+
+async def optional_principal(
     request: Request,
     db: Annotated[Session, Depends(get_db)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal | None:
     if bearer is not None:
-        return _from_token(db, bearer.credentials, request)
+        return await run_in_threadpool(_from_token, db, bearer.credentials, request)
     if cookie:
-        return _from_cookie(db, cookie, request)
+        return await run_in_threadpool(_from_cookie, db, cookie, request)
     return None
 
 
-def current_principal(
+async def current_principal(
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> Principal:
     if principal is None:
@@ -139,7 +144,7 @@ def require(*roles: Role):  # noqa: ANN201
     """Dependency: the caller must be signed in with one of these roles (403 otherwise)."""
     allowed = frozenset(roles)
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden("Votre rôle ne permet pas cette action.")
         return principal

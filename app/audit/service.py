@@ -39,25 +39,38 @@ def record(
 
 
 def record_read(
-    write_sessions: sessionmaker[Session], principal: Principal, object_type: str, object_id: object,
-    territory_id: int | None,
-) -> None:
-    """A read changes nothing, so it has no transaction of its own to join: its trace is
-    committed in a short one, before the data is sent."""
-    record_reads(write_sessions, principal, object_type, [(object_id, territory_id)])
+    session: Session, write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
+    object_id: object, territory_id: int | None,
+) -> None:  # fmt: skip
+    """A read is committed to the trail before the data is sent. See record_reads."""
+    record_reads(session, write_sessions, principal, object_type, [(object_id, territory_id)])
 
 
 def record_reads(
-    write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
+    session: Session, write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
     objects: list[tuple[object, int | None]],
-) -> None:
-    """Several objects read at once (a page of the queue): one entry each, one transaction."""
+) -> None:  # fmt: skip
+    """Several objects read at once (a page of the queue): one entry each, one transaction,
+    committed before the data is sent.
+
+    `session` is the read's own. On PostgreSQL the entries join its transaction, which is
+    committed here: one transaction per read, not two. On SQLite a read transaction must not
+    turn into a writer (it fails with "database is locked" when another writer committed
+    since it began), so there the entries get a short write transaction of their own."""
     if not objects:
         return
-    with write_sessions() as session:
-        for object_id, territory_id in objects:
-            record(session, principal, "read", object_type, object_id, territory_id)
-        session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        with write_sessions() as own:
+            _add_reads(own, principal, object_type, objects)
+            own.commit()
+        return
+    _add_reads(session, principal, object_type, objects)
+    session.commit()
+
+
+def _add_reads(session: Session, principal: Principal, object_type: str, objects: list[tuple[object, int | None]]) -> None:
+    for object_id, territory_id in objects:
+        record(session, principal, "read", object_type, object_id, territory_id)
 
 
 def list_events(

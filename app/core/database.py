@@ -78,6 +78,9 @@ def for_writing(engine: Engine) -> Engine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20  # per process (uvicorn worker); PostgreSQL allows 100 by default
+
+
 def build_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -87,7 +90,10 @@ def build_engine(url: str) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Connections kept open: a request holds one for its whole length, and beyond the pool's
+    # size each extra connection is opened and closed again, which on PostgreSQL (a process
+    # per connection) cost more than the request itself (docs/benchmarks.md, issue 4).
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 @cache

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Integer, String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -27,10 +28,14 @@ class RateLimitCounter(Base):
 
 
 class Store(Protocol):
+    blocking: bool  # does increment() wait on I/O (then it runs in the thread pool)?
+
     def increment(self, key: str, window: int) -> int: ...
 
 
 class MemoryStore:
+    blocking = False
+
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
@@ -44,6 +49,8 @@ class MemoryStore:
 
 
 class DatabaseStore:
+    blocking = True
+
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
@@ -69,7 +76,9 @@ class Limit:
     setting: str
     seconds: int = 60
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:
+        # async: counting in memory is cheaper than a hop to the thread pool; only a store
+        # that waits on the database is sent there.
         from app.accounts.principal import client_address
 
         limiter: Store = request.app.state.rate_limit_store
@@ -77,7 +86,8 @@ class Limit:
         now = int(time.time())
         window = now // self.seconds
         key = f"{self.name}:{client_address(request) or 'unknown'}"
-        if limiter.increment(key, window) > per_window:
+        count = await run_in_threadpool(limiter.increment, key, window) if limiter.blocking else limiter.increment(key, window)
+        if count > per_window:
             retry = self.seconds - now % self.seconds
             raise TooManyRequests("Trop de demandes depuis cette adresse : réessayez dans un instant.",
                                   headers={"Retry-After": str(retry)})  # fmt: skip

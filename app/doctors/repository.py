@@ -146,7 +146,8 @@ _PRACTICE_COLUMNS = [
 
 def cards_of_doctors_with_places(session: Session, territory_id: int) -> list[DoctorCard]:
     """The CPTS's doctors who can take a patient today, with their practices, in one query."""
-    rows = session.execute(
+    # Executed on the connection: plain rows, without the ORM's loading machinery.
+    rows = session.connection().execute(
         select(*_CARD_COLUMNS, *_PRACTICE_COLUMNS)
         .join(PracticeLocation, PracticeLocation.doctor_id == Doctor.id)
         .where(Doctor.territory_id == territory_id, accepting_clause(utcnow().date()))

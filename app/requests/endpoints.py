@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal, optional_principal, require
@@ -10,8 +11,9 @@ from app.core.errors import error_responses
 from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
-from app.requests.models import RequestStatus
+from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import Weights, age_on, priority_of
+from app.requests.ranking import Ranking
 from app.requests.schemas import (
     MessagePreview,
     NoteIn,
@@ -41,14 +43,18 @@ Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESS
                **error_responses(403, 422, 429)},
     dependencies=[Depends(INTAKE)],
 )  # fmt: skip
-def submit(
+async def submit(
     data: RequestCreate, request: Request, response: Response, session: DbSession, geocoding: Geocoding,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> SubmissionOut:
     """The questionnaire: from the patient or a relative (no account), or from a signed-in
     professional or coordinator on the patient's behalf. 201 means stored."""
     public_url = request.app.state.settings.public_url
-    patient_request, duplicate, follow_up = service.submit_request(session, geocoding, principal, data, public_url)
+    # The database work in one hop to the thread pool; the answer is built from what it
+    # returns (nothing left to load), on the event loop.
+    patient_request, duplicate, follow_up = await run_in_threadpool(
+        service.submit_request, session, geocoding, principal, data, public_url
+    )
     if duplicate:
         response.status_code = status.HTTP_200_OK
     territory = patient_request.territory
@@ -80,7 +86,7 @@ def queue(
         filters = repository.QueueFilters(cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q)
     rows, total = repository.queue_page(session, principal, filters, page, per_page)
     # The queue shows names and ages: who saw which requests goes to the audit trail.
-    record_reads(request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
     today = utcnow().date()
     items = [
         RequestSummary(
@@ -99,7 +105,7 @@ def queue(
 def read(request_id: int, principal: Reader, session: DbSession, request: Request) -> RequestOut:
     """The whole record, with its history. Every read is written to the audit trail."""
     patient_request = service.get_request(session, principal, request_id)
-    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+    record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
     return service.request_out(patient_request)
 
 
@@ -130,10 +136,15 @@ def send_list(request_id: int, data: SendListIn, principal: Coordinator, session
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
-def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
+async def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
     """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
-    patient_request, ranking = service.suggestions(session, principal, request_id)
-    record_read(request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+
+    def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool
+        patient_request, ranking = service.suggestions(session, principal, request_id)
+        record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+        return patient_request, ranking
+
+    patient_request, ranking = await run_in_threadpool(read)
 
     def out(suggestion) -> SuggestionOut:  # noqa: ANN001
         doctor, location = suggestion.doctor, suggestion.location

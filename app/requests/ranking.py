@@ -58,22 +58,16 @@ def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocati
 
 
 def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggestion | None:
-    """The doctor's best practice for this patient with the reasons it qualifies, or None."""
+    """The doctor's best practice for this patient, or None when it does not qualify.
+    The reasons are written later (_explain), for the doctors shown only."""
     if not (doctor.active and doctor.accepting_new_patients and doctor.capacity_remaining > 0):
         return None
     if doctor.available_until is not None and doctor.available_until < today:
         return None
-    reasons = [f"accepte de nouveaux patients ({doctor.capacity_remaining} place(s))"]
-    if doctor.priority_only:
-        if not groups_of(request):
-            return None
-        reasons.append("réservé aux patients prioritaires : le patient l'est")
-    patient_languages = set(request.languages or [])
-    if patient_languages:
-        shared = patient_languages & set(doctor.languages or ["fr"])
-        if not shared:
-            return None
-        reasons.append("parle " + ", ".join(LANGUAGE_NAMES.get(code, code) for code in sorted(shared)))
+    if doctor.priority_only and not groups_of(request):
+        return None
+    if request.languages and not _shared_languages(request, doctor):
+        return None
     best: Suggestion | None = None
     for location in doctor.locations:
         distance = distance_to(request, location)
@@ -87,15 +81,30 @@ def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggest
         elif request.needs_home_visits and not doctor.home_visits:
             continue
         if best is None or (distance is not None and (best.distance_km is None or distance < best.distance_km)):
-            best = Suggestion(doctor, location, distance, doctor.capacity_remaining, list(reasons))
-    if best is None:
-        return None
-    if best.distance_km is not None:
-        best.reasons.insert(0, f"à {best.distance_km:.1f} km".replace(".", ","))
-    if request.needs_home_visits:
-        best.reasons.append("fait des visites à domicile" + (
-            f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else ""))  # fmt: skip
+            best = Suggestion(doctor, location, distance, doctor.capacity_remaining)
     return best
+
+
+def _shared_languages(request: PatientRequest, doctor: DoctorCard) -> set[str]:
+    return set(request.languages or []) & set(doctor.languages or ["fr"])
+
+
+def _explain(request: PatientRequest, suggestion: Suggestion) -> Suggestion:
+    """Why a qualifying doctor qualifies (the conditions checked by _assess), in French."""
+    doctor, reasons = suggestion.doctor, []
+    if suggestion.distance_km is not None:
+        reasons.append(f"à {suggestion.distance_km:.1f} km".replace(".", ","))
+    reasons.append(f"accepte de nouveaux patients ({doctor.capacity_remaining} place(s))")
+    if doctor.priority_only:
+        reasons.append("réservé aux patients prioritaires : le patient l'est")
+    if request.languages:
+        shared = _shared_languages(request, doctor)
+        reasons.append("parle " + ", ".join(LANGUAGE_NAMES.get(code, code) for code in sorted(shared)))
+    if request.needs_home_visits:
+        reasons.append("fait des visites à domicile" + (
+            f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else ""))  # fmt: skip
+    suggestion.reasons = reasons
+    return suggestion
 
 
 def _order(suggestion: Suggestion) -> tuple[float, int, float]:
@@ -115,4 +124,5 @@ def rank_doctors(request: PatientRequest, doctors: Sequence[DoctorCard], limit: 
         (stale if doctor.is_stale(now) else eligible).append(suggestion)
     eligible.sort(key=_order)
     stale.sort(key=_order)
-    return Ranking(eligible[:limit], stale[:limit], considered=len(doctors))
+    return Ranking([_explain(request, s) for s in eligible[:limit]], [_explain(request, s) for s in stale[:limit]],
+                   considered=len(doctors))  # fmt: skip

@@ -3,9 +3,9 @@
 import hashlib
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
 from app.accounts.models import Role
@@ -68,6 +68,11 @@ def _intake_territory(session: Session, data: RequestCreate) -> tuple[Territory 
     return None, None
 
 
+# Built once: the values go as parameters, so each call reuses the compiled statement.
+_INSERT_REQUEST = insert(PatientRequest.__table__)
+_INSERT_EVENT = insert(RequestEvent.__table__)
+
+
 def submit_request(
     session: Session, geocoding: GeocodingService, principal: Principal | None, data: RequestCreate,
     public_url: str,
@@ -85,21 +90,23 @@ def submit_request(
     token = new_secret()
 
     if residency.territory is not None:
-        existing = session.scalars(
-            select(PatientRequest).where(
+        # Only the id first: a new person (nearly everybody) costs one index lookup.
+        existing_id = session.scalar(
+            select(PatientRequest.id).where(
                 PatientRequest.territory_id == residency.territory.id,
                 PatientRequest.identity_key == key,
                 PatientRequest.status.in_(OPEN_STATUSES),
             )
-        ).one_or_none()
-        if existing is not None:
+        )
+        if existing_id is not None:
+            existing = session.get_one(PatientRequest, existing_id)
             _update_contact(existing, data, token)
             record(session, principal, "request.resubmit", "patient_request", existing.id, existing.territory_id, actor=_actor(None, data))
             session.commit()
             return existing, True, _follow_up_url(public_url, token)
 
     now = utcnow()
-    request = PatientRequest(
+    values = dict(
         territory_id=territory.id if territory else None, source_id=source.id if source else None,
         status=status.value, family_name=data.family_name.strip(), given_name=data.given_name.strip(),
         birth_date=data.birth_date, phone=data.phone, email=str(data.email) if data.email else None,
@@ -112,18 +119,21 @@ def submit_request(
         submitted_by_user_id=user_id, identity_key=key, follow_up_token_hash=digest(token),
         created_at=now, updated_at=now,
     )  # fmt: skip
-    request.events.append(
-        RequestEvent(user_id=user_id, actor=_actor(principal, data), kind="status", to_status=status.value)
-    )
-    session.add(request)
+    # Plain inserts, not the ORM's unit of work: this is the busiest write of the service
+    # (the scale benchmark in docs/benchmarks.md), and there is nothing to track.
     try:
-        session.flush()
+        request_id = session.execute(_INSERT_REQUEST, values).inserted_primary_key[0]
     except IntegrityError:
         # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
         session.rollback()
         return submit_request(session, geocoding, principal, data, public_url)
-    record(session, principal, "request.create", "patient_request", request.id, request.territory_id, actor=_actor(None, data))
+    session.execute(_INSERT_EVENT, {"request_id": request_id, "user_id": user_id, "actor": _actor(principal, data),
+                                    "kind": "status", "to_status": status.value})  # fmt: skip
+    record(session, principal, "request.create", "patient_request", request_id, values["territory_id"], actor=_actor(None, data))
     session.commit()
+    # What was stored, detached: its CPTS and source are already at hand, nothing to reload.
+    request = PatientRequest(id=request_id, territory=territory, source=source, **values)
+    make_transient_to_detached(request)
     return request, False, _follow_up_url(public_url, token)
 
 
