@@ -180,3 +180,8 @@ def test_outcome_after_the_time(client, db, slots):
     done = client.post(f"{BOARD}/rendez-vous/{booking.id}/resultat", data={"csrf_token": csrf_of(page.text), "resultat": "noshow"},
                        follow_redirects=False)  # fmt: skip
     assert "Absent" in flash_of(client.get(done.headers["location"]).text)
+    # The indicators count it, in the table and in the CSV export.
+    table = client.get("/espace/indicateurs?du=2020-01-01").text
+    assert '<th scope="row">… patient absent</th><td class="num">1</td>' in table
+    assert re.search(r'Créneaux de soins non programmés offerts</th><td class="num">[1-9]', table)
+    assert "… patient absent;1" in client.get("/espace/indicateurs.csv?du=2020-01-01").text

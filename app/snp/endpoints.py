@@ -205,7 +205,7 @@ def get_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSess
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
         raise NotFound("Rendez-vous introuvable.")
-    record_read(request.app.state.write_sessions, principal, "snp_booking", booking.id, booking.territory_id)
+    record_read(session, request.app.state.write_sessions, principal, "snp_booking", booking.id, booking.territory_id)
     return _booking_out(session, principal, booking)
 
 

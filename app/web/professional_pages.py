@@ -35,7 +35,7 @@ def my_requests(
 ) -> HTMLResponse:
     filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus))
     rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)  # its own only (access rule)
-    record_reads(request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
     today = utcnow().date()
     context = {"rows": [summary(r, today) for r in rows], "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE))}
     return render(request, caller, "espace/my_requests.html", context)

@@ -64,6 +64,12 @@ ROWS = [
     ("Places offertes aujourd'hui", lambda i: i["doctors"]["places_offered"]),
     ("Places utilisées sur la période", lambda i: i["doctors"]["places_used"]),
     ("Fiches à confirmer (plus de six mois)", lambda i: i["doctors"]["stale"]),
+    ("Créneaux de soins non programmés offerts", lambda i: i["unscheduled_care"]["slots_offered"]),
+    ("… réservés", lambda i: i["unscheduled_care"]["slots_booked"]),
+    ("… dont par la régulation SAS", lambda i: i["unscheduled_care"]["booked_by_sas"]),
+    ("… honorés (patient venu)", lambda i: i["unscheduled_care"]["slots_used"]),
+    ("… patient absent", lambda i: i["unscheduled_care"]["noshows"]),
+    ("Rendez-vous annulés", lambda i: i["unscheduled_care"]["cancelled_bookings"]),
 ]  # fmt: skip
 
 
@@ -100,6 +106,8 @@ def indicators(
                    "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")]},
         "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
         "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
+        "slots": {"labels": ["Offerts", "Réservés", "Honorés", "Absents"],
+                  "values": [figures["unscheduled_care"][k] for k in ("slots_offered", "slots_booked", "slots_used", "noshows")]},
     }  # fmt: skip
     context = {"since": since, "until": until, "figures": figures, "table": _table(figures), "charts": json.dumps(charts).replace("<", "\\u003c")}
     return render(request, caller, "espace/indicators.html", context)

@@ -73,7 +73,7 @@ def queue(
     )
     rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)
     # Names and ages are on screen: who saw which requests goes to the audit trail, as with the API.
-    record_reads(request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
     today = utcnow().date()
     context = {
         "rows": [summary(r, today) for r in rows], "total": total, "page": page,
@@ -110,7 +110,7 @@ def request_page(
 ) -> HTMLResponse:  # fmt: skip
     patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
     if request.method == "GET":
-        record_read(request.app.state.write_sessions, caller.principal, "patient_request", patient_request.id, patient_request.territory_id)
+        record_read(session, request.app.state.write_sessions, caller.principal, "patient_request", patient_request.id, patient_request.territory_id)
     else:  # a preview: this request's session may already write (SQLite has one writer)
         record(session, caller.principal, "read", "patient_request", patient_request.id, patient_request.territory_id)
         session.commit()

@@ -88,7 +88,7 @@ def board(
     booking_ids = repository.live_bookings_by_slot(session, [s.id for s in slots])
     bookings = {b.slot_id: b for b in session.scalars(select(Booking).where(Booking.id.in_(booking_ids.values() or [-1])))}
     if bookings:  # patients' names are on screen: who saw them goes to the audit trail
-        record_reads(request.app.state.write_sessions, caller.principal, "snp_booking",
+        record_reads(session, request.app.state.write_sessions, caller.principal, "snp_booking",
                      [(b.id, b.territory_id) for b in bookings.values()])  # fmt: skip
     now = utcnow()
     grouped: dict[date, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))

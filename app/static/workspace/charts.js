@@ -17,4 +17,12 @@
       { label: "Demandes", data: data.sources.values, backgroundColor: "#7a4a00" } ] },
     options: { animation: false, indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
   });
+  if (data.slots && document.getElementById("chart-slots")) {
+    new Chart(document.getElementById("chart-slots"), {
+      type: "bar",
+      data: { labels: data.slots.labels, datasets: [
+        { label: "Créneaux", data: data.slots.values, backgroundColor: "#14213d" } ] },
+      options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+  }
 })();
