@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
@@ -104,8 +104,28 @@ def generate(app, doctors: int, requests: int) -> None:  # noqa: ANN001
         session.execute(insert(RequestEvent), [
             {"request_id": r["id"], "actor": "patient", "kind": "status", "to_status": "received", "at": r["created_at"]}
             for r in request_rows])  # fmt: skip
+        # Unscheduled care: 20 slots per doctor over the next 14 days, one in ten booked.
+        from app.snp.models import Booking, Slot
+
+        today = datetime.combine(date.today(), datetime.min.time(), tzinfo=UTC)
+        slot_rows, booking_rows = [], []
+        for n in range(1, doctors + 1):
+            for k in range(20):
+                start = today + timedelta(days=1 + (k * 7 + n) % 14, hours=8, minutes=20 * ((n + k * 3) % 30))
+                slot_id = len(slot_rows) + 1
+                booked = (n * 7 + k) % 10 == 0
+                slot_rows.append({"id": slot_id, "territory_id": territory.id, "doctor_id": n, "location_id": n,
+                                  "start_at": start, "end_at": start + timedelta(minutes=20), "kind": "AMB",
+                                  "visibility": 12, "sas_visible": True, "appointment_type": "ROUTINE",
+                                  "status": "booked" if booked else "free", "created_at": now})  # fmt: skip
+                if booked:
+                    booking_rows.append({"slot_id": slot_id, "territory_id": territory.id, "status": "booked",
+                                         "family_name": f"Appelant{slot_id}", "given_name": "Anne", "phone": "+33612345678",
+                                         "reason": "Fièvre", "origin": "cpts", "created_at": now, "updated_at": now})  # fmt: skip
+        session.execute(insert(Slot), slot_rows)
+        session.execute(insert(Booking), booking_rows)
         if session.bind.dialect.name == "postgresql":
-            for table in ("doctors", "practice_locations", "patient_requests", "request_events"):
+            for table in ("doctors", "practice_locations", "patient_requests", "request_events", "snp_slots"):
                 session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
         session.commit()
         create_user(session, UserCreate(email="bench@example.fr", display_name="Bench", role=Role.COORDINATOR,
@@ -155,6 +175,9 @@ def main() -> None:
             ("sources", "/espace/sources"),
             ("indicators, one year", f"/espace/indicateurs?du={date.today() - timedelta(days=365)}"),
             ("audit trail (100 a page)", "/espace/journal"),
+            ("unscheduled care, a day's board", f"/espace/soins-non-programmes?jour={date.today() + timedelta(days=3)}"),
+            ("unscheduled care, a week's board", f"/espace/soins-non-programmes?jour={date.today() + timedelta(days=1)}&vue=semaine"),
+            ("unscheduled care, a caller's slots (48 h)", "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras"),
         ]
         print(f"\n| page | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |")
         for label, path in pages:
