@@ -56,12 +56,12 @@ def _tls_options(settings) -> dict:  # noqa: ANN001
         return {}
     import ssl
 
-    from app.core.tls import ClientCertH11Protocol
+    from app.core.tls import ClientCertProtocol
 
     options: dict = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile or settings.tls_certfile)}
     if settings.tls_client_ca_file:
         options |= {"ssl_ca_certs": str(settings.tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-                    "http": ClientCertH11Protocol}  # fmt: skip
+                    "http": ClientCertProtocol}  # fmt: skip
     return options
 
 

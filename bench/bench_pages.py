@@ -159,6 +159,9 @@ def main() -> None:
     app = create_app(Settings(database_url=url, secret_key="bench", map_tile_url=""))
     started = time.perf_counter()
     generate(app, args.doctors, args.requests)
+    from app.main import _freeze_startup_objects
+
+    _freeze_startup_objects()  # as `orientation serve` does (app.main.create_production_app)
     print(f"{url.split(':')[0]}: {args.doctors} doctors, {args.requests} requests generated in {time.perf_counter() - started:.1f} s")
     with TestClient(app) as client:
         assert client.post("/espace/connexion", data={"email": "bench@example.fr", "password": PASSWORD}).status_code == 200

@@ -4,7 +4,10 @@ puts the verified subject into every request's state (request.state.tls_client_s
 
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+try:  # httptools when installed (it is a dependency: the faster parser), else h11
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as HttpProtocol
+except ImportError:  # pragma: no cover
+    from uvicorn.protocols.http.h11_impl import H11Protocol as HttpProtocol
 
 
 def subject_of(peercert: dict[str, Any] | None) -> str | None:
@@ -15,7 +18,7 @@ def subject_of(peercert: dict[str, Any] | None) -> str | None:
     return ",".join(names.get(p.split("=", 1)[0], p.split("=", 1)[0]) + "=" + p.split("=", 1)[1] for p in parts)
 
 
-class ClientCertH11Protocol(H11Protocol):
+class ClientCertProtocol(HttpProtocol):
     def connection_made(self, transport) -> None:  # noqa: ANN001
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.accounts.models import Role, User
 from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
+from app.core.database import autocommit_reads
 from app.core.dependencies import DbSession
 from app.core.settings import Settings
 from app.doctors.models import Doctor, PracticeLocation
@@ -56,14 +57,17 @@ def metadata(request: Request) -> FhirResponse:
 
 
 @router.get("/Slot", response_class=FhirResponse, responses=_FHIR_ANSWER)
-def search_slots(request: Request, session: DbSession) -> FhirResponse:
+def search_slots(request: Request) -> FhirResponse:
     """INT_R04: free slots of 1–25 practitioners in a window, as a searchset Bundle, e.g.
     `?start=ge2026-06-12T16:20:00.000+02:00&start=le2026-06-15T16:20:00.000+02:00
     &schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371&status=free
     &_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference
     &_include:iterate=HealthcareService:organization`."""
     search = parse_slot_search(request.query_params)
-    rows = repository.sas_free_slots(session, search.rpps, search.start, search.end) if search.rpps else []
+    rows = []
+    if search.rpps:
+        with autocommit_reads(request.app.state.engine) as connection:
+            rows = repository.sas_free_slots(connection, search.rpps, search.start, search.end)
     self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
     bundle = build.searchset(rows, build.Includes(search.include, search.iterate), _base(request), self_url,
                              _booking_url(request))  # fmt: skip

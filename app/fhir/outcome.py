@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import orjson
+
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -25,7 +27,13 @@ def operation_outcome(code: str, diagnostics: str, expression: str | None = None
 
 
 class FhirResponse(JSONResponse):
+    """application/fhir+json, encoded by orjson: a search Bundle is ~100 kB, and the standard
+    encoder took a sixth of the SAS search's time budget."""
+
     media_type = FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def fhir_error_response(_request: Request, exc: FhirError) -> FhirResponse:

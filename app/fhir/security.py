@@ -43,7 +43,7 @@ def client_subject(request: Request, settings: Settings) -> str | None:
     return None
 
 
-def require_sas_platform(request: Request) -> None:
+async def require_sas_platform(request: Request) -> None:  # no I/O: no hop to the thread pool
     settings: Settings = request.app.state.settings
     if settings.fhir_client_auth == "none":
         return

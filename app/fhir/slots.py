@@ -3,6 +3,7 @@
 Resources are built as plain dicts (the feed must answer in milliseconds); the tests check
 them against a FHIR model library and the guide's rules."""
 
+import random
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -88,31 +89,45 @@ def organization(territory_id: int, name: str, finess: str, phone: str | None) -
     return resource
 
 
+# The parts of a Slot that many slots share are built once and the same objects reused: a
+# search answers with dozens of slots, and the JSON encoder does not mind shared objects.
 @cache
-def _security_codes(visibility: int) -> tuple[str, ...]:
-    return tuple(visibility_codes(visibility))
-
-
 def _security(visibility: int) -> list[dict[str, str]]:
-    return [{"system": p.SLOT_TYPE, "code": code} for code in _security_codes(visibility)]
+    return [{"system": p.SLOT_TYPE, "code": code} for code in visibility_codes(visibility)]
+
+
+@cache
+def _meta(visibility: int) -> dict[str, Any]:
+    return {"profile": [p.SLOT], "security": _security(visibility)}
+
+
+@cache
+def _service_types(kind: str, territory_id: int) -> list[dict[str, Any]]:
+    return [
+        {"coding": [{"system": p.ACT_CODE, "code": kind}]},
+        {
+            "extension": [{"url": p.SERVICE_TYPE_R5, "valueReference": {"reference": f"HealthcareService/{territory_id}"}}],
+            "coding": [{"system": p.ESTABLISHMENT_CATEGORY, "code": p.CPTS_CATEGORY}],
+        },
+    ]  # fmt: skip
+
+
+@cache
+def _specialty(code: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": p.SPECIALTY, "code": code}]}]
+
+
+@cache
+def _appointment_type(code: str) -> dict[str, Any]:
+    return {"coding": [{"system": p.APPOINTMENT_REASON, "code": code}]}
 
 
 def slot(row: SasSlotRow, booking_url: str) -> dict[str, Any]:
     return {
-        "resourceType": "Slot", "id": str(row.slot_id),
-        "meta": {
-            "profile": [p.SLOT],
-            "security": _security(row.visibility),
-        },
-        "serviceType": [
-            {"coding": [{"system": p.ACT_CODE, "code": row.kind}]},
-            {
-                "extension": [{"url": p.SERVICE_TYPE_R5, "valueReference": {"reference": f"HealthcareService/{row.territory_id}"}}],
-                "coding": [{"system": p.ESTABLISHMENT_CATEGORY, "code": p.CPTS_CATEGORY}],
-            },
-        ],
-        "specialty": [{"coding": [{"system": p.SPECIALTY, "code": row.specialty}]}],
-        "appointmentType": {"coding": [{"system": p.APPOINTMENT_REASON, "code": row.appointment_type}]},
+        "resourceType": "Slot", "id": str(row.slot_id), "meta": _meta(row.visibility),
+        "serviceType": _service_types(row.kind, row.territory_id),
+        "specialty": _specialty(row.specialty),
+        "appointmentType": _appointment_type(row.appointment_type),
         "schedule": {"reference": f"Schedule/{role_id(row.doctor_id, row.location_id)}"},
         "status": "free",
         "start": fhir_instant(row.start_at),
@@ -162,7 +177,8 @@ def searchset(rows: list[SasSlotRow], includes: Includes, base_url: str, self_ur
             include("Organization", str(row.territory_id),
                     lambda: organization(row.territory_id, row.territory_name, row.finess, row.territory_phone))  # fmt: skip
     return {
-        "resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"profile": [p.BUNDLE]},
+        # A random id (not a secret): random's generator, not the system's, which cost more.
+        "resourceType": "Bundle", "id": str(uuid.UUID(int=random.getrandbits(128), version=4)), "meta": {"profile": [p.BUNDLE]},
         "type": "searchset", "total": len(matches), "link": [{"relation": "self", "url": self_url}],
         "entry": matches + list(included.values()),
     }  # fmt: skip

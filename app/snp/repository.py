@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload, lazyload
 
 from app.accounts.access import visible
@@ -275,14 +276,31 @@ def _sas_query():  # noqa: ANN202
     )
 
 
-def sas_free_slots(session: Session, rpps: list[str], start: datetime, end: datetime) -> list[SasSlotRow]:
-    """The free slots the SAS may see of these doctors, starting in [start, end]."""
-    doctor_ids = select(Doctor.id).where(Doctor.rpps.in_(rpps)).scalar_subquery()
-    query = _sas_query().where(
-        Slot.doctor_id.in_(doctor_ids), Slot.status == SlotStatus.FREE.value,
-        Slot.start_at >= start, Slot.start_at <= end,
-    ).order_by(Slot.start_at, Slot.id)  # fmt: skip
-    return [SasSlotRow(*row) for row in session.execute(query)]
+_sas_search: dict[str, object] = {}
+
+
+def _sas_search_statement(dialect: str):  # noqa: ANN202
+    # Built once with bound parameters: the SAS's search is the hottest query of the service.
+    # PostgreSQL takes the RPPS list as one array parameter (= ANY): nothing to expand per call.
+    if dialect not in _sas_search:
+        if dialect == "postgresql":
+            wanted = Doctor.rpps == any_(bindparam("rpps", type_=ARRAY(String)))
+        else:
+            wanted = Doctor.rpps.in_(bindparam("rpps", expanding=True))
+        _sas_search[dialect] = _sas_query().where(
+            Slot.doctor_id.in_(select(Doctor.id).where(wanted).scalar_subquery()), Slot.status == SlotStatus.FREE.value,
+            Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
+            Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
+        ).order_by(Slot.start_at, Slot.id)  # fmt: skip
+    return _sas_search[dialect]
+
+
+def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end: datetime) -> list[SasSlotRow]:
+    """The free slots the SAS may see of these doctors, starting in [start, end]. Core on a
+    bare connection: no ORM work per row."""
+    statement = _sas_search_statement(connection.dialect.name)
+    rows = connection.execute(statement, {"rpps": rpps, "start": start, "end": end})
+    return [SasSlotRow(*row) for row in rows]
 
 
 def sas_slot(session: Session, slot_id: int) -> SasSlotRow | None:

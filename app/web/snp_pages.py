@@ -49,12 +49,15 @@ def _at(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=PARIS)
 
 
-def _owners(session, caller: Caller) -> tuple[list[Doctor], list]:  # noqa: ANN001
+def _owners(session, caller: Caller) -> tuple[list, list]:  # noqa: ANN001
     """Whom the caller may publish for: its doctors (or itself) and the CPTS's centres."""
-    query = scoped(Doctor, caller.principal).where(Doctor.active.is_(True)).order_by(Doctor.family_name, Doctor.given_name)
+    query = (
+        scoped(Doctor, caller.principal).with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .where(Doctor.active.is_(True)).order_by(Doctor.family_name, Doctor.given_name)
+    )  # fmt: skip
     if caller.role is not Role.DOCTOR and caller.territory is not None:
         query = query.where(Doctor.territory_id == caller.territory.id)
-    doctors = list(session.scalars(query.limit(500)))
+    doctors = list(session.execute(query.limit(1000)))  # names only: the board's select
     centres = [] if caller.role is Role.DOCTOR else [
         c for c in repository.list_centres(session, caller.principal)
         if caller.territory is None or c.territory_id == caller.territory.id
