@@ -182,7 +182,7 @@ def main() -> None:
             ("unscheduled care, a week's board", f"/espace/soins-non-programmes?jour={date.today() + timedelta(days=1)}&vue=semaine"),
             ("unscheduled care, a caller's slots (48 h)", "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras"),
         ]
-        print(f"\n| page | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |")
+        print("\n| page | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |")
         for label, path in pages:
             p50, p95, worst = measure(client, path, args.runs)
             print(f"| {label} | {p50:.1f} | {p95:.1f} | {worst:.1f} |")

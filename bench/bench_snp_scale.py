@@ -14,14 +14,11 @@ Run: python bench/bench_snp_scale.py [--url postgresql+psycopg://postgres@127.0.
 import argparse
 import random
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -19,7 +19,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select, update  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
 from app.core import migrations  # noqa: E402
 from app.core.database import utcnow  # noqa: E402

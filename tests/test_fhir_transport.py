@@ -7,7 +7,6 @@ import socket
 import ssl
 import subprocess
 import time
-from pathlib import Path
 
 import httpx
 import pytest

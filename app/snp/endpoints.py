@@ -12,7 +12,7 @@ from app.accounts.principal import Principal, require
 from app.audit.service import record_read
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
-from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable, error_responses
+from app.core.errors import Conflict, FieldError, NotFound, Unprocessable, error_responses
 from app.notifications.models import OutboxMessage
 from app.snp import repository, service
 from app.snp.models import Booking
