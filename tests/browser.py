@@ -3,6 +3,7 @@
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,7 +27,10 @@ def require_browser() -> None:
 
 
 @contextmanager
-def running_server(database_url: str, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
+def running_server(
+    database_url: str, env: dict[str, str] | None = None, args: tuple[str, ...] = (), tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """`orientation serve` on a free port; with `tls` (the client's context), over HTTPS."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -37,12 +41,12 @@ def running_server(database_url: str, env: dict[str, str] | None = None, args: t
            "ORIENTATION_MAP_TILE_URL": "", **(env or {})}  # fmt: skip
     server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port), *args], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{base}/healthz", timeout=1)
+                httpx.get(f"{base}/healthz", timeout=1, verify=tls or True)
                 break
             except httpx.TransportError:
                 assert server.poll() is None and time.monotonic() < deadline, "server did not start"

@@ -2,11 +2,7 @@
 itself (a real TLS server on loopback, with our own CA made by trustme), or by a trusted
 reverse proxy that passes the certificate's subject."""
 
-import os
-import socket
 import ssl
-import subprocess
-import time
 
 import httpx
 import pytest
@@ -14,7 +10,7 @@ import trustme
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.browser import ORIENTATION
+from tests.browser import running_server
 
 SUBJECT = "CN=sas.sante.fr,OU=SAS"
 
@@ -37,28 +33,10 @@ def pki(tmp_path_factory):
 
 @pytest.fixture
 def tls_server(database_url, pki, engine):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "ORIENTATION_DATABASE_URL": database_url, "ORIENTATION_TLS_CERTFILE": str(pki["server"]),
-           "ORIENTATION_TLS_CLIENT_CA_FILE": str(pki["ca"]), "ORIENTATION_FHIR_CLIENT_AUTH": "tls",
-           "ORIENTATION_FHIR_ALLOWED_SUBJECTS": SUBJECT}  # fmt: skip
-    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"https://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", verify=_context(pki), timeout=1)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    env = {"ORIENTATION_TLS_CERTFILE": str(pki["server"]), "ORIENTATION_TLS_CLIENT_CA_FILE": str(pki["ca"]),
+           "ORIENTATION_FHIR_CLIENT_AUTH": "tls", "ORIENTATION_FHIR_ALLOWED_SUBJECTS": SUBJECT}  # fmt: skip
+    with running_server(database_url, env, tls=_context(pki)) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _context(pki, client: str | None = None) -> ssl.SSLContext:
