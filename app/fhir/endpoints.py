@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from app.accounts.models import Role, User
 from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
@@ -76,16 +75,10 @@ def search_slots(request: Request) -> FhirResponse:
 
 @router.get("/Slot/{slot_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_slot(slot_id: str, request: Request, session: DbSession) -> FhirResponse:
-    row = repository.sas_slot(session, int(slot_id)) if slot_id.isdigit() else None
-    if row is None or not _is_free(session, row.slot_id):
+    row = repository.sas_free_slot(session, int(slot_id)) if slot_id.isdigit() else None
+    if row is None:
         raise _not_found("Slot", slot_id)
     return FhirResponse(build.slot(row, _booking_url(request)(row.slot_id)))
-
-
-def _is_free(session, slot_id: int) -> bool:  # noqa: ANN001
-    from app.snp.models import Slot
-
-    return session.scalar(select(Slot.status).where(Slot.id == slot_id)) == "free"
 
 
 def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:  # noqa: ANN001

@@ -79,11 +79,11 @@ def list_slots(
 
 @router.get("/slots/{slot_id}", response_model=SlotOut, responses=error_responses(401, 403, 404))
 def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> SlotOut:
-    slot = repository.get_slot(session, principal, slot_id)
+    slot = repository.visible_slot_view(session, principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
     booking = repository.live_bookings_by_slot(session, [slot.id]).get(slot.id)
-    return service.slot_out(repository.slot_view(session, slot.id), repository.territory_slugs(session), booking)
+    return service.slot_out(slot, repository.territory_slugs(session), booking)
 
 
 @router.delete("/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409))

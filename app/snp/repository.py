@@ -101,6 +101,14 @@ def slot_view(session: Session, slot_id: int) -> SlotView:
     return SlotView(*session.execute(_views().where(Slot.id == slot_id)).one())
 
 
+def visible_slot_view(session: Session, principal: Principal | None, slot_id: int) -> SlotView | None:
+    """The slot as `principal` may see it; with no principal, as the SAS regulation may
+    (any CPTS, SAS-visible slots only). One query."""
+    scope = visible(Slot, principal) if principal is not None else Slot.sas_visible.is_(True)
+    row = session.execute(_views().where(Slot.id == slot_id, scope)).first()
+    return SlotView(*row) if row else None
+
+
 def list_slots(session: Session, principal: Principal, filters: SlotFilters, limit: int = 2000) -> list[SlotView]:
     query = (
         _views().where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
@@ -303,8 +311,8 @@ def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end
     return [SasSlotRow(*row) for row in rows]
 
 
-def sas_slot(session: Session, slot_id: int) -> SasSlotRow | None:
-    row = session.execute(_sas_query().where(Slot.id == slot_id)).first()
+def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
+    row = session.execute(_sas_query().where(Slot.id == slot_id, Slot.status == SlotStatus.FREE.value)).first()
     return SasSlotRow(*row) if row else None
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.access import may_act_in
 from app.accounts.models import Role
@@ -389,7 +390,7 @@ def book(
     )  # fmt: skip
     session.add(booking)
     session.flush()
-    slot.status = SlotStatus.BOOKED.value
+    set_committed_value(slot, "status", SlotStatus.BOOKED.value)  # written by mark_booked; no second UPDATE
     record(session, principal, "create", "snp_booking", booking.id, booking.territory_id)
     _enqueue_patient_message(session, booking, slot, cancelled=False)
     _enqueue_sas_push(session, settings, booking, slot, regulator_identifier(session, principal.user_id))

@@ -222,15 +222,13 @@ def search(
 
 def _bookable(session, caller: Caller, slot_id: int, origin: str | None):  # noqa: ANN001, ANN202
     """The slot, as this caller may book it: a regulator only from the SAS (origin=sas)."""
-    if caller.role is Role.REGULATOR:
-        if origin != "sas":
-            raise Forbidden("Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS.")
-        slot = repository.get_slot_for_sas(session, slot_id)
-    else:
-        slot = repository.get_slot(session, caller.principal, slot_id)
+    if caller.role is Role.REGULATOR and origin != "sas":
+        raise Forbidden("Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS.")
+    principal = None if caller.role is Role.REGULATOR else caller.principal  # None: the SAS's view
+    slot = repository.visible_slot_view(session, principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
-    return repository.slot_view(session, slot.id)
+    return slot
 
 
 def _booking_page(request: Request, caller: Caller, slot, origin: str | None, status_code: int = 200, **extra) -> HTMLResponse:  # noqa: ANN001, ANN003
