@@ -21,6 +21,15 @@ def slots(db, demo):  # noqa: F811
     load_demo_regulator(db)
 
 
+def book(page, family_name: str, given_name: str, phone: str, reason: str) -> None:  # noqa: ANN001
+    """Fills the booking form, by its labels, and sends it."""
+    page.get_by_label("Nom du patient").fill(family_name)
+    page.get_by_label("Prénom").fill(given_name)
+    page.get_by_label("Téléphone").fill(phone)
+    page.get_by_label("Motif, en quelques mots").fill(reason)
+    page.get_by_role("button", name="Réserver").click()
+
+
 def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
     require_browser()
     with running_server(database_url) as base, chromium_page() as page:
@@ -40,11 +49,7 @@ def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
         page.locator("#results a.button").first.click()
         page.wait_for_selector("#slot")
         assert_accessible(page, "booking form")
-        page.get_by_label("Nom du patient").fill("Martin")
-        page.get_by_label("Prénom").fill("Lucie")
-        page.get_by_label("Téléphone").fill("06 12 34 56 78")
-        page.get_by_label("Motif, en quelques mots").fill("Fièvre depuis hier")
-        page.get_by_role("button", name="Réserver").click()
+        book(page, "Martin", "Lucie", "06 12 34 56 78", "Fièvre depuis hier")
         page.wait_for_selector("#flash")
         assert "Rendez-vous réservé pour Lucie Martin" in page.locator("#flash").inner_text()
         assert page.locator("li.slot.booked", has_text="Lucie MARTIN").count() == 1
@@ -70,11 +75,7 @@ def test_a_regulator_arriving_from_the_sas_books(database_url, db, slots):
         page.get_by_role("button", name="Se connecter").click()
         page.wait_for_selector("#slot")
         assert_accessible(page, "SAS booking form")
-        page.get_by_label("Nom du patient").fill("Bernard")
-        page.get_by_label("Prénom").fill("Paul")
-        page.get_by_label("Téléphone").fill("06 98 76 54 32")
-        page.get_by_label("Motif, en quelques mots").fill("Douleur abdominale")
-        page.get_by_role("button", name="Réserver").click()
+        book(page, "Bernard", "Paul", "06 98 76 54 32", "Douleur abdominale")
         page.wait_for_selector("#booked")
         assert "Rendez-vous réservé pour Paul Bernard" in page.locator("#booked").inner_text()
     db.rollback()
