@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
+from app.accounts.models import Role
 from app.core import migrations
 from app.core.errors import ApiError
-from app.accounts.models import Role
 from app.core.settings import get_settings
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
@@ -22,8 +22,9 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-@click.option("--migrate/--no-migrate", default=True, show_default=True,
-              help="Apply the database migrations before starting.")
+@click.option(
+    "--migrate/--no-migrate", default=True, show_default=True, help="Apply the database migrations before starting."
+)
 @click.option("--with-worker", is_flag=True, help="Also deliver the outbox's messages (for the demo).")
 def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) -> None:
     """Start the web service (uvicorn)."""
@@ -49,7 +50,7 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
     )
 
 
-def _tls_options(settings) -> dict:  # noqa: ANN001
+def _tls_options(settings) -> dict:
     """HTTPS served by uvicorn itself; with a client CA, client certificates are verified
     (optional on the handshake, so that browsers reach the web pages; /fhir demands one)."""
     if not settings.tls_certfile:
@@ -58,14 +59,20 @@ def _tls_options(settings) -> dict:  # noqa: ANN001
 
     from app.core.tls import ClientCertProtocol
 
-    options: dict = {"ssl_certfile": str(settings.tls_certfile), "ssl_keyfile": str(settings.tls_keyfile or settings.tls_certfile)}
+    options: dict = {
+        "ssl_certfile": str(settings.tls_certfile),
+        "ssl_keyfile": str(settings.tls_keyfile or settings.tls_certfile),
+    }
     if settings.tls_client_ca_file:
-        options |= {"ssl_ca_certs": str(settings.tls_client_ca_file), "ssl_cert_reqs": ssl.CERT_OPTIONAL,
-                    "http": ClientCertProtocol}  # fmt: skip
+        options |= {
+            "ssl_ca_certs": str(settings.tls_client_ca_file),
+            "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+            "http": ClientCertProtocol,
+        }
     return options
 
 
-def _start_worker_thread():  # noqa: ANN202
+def _start_worker_thread():
     import threading
 
     from app.core.database import get_sessionmaker
@@ -134,10 +141,9 @@ def demo() -> None:
     """Create (or restore) the demo territories. Safe to run again."""
     from app.core.database import get_sessionmaker
     from app.demo import load_demo
-    from app.territories.communes import get_commune_index
-
     from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors, load_demo_requests
     from app.geocoding.service import build_geocoding_service
+    from app.territories.communes import get_commune_index
 
     migrations.upgrade()
     sessions = get_sessionmaker()
@@ -202,13 +208,25 @@ def territories_list() -> None:
 @click.option("--finess", required=True)
 @click.option("--phone", required=True)
 @click.option("--email", required=True)
-@click.option("--commune", "commune_refs", multiple=True,
-              help='An INSEE code ("62041") or "postcode name" ("13790 Rousset"). Repeatable.')
-@click.option("--communes-file", type=click.File(encoding="utf-8"),
-              help="A file with one commune a line, written as for --commune.")
+@click.option(
+    "--commune",
+    "commune_refs",
+    multiple=True,
+    help='An INSEE code ("62041") or "postcode name" ("13790 Rousset"). Repeatable.',
+)
+@click.option(
+    "--communes-file",
+    type=click.File(encoding="utf-8"),
+    help="A file with one commune a line, written as for --commune.",
+)
 def territories_create(
-    slug: str, name: str, finess: str, phone: str, email: str, commune_refs: tuple[str, ...],
-    communes_file,  # noqa: ANN001
+    slug: str,
+    name: str,
+    finess: str,
+    phone: str,
+    email: str,
+    commune_refs: tuple[str, ...],
+    communes_file,
 ) -> None:
     """Create a CPTS from its communes."""
     from app.core.database import get_sessionmaker
@@ -239,9 +257,14 @@ def users() -> None:
 @click.option("--password", help="Default: asked for (or generated with --generate-password).")
 @click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
 def users_create(
-    email: str, display_name: str | None, role: str, cpts: tuple[str, ...], doctor_rpps: str | None,
-    password: str | None, generate_password: bool,
-) -> None:  # fmt: skip
+    email: str,
+    display_name: str | None,
+    role: str,
+    cpts: tuple[str, ...],
+    doctor_rpps: str | None,
+    password: str | None,
+    generate_password: bool,
+) -> None:
     """Create an account (the first admin, notably)."""
     import secrets
 
@@ -254,9 +277,14 @@ def users_create(
     elif password is None:
         password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
     data = _validated(
-        UserCreate, email=email, display_name=display_name or email, role=role, password=password,
-        cpts=list(cpts), doctor_rpps=doctor_rpps,
-    )  # fmt: skip
+        UserCreate,
+        email=email,
+        display_name=display_name or email,
+        role=role,
+        password=password,
+        cpts=list(cpts),
+        doctor_rpps=doctor_rpps,
+    )
     migrations.upgrade()
     with get_sessionmaker()() as session:
         user = _or_exit(lambda: create_user(session, data, None))
@@ -310,7 +338,7 @@ def _commune_ref(line: str) -> str | dict[str, str]:
     return text
 
 
-def _validated(model, **values):  # noqa: ANN001, ANN003, ANN202
+def _validated(model, **values):
     """The model, or each invalid field on stderr and exit code 2."""
     from pydantic import ValidationError
 
@@ -324,7 +352,7 @@ def _validated(model, **values):  # noqa: ANN001, ANN003, ANN202
         sys.exit(2)
 
 
-def _or_exit(action):  # noqa: ANN001, ANN202
+def _or_exit(action):
     """Run an action; an ApiError becomes a readable message and exit code 1."""
     try:
         return action()

@@ -10,21 +10,57 @@ from app.territories.schemas import CommuneByName, TerritoryCreate, TerritoryUpd
 
 # CPTS du Grand Arras: 32 communes, INSEE codes from the project's §1.1 (seeds/000_…).
 GRAND_ARRAS_COMMUNES = [
-    "62041", "62004", "62753", "62263", "62099", "62764", "62861", "62744", "62037", "62013",
-    "62609", "62718", "62073", "62817", "62810", "62323", "62712", "62869", "62042", "62331",
-    "62097", "62714", "62892", "62582", "62369", "62324", "62332", "62689", "62290", "62135",
-    "62425", "62085",
-]  # fmt: skip
+    "62041",
+    "62004",
+    "62753",
+    "62263",
+    "62099",
+    "62764",
+    "62861",
+    "62744",
+    "62037",
+    "62013",
+    "62609",
+    "62718",
+    "62073",
+    "62817",
+    "62810",
+    "62323",
+    "62712",
+    "62869",
+    "62042",
+    "62331",
+    "62097",
+    "62714",
+    "62892",
+    "62582",
+    "62369",
+    "62324",
+    "62332",
+    "62689",
+    "62290",
+    "62135",
+    "62425",
+    "62085",
+]
 
 # CPTS Provence Santé: 12 communes given by name and postcode (seeds/003_… §2.1).
 # The document gives Peynier as 13720; La Poste serves Peynier with 13790 (13720 is
 # Belcodène and La Bouilladisse), so the pair is written with the postcode that exists.
 PROVENCE_SANTE_COMMUNES = [
-    ("13480", "Cabriès"), ("13320", "Bouc-Bel-Air"), ("13109", "Simiane-Collongue"),
-    ("13120", "Gardanne"), ("13105", "Mimet"), ("13850", "Gréasque"), ("13590", "Meyreuil"),
-    ("13710", "Fuveau"), ("13790", "Châteauneuf-le-Rouge"), ("13790", "Rousset"),
-    ("13790", "Peynier"), ("13530", "Trets"),
-]  # fmt: skip
+    ("13480", "Cabriès"),
+    ("13320", "Bouc-Bel-Air"),
+    ("13109", "Simiane-Collongue"),
+    ("13120", "Gardanne"),
+    ("13105", "Mimet"),
+    ("13850", "Gréasque"),
+    ("13590", "Meyreuil"),
+    ("13710", "Fuveau"),
+    ("13790", "Châteauneuf-le-Rouge"),
+    ("13790", "Rousset"),
+    ("13790", "Peynier"),
+    ("13530", "Trets"),
+]
 
 # Fictional FINESS numbers (valid keys): the real ones are not in the documents.
 DEMO_TERRITORIES = [

@@ -19,30 +19,95 @@ from app.territories.communes import CommuneIndex
 from app.territories.models import Territory
 
 FAMILY_NAMES = [
-    "Lefebvre", "Durand", "Moreau", "Lambert", "Fontaine", "Carpentier", "Dupuis", "Leroy",
-    "Vasseur", "Dumont", "Delattre", "Caron", "Marchand", "Lemaire", "Roussel", "Bertin",
-    "Giraud", "Fabre", "Roux", "Blanc", "Arnaud", "Mercier", "Barbier", "Chevalier",
-    "Garnier", "Faure", "Rey", "Olivier", "Benali", "Nguyen", "Haddad", "Martinez",
-    "Perrin", "Colin", "Masson", "Renard", "Aubert", "Brun", "Laurent", "Picard",
-]  # fmt: skip
+    "Lefebvre",
+    "Durand",
+    "Moreau",
+    "Lambert",
+    "Fontaine",
+    "Carpentier",
+    "Dupuis",
+    "Leroy",
+    "Vasseur",
+    "Dumont",
+    "Delattre",
+    "Caron",
+    "Marchand",
+    "Lemaire",
+    "Roussel",
+    "Bertin",
+    "Giraud",
+    "Fabre",
+    "Roux",
+    "Blanc",
+    "Arnaud",
+    "Mercier",
+    "Barbier",
+    "Chevalier",
+    "Garnier",
+    "Faure",
+    "Rey",
+    "Olivier",
+    "Benali",
+    "Nguyen",
+    "Haddad",
+    "Martinez",
+    "Perrin",
+    "Colin",
+    "Masson",
+    "Renard",
+    "Aubert",
+    "Brun",
+    "Laurent",
+    "Picard",
+]
 GIVEN_NAMES = [
-    "Claire", "Thomas", "Sophie", "Nicolas", "Julie", "Mathieu", "Camille", "Antoine",
-    "Émilie", "Pierre", "Léa", "Hugo", "Inès", "Karim", "Lucie", "Yann", "Amina", "Paul",
-    "Hélène", "Rémi",
-]  # fmt: skip
-STREETS = ["rue de la République", "place de la Mairie", "avenue Jean Jaurès", "rue Victor Hugo",
-           "rue Pasteur", "boulevard Gambetta", "rue du Général de Gaulle", "chemin des Écoles"]
+    "Claire",
+    "Thomas",
+    "Sophie",
+    "Nicolas",
+    "Julie",
+    "Mathieu",
+    "Camille",
+    "Antoine",
+    "Émilie",
+    "Pierre",
+    "Léa",
+    "Hugo",
+    "Inès",
+    "Karim",
+    "Lucie",
+    "Yann",
+    "Amina",
+    "Paul",
+    "Hélène",
+    "Rémi",
+]
+STREETS = [
+    "rue de la République",
+    "place de la Mairie",
+    "avenue Jean Jaurès",
+    "rue Victor Hugo",
+    "rue Pasteur",
+    "boulevard Gambetta",
+    "rue du Général de Gaulle",
+    "chemin des Écoles",
+]
 
 DEMO_PASSWORD = "demo-orientation-2026"
 DEMO_ACCOUNTS = [
     # (e-mail, name, role, CPTS slugs)
     ("admin@orientation.example.fr", "Administration", Role.ADMIN, []),
     ("coordination@cpts-grand-arras.example.fr", "Coordination Grand Arras", Role.COORDINATOR, ["grand-arras"]),
-    ("coordination@cpts-provence-sante.example.fr", "Coordination Provence Santé", Role.COORDINATOR, ["provence-sante"]),
+    (
+        "coordination@cpts-provence-sante.example.fr",
+        "Coordination Provence Santé",
+        Role.COORDINATOR,
+        ["provence-sante"],
+    ),
     ("pharmacie.centrale@grand-arras.example.fr", "Pharmacie centrale d'Arras", Role.PROFESSIONAL, ["grand-arras"]),
     ("docteur@grand-arras.example.fr", "Médecin de démonstration", Role.DOCTOR, ["grand-arras"]),
     ("regulation@sas62.example.fr", "Régulation SAS 62", Role.REGULATOR, ["grand-arras"]),
-]  # fmt: skip
+]
 
 
 def demo_rpps(n: int) -> str:
@@ -71,22 +136,31 @@ def load_demo_doctors(session: Session, geocoding: GeocodingService, communes: C
             capacity = rng.choice([0, 0, 2, 5, 8, 10, 15, 20])
             home = rng.random() < 0.35
             data = DoctorCreate(
-                cpts=slug, rpps=rpps, civility="DR", family_name=family, given_name=given,
+                cpts=slug,
+                rpps=rpps,
+                civility="DR",
+                family_name=family,
+                given_name=given,
                 email=f"{_ascii(given)}.{_ascii(family)}@medecins-demo.example.fr",
                 phone=f"0{3 if slug == 'grand-arras' else 4}{rng.randrange(10**7, 10**8)}",
-                locations=[LocationIn(
-                    address=f"{rng.randrange(1, 80)} {rng.choice(STREETS)}",
-                    postcode=commune.postcodes[0], city=commune.name,
-                    wheelchair_accessible=rng.random() < 0.6,
-                )],
+                locations=[
+                    LocationIn(
+                        address=f"{rng.randrange(1, 80)} {rng.choice(STREETS)}",
+                        postcode=commune.postcodes[0],
+                        city=commune.name,
+                        wheelchair_accessible=rng.random() < 0.6,
+                    )
+                ],
                 availability=Availability(
-                    accepting_new_patients=capacity > 0, capacity_remaining=capacity,
-                    priority_only=rng.random() < 0.25, home_visits=home,
+                    accepting_new_patients=capacity > 0,
+                    capacity_remaining=capacity,
+                    priority_only=rng.random() < 0.25,
+                    home_visits=home,
                     home_visit_radius_km=rng.choice([5, 10, 15]) if home else None,
                     languages=rng.choice([["fr"], ["fr"], ["fr", "en"], ["fr", "ar"], ["fr", "es"]]),
                     max_distance_km=rng.choice([None, None, 10, 20]),
                 ),
-            )  # fmt: skip
+            )
             doctor = doctors.create_doctor(session, geocoding, operator(), data)
             if number % 6 == 0:  # some have not confirmed for eight months: stale
                 doctor.confirmed_at = utcnow() - timedelta(days=240)
@@ -133,8 +207,12 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
         return 0
     rng = random.Random(70)
     territories = {t.slug: t for t in session.scalars(select(Territory))}
-    pharmacy = Source(territory_id=territories["grand-arras"].id, tag="pharmacie-de-la-gare-demo",
-                      name="Pharmacie de la Gare, Arras", kind="pharmacy")  # fmt: skip
+    pharmacy = Source(
+        territory_id=territories["grand-arras"].id,
+        tag="pharmacie-de-la-gare-demo",
+        name="Pharmacie de la Gare, Arras",
+        kind="pharmacy",
+    )
     session.add(pharmacy)
     session.commit()
     coordinator = operator()
@@ -146,16 +224,23 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
             commune = communes.get(codes[(i * 7) % len(codes)])
             age = rng.choice([24, 35, 41, 52, 67, 71, 78, 84])
             data = RequestCreate(
-                family_name=rng.choice(FAMILY_NAMES), given_name=rng.choice(GIVEN_NAMES),
+                family_name=rng.choice(FAMILY_NAMES),
+                given_name=rng.choice(GIVEN_NAMES),
                 birth_date=date(date.today().year - age, rng.randrange(1, 13), rng.randrange(1, 28)),
-                phone=f"0612{rng.randrange(10**5, 10**6)}", email=None,
-                address=f"{rng.randrange(1, 90)} {rng.choice(STREETS)}", postcode=commune.postcodes[0], city=commune.name,
-                ald=rng.random() < 0.3, css_or_ame=rng.choice(["yes", "no", "unknown", "no"]),
+                phone=f"0612{rng.randrange(10**5, 10**6)}",
+                email=None,
+                address=f"{rng.randrange(1, 90)} {rng.choice(STREETS)}",
+                postcode=commune.postcodes[0],
+                city=commune.name,
+                ald=rng.random() < 0.3,
+                css_or_ame=rng.choice(["yes", "no", "unknown", "no"]),
                 needs_home_visits=age > 80 and rng.random() < 0.5,
                 no_doctor_reason=rng.choice(["doctor_left", "moved_in", "never_had", "other"]),
-                preferred_channel=rng.choice(["sms", "sms", "phone"]), consent=True, cpts=slug,
+                preferred_channel=rng.choice(["sms", "sms", "phone"]),
+                consent=True,
+                cpts=slug,
                 source=pharmacy.tag if slug == "grand-arras" and i % 3 == 0 else None,
-            )  # fmt: skip
+            )
             request, _, _ = submit_request(session, geocoding, None, data, "http://127.0.0.1:8000")
             added += 1
             if request.status != "received":
@@ -164,9 +249,13 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
             if fate in (1, 2):
                 transition(session, coordinator, request.id, TransitionIn(to="proposed"))
             if fate == 2:
-                doctor = session.scalars(select(Doctor).where(
-                    Doctor.territory_id == request.territory_id, Doctor.capacity_remaining > 1,
-                    Doctor.accepting_new_patients.is_(True))).first()  # fmt: skip
+                doctor = session.scalars(
+                    select(Doctor).where(
+                        Doctor.territory_id == request.territory_id,
+                        Doctor.capacity_remaining > 1,
+                        Doctor.accepting_new_patients.is_(True),
+                    )
+                ).first()
                 if doctor:
                     transition(session, coordinator, request.id, TransitionIn(to="matched", doctor_id=doctor.id))
             if fate == 3:

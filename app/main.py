@@ -5,34 +5,34 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
-from app.core.database import build_engine, for_writing
-from app.core.bodylimit import BodySizeLimitMiddleware
-from app.core.errors import install_error_handlers
-from app.core.ratelimit import DatabaseStore, MemoryStore
-from app.core.health import router as health_router
-from app.core.logging import RequestLogMiddleware, configure_logging
-from app.core.settings import Settings, get_settings
-from app.geocoding.service import build_geocoding_service
 from app.accounts.endpoints import router as accounts_router
 from app.audit.endpoints import router as audit_router
+from app.core.bodylimit import BodySizeLimitMiddleware
+from app.core.database import build_engine, for_writing
+from app.core.errors import install_error_handlers
+from app.core.health import router as health_router
+from app.core.logging import RequestLogMiddleware, configure_logging
+from app.core.ratelimit import DatabaseStore, MemoryStore
+from app.core.settings import Settings, get_settings
 from app.doctors.endpoints import router as doctors_router
+from app.fhir.endpoints import router as fhir_router
+from app.fhir.outcome import FhirError, fhir_error_response
+from app.geocoding.service import build_geocoding_service
 from app.requests.endpoints import router as requests_router
 from app.requests.reporting_endpoints import router as reporting_router
 from app.requests.source_endpoints import router as sources_router
-from app.territories.endpoints import router as territories_router
-from app.fhir.endpoints import router as fhir_router
-from app.fhir.outcome import FhirError, fhir_error_response
 from app.snp.endpoints import router as snp_router
-from app.web.follow_up import router as follow_up_router
-from app.web.regulator_password import router as regulator_password_router
-from app.web.request_form import router as request_form_router
+from app.territories.endpoints import router as territories_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
-from app.web.pages import install_page_errors
 from app.web.doctor_pages import router as doctor_pages_router
+from app.web.follow_up import router as follow_up_router
+from app.web.pages import install_page_errors
 from app.web.professional_pages import router as professional_pages_router
+from app.web.regulator_password import router as regulator_password_router
 from app.web.report_pages import router as report_pages_router
-from app.web.snp_pages import router as snp_pages_router
+from app.web.request_form import router as request_form_router
 from app.web.request_pages import router as request_pages_router
+from app.web.snp_pages import router as snp_pages_router
 from app.web.workspace_auth import router as workspace_auth_router
 
 STATIC_DIR = Path(__file__).parent / "static"

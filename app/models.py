@@ -12,7 +12,25 @@ from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPatte
 from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Base", "Doctor", "GeocodeCacheEntry", "Membership",
-    "OutboxMessage", "PatientRequest", "RateLimitCounter", "PracticeLocation", "RequestEvent", "Source", "Territory", "TerritoryCommune",
-    "User", "WebSession", "Booking", "Centre", "RegulatorIdentifier", "Slot", "SlotPattern",
-]  # fmt: skip
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Doctor",
+    "GeocodeCacheEntry",
+    "Membership",
+    "OutboxMessage",
+    "PatientRequest",
+    "RateLimitCounter",
+    "PracticeLocation",
+    "RequestEvent",
+    "Source",
+    "Territory",
+    "TerritoryCommune",
+    "User",
+    "WebSession",
+    "Booking",
+    "Centre",
+    "RegulatorIdentifier",
+    "Slot",
+    "SlotPattern",
+]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from app.territories.communes import CommuneIndex  # noqa: E402
+from app.territories.communes import CommuneIndex
 
 DATA = Path(__file__).resolve().parents[1] / "app" / "territories" / "data" / "communes.csv.gz"
 
@@ -28,13 +28,11 @@ def main() -> None:
         index = CommuneIndex.from_packaged_file()
         loads.append(time.perf_counter() - started)
     print(f"file: {DATA.stat().st_size:,} bytes, {len(index):,} communes")
-    print(f"load (file to ready index): first {loads[0] * 1000:.0f} ms, "
-          f"best of 5 {min(loads) * 1000:.0f} ms")
+    print(f"load (file to ready index): first {loads[0] * 1000:.0f} ms, best of 5 {min(loads) * 1000:.0f} ms")
     cases = {
         "get('62041')": (lambda: index.get("62041"), 200_000),
         "by_postcode('62217')": (lambda: index.by_postcode("62217"), 200_000),
-        "match('62217', 'tilloy les mofflaines')": (
-            lambda: index.match("62217", "tilloy les mofflaines"), 100_000),
+        "match('62217', 'tilloy les mofflaines')": (lambda: index.match("62217", "tilloy les mofflaines"), 100_000),
         "match('13001', 'Marseille')": (lambda: index.match("13001", "Marseille"), 100_000),
         "find_by_name('Saint-Martin')": (lambda: index.find_by_name("Saint-Martin"), 100_000),
         "search('arras')": (lambda: index.search("arras"), 10_000),
@@ -43,7 +41,7 @@ def main() -> None:
         "search('s') (worst case, ~10k entries)": (lambda: index.search("s"), 500),
         "search('6221')": (lambda: index.search("6221"), 10_000),
         "search('62041')": (lambda: index.search("62041"), 10_000),
-    }  # fmt: skip
+    }
     for name, (action, repeat) in cases.items():
         print(f"{name:42s} {per_call_us(action, repeat):9.1f} µs/call")
 

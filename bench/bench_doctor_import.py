@@ -18,23 +18,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import delete  # noqa: E402
-from stdnum import luhn  # noqa: E402
+from sqlalchemy import delete
+from stdnum import luhn
 
-from app.accounts.principal import operator  # noqa: E402
-from app.audit.models import AuditEvent  # noqa: E402
-from app.core import migrations  # noqa: E402
-from app.core.database import get_sessionmaker  # noqa: E402
-from app.core.settings import Settings  # noqa: E402
-from app.demo import load_demo  # noqa: E402
-from app.doctors.importer import import_doctors  # noqa: E402
-from app.doctors.models import Doctor, PracticeLocation  # noqa: E402
-from app.geocoding.service import build_geocoding_service  # noqa: E402
-from app.territories.communes import get_commune_index  # noqa: E402
-from tests.fakes.ban import FakeBan  # noqa: E402
+from app.accounts.principal import operator
+from app.audit.models import AuditEvent
+from app.core import migrations
+from app.core.database import get_sessionmaker
+from app.core.settings import Settings
+from app.demo import load_demo
+from app.doctors.importer import import_doctors
+from app.doctors.models import Doctor, PracticeLocation
+from app.geocoding.service import build_geocoding_service
+from app.territories.communes import get_commune_index
+from tests.fakes.ban import FakeBan
 
-STREETS = ["rue de la République", "rue Pasteur", "avenue Jean Jaurès", "rue Victor Hugo",
-           "place de la Mairie", "rue des Écoles", "chemin du Moulin", "rue de Cambrai"]
+STREETS = [
+    "rue de la République",
+    "rue Pasteur",
+    "avenue Jean Jaurès",
+    "rue Victor Hugo",
+    "place de la Mairie",
+    "rue des Écoles",
+    "chemin du Moulin",
+    "rue de Cambrai",
+]
 HEADER = "RPPS;Civilité;Nom;Prénom;E-mail;Téléphone;Adresse;Code postal;Commune;Accès PMR;Accepte nouveaux patients;Places;Langues"
 
 
@@ -49,11 +57,22 @@ class CommuneCentreBan(FakeBan):
                 rng = random.Random(query)
                 feature = {
                     "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": [
-                        commune.longitude + rng.uniform(-0.005, 0.005), commune.latitude + rng.uniform(-0.005, 0.005)]},
-                    "properties": {"label": query, "score": 0.93, "type": "housenumber", "postcode": postcode,
-                                   "citycode": commune.insee, "city": commune.name},
-                }  # fmt: skip
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": [
+                            commune.longitude + rng.uniform(-0.005, 0.005),
+                            commune.latitude + rng.uniform(-0.005, 0.005),
+                        ],
+                    },
+                    "properties": {
+                        "label": query,
+                        "score": 0.93,
+                        "type": "housenumber",
+                        "postcode": postcode,
+                        "citycode": commune.insee,
+                        "city": commune.name,
+                    },
+                }
                 return {"type": "FeatureCollection", "features": [feature]}
         return {"type": "FeatureCollection", "features": []}
 
@@ -67,12 +86,25 @@ def make_csv(rows: int) -> bytes:
     for n in range(rows):
         body = f"2{n:09d}"
         commune = communes.get(GRAND_ARRAS_COMMUNES[n % len(GRAND_ARRAS_COMMUNES)])
-        lines.append(";".join([
-            body + luhn.calc_check_digit(body), rng.choice(["Dr", "M.", "Mme"]), f"Nom{n}", "Prénom",
-            f"medecin{n}@example.fr", "03 21 00 00 00", f"{rng.randrange(1, 200)} {rng.choice(STREETS)}",
-            commune.postcodes[0], commune.name, rng.choice(["oui", "non"]), rng.choice(["oui", "non"]),
-            str(rng.randrange(0, 20)), rng.choice(["fr", "fr, en", "fr, ar"]),
-        ]))  # fmt: skip
+        lines.append(
+            ";".join(
+                [
+                    body + luhn.calc_check_digit(body),
+                    rng.choice(["Dr", "M.", "Mme"]),
+                    f"Nom{n}",
+                    "Prénom",
+                    f"medecin{n}@example.fr",
+                    "03 21 00 00 00",
+                    f"{rng.randrange(1, 200)} {rng.choice(STREETS)}",
+                    commune.postcodes[0],
+                    commune.name,
+                    rng.choice(["oui", "non"]),
+                    rng.choice(["oui", "non"]),
+                    str(rng.randrange(0, 20)),
+                    rng.choice(["fr", "fr, en", "fr, ar"]),
+                ]
+            )
+        )
     return "\n".join(lines).encode("utf-8")
 
 
@@ -96,8 +128,10 @@ def main() -> None:
             started = time.perf_counter()
             report = import_doctors(session, geocoding, operator(), "grand-arras", raw)
             elapsed = time.perf_counter() - started
-            print(f"{label:10s} {elapsed:6.2f} s  created {report.created}, updated {report.updated}, "
-                  f"unchanged {report.unchanged}, invalid {report.invalid}; BAN requests so far: {len(ban.requests)}")
+            print(
+                f"{label:10s} {elapsed:6.2f} s  created {report.created}, updated {report.updated}, "
+                f"unchanged {report.unchanged}, invalid {report.invalid}; BAN requests so far: {len(ban.requests)}"
+            )
 
         print(f"database: {url.split('://')[0]}; {args.rows} rows, {len(raw):,} bytes")
         run("cold")

@@ -33,17 +33,17 @@ from stdnum import luhn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import loadgen  # noqa: E402  (bench/loadgen.py, beside this file)
+import loadgen
 
-from app.accounts.models import Role  # noqa: E402
-from app.accounts.principal import Principal  # noqa: E402
-from app.accounts.schemas import UserCreate  # noqa: E402
-from app.accounts.service import create_token, create_user  # noqa: E402
-from app.core import migrations  # noqa: E402
-from app.core.database import build_engine, utcnow  # noqa: E402
-from app.doctors.models import Doctor, PracticeLocation  # noqa: E402
-from app.territories.communes import get_commune_index  # noqa: E402
-from app.territories.models import Territory, TerritoryCommune  # noqa: E402
+from app.accounts.models import Role
+from app.accounts.principal import Principal
+from app.accounts.schemas import UserCreate
+from app.accounts.service import create_token, create_user
+from app.core import migrations
+from app.core.database import build_engine, utcnow
+from app.doctors.models import Doctor, PracticeLocation
+from app.territories.communes import get_commune_index
+from app.territories.models import Territory, TerritoryCommune
 
 ORIENTATION = str(Path(sys.executable).parent / "orientation")
 CPTS, COMMUNES_EACH, DOCTORS, REQUESTS = 800, 40, 100_000, 1_000_000
@@ -59,21 +59,55 @@ def recreate(url: str) -> None:
 
 def generate(url: str) -> None:
     rng = random.Random(2026)
-    communes = [c for c in sorted(get_commune_index()._by_insee.values(), key=lambda c: c.insee)
-                if c.latitude is not None and c.postcodes and not c.parent_insee]  # fmt: skip
+    communes = [
+        c
+        for c in sorted(get_commune_index()._by_insee.values(), key=lambda c: c.insee)
+        if c.latitude is not None and c.postcodes and not c.parent_insee
+    ]
     engine = build_engine(url)
     started = time.perf_counter()
     with engine.begin() as connection:
-        connection.execute(insert(Territory), [
-            {"id": k + 1, "slug": f"cpts-{k + 1}", "name": f"CPTS {k + 1}", "finess": f"{k:08d}" + luhn.calc_check_digit(f"{k:08d}"),
-             "phone": "+33321000000", "email": f"cpts{k}@example.fr", "weight_ald": 1, "weight_age_70": 1, "weight_css": 1,
-             "created_at": utcnow(), "updated_at": utcnow()} for k in range(CPTS)])  # fmt: skip
+        connection.execute(
+            insert(Territory),
+            [
+                {
+                    "id": k + 1,
+                    "slug": f"cpts-{k + 1}",
+                    "name": f"CPTS {k + 1}",
+                    "finess": f"{k:08d}" + luhn.calc_check_digit(f"{k:08d}"),
+                    "phone": "+33321000000",
+                    "email": f"cpts{k}@example.fr",
+                    "weight_ald": 1,
+                    "weight_age_70": 1,
+                    "weight_css": 1,
+                    "created_at": utcnow(),
+                    "updated_at": utcnow(),
+                }
+                for k in range(CPTS)
+            ],
+        )
         members = [(k + 1, communes[k * COMMUNES_EACH + j]) for k in range(CPTS) for j in range(COMMUNES_EACH)]
         connection.execute(insert(TerritoryCommune), [{"insee_code": c.insee, "territory_id": t} for t, c in members])
-        connection.execute(text("CREATE TEMP TABLE bench_communes (territory_id int, idx int, insee text, name text, postcode text, lat float, lon float)"))
-        connection.execute(text("INSERT INTO bench_communes VALUES (:t, :i, :insee, :name, :pc, :lat, :lon)"), [
-            {"t": t, "i": n % COMMUNES_EACH, "insee": c.insee, "name": c.name, "pc": c.postcodes[0], "lat": c.latitude, "lon": c.longitude}
-            for n, (t, c) in enumerate(members)])  # fmt: skip
+        connection.execute(
+            text(
+                "CREATE TEMP TABLE bench_communes (territory_id int, idx int, insee text, name text, postcode text, lat float, lon float)"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO bench_communes VALUES (:t, :i, :insee, :name, :pc, :lat, :lon)"),
+            [
+                {
+                    "t": t,
+                    "i": n % COMMUNES_EACH,
+                    "insee": c.insee,
+                    "name": c.name,
+                    "pc": c.postcodes[0],
+                    "lat": c.latitude,
+                    "lon": c.longitude,
+                }
+                for n, (t, c) in enumerate(members)
+            ],
+        )
         print(f"territories: {time.perf_counter() - started:.0f} s")
         now = utcnow()
         for start in range(0, DOCTORS, 10_000):
@@ -82,20 +116,48 @@ def generate(url: str) -> None:
                 territory, commune = members[(n % CPTS) * COMMUNES_EACH + rng.randrange(COMMUNES_EACH)]
                 body = f"3{n:09d}"
                 capacity = rng.choice([0, 2, 5, 10, 20])
-                rows.append({"id": n + 1, "territory_id": territory, "rpps": body + luhn.calc_check_digit(body), "civility": "DR",
-                             "family_name": f"Nom{n}", "given_name": "Prénom", "specialty": "SM54", "email": f"d{n}@example.fr",
-                             "phone": "+33321000000", "active": True, "accepting_new_patients": capacity > 0,
-                             "capacity_remaining": capacity, "priority_only": rng.random() < 0.2, "home_visits": rng.random() < 0.3,
-                             "home_visit_radius_km": 10, "languages": ["fr"], "max_distance_km": None,
-                             "confirmed_at": now, "created_at": now, "updated_at": now})  # fmt: skip
-                locations.append({"doctor_id": n + 1, "address": "1 rue de la Mairie", "postcode": commune.postcodes[0],
-                                  "insee_code": commune.insee, "city": commune.name, "latitude": commune.latitude + rng.uniform(-0.01, 0.01),
-                                  "longitude": commune.longitude + rng.uniform(-0.01, 0.01), "precision": "housenumber",
-                                  "wheelchair_accessible": True})  # fmt: skip
+                rows.append(
+                    {
+                        "id": n + 1,
+                        "territory_id": territory,
+                        "rpps": body + luhn.calc_check_digit(body),
+                        "civility": "DR",
+                        "family_name": f"Nom{n}",
+                        "given_name": "Prénom",
+                        "specialty": "SM54",
+                        "email": f"d{n}@example.fr",
+                        "phone": "+33321000000",
+                        "active": True,
+                        "accepting_new_patients": capacity > 0,
+                        "capacity_remaining": capacity,
+                        "priority_only": rng.random() < 0.2,
+                        "home_visits": rng.random() < 0.3,
+                        "home_visit_radius_km": 10,
+                        "languages": ["fr"],
+                        "max_distance_km": None,
+                        "confirmed_at": now,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                locations.append(
+                    {
+                        "doctor_id": n + 1,
+                        "address": "1 rue de la Mairie",
+                        "postcode": commune.postcodes[0],
+                        "insee_code": commune.insee,
+                        "city": commune.name,
+                        "latitude": commune.latitude + rng.uniform(-0.01, 0.01),
+                        "longitude": commune.longitude + rng.uniform(-0.01, 0.01),
+                        "precision": "housenumber",
+                        "wheelchair_accessible": True,
+                    }
+                )
             connection.execute(insert(Doctor), rows)
             connection.execute(insert(PracticeLocation), locations)
         print(f"doctors: {time.perf_counter() - started:.0f} s")
-        connection.execute(text(f"""
+        connection.execute(
+            text(f"""
             INSERT INTO patient_requests (territory_id, status, family_name, given_name, birth_date, phone, postcode,
                 insee_code, commune_name, latitude, longitude, precision, ald, css_or_ame, aged_70_or_more,
                 needs_home_visits, no_doctor_reason, preferred_channel, languages, consent_at, submitted_by,
@@ -108,7 +170,8 @@ def generate(url: str) -> None:
                    now() - (i % 700) * interval '1 day', now()
             FROM generate_series(1, {REQUESTS}) AS i
             JOIN bench_communes c ON c.territory_id = 1 + i % {CPTS} AND c.idx = (i / {CPTS}) % {COMMUNES_EACH}
-        """))  # fmt: skip
+        """)
+        )
         print(f"requests: {time.perf_counter() - started:.0f} s")
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
@@ -123,8 +186,11 @@ def token_for(url: str) -> str:
     engine = build_engine(url)
     with sessionmaker(bind=for_writing(engine))() as session:
         email = f"admin{int(time.time())}@bench.example.fr"
-        user = create_user(session, UserCreate(email=email, display_name="Bench", role=Role.ADMIN,
-                                               password="a long bench password"), None)  # fmt: skip
+        user = create_user(
+            session,
+            UserCreate(email=email, display_name="Bench", role=Role.ADMIN, password="a long bench password"),
+            None,
+        )
         secret, _ = create_token(session, Principal(user.id, user.email, Role.ADMIN, frozenset(), None, None), "bench")
     engine.dispose()
     return secret
@@ -134,10 +200,19 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "ORIENTATION_DATABASE_URL": url, "ORIENTATION_LOG_LEVEL": "WARNING",
-           "ORIENTATION_INTAKE_PER_MINUTE": "100000000", "ORIENTATION_SECRET_KEY": "bench"}  # fmt: skip
-    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "ORIENTATION_DATABASE_URL": url,
+        "ORIENTATION_LOG_LEVEL": "WARNING",
+        "ORIENTATION_INTAKE_PER_MINUTE": "100000000",
+        "ORIENTATION_SECRET_KEY": "bench",
+    }
+    server = subprocess.Popen(
+        [ORIENTATION, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -166,8 +241,10 @@ def bench_suggestions(url: str, token: str, samples: int) -> None:
                 response = client.get(f"/api/v1/requests/{rng.randrange(1, REQUESTS)}/suggestions")
                 latencies.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text
-        print(f"suggestions over HTTP, {samples} random requests of 1,000,000 ({response.json()['considered']} doctors "
-              f"looked at for the last): {quantiles(latencies)}")  # fmt: skip
+        print(
+            f"suggestions over HTTP, {samples} random requests of 1,000,000 ({response.json()['considered']} doctors "
+            f"looked at for the last): {quantiles(latencies)}"
+        )
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -186,9 +263,17 @@ def bench_intake(url: str, count: int, keep_alive: bool) -> None:
     submissions = []
     for n in range(count):
         commune = places[n % len(places)]
-        body = {"family_name": f"Bench{n}", "given_name": f"Intake{run}", "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
-                "phone": "06 12 34 56 78", "postcode": commune.postcodes[0], "city": commune.name,
-                "no_doctor_reason": "other", "consent": True, "ald": n % 3 == 0}  # fmt: skip
+        body = {
+            "family_name": f"Bench{n}",
+            "given_name": f"Intake{run}",
+            "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
+            "phone": "06 12 34 56 78",
+            "postcode": commune.postcodes[0],
+            "city": commune.name,
+            "no_doctor_reason": "other",
+            "consent": True,
+            "ald": n % 3 == 0,
+        }
         submissions.append(loadgen.post_json("127.0.0.1", port, "/api/v1/requests", body, keep_alive=keep_alive))
     try:
         # Each person submits once, from their own browser: a connection each (keep_alive=False).
@@ -201,13 +286,17 @@ def bench_intake(url: str, count: int, keep_alive: bool) -> None:
     created_ids = [json.loads(body)["id"] for status, body in result.bodies if status == 201]
     engine = build_engine(url)
     with engine.connect() as connection:
-        present = connection.execute(text("SELECT count(*) FROM patient_requests WHERE id = ANY(:ids)"), {"ids": created_ids}).scalar_one()
+        present = connection.execute(
+            text("SELECT count(*) FROM patient_requests WHERE id = ANY(:ids)"), {"ids": created_ids}
+        ).scalar_one()
     engine.dispose()
     accepted = result.statuses.get(201, 0)
-    print(f"intake, 2 workers, 16 clients, {'keep-alive connections' if keep_alive else 'a connection per submission'}: "
-          f"{accepted} accepted in {result.elapsed:.1f} s = {accepted / result.elapsed:.0f} accepted/s; "
-          f"latency {quantiles(result.latencies)}; statuses {dict(sorted(result.statuses.items()))}; "
-          f"{present} of {len(created_ids)} 201s found in the database")  # fmt: skip
+    print(
+        f"intake, 2 workers, 16 clients, {'keep-alive connections' if keep_alive else 'a connection per submission'}: "
+        f"{accepted} accepted in {result.elapsed:.1f} s = {accepted / result.elapsed:.0f} accepted/s; "
+        f"latency {quantiles(result.latencies)}; statuses {dict(sorted(result.statuses.items()))}; "
+        f"{present} of {len(created_ids)} 201s found in the database"
+    )
 
 
 def main() -> None:

@@ -57,9 +57,11 @@ def main() -> None:
     subprocess.run([ORIENTATION, "demo"], env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen(
-        [ORIENTATION, "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [ORIENTATION, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -91,8 +93,10 @@ def main() -> None:
     quantile = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
     print(f"database: {env['ORIENTATION_DATABASE_URL'].split('://')[0]}")
     print(f"{len(latencies)} requests, concurrency {args.concurrency}: {len(latencies) / elapsed:.0f} req/s")
-    print(f"latency ms: p50 {quantile(0.5):.1f}  p95 {quantile(0.95):.1f}  p99 {quantile(0.99):.1f}  "
-          f"mean {statistics.mean(latencies) * 1000:.1f}")
+    print(
+        f"latency ms: p50 {quantile(0.5):.1f}  p95 {quantile(0.95):.1f}  p99 {quantile(0.99):.1f}  "
+        f"mean {statistics.mean(latencies) * 1000:.1f}"
+    )
     print(f"statuses: {dict(sorted(statuses.items()))}")
 
 

@@ -24,12 +24,12 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_requests_scale as scale  # noqa: E402
+import bench_requests_scale as scale
 
-from app.core import migrations  # noqa: E402
-from app.core.database import build_engine  # noqa: E402
-from app.core.settings import Settings  # noqa: E402
-from app.snp.rules import PARIS  # noqa: E402
+from app.core import migrations
+from app.core.database import build_engine
+from app.core.settings import Settings
+from app.snp.rules import PARIS
 
 SLOTS_PER_DOCTOR = 20
 
@@ -40,7 +40,8 @@ def generate(url: str) -> None:
     started = time.perf_counter()
     engine = build_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"""
+        connection.execute(
+            text(f"""
             INSERT INTO snp_slots (territory_id, doctor_id, location_id, start_at, end_at, kind, visibility,
                                    sas_visible, appointment_type, status, created_at)
             SELECT d.territory_id, d.id, l.id, s.start_at, s.start_at + interval '20 minutes',
@@ -51,7 +52,8 @@ def generate(url: str) -> None:
             CROSS JOIN generate_series(0, {SLOTS_PER_DOCTOR - 1}) AS g
             CROSS JOIN LATERAL (SELECT date_trunc('day', now()) + interval '1 day' * (1 + (g * 7 + d.id) % 14)
                                        + interval '8 hours' + interval '20 minutes' * ((d.id + g * 3) % 36) AS start_at) s
-        """))  # fmt: skip
+        """)
+        )
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         count = connection.execute(text("SELECT count(*) FROM snp_slots")).scalar_one()
@@ -70,10 +72,12 @@ def _rpps_sample(url: str) -> list[str]:
 def _slot_query(rng: random.Random, rpps: list[str]) -> str:
     start = datetime.now(PARIS).replace(microsecond=0)
     actors = ",".join(f"urn:oid:1.2.250.1.71.4.2.1|8{r}" for r in rng.sample(rpps, 25))
-    return (f"/fhir/Slot?_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference"
-            f"&_include:iterate=HealthcareService:organization&start=ge{quote(start.isoformat())}"
-            f"&start=le{quote((start + timedelta(days=3)).isoformat())}"
-            f"&schedule.actor:Practitioner.identifier={actors}&status=free")  # fmt: skip
+    return (
+        f"/fhir/Slot?_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference"
+        f"&_include:iterate=HealthcareService:organization&start=ge{quote(start.isoformat())}"
+        f"&start=le{quote((start + timedelta(days=3)).isoformat())}"
+        f"&schedule.actor:Practitioner.identifier={actors}&status=free"
+    )
 
 
 def bench_in_process(url: str, samples: int, token: str) -> None:
@@ -94,15 +98,20 @@ def bench_in_process(url: str, samples: int, token: str) -> None:
             latencies.append(time.perf_counter() - started)
             assert response.status_code == 200, response.text
             slots += response.json()["total"]
-        print(f"GET /fhir/Slot in-process, 25 practitioners x 3 days, {samples} queries "
-              f"({slots / samples:.0f} slots per answer on average): {scale.quantiles(latencies)}")  # fmt: skip
+        print(
+            f"GET /fhir/Slot in-process, 25 practitioners x 3 days, {samples} queries "
+            f"({slots / samples:.0f} slots per answer on average): {scale.quantiles(latencies)}"
+        )
 
         headers = {"Authorization": f"Bearer {token}"}
         engine = build_engine(url)
         with engine.connect() as connection:
-            places = connection.execute(text(
-                "SELECT d.territory_id, l.latitude, l.longitude FROM doctors d JOIN practice_locations l ON l.doctor_id = d.id "
-                "ORDER BY random() LIMIT 2000")).all()  # fmt: skip
+            places = connection.execute(
+                text(
+                    "SELECT d.territory_id, l.latitude, l.longitude FROM doctors d JOIN practice_locations l ON l.doctor_id = d.id "
+                    "ORDER BY random() LIMIT 2000"
+                )
+            ).all()
         engine.dispose()
         latencies, found = [], 0
         for territory_id, lat, lon in places[:samples]:
@@ -112,8 +121,10 @@ def bench_in_process(url: str, samples: int, token: str) -> None:
             latencies.append(time.perf_counter() - started)
             assert response.status_code == 200, response.text
             found += response.json()["slots_examined"]
-        print(f"GET /api/v1/snp/search in-process, 48 h, 20 km ({found / len(latencies):.0f} slots examined on average): "
-              f"{scale.quantiles(latencies)}")  # fmt: skip
+        print(
+            f"GET /api/v1/snp/search in-process, 48 h, 20 km ({found / len(latencies):.0f} slots examined on average): "
+            f"{scale.quantiles(latencies)}"
+        )
     app.state.engine.dispose()
 
 
@@ -126,17 +137,24 @@ def bench_http(url: str, count: int, clients: int, keep_alive: bool) -> None:
     host, port = base.removeprefix("http://").split(":")
     rpps = _rpps_sample(url)
     connection = "keep-alive" if keep_alive else "close"
-    raw = [(f"GET {_slot_query(random.Random(n), rpps)} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Accept: application/fhir+json\r\nConnection: {connection}\r\n\r\n").encode() for n in range(count)]  # fmt: skip
+    raw = [
+        (
+            f"GET {_slot_query(random.Random(n), rpps)} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Accept: application/fhir+json\r\nConnection: {connection}\r\n\r\n"
+        ).encode()
+        for n in range(count)
+    ]
     try:
         loadgen.run(host, int(port), raw[:100], concurrency=clients, keep_alive=keep_alive)  # warm-up
         result = loadgen.run(host, int(port), raw, concurrency=clients, keep_alive=keep_alive)
     finally:
         server.terminate()
         server.wait(timeout=20)
-    print(f"GET /fhir/Slot over loopback, 2 workers, {clients} clients ({'keep-alive' if keep_alive else 'a connection per request'}): "
-          f"{count} in {result.elapsed:.1f} s = {count / result.elapsed:.0f} requests/s; statuses {dict(sorted(result.statuses.items()))}; "
-          f"latency {scale.quantiles(result.latencies)}")  # fmt: skip
+    print(
+        f"GET /fhir/Slot over loopback, 2 workers, {clients} clients ({'keep-alive' if keep_alive else 'a connection per request'}): "
+        f"{count} in {result.elapsed:.1f} s = {count / result.elapsed:.0f} requests/s; statuses {dict(sorted(result.statuses.items()))}; "
+        f"latency {scale.quantiles(result.latencies)}"
+    )
 
 
 def main() -> None:

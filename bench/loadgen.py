@@ -22,8 +22,10 @@ class Result:
 
 def post_json(host: str, port: int, path: str, body: dict, *, keep_alive: bool) -> bytes:
     payload = json.dumps(body).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n")  # fmt: skip
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+    )
     return head.encode() + payload
 
 
@@ -43,8 +45,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     return status, body, close
 
 
-async def _run(host: str, port: int, requests: Sequence[bytes], concurrency: int, keep_alive: bool,
-               keep_bodies: bool) -> Result:  # fmt: skip
+async def _run(
+    host: str, port: int, requests: Sequence[bytes], concurrency: int, keep_alive: bool, keep_bodies: bool
+) -> Result:
     result = Result()
     queue = iter(requests)
 
@@ -72,7 +75,14 @@ async def _run(host: str, port: int, requests: Sequence[bytes], concurrency: int
     return result
 
 
-def run(host: str, port: int, requests: Sequence[bytes], *, concurrency: int, keep_alive: bool = True,
-        keep_bodies: bool = False) -> Result:  # fmt: skip
+def run(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    *,
+    concurrency: int,
+    keep_alive: bool = True,
+    keep_bodies: bool = False,
+) -> Result:
     """Sends `requests` (raw HTTP/1.1, see post_json) over `concurrency` connections."""
     return asyncio.run(_run(host, port, requests, concurrency, keep_alive, keep_bodies))

@@ -9,7 +9,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN201
+def render_item(type_: str, obj, autogen_context):
     # Migrations must not import application types: UTCDateTime is a DateTime(timezone=True).
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

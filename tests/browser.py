@@ -28,19 +28,31 @@ def require_browser() -> None:
 
 @contextmanager
 def running_server(
-    database_url: str, env: dict[str, str] | None = None, args: tuple[str, ...] = (), tls: ssl.SSLContext | None = None,
+    database_url: str,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[str]:
     """`orientation serve` on a free port; with `tls` (the client's context), over HTTPS."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     pythonpath = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": pythonpath, "ORIENTATION_DATABASE_URL": database_url,
-           "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           # No test reaches the internet: no map tiles (the markers and the list still show).
-           "ORIENTATION_MAP_TILE_URL": "", **(env or {})}  # fmt: skip
-    server = subprocess.Popen([ORIENTATION, "serve", "--port", str(port), *args], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath,
+        "ORIENTATION_DATABASE_URL": database_url,
+        "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # No test reaches the internet: no map tiles (the markers and the list still show).
+        "ORIENTATION_MAP_TILE_URL": "",
+        **(env or {}),
+    }
+    server = subprocess.Popen(
+        [ORIENTATION, "serve", "--port", str(port), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -64,8 +76,14 @@ def chromium_page() -> Iterator[object]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],  # fmt: skip
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-FR")  # a phone

@@ -17,7 +17,6 @@ from app.main import create_app
 from tests.fakes.ban import FakeBan
 
 
-
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("ORIENTATION_TEST_DATABASE_URL", "sqlite")
     if url == "sqlite":
@@ -78,9 +77,12 @@ def db(engine: Engine) -> Iterator[Session]:
 def settings(database_url: str) -> Settings:
     # Generous limits: tests submit many requests from one address (see test_abuse.py for the limits).
     return Settings(
-        database_url=database_url, ban_url=None, secret_key="test-secret-key",
-        intake_per_minute=100_000, lookups_per_minute=100_000,
-    )  # fmt: skip
+        database_url=database_url,
+        ban_url=None,
+        secret_key="test-secret-key",
+        intake_per_minute=100_000,
+        lookups_per_minute=100_000,
+    )
 
 
 @pytest.fixture
@@ -96,9 +98,9 @@ def make_account(db: Session):
     """make_account(role, cpts=[...], doctor_rpps=None) → Authorization headers of a new
     account with a personal API token."""
     from app.accounts.models import Role
+    from app.accounts.principal import Principal
     from app.accounts.schemas import UserCreate
     from app.accounts.service import create_token, create_user
-    from app.accounts.principal import Principal
 
     counter = iter(range(1, 10_000))
 
@@ -107,11 +109,15 @@ def make_account(db: Session):
         user = create_user(
             db,
             UserCreate(
-                email=f"{role}{n}@test.example.fr", display_name=f"{role} {n}", role=Role(role),
-                password="correct horse battery", cpts=list(cpts), doctor_rpps=doctor_rpps,
+                email=f"{role}{n}@test.example.fr",
+                display_name=f"{role} {n}",
+                role=Role(role),
+                password="correct horse battery",
+                cpts=list(cpts),
+                doctor_rpps=doctor_rpps,
             ),
             None,
-        )  # fmt: skip
+        )
         principal = Principal(user.id, user.email, Role(role), user.territory_ids, user.doctor_id, None)
         secret, _ = create_token(db, principal, "tests")
         return {"Authorization": f"Bearer {secret}"}

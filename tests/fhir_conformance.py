@@ -11,10 +11,15 @@ from pydantic import ValidationError
 from app.fhir import profiles as p
 
 PROFILES = {
-    "Bundle": p.BUNDLE, "Slot": p.SLOT, "Schedule": p.SCHEDULE, "Practitioner": p.PRACTITIONER,
-    "PractitionerRole": p.PRACTITIONER_ROLE, "HealthcareService": p.HEALTHCARE_SERVICE, "Organization": p.ORGANIZATION,
+    "Bundle": p.BUNDLE,
+    "Slot": p.SLOT,
+    "Schedule": p.SCHEDULE,
+    "Practitioner": p.PRACTITIONER,
+    "PractitionerRole": p.PRACTITIONER_ROLE,
+    "HealthcareService": p.HEALTHCARE_SERVICE,
+    "Organization": p.ORGANIZATION,
     "Location": p.LOCATION,
-}  # fmt: skip
+}
 SLOT_TYPES = {"PUBLIC", "PRO", "SNP", "CPTS"}
 CONSULTATION_KINDS = {"AMB", "HH", "VR"}
 
@@ -87,8 +92,11 @@ def _slot_problems(slot: dict, by_url: dict) -> list[str]:
     kinds = [c for st in slot.get("serviceType", []) for c in st.get("coding", []) if c.get("system") == p.ACT_CODE]
     if not kinds or any(c.get("code") not in CONSULTATION_KINDS for c in kinds):
         found.append(f"{key}: serviceType needs an ActCode AMB/HH/VR")
-    cpts = [st for st in slot.get("serviceType", [])
-            if any(c.get("system") == p.ESTABLISHMENT_CATEGORY and c.get("code") == "604" for c in st.get("coding", []))]  # fmt: skip
+    cpts = [
+        st
+        for st in slot.get("serviceType", [])
+        if any(c.get("system") == p.ESTABLISHMENT_CATEGORY and c.get("code") == "604" for c in st.get("coding", []))
+    ]
     if len(cpts) != 1:
         found.append(f"{key}: one serviceType 604 (TRE_R66) expected")
     else:
@@ -116,7 +124,9 @@ def _schedule(resource: dict, by_url: dict) -> list[str]:
     key = f"Schedule/{resource['id']}"
     actors = [a.get("reference", "") for a in resource.get("actor", [])]
     found = []
-    if not any(a.startswith("Practitioner/") for a in actors) or not any(a.startswith("PractitionerRole/") for a in actors):
+    if not any(a.startswith("Practitioner/") for a in actors) or not any(
+        a.startswith("PractitionerRole/") for a in actors
+    ):
         found.append(f"{key}: actor must name a Practitioner and a PractitionerRole")
     for actor in actors:
         found += _ref_included(actor, by_url, "actor", key)
@@ -126,8 +136,13 @@ def _schedule(resource: dict, by_url: dict) -> list[str]:
 def _practitioner(resource: dict, _by_url: dict) -> list[str]:
     key = f"Practitioner/{resource['id']}"
     ids = resource.get("identifier") or []
-    good = [i for i in ids if i.get("system") == p.NATIONAL_PS and re.match(r"^[80]\d+$", i.get("value", ""))
-            and any(c.get("code") == "IDNPS" for c in (i.get("type") or {}).get("coding", []))]  # fmt: skip
+    good = [
+        i
+        for i in ids
+        if i.get("system") == p.NATIONAL_PS
+        and re.match(r"^[80]\d+$", i.get("value", ""))
+        and any(c.get("code") == "IDNPS" for c in (i.get("type") or {}).get("coding", []))
+    ]
     found = [] if good else [f"{key}: identifier IDNPS urn:oid:1.2.250.1.71.4.2.1 with 8+RPPS expected"]
     names = resource.get("name") or [{}]
     if not names[0].get("family") or not names[0].get("given"):
@@ -163,10 +178,19 @@ def _service(resource: dict, by_url: dict) -> list[str]:
 def _organization(resource: dict, _by_url: dict) -> list[str]:
     key = f"Organization/{resource['id']}"
     ids = resource.get("identifier") or []
-    if len(ids) != 1 or ids[0].get("system") != p.NATIONAL_STRUCTURE or not re.match(r"^1[0-9]{9}$", ids[0].get("value", "")):
+    if (
+        len(ids) != 1
+        or ids[0].get("system") != p.NATIONAL_STRUCTURE
+        or not re.match(r"^1[0-9]{9}$", ids[0].get("value", ""))
+    ):
         return [f"{key}: one identifier urn:oid:1.2.250.1.71.4.2.2 with 1+FINESS expected"]
     return []
 
 
-_CHECKS = {"Schedule": _schedule, "Practitioner": _practitioner, "PractitionerRole": _role,
-           "HealthcareService": _service, "Organization": _organization}  # fmt: skip
+_CHECKS = {
+    "Schedule": _schedule,
+    "Practitioner": _practitioner,
+    "PractitionerRole": _role,
+    "HealthcareService": _service,
+    "Organization": _organization,
+}

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 @pytest.fixture
 def limited(settings, engine):
     def make(store: str) -> TestClient:
-        app = create_app(settings.model_copy(update={"intake_per_minute": 3, "lookups_per_minute": 5, "rate_limit_store": store}))
+        app = create_app(
+            settings.model_copy(update={"intake_per_minute": 3, "lookups_per_minute": 5, "rate_limit_store": store})
+        )
         return TestClient(app)
 
     return make
@@ -36,7 +38,10 @@ def test_intake_is_limited_per_client_address(limited, store):
 def test_the_database_store_holds_across_workers(limited):
     """Two app instances (as two workers) share the counts kept in the database."""
     with limited("database") as first, limited("database") as second:
-        assert [first.post("/api/v1/requests", json=answers(given_name=f"A{i}")).status_code for i in range(2)] == [201, 201]
+        assert [first.post("/api/v1/requests", json=answers(given_name=f"A{i}")).status_code for i in range(2)] == [
+            201,
+            201,
+        ]
         assert second.post("/api/v1/requests", json=answers(given_name="B")).status_code == 201
         assert second.post("/api/v1/requests", json=answers(given_name="C")).status_code == 429
 
@@ -48,7 +53,9 @@ def test_lookups_are_limited_too(limited):
 
 
 def test_oversized_bodies_are_refused_before_being_read(client):
-    response = client.post("/api/v1/requests", content=b"{" + b" " * 300_000 + b"}", headers={"Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/requests", content=b"{" + b" " * 300_000 + b"}", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 

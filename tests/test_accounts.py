@@ -13,10 +13,15 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 def coordinator(db):
     return create_user(
         db,
-        UserCreate(email="Claire@CPTS.example.fr", display_name="Claire", role="coordinator",
-                   password=PASSWORD, cpts=["grand-arras"]),
+        UserCreate(
+            email="Claire@CPTS.example.fr",
+            display_name="Claire",
+            role="coordinator",
+            password=PASSWORD,
+            cpts=["grand-arras"],
+        ),
         None,
-    )  # fmt: skip
+    )
 
 
 def login(client, email="claire@cpts.example.fr", password=PASSWORD):
@@ -109,7 +114,9 @@ def test_coordinator_creates_accounts_in_its_own_cpts_only(client, make_account)
     coordinator = make_account("coordinator", ["grand-arras"])
     body = {"email": "pharma@example.fr", "display_name": "Pharmacie", "role": "professional", "password": PASSWORD}
     assert client.post("/api/v1/users", json={**body, "cpts": ["grand-arras"]}, headers=coordinator).status_code == 201
-    other = client.post("/api/v1/users", json={**body, "email": "p2@example.fr", "cpts": ["provence-sante"]}, headers=coordinator)
+    other = client.post(
+        "/api/v1/users", json={**body, "email": "p2@example.fr", "cpts": ["provence-sante"]}, headers=coordinator
+    )
     assert other.status_code == 403
     admin = client.post("/api/v1/users", json={**body, "email": "a@example.fr", "role": "admin"}, headers=coordinator)
     assert admin.status_code == 403
@@ -125,7 +132,10 @@ def test_weak_password_is_refused_in_french(client, make_account):
         headers=admin,
     )
     assert response.status_code == 422
-    assert response.json()["fields"][0] == {"field": "password", "message": "Mot de passe trop court : 12 caractères au moins."}
+    assert response.json()["fields"][0] == {
+        "field": "password",
+        "message": "Mot de passe trop court : 12 caractères au moins.",
+    }
 
 
 def test_coordinator_lists_only_the_users_of_its_cpts(client, make_account):

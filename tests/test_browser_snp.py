@@ -21,7 +21,7 @@ def slots(db, demo):  # noqa: F811
     load_demo_regulator(db)
 
 
-def book(page, family_name: str, given_name: str, phone: str, reason: str) -> None:  # noqa: ANN001
+def book(page, family_name: str, given_name: str, phone: str, reason: str) -> None:
     """Fills the booking form, by its labels, and sends it."""
     page.get_by_label("Nom du patient").fill(family_name)
     page.get_by_label("Prénom").fill(given_name)
@@ -54,7 +54,9 @@ def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
         assert "Rendez-vous réservé pour Lucie Martin" in page.locator("#flash").inner_text()
         assert page.locator("li.slot.booked", has_text="Lucie MARTIN").count() == 1
         # Cancel: the slot is free again.
-        page.locator("li.slot.booked", has_text="Lucie MARTIN").get_by_role("button", name=re.compile("Annuler")).click()
+        page.locator("li.slot.booked", has_text="Lucie MARTIN").get_by_role(
+            "button", name=re.compile("Annuler")
+        ).click()
         page.wait_for_selector("#flash")
         assert "annulé" in page.locator("#flash").inner_text()
     db.rollback()
@@ -64,8 +66,14 @@ def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
 
 def test_a_regulator_arriving_from_the_sas_books(database_url, db, slots):
     require_browser()
-    slot = db.scalars(select(Slot).where(Slot.sas_visible.is_(True), Slot.status == "free", Slot.doctor_id.is_not(None),
-                                         Slot.start_at > datetime.now(UTC) + timedelta(hours=1))).first()  # fmt: skip
+    slot = db.scalars(
+        select(Slot).where(
+            Slot.sas_visible.is_(True),
+            Slot.status == "free",
+            Slot.doctor_id.is_not(None),
+            Slot.start_at > datetime.now(UTC) + timedelta(hours=1),
+        )
+    ).first()
     db.commit()
     with running_server(database_url) as base, chromium_page() as page:
         # The booking URL of Slot.comment, with the parameter the SAS adds.

@@ -57,13 +57,31 @@ def sign_in(page, base: str, email: str) -> None:
 def _urgent_request(db, geocoding) -> int:
     """An ALD, 70+, CSS patient with an e-mail address, waiting for a month: first in the queue."""
     today = utcnow().date()
-    created, _, _ = submit_request(db, geocoding, None, RequestCreate(
-        family_name="Urgent", given_name="Odette", birth_date=today.replace(year=today.year - 81, day=1),
-        phone="06 98 76 54 32", email="odette.urgent@example.fr", address="5 rue de Cambrai", postcode="62000",
-        city="Arras", ald=True, css_or_ame="yes", no_doctor_reason="doctor_left", preferred_channel="email",
-        consent=True, cpts="grand-arras",
-    ), "http://test")  # fmt: skip
-    db.execute(update(PatientRequest).where(PatientRequest.id == created.id).values(created_at=utcnow() - timedelta(days=30)))
+    created, _, _ = submit_request(
+        db,
+        geocoding,
+        None,
+        RequestCreate(
+            family_name="Urgent",
+            given_name="Odette",
+            birth_date=today.replace(year=today.year - 81, day=1),
+            phone="06 98 76 54 32",
+            email="odette.urgent@example.fr",
+            address="5 rue de Cambrai",
+            postcode="62000",
+            city="Arras",
+            ald=True,
+            css_or_ame="yes",
+            no_doctor_reason="doctor_left",
+            preferred_channel="email",
+            consent=True,
+            cpts="grand-arras",
+        ),
+        "http://test",
+    )
+    db.execute(
+        update(PatientRequest).where(PatientRequest.id == created.id).values(created_at=utcnow() - timedelta(days=30))
+    )
     db.commit()
     return created.id
 
@@ -174,8 +192,15 @@ def test_every_main_page_is_accessible_and_keyboard_usable(database_url, db, dem
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r".*/espace/demandes$"))
         doctor_id = db.scalars(select(Doctor.id).where(Doctor.territory.has(slug="grand-arras"))).first()
-        for path in ("/espace/medecins", f"/espace/medecins/{doctor_id}", "/espace/medecins/import", "/espace/sources",
-                     "/espace/indicateurs?du=2020-01-01", "/espace/journal", "/espace/mes-demandes/nouvelle"):  # fmt: skip
+        for path in (
+            "/espace/medecins",
+            f"/espace/medecins/{doctor_id}",
+            "/espace/medecins/import",
+            "/espace/sources",
+            "/espace/indicateurs?du=2020-01-01",
+            "/espace/journal",
+            "/espace/mes-demandes/nouvelle",
+        ):
             page.goto(base + path)
             assert_accessible(page, path)
         page.goto(f"{base}/espace/indicateurs?du=2020-01-01")

@@ -22,9 +22,7 @@ def command_env(**variables: str) -> dict[str, str]:
 
 def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = command_env(ORIENTATION_DATABASE_URL=database_url)
-    return subprocess.run(
-        [ORIENTATION, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return subprocess.run([ORIENTATION, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_demo_creates_both_territories_and_running_it_again_changes_nothing(database_url, engine, client):
@@ -51,7 +49,9 @@ def test_demo_creates_both_territories_and_running_it_again_changes_nothing(data
     doctors = client.get("/api/v1/doctors", params={"per_page": 100}).json()
     # 24 demo doctors, and the SAS guide's example practitioner (Dr Pierre Foret).
     assert doctors["total"] == 25 and {d["cpts"] for d in doctors["items"]} == {"grand-arras"}
-    assert any(d["stale"] for d in doctors["items"]) and any(d["availability"]["accepting_new_patients"] for d in doctors["items"])
+    assert any(d["stale"] for d in doctors["items"]) and any(
+        d["availability"]["accepting_new_patients"] for d in doctors["items"]
+    )
     queue = client.get("/api/v1/requests", params={"status": ["received", "proposed", "matched", "closed"]}).json()
     assert {r["status"] for r in queue["items"]} == {"received", "proposed", "matched", "closed"}
     assert {r["cpts"] for r in queue["items"]} == {"grand-arras"}
@@ -61,10 +61,24 @@ def test_territory_created_from_the_command_line(database_url, engine, tmp_path)
     communes = tmp_path / "communes.txt"
     communes.write_text("# one a line\n62119\n62400 Essars\n", encoding="utf-8")
     result = run(
-        database_url, "territories", "create", "--slug", "artois-lys", "--name", "CPTS Artois Lys",
-        "--finess", "620000026", "--phone", "0321112233", "--email", "contact@example.fr",
-        "--commune", "62400 Locon", "--communes-file", str(communes),
-    )  # fmt: skip
+        database_url,
+        "territories",
+        "create",
+        "--slug",
+        "artois-lys",
+        "--name",
+        "CPTS Artois Lys",
+        "--finess",
+        "620000026",
+        "--phone",
+        "0321112233",
+        "--email",
+        "contact@example.fr",
+        "--commune",
+        "62400 Locon",
+        "--communes-file",
+        str(communes),
+    )
     assert result.returncode == 0, result.stderr
     assert "created artois-lys (3 communes)" in result.stdout
 
@@ -72,10 +86,22 @@ def test_territory_created_from_the_command_line(database_url, engine, tmp_path)
 @pytest.mark.usefixtures("demo_territories")
 def test_overlap_from_the_command_line_is_a_readable_error(database_url, engine):
     result = run(
-        database_url, "territories", "create", "--slug", "x-cpts", "--name", "CPTS X",
-        "--finess", "620000026", "--phone", "0321112233", "--email", "x@example.fr",
-        "--commune", "62041",
-    )  # fmt: skip
+        database_url,
+        "territories",
+        "create",
+        "--slug",
+        "x-cpts",
+        "--name",
+        "CPTS X",
+        "--finess",
+        "620000026",
+        "--phone",
+        "0321112233",
+        "--email",
+        "x@example.fr",
+        "--commune",
+        "62041",
+    )
     assert result.returncode == 1
     assert "Arras 62041 (CPTS du Grand Arras)" in result.stderr
     assert "Traceback" not in result.stderr
@@ -83,23 +109,49 @@ def test_overlap_from_the_command_line_is_a_readable_error(database_url, engine)
 
 def test_invalid_finess_from_the_command_line(database_url, engine):
     result = run(
-        database_url, "territories", "create", "--slug", "x-cpts", "--name", "CPTS X",
-        "--finess", "123", "--phone", "0321112233", "--email", "x@example.fr", "--commune", "62041",
-    )  # fmt: skip
+        database_url,
+        "territories",
+        "create",
+        "--slug",
+        "x-cpts",
+        "--name",
+        "CPTS X",
+        "--finess",
+        "123",
+        "--phone",
+        "0321112233",
+        "--email",
+        "x@example.fr",
+        "--commune",
+        "62041",
+    )
     assert result.returncode == 2
     assert "finess" in result.stderr
 
 
 def test_first_admin_is_created_from_the_command_line(database_url, engine, client):
-    result = run(database_url, "users", "create", "--email", "Admin@Example.fr", "--role", "admin", "--generate-password")
+    result = run(
+        database_url, "users", "create", "--email", "Admin@Example.fr", "--role", "admin", "--generate-password"
+    )
     assert result.returncode == 0, result.stderr
     password = result.stdout.split("password: ")[1].strip()
     response = client.post("/api/v1/auth/login", json={"email": "admin@example.fr", "password": password})
     assert response.status_code == 200
-    again = run(database_url, "users", "create", "--email", "admin@example.fr", "--role", "admin", "--generate-password")
+    again = run(
+        database_url, "users", "create", "--email", "admin@example.fr", "--role", "admin", "--generate-password"
+    )
     assert again.returncode == 1 and "existe déjà" in again.stderr
-    coordinator = run(database_url, "users", "create", "--email", "c@example.fr", "--role", "coordinator",
-                      "--password", "a long enough password")  # fmt: skip
+    coordinator = run(
+        database_url,
+        "users",
+        "create",
+        "--email",
+        "c@example.fr",
+        "--role",
+        "coordinator",
+        "--password",
+        "a long enough password",
+    )
     assert coordinator.returncode == 1 and "au moins une CPTS" in coordinator.stderr
 
 
@@ -114,8 +166,11 @@ def test_serve_answers_healthz(database_url, engine):
     env = command_env(ORIENTATION_DATABASE_URL=database_url)
     server = subprocess.Popen(
         [ORIENTATION, "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -62,9 +62,7 @@ def test_cities_with_arrondissements_get_their_arrondissements_postcodes(commune
 
 
 def test_postcode_serving_several_communes(communes):
-    assert set(codes(communes.by_postcode("62217"))) == {
-        "62004", "62013", "62099", "62568", "62611", "62817", "62869"
-    }  # fmt: skip
+    assert set(codes(communes.by_postcode("62217"))) == {"62004", "62013", "62099", "62568", "62611", "62817", "62869"}
     names = [c.name for c in communes.by_postcode("62217")]
     assert names == sorted(names)
     assert {"13087", "13025"} <= set(codes(communes.by_postcode("13790")))
@@ -178,12 +176,8 @@ def test_search_ranks_exact_names_first_then_by_population(communes):
 
 def test_an_index_of_a_few_communes():
     city = Commune("13055", "Marseille", "13", 870_000, 43.3, 5.4, ("13001", "13002"), None, ())
-    first = Commune(
-        "13201", "Marseille 1er Arrondissement", "13", 40_000, 43.3, 5.38, ("13001",), "13055", ()
-    )
-    merged = Commune(
-        "14061", "Aurseulles", "14", 2_000, 49.1, -0.7, ("14240",), None, ("Anctoville", "Aurseulles")
-    )
+    first = Commune("13201", "Marseille 1er Arrondissement", "13", 40_000, 43.3, 5.38, ("13001",), "13055", ())
+    merged = Commune("14061", "Aurseulles", "14", 2_000, 49.1, -0.7, ("14240",), None, ("Anctoville", "Aurseulles"))
     index = CommuneIndex([city, first, merged])
     assert len(index) == 3
     assert index.by_postcode("13001") == [first]

@@ -15,9 +15,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_enforced(engine):
 
 def test_a_commune_cannot_point_to_a_missing_territory(engine):
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(
-            text("INSERT INTO territory_communes (insee_code, territory_id) VALUES ('62041', 999)")
-        )
+        connection.execute(text("INSERT INTO territory_communes (insee_code, territory_id) VALUES ('62041', 999)"))
 
 
 def test_timestamps_come_back_in_utc(db, demo_territories):

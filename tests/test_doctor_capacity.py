@@ -17,11 +17,14 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 def doctor_id(client, make_account):
     headers = make_account("coordinator", ["grand-arras"])
     body = {
-        "cpts": "grand-arras", "rpps": demo_rpps(950), "family_name": "Caron", "given_name": "Paul",
+        "cpts": "grand-arras",
+        "rpps": demo_rpps(950),
+        "family_name": "Caron",
+        "given_name": "Paul",
         "email": "paul.caron@example.fr",
         "locations": [{"address": "1 rue Pasteur", "postcode": "62000", "city": "Arras"}],
         "availability": {"accepting_new_patients": True, "capacity_remaining": 10},
-    }  # fmt: skip
+    }
     return client.post("/api/v1/doctors", json=body, headers=headers).json()["id"]
 
 

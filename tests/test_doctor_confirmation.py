@@ -20,11 +20,14 @@ def stale_doctor(client, coordinator, db):
     from app.doctors.models import Doctor
 
     body = {
-        "cpts": "grand-arras", "rpps": demo_rpps(960), "family_name": "Roussel", "given_name": "Yann",
+        "cpts": "grand-arras",
+        "rpps": demo_rpps(960),
+        "family_name": "Roussel",
+        "given_name": "Yann",
         "email": "yann.roussel@example.fr",
         "locations": [{"address": "4 rue Pasteur", "postcode": "62000", "city": "Arras"}],
         "availability": {"accepting_new_patients": True, "capacity_remaining": 4},
-    }  # fmt: skip
+    }
     doctor_id = client.post("/api/v1/doctors", json=body, headers=coordinator).json()["id"]
     db.get(Doctor, doctor_id).confirmed_at = utcnow() - timedelta(days=200)
     db.commit()
@@ -59,10 +62,17 @@ def test_one_click_confirms_and_the_entry_is_fresh_again(client, coordinator, st
 
 def test_the_form_updates_the_availability(client, coordinator, stale_doctor):
     path = link_path(client, coordinator, stale_doctor)
-    response = client.post(path, data={
-        "action": "update", "accepting_new_patients": "1", "capacity_remaining": "7",
-        "home_visits": "1", "home_visit_radius_km": "8", "languages": "fr, ar",
-    })  # fmt: skip
+    response = client.post(
+        path,
+        data={
+            "action": "update",
+            "accepting_new_patients": "1",
+            "capacity_remaining": "7",
+            "home_visits": "1",
+            "home_visit_radius_km": "8",
+            "languages": "fr, ar",
+        },
+    )
     assert response.status_code == 200
     availability = doctor(client, coordinator, stale_doctor)["availability"]
     assert availability["capacity_remaining"] == 7
@@ -129,10 +139,18 @@ def test_stale_doctors_are_reminded_by_email_with_their_link(client, coordinator
     from app.notifications.senders import SmtpSender
     from tests.fakes.smtp import SmtpServer
 
-    fresh = client.post("/api/v1/doctors", headers=coordinator, json={
-        "cpts": "grand-arras", "rpps": demo_rpps(961), "family_name": "Fabre", "given_name": "Inès",
-        "email": "ines.fabre@example.fr", "locations": [{"address": "2 rue Pasteur", "postcode": "62000", "city": "Arras"}],
-    })  # fmt: skip
+    fresh = client.post(
+        "/api/v1/doctors",
+        headers=coordinator,
+        json={
+            "cpts": "grand-arras",
+            "rpps": demo_rpps(961),
+            "family_name": "Fabre",
+            "given_name": "Inès",
+            "email": "ines.fabre@example.fr",
+            "locations": [{"address": "2 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+        },
+    )
     assert fresh.status_code == 201
     response = client.post("/api/v1/doctors/reminders", params={"cpts": "grand-arras"}, headers=coordinator)
     assert response.json() == {"queued": 1}

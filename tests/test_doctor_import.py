@@ -7,15 +7,34 @@ from tests.fakes.ban import BanAddress
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
-HEADER = "RPPS;Civilité;Nom;Prénom;Spécialité;E-mail;Téléphone;Adresse;Code postal;Commune;Accès PMR;Accepte nouveaux patients;Places;Jusqu'au;Langues;Visites à domicile;Rayon visites (km)"
+HEADER = (
+    "RPPS;Civilité;Nom;Prénom;Spécialité;E-mail;Téléphone;Adresse;Code postal;Commune;Accès PMR;"
+    "Accepte nouveaux patients;Places;Jusqu'au;Langues;Visites à domicile;Rayon visites (km)"
+)
 
 
 def row(n: int, *, city="Arras", postcode="62000", places="5", rpps=None, email=None, address="1 place des Héros"):
-    return ";".join([
-        rpps or demo_rpps(n), "Mme", f"Nom{n}", "Émilie", "Médecine générale",
-        email or f"m{n}@example.fr", "03 21 00 00 00", address, postcode, city, "oui", "oui", places,
-        "31/12/2027", "fr, en", "non", "",
-    ])  # fmt: skip
+    return ";".join(
+        [
+            rpps or demo_rpps(n),
+            "Mme",
+            f"Nom{n}",
+            "Émilie",
+            "Médecine générale",
+            email or f"m{n}@example.fr",
+            "03 21 00 00 00",
+            address,
+            postcode,
+            city,
+            "oui",
+            "oui",
+            places,
+            "31/12/2027",
+            "fr, en",
+            "non",
+            "",
+        ]
+    )
 
 
 def upload(client, headers, text: str, encoding="utf-8", **params):
@@ -37,8 +56,13 @@ def test_import_then_import_again_changes_nothing(client, coordinator):
     first = upload(client, coordinator, text)
     assert first.status_code == 200, first.text
     assert first.json() | {"problems": []} == {
-        "created": 2, "updated": 0, "unchanged": 0, "invalid": 0, "written": True, "problems": []
-    }  # fmt: skip
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "invalid": 0,
+        "written": True,
+        "problems": [],
+    }
     listed = client.get("/api/v1/doctors", headers=coordinator).json()["items"]
     assert {d["locations"][0]["insee_code"] for d in listed} == {"62041", "62817"}
     assert listed[0]["availability"]["available_until"] == "2027-12-31"
@@ -53,7 +77,9 @@ def test_changed_row_updates_the_doctor(client, coordinator):
     upload(client, coordinator, "\n".join([HEADER, row(1)]))
     report = upload(client, coordinator, "\n".join([HEADER, row(1, places="9")])).json()
     assert (report["created"], report["updated"]) == (0, 1)
-    assert client.get("/api/v1/doctors", headers=coordinator).json()["items"][0]["availability"]["capacity_remaining"] == 9
+    assert (
+        client.get("/api/v1/doctors", headers=coordinator).json()["items"][0]["availability"]["capacity_remaining"] == 9
+    )
 
 
 def test_windows_1252_and_comma_separated_files_are_read(client, coordinator):
@@ -65,14 +91,16 @@ def test_windows_1252_and_comma_separated_files_are_read(client, coordinator):
 
 
 def test_invalid_rows_are_reported_by_line_and_nothing_is_written(client, coordinator):
-    text = "\n".join([
-        HEADER,
-        row(1),
-        row(2, rpps="12345678901"),
-        row(3, city="Mercatel", postcode="62217"),
-        row(4, email="not-an-email"),
-        row(5, city="Atlantis"),
-    ])  # fmt: skip
+    text = "\n".join(
+        [
+            HEADER,
+            row(1),
+            row(2, rpps="12345678901"),
+            row(3, city="Mercatel", postcode="62217"),
+            row(4, email="not-an-email"),
+            row(5, city="Atlantis"),
+        ]
+    )
     report = upload(client, coordinator, text).json()
     assert report["written"] is False and report["created"] == 0
     problems = {p["line"]: p["reason"] for p in report["problems"]}
@@ -111,11 +139,19 @@ def test_import_is_for_coordinators_of_that_cpts(client, make_account):
 
 
 def test_addresses_are_geocoded_once_then_served_from_the_cache(ban_client, fake_ban, make_account):
-    fake_ban.addresses.append(BanAddress(
-        match="place heros", label="1 Place des Héros 62000 Arras", housenumber="1",
-        street="Place des Héros", postcode="62000", citycode="62041", city="Arras",
-        lon=2.777846, lat=50.291002,
-    ))  # fmt: skip
+    fake_ban.addresses.append(
+        BanAddress(
+            match="place heros",
+            label="1 Place des Héros 62000 Arras",
+            housenumber="1",
+            street="Place des Héros",
+            postcode="62000",
+            citycode="62041",
+            city="Arras",
+            lon=2.777846,
+            lat=50.291002,
+        )
+    )
     coordinator = make_account("coordinator", ["grand-arras"])
     text = "\n".join([HEADER, row(1), row(2)])  # same address for both
     assert upload(ban_client, coordinator, text).json()["created"] == 2

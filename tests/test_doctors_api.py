@@ -20,11 +20,22 @@ def doctor_body(**changes):
         "given_name": "Claire",
         "email": "claire.vasseur@medecin.example.fr",
         "phone": "03 21 55 66 77",
-        "locations": [{"address": "12 rue de Cambrai", "postcode": "62217", "city": "Tilloy-lès-Mofflaines",
-                       "wheelchair_accessible": True}],
-        "availability": {"accepting_new_patients": True, "capacity_remaining": 10, "languages": ["FR", "en"],
-                         "home_visits": True, "home_visit_radius_km": 5},
-    }  # fmt: skip
+        "locations": [
+            {
+                "address": "12 rue de Cambrai",
+                "postcode": "62217",
+                "city": "Tilloy-lès-Mofflaines",
+                "wheelchair_accessible": True,
+            }
+        ],
+        "availability": {
+            "accepting_new_patients": True,
+            "capacity_remaining": 10,
+            "languages": ["FR", "en"],
+            "home_visits": True,
+            "home_visit_radius_km": 5,
+        },
+    }
     return {**body, **changes}
 
 
@@ -82,9 +93,11 @@ def test_practice_outside_every_cpts_is_a_422_naming_the_commune(client, coordin
     response = create(client, coordinator, locations=[location])
     assert response.status_code == 422
     assert response.json()["fields"] == [
-        {"field": "locations.0.city",
-         "message": "Mercatel (62568) appartient à aucune CPTS de ce service, pas à la CPTS du Grand Arras."}
-    ]  # fmt: skip
+        {
+            "field": "locations.0.city",
+            "message": "Mercatel (62568) appartient à aucune CPTS de ce service, pas à la CPTS du Grand Arras.",
+        }
+    ]
 
 
 def test_practice_in_another_cpts_is_refused(client, coordinator):
@@ -113,10 +126,12 @@ def test_list_filters_and_pagination(client, coordinator, db):
         [("Arras", "62000", 0), ("Achicourt", "62217", 5), ("Dainville", "62000", 3)]
     ):
         body = doctor_body(
-            rpps=demo_rpps(910 + n), family_name=f"Médecin{n}", email=f"m{n}@example.fr",
+            rpps=demo_rpps(910 + n),
+            family_name=f"Médecin{n}",
+            email=f"m{n}@example.fr",
             locations=[{"address": "1 place de l'Église", "postcode": postcode, "city": city}],
             availability={"accepting_new_patients": capacity > 0, "capacity_remaining": capacity},
-        )  # fmt: skip
+        )
         ids.append(client.post("/api/v1/doctors", json=body, headers=coordinator).json()["id"])
     db.get(Doctor, ids[2]).confirmed_at = utcnow() - timedelta(days=200)
     db.commit()
@@ -149,7 +164,9 @@ def test_doctor_account_edits_its_own_record_and_sees_no_other(client, coordinat
     assert changed.json()["availability"]["capacity_remaining"] == 3
     assert changed.json()["confirmed_at"] >= mine["confirmed_at"]
     assert client.get(f"/api/v1/doctors/{other['id']}", headers=doctor).status_code == 404
-    assert client.patch(f"/api/v1/doctors/{other['id']}", json={"phone": "0321000000"}, headers=doctor).status_code == 404
+    assert (
+        client.patch(f"/api/v1/doctors/{other['id']}", json={"phone": "0321000000"}, headers=doctor).status_code == 404
+    )
     assert [d["id"] for d in client.get("/api/v1/doctors", headers=doctor).json()["items"]] == [mine["id"]]
     assert client.post(f"/api/v1/doctors/{mine['id']}/deactivate", headers=doctor).status_code == 403
 

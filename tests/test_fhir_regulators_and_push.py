@@ -23,14 +23,17 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 REGULATOR = {
     "resourceType": "Practitioner",
     "meta": {"source": "urn:oid:1.2.250.1.213.3.6"},
-    "identifier": [{
-        "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "IDNPS"}]},
-        "system": "urn:oid:1.2.250.1.71.4.2.1", "value": "3456780581/11242343",
-    }],
+    "identifier": [
+        {
+            "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "IDNPS"}]},
+            "system": "urn:oid:1.2.250.1.71.4.2.1",
+            "value": "3456780581/11242343",
+        }
+    ],
     "active": True,
     "name": [{"family": "Loridon", "given": ["Sébastien"]}],
     "telecom": [{"system": "email", "value": "sebastien.loridon@test.com"}],
-}  # fmt: skip
+}
 FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
 
 
@@ -40,7 +43,12 @@ def test_the_sas_creates_a_regulator_account(client, db):
     location = response.headers["Location"]
     assert "/fhir/Practitioner/reg-" in location
     user = db.scalars(select(User).where(User.email == "sebastien.loridon@test.com")).one()
-    assert (user.role, user.active, user.display_name, user.password_hash) == ("regulator", True, "Sébastien Loridon", None)
+    assert (user.role, user.active, user.display_name, user.password_hash) == (
+        "regulator",
+        True,
+        "Sébastien Loridon",
+        None,
+    )
     read = client.get(location.split("127.0.0.1:8000")[-1])
     assert read.status_code == 200 and read.json()["identifier"][0]["value"] == "3456780581/11242343"
     # The welcome e-mail with a link to choose a password went to the outbox.
@@ -60,7 +68,9 @@ def test_a_new_regulator_chooses_a_password_from_its_welcome_link(client, db):
     assert short.status_code == 422
     done = client.post(path, data={"password": "un long mot de passe", "confirmation": "un long mot de passe"})
     assert done.status_code == 200 and "enregistré" in done.text
-    login = client.post("/api/v1/auth/login", json={"email": "sebastien.loridon@test.com", "password": "un long mot de passe"})
+    login = client.post(
+        "/api/v1/auth/login", json={"email": "sebastien.loridon@test.com", "password": "un long mot de passe"}
+    )
     assert login.status_code == 200 and login.json()["user"]["role"] == "regulator"
     assert client.get(path).status_code == 404  # spent
 
@@ -68,23 +78,41 @@ def test_a_new_regulator_chooses_a_password_from_its_welcome_link(client, db):
 def test_a_conditional_update_changes_or_creates_the_account(client, db):
     client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
     sas_id = "b6e39355-8a61-4556-b340-36f7b95fec6a"
-    changed = REGULATOR | {"active": False, "identifier": REGULATOR["identifier"] + [{
-        "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
-        "system": "urn:oid:1.2.250.1.213.3.6", "value": sas_id}]}  # fmt: skip
-    response = client.put("/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3456780581/11242343",
-                          json=changed, headers=FHIR)  # fmt: skip
+    changed = REGULATOR | {
+        "active": False,
+        "identifier": REGULATOR["identifier"]
+        + [
+            {
+                "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+                "system": "urn:oid:1.2.250.1.213.3.6",
+                "value": sas_id,
+            }
+        ],
+    }
+    response = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3456780581/11242343", json=changed, headers=FHIR
+    )
     assert response.status_code == 200 and response.headers["Location"]
     db.expire_all()
     user = db.scalars(select(User).where(User.email == "sebastien.loridon@test.com")).one()
     assert user.active is False
     # Now found by the SAS technical identifier as well.
-    again = client.put(f"/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|{sas_id}", json=changed | {"active": True}, headers=FHIR)
+    again = client.put(
+        f"/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|{sas_id}",
+        json=changed | {"active": True},
+        headers=FHIR,
+    )
     assert again.status_code == 200
     # An identifier nobody has: the update creates the account (the guide's idempotence).
-    other = REGULATOR | {"identifier": [{"system": "urn:oid:1.2.250.1.213.3.6", "value": "0f0e0d0c-aaaa-bbbb-cccc-123456789abc"}],
-                         "telecom": [{"system": "email", "value": "autre.regulateur@test.com"}]}  # fmt: skip
-    created = client.put("/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|0f0e0d0c-aaaa-bbbb-cccc-123456789abc",
-                         json=other, headers=FHIR)  # fmt: skip
+    other = REGULATOR | {
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.3.6", "value": "0f0e0d0c-aaaa-bbbb-cccc-123456789abc"}],
+        "telecom": [{"system": "email", "value": "autre.regulateur@test.com"}],
+    }
+    created = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.213.3.6|0f0e0d0c-aaaa-bbbb-cccc-123456789abc",
+        json=other,
+        headers=FHIR,
+    )
     assert created.status_code == 201
 
 
@@ -131,8 +159,11 @@ def fake_sas():
 
 @pytest.fixture
 def sas_client(settings, engine, fake_sas):
-    app = create_app(settings.model_copy(update={"sas_base_url": fake_sas.url,
-                                                 "appointment_identifier_system": "https://cpts.example.fr/rdv"}))  # fmt: skip
+    app = create_app(
+        settings.model_copy(
+            update={"sas_base_url": fake_sas.url, "appointment_identifier_system": "https://cpts.example.fr/rdv"}
+        )
+    )
     with TestClient(app) as test_client:
         yield test_client
     app.state.engine.dispose()
@@ -142,20 +173,41 @@ def sas_client(settings, engine, fake_sas):
 def booked_by_regulator(sas_client, make_account, db):
     """A slot booked through the SAS path by the guide's example regulator: the booking id."""
     coordinator = make_account("coordinator", ["grand-arras"])
-    doctor = sas_client.post("/api/v1/doctors", headers=coordinator, json={
-        "cpts": "grand-arras", "rpps": demo_rpps(960), "family_name": "Vasseur", "given_name": "Inès",
-        "email": "ines.vasseur@example.fr", "locations": [{"address": "3 rue Pasteur", "postcode": "62000", "city": "Arras"}],
-    }).json()  # fmt: skip
+    doctor = sas_client.post(
+        "/api/v1/doctors",
+        headers=coordinator,
+        json={
+            "cpts": "grand-arras",
+            "rpps": demo_rpps(960),
+            "family_name": "Vasseur",
+            "given_name": "Inès",
+            "email": "ines.vasseur@example.fr",
+            "locations": [{"address": "3 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+        },
+    ).json()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
-    slot = sas_client.post("/api/v1/snp/slots", headers=coordinator, json={
-        "doctor_id": doctor["id"], "start": start.isoformat(), "end": (start + timedelta(minutes=20)).isoformat(),
-        "visibility": ["SNP", "CPTS"]}).json()  # fmt: skip
+    slot = sas_client.post(
+        "/api/v1/snp/slots",
+        headers=coordinator,
+        json={
+            "doctor_id": doctor["id"],
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=20)).isoformat(),
+            "visibility": ["SNP", "CPTS"],
+        },
+    ).json()
     sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
     user = db.scalars(select(User).where(User.role == "regulator")).one()
     regulator = Principal(user.id, user.email, Role.REGULATOR, frozenset(), None, None)
     settings = sas_client.app.state.settings
-    booking = service.book(db, settings, regulator, slot["id"], BookingCreate(
-        family_name="Secret", given_name="Patient", phone="0612345678", reason="Douleur thoracique"), origin="sas")  # fmt: skip
+    booking = service.book(
+        db,
+        settings,
+        regulator,
+        slot["id"],
+        BookingCreate(family_name="Secret", given_name="Patient", phone="0612345678", reason="Douleur thoracique"),
+        origin="sas",
+    )
     db.commit()
     return booking.id, coordinator
 
@@ -182,7 +234,10 @@ def test_a_regulators_booking_is_pushed_then_its_cancellation(sas_client, fake_s
     assert [(r.method, r.identifier) for r in fake_sas.received][1:] == [("PUT", key)]
     assert fake_sas.received[1].resource["status"] == "cancelled"
     messages = sas_client.get(f"/api/v1/snp/bookings/{booking_id}", headers=coordinator).json()["messages"]
-    assert [(m["channel"], m["status"]) for m in messages if m["channel"] == "sas"] == [("sas", "sent"), ("sas", "sent")]
+    assert [(m["channel"], m["status"]) for m in messages if m["channel"] == "sas"] == [
+        ("sas", "sent"),
+        ("sas", "sent"),
+    ]
 
 
 def test_a_platform_outage_is_retried_and_the_update_waits_for_the_creation(sas_client, fake_sas, booked_by_regulator):
@@ -211,15 +266,33 @@ def test_a_refusal_is_recorded_and_shown_not_retried(sas_client, fake_sas, booke
 
 def test_a_booking_by_the_cpts_is_not_pushed(sas_client, fake_sas, make_account, db):
     coordinator = make_account("coordinator", ["grand-arras"])
-    doctor = sas_client.post("/api/v1/doctors", headers=coordinator, json={
-        "cpts": "grand-arras", "rpps": demo_rpps(961), "family_name": "Roux", "given_name": "Paul",
-        "email": "paul.roux@example.fr", "locations": [{"address": "4 rue Pasteur", "postcode": "62000", "city": "Arras"}],
-    }).json()  # fmt: skip
+    doctor = sas_client.post(
+        "/api/v1/doctors",
+        headers=coordinator,
+        json={
+            "cpts": "grand-arras",
+            "rpps": demo_rpps(961),
+            "family_name": "Roux",
+            "given_name": "Paul",
+            "email": "paul.roux@example.fr",
+            "locations": [{"address": "4 rue Pasteur", "postcode": "62000", "city": "Arras"}],
+        },
+    ).json()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
-    slot = sas_client.post("/api/v1/snp/slots", headers=coordinator, json={
-        "doctor_id": doctor["id"], "start": start.isoformat(), "end": (start + timedelta(minutes=20)).isoformat()}).json()  # fmt: skip
-    sas_client.post(f"/api/v1/snp/slots/{slot['id']}/bookings", headers=coordinator,
-                    json={"family_name": "A", "given_name": "B", "phone": "0612345678", "reason": "Fièvre"})  # fmt: skip
+    slot = sas_client.post(
+        "/api/v1/snp/slots",
+        headers=coordinator,
+        json={
+            "doctor_id": doctor["id"],
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=20)).isoformat(),
+        },
+    ).json()
+    sas_client.post(
+        f"/api/v1/snp/slots/{slot['id']}/bookings",
+        headers=coordinator,
+        json={"family_name": "A", "given_name": "B", "phone": "0612345678", "reason": "Fièvre"},
+    )
     _deliver(sas_client)
     assert fake_sas.received == []
     assert db.scalars(select(OutboxMessage).where(OutboxMessage.channel == "sas")).all() == []

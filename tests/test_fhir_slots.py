@@ -26,10 +26,14 @@ FORET = "10002909371"
 def _foret(client, make_account) -> int:
     headers = make_account("coordinator", ["grand-arras"])
     body = {
-        "cpts": "grand-arras", "rpps": FORET, "family_name": "Foret", "given_name": "Pierre",
-        "email": "pierre.foret@example.fr", "phone": "05 61 85 59 77",
+        "cpts": "grand-arras",
+        "rpps": FORET,
+        "family_name": "Foret",
+        "given_name": "Pierre",
+        "email": "pierre.foret@example.fr",
+        "phone": "05 61 85 59 77",
         "locations": [{"address": "25 chemin de Mounestie", "postcode": "62000", "city": "Arras"}],
-    }  # fmt: skip
+    }
     response = client.post("/api/v1/doctors", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -38,10 +42,17 @@ def _foret(client, make_account) -> int:
 def _slot(db, doctor_id: int, start: datetime, minutes: int = 20, visibility: int = 1 | 8, status: str = "free") -> int:
     doctor = db.get(Doctor, doctor_id)
     slot = Slot(
-        territory_id=doctor.territory_id, doctor_id=doctor.id, location_id=doctor.locations[0].id, start_at=start,
-        end_at=start + timedelta(minutes=minutes), kind="AMB", visibility=visibility, sas_visible=bool(visibility & 7),
-        appointment_type="ROUTINE", status=status,
-    )  # fmt: skip
+        territory_id=doctor.territory_id,
+        doctor_id=doctor.id,
+        location_id=doctor.locations[0].id,
+        start_at=start,
+        end_at=start + timedelta(minutes=minutes),
+        kind="AMB",
+        visibility=visibility,
+        sas_visible=bool(visibility & 7),
+        appointment_type="ROUTINE",
+        status=status,
+    )
     db.add(slot)
     db.commit()
     return slot.id
@@ -49,12 +60,16 @@ def _slot(db, doctor_id: int, start: datetime, minutes: int = 20, visibility: in
 
 def _window_query(start: datetime, days: int, rpps: list[str], includes: bool = True) -> str:
     actors = ",".join(f"urn:oid:1.2.250.1.71.4.2.1|8{r}" for r in rpps)
-    query = (f"/fhir/Slot?start=ge{quote(start.isoformat(timespec='milliseconds'))}"
-             f"&start=le{quote((start + timedelta(days=days)).isoformat(timespec='milliseconds'))}"
-             f"&schedule.actor:Practitioner.identifier={actors}&status=free")  # fmt: skip
+    query = (
+        f"/fhir/Slot?start=ge{quote(start.isoformat(timespec='milliseconds'))}"
+        f"&start=le{quote((start + timedelta(days=days)).isoformat(timespec='milliseconds'))}"
+        f"&schedule.actor:Practitioner.identifier={actors}&status=free"
+    )
     if includes:
-        query += ("&_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference"
-                  "&_include:iterate=HealthcareService:organization")  # fmt: skip
+        query += (
+            "&_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference"
+            "&_include:iterate=HealthcareService:organization"
+        )
     return query
 
 
@@ -104,7 +119,9 @@ def test_the_demo_answers_the_guides_query_for_the_coming_days(client, db):
     assert bundle["total"] >= 10
     # Each included resource once, however many slots refer to it.
     schedules = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Schedule"]
-    assert len(schedules) == len({e["resource"]["schedule"]["reference"] for e in bundle["entry"] if e["search"]["mode"] == "match"})
+    assert len(schedules) == len(
+        {e["resource"]["schedule"]["reference"] for e in bundle["entry"] if e["search"]["mode"] == "match"}
+    )
     assert sum(e["resource"]["resourceType"] == "Organization" for e in bundle["entry"]) == 1
 
 
@@ -114,8 +131,17 @@ def test_the_demo_answers_the_guides_query_for_the_coming_days(client, db):
         (lambda q: q.replace("&status=free", ""), "status"),
         (lambda q: q.replace("&status=free", "&status=busy"), "status"),
         (lambda q: q.replace("start=le", "start=xx"), "start"),
-        (lambda q: q.split("&start=le")[0] + "&status=free&schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371", "start"),
-        (lambda q: q.replace("urn:oid:1.2.250.1.71.4.2.1|810002909371", "urn:oid:9.9|810002909371"), "schedule.actor:Practitioner.identifier"),
+        (
+            lambda q: (
+                q.split("&start=le")[0]
+                + "&status=free&schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371"
+            ),
+            "start",
+        ),
+        (
+            lambda q: q.replace("urn:oid:1.2.250.1.71.4.2.1|810002909371", "urn:oid:9.9|810002909371"),
+            "schedule.actor:Practitioner.identifier",
+        ),
         (lambda q: q.replace("|810002909371", "|ABC"), "schedule.actor:Practitioner.identifier"),
         (lambda q: q.replace("2024-06-15", "2024-08-15"), "start"),
         (lambda q: q.replace("_include=Slot:schedule", "_include=Slot:foo"), "_include"),

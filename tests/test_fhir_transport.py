@@ -23,8 +23,11 @@ def pki(tmp_path_factory):
     files = {"ca": folder / "ca.pem", "server": folder / "server.pem"}
     ca.cert_pem.write_to_path(str(files["ca"]))
     server.private_key_and_cert_chain_pem.write_to_path(str(files["server"]))
-    for name, issuer, cn, ou in [("sas", ca, "sas.sante.fr", "SAS"), ("other", ca, "intrus.example.fr", "SAS"),
-                                 ("stranger", stranger, "sas.sante.fr", "SAS")]:  # fmt: skip
+    for name, issuer, cn, ou in [
+        ("sas", ca, "sas.sante.fr", "SAS"),
+        ("other", ca, "intrus.example.fr", "SAS"),
+        ("stranger", stranger, "sas.sante.fr", "SAS"),
+    ]:
         cert = issuer.issue_cert(cn, common_name=cn, organization_unit_name=ou)
         files[name] = folder / f"{name}.pem"
         cert.private_key_and_cert_chain_pem.write_to_path(str(files[name]))
@@ -33,8 +36,12 @@ def pki(tmp_path_factory):
 
 @pytest.fixture
 def tls_server(database_url, pki, engine):
-    env = {"ORIENTATION_TLS_CERTFILE": str(pki["server"]), "ORIENTATION_TLS_CLIENT_CA_FILE": str(pki["ca"]),
-           "ORIENTATION_FHIR_CLIENT_AUTH": "tls", "ORIENTATION_FHIR_ALLOWED_SUBJECTS": SUBJECT}  # fmt: skip
+    env = {
+        "ORIENTATION_TLS_CERTFILE": str(pki["server"]),
+        "ORIENTATION_TLS_CLIENT_CA_FILE": str(pki["ca"]),
+        "ORIENTATION_FHIR_CLIENT_AUTH": "tls",
+        "ORIENTATION_FHIR_ALLOWED_SUBJECTS": SUBJECT,
+    }
     with running_server(database_url, env, tls=_context(pki)) as base:
         yield base
 
@@ -67,8 +74,15 @@ def test_a_certificate_from_another_authority_fails_the_handshake(tls_server, pk
 @pytest.fixture
 def proxied(settings, engine):
     def make(trusted: str) -> TestClient:
-        app = create_app(settings.model_copy(update={
-            "fhir_client_auth": "proxy", "fhir_allowed_subjects": f"CN=other;{SUBJECT}", "fhir_trusted_proxies": trusted}))  # fmt: skip
+        app = create_app(
+            settings.model_copy(
+                update={
+                    "fhir_client_auth": "proxy",
+                    "fhir_allowed_subjects": f"CN=other;{SUBJECT}",
+                    "fhir_trusted_proxies": trusted,
+                }
+            )
+        )
         return TestClient(app)
 
     return make
@@ -78,8 +92,13 @@ def test_a_trusted_proxy_passes_the_verified_subject(proxied):
     client = proxied("testclient")  # TestClient's own address
     headers = {"X-SSL-Client-Verify": "SUCCESS", "X-SSL-Client-S-DN": "CN=sas.sante.fr,OU=SAS,O=ANS,C=FR"}
     assert client.get("/fhir/metadata", headers=headers).status_code == 200
-    assert client.get("/fhir/metadata", headers=headers | {"X-SSL-Client-Verify": "FAILED:unknown ca"}).status_code == 401
-    assert client.get("/fhir/metadata", headers=headers | {"X-SSL-Client-S-DN": "CN=sas.sante.fr,OU=Autre"}).status_code == 403
+    assert (
+        client.get("/fhir/metadata", headers=headers | {"X-SSL-Client-Verify": "FAILED:unknown ca"}).status_code == 401
+    )
+    assert (
+        client.get("/fhir/metadata", headers=headers | {"X-SSL-Client-S-DN": "CN=sas.sante.fr,OU=Autre"}).status_code
+        == 403
+    )
     assert client.get("/fhir/metadata").status_code == 401
 
 

@@ -110,9 +110,7 @@ def test_unknown_address_falls_back_to_commune(ban_client, fake_ban):
 
 
 def test_low_score_answer_is_not_trusted(ban_client, fake_ban):
-    fake_ban.addresses.append(
-        BanAddress(**{**HEROS.__dict__, "match": "rue vague", "score": 0.31})
-    )
+    fake_ban.addresses.append(BanAddress(**{**HEROS.__dict__, "match": "rue vague", "score": 0.31}))
     response = residency(ban_client, postcode="62000", city="Arras", address="rue vague")
     assert response.json()["geocoder"] == "offline"
     assert response.json()["fallback_reason"] == "address_not_found"

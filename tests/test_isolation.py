@@ -19,19 +19,36 @@ OK = "2xx"
 ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulator"]
 # Endpoints anybody may call: the patient-facing ones and the service's own.
 PUBLIC = {
-    ("GET", "/healthz"), ("GET", "/api/v1/communes"), ("GET", "/api/v1/residency"),
-    ("GET", "/api/v1/territories"), ("GET", "/api/v1/territories/{slug}"), ("POST", "/api/v1/auth/login"),
-    ("GET", "/medecins/confirmer/{token}"), ("POST", "/medecins/confirmer/{token}"),
-    ("POST", "/api/v1/requests"), ("GET", "/suivi/{token}"), ("GET", "/"), ("POST", "/"),
-    ("GET", "/comptes/mot-de-passe/{token}"), ("POST", "/comptes/mot-de-passe/{token}"),
-    ("GET", "/espace/connexion"), ("POST", "/espace/connexion"),
-}  # fmt: skip
+    ("GET", "/healthz"),
+    ("GET", "/api/v1/communes"),
+    ("GET", "/api/v1/residency"),
+    ("GET", "/api/v1/territories"),
+    ("GET", "/api/v1/territories/{slug}"),
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/medecins/confirmer/{token}"),
+    ("POST", "/medecins/confirmer/{token}"),
+    ("POST", "/api/v1/requests"),
+    ("GET", "/suivi/{token}"),
+    ("GET", "/"),
+    ("POST", "/"),
+    ("GET", "/comptes/mot-de-passe/{token}"),
+    ("POST", "/comptes/mot-de-passe/{token}"),
+    ("GET", "/espace/connexion"),
+    ("POST", "/espace/connexion"),
+}
 # The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
 PLATFORM = {
-    ("GET", "/fhir/metadata"), ("GET", "/fhir/Slot"), ("GET", "/fhir/Slot/{}"), ("GET", "/fhir/Schedule/{}"),
-    ("GET", "/fhir/Practitioner/{}"), ("GET", "/fhir/PractitionerRole/{}"), ("GET", "/fhir/HealthcareService/{}"),
-    ("GET", "/fhir/Organization/{}"), ("POST", "/fhir/Practitioner"), ("PUT", "/fhir/Practitioner"),
-}  # fmt: skip
+    ("GET", "/fhir/metadata"),
+    ("GET", "/fhir/Slot"),
+    ("GET", "/fhir/Slot/{}"),
+    ("GET", "/fhir/Schedule/{}"),
+    ("GET", "/fhir/Practitioner/{}"),
+    ("GET", "/fhir/PractitionerRole/{}"),
+    ("GET", "/fhir/HealthcareService/{}"),
+    ("GET", "/fhir/Organization/{}"),
+    ("POST", "/fhir/Practitioner"),
+    ("PUT", "/fhir/Practitioner"),
+}
 
 _emails = itertools.count(1)
 
@@ -40,15 +57,24 @@ def _doctor_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
     city, postcode = ("Arras", "62000") if cpts == "grand-arras" else ("Rousset", "13790")
     return {
-        "cpts": cpts, "rpps": demo_rpps(700 + n), "family_name": f"Nouveau{n}", "given_name": "Léa",
-        "email": f"nouveau{n}@example.fr", "locations": [{"address": "1 rue Neuve", "postcode": postcode, "city": city}],
-    }  # fmt: skip
+        "cpts": cpts,
+        "rpps": demo_rpps(700 + n),
+        "family_name": f"Nouveau{n}",
+        "given_name": "Léa",
+        "email": f"nouveau{n}@example.fr",
+        "locations": [{"address": "1 rue Neuve", "postcode": postcode, "city": city}],
+    }
 
 
 def _user_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
-    return {"email": f"new{n}@example.fr", "display_name": "Nouveau", "role": "professional",
-            "password": "correct horse battery", "cpts": [cpts]}  # fmt: skip
+    return {
+        "email": f"new{n}@example.fr",
+        "display_name": "Nouveau",
+        "role": "professional",
+        "password": "correct horse battery",
+        "cpts": [cpts],
+    }
 
 
 _new_communes = iter(["62119", "62310", "62520", "62232", "62498", "62360"] * 10)
@@ -57,8 +83,14 @@ _new_communes = iter(["62119", "62310", "62520", "62232", "62498", "62360"] * 10
 def _territory_body(_: str, _world: dict) -> dict:
     n = next(_emails)
     finess = f"6200{n:04d}"
-    return {"slug": f"nouvelle-cpts-{n}", "name": "Nouvelle CPTS", "finess": finess + luhn.calc_check_digit(finess),
-            "phone": "0321000000", "email": "n@example.fr", "communes": [next(_new_communes)]}  # fmt: skip
+    return {
+        "slug": f"nouvelle-cpts-{n}",
+        "name": "Nouvelle CPTS",
+        "finess": finess + luhn.calc_check_digit(finess),
+        "phone": "0321000000",
+        "email": "n@example.fr",
+        "communes": [next(_new_communes)],
+    }
 
 
 _slot_hours = itertools.count(30)
@@ -68,15 +100,25 @@ def _slot_body(cpts: str, world: dict) -> dict:
     from datetime import UTC, datetime, timedelta
 
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=next(_slot_hours))
-    return {"doctor_id": world["doctors"][cpts], "start": start.isoformat(),
-            "end": (start + timedelta(minutes=20)).isoformat()}  # fmt: skip
+    return {
+        "doctor_id": world["doctors"][cpts],
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=20)).isoformat(),
+    }
 
 
 def _pattern_body(cpts: str, world: dict) -> dict:
     from datetime import date, timedelta
 
-    return {"doctor_id": world["doctors"][cpts], "weekdays": [1], "start_time": "08:00", "end_time": "09:00",
-            "slot_minutes": 30, "first_date": (date.today() + timedelta(days=60)).isoformat(), "weeks": 1}  # fmt: skip
+    return {
+        "doctor_id": world["doctors"][cpts],
+        "weekdays": [1],
+        "start_time": "08:00",
+        "end_time": "09:00",
+        "slot_minutes": 30,
+        "first_date": (date.today() + timedelta(days=60)).isoformat(),
+        "weeks": 1,
+    }
 
 
 def _centre_body(cpts: str, _world: dict) -> dict:
@@ -101,22 +143,52 @@ def same(value: str) -> tuple[str, str]:
 
 
 EVERYONE = {role: same(OK) for role in ROLES if role != "anonymous"}
-MANAGERS_ONLY = {"admin": same(OK), "coordinator": same(OK), "professional": same("403"),
-                 "doctor": same("403"), "regulator": same("403")}  # fmt: skip
+MANAGERS_ONLY = {
+    "admin": same(OK),
+    "coordinator": same(OK),
+    "professional": same("403"),
+    "doctor": same("403"),
+    "regulator": same("403"),
+}
 ADMIN_ONLY = {"admin": same(OK), **{r: same("403") for r in ("coordinator", "professional", "doctor", "regulator")}}
 # An object of a CPTS: its coordinators see it, others get 404; doctors see only their own.
-DOCTOR_RECORD = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": (OK, "404"),
-                 "professional": same("403"), "regulator": same("403")}  # fmt: skip
-DOCTOR_MANAGEMENT = {"admin": same(OK), "coordinator": (OK, "404"), "doctor": same("403"),
-                     "professional": same("403"), "regulator": same("403")}  # fmt: skip
+DOCTOR_RECORD = {
+    "admin": same(OK),
+    "coordinator": (OK, "404"),
+    "doctor": (OK, "404"),
+    "professional": same("403"),
+    "regulator": same("403"),
+}
+DOCTOR_MANAGEMENT = {
+    "admin": same(OK),
+    "coordinator": (OK, "404"),
+    "doctor": same("403"),
+    "professional": same("403"),
+    "regulator": same("403"),
+}
 # Publishing a slot: a doctor for itself; a coordinator for the doctors of its CPTS (another
 # CPTS's doctor is unknown to it: 422 on the field).
-PUBLISH = {"admin": same(OK), "coordinator": (OK, "422"), "doctor": (OK, "403"),
-           "professional": same("403"), "regulator": same("403")}  # fmt: skip
-SLOT_READERS = {"admin": same(OK), "coordinator": same(OK), "doctor": same(OK),
-                "professional": same("403"), "regulator": same("403")}  # fmt: skip
-CREATE_IN_CPTS = {"admin": same(OK), "coordinator": (OK, "403"), "doctor": same("403"),
-                  "professional": same("403"), "regulator": same("403")}  # fmt: skip
+PUBLISH = {
+    "admin": same(OK),
+    "coordinator": (OK, "422"),
+    "doctor": (OK, "403"),
+    "professional": same("403"),
+    "regulator": same("403"),
+}
+SLOT_READERS = {
+    "admin": same(OK),
+    "coordinator": same(OK),
+    "doctor": same(OK),
+    "professional": same("403"),
+    "regulator": same("403"),
+}
+CREATE_IN_CPTS = {
+    "admin": same(OK),
+    "coordinator": (OK, "403"),
+    "doctor": same("403"),
+    "professional": same("403"),
+    "regulator": same("403"),
+}
 
 TABLE = [
     Row("GET", "/api/v1/auth/me", EVERYONE),
@@ -135,8 +207,12 @@ TABLE = [
     Row("POST", "/api/v1/doctors", CREATE_IN_CPTS, body=_doctor_body),
     Row("GET", "/api/v1/doctors/{doctor}", DOCTOR_RECORD),
     Row("PATCH", "/api/v1/doctors/{doctor}", DOCTOR_RECORD, body={"phone": "03 21 00 00 03"}),
-    Row("PUT", "/api/v1/doctors/{doctor}/availability", DOCTOR_RECORD,
-        body={"accepting_new_patients": True, "capacity_remaining": 50}),
+    Row(
+        "PUT",
+        "/api/v1/doctors/{doctor}/availability",
+        DOCTOR_RECORD,
+        body={"accepting_new_patients": True, "capacity_remaining": 50},
+    ),
     Row("POST", "/api/v1/doctors/{doctor}/deactivate", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/doctors/{doctor}/reactivate", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/doctors/{doctor}/confirmation-link", DOCTOR_MANAGEMENT),
@@ -150,12 +226,21 @@ TABLE = [
     Row("GET", "/api/v1/requests/{request}", {**DOCTOR_MANAGEMENT, "professional": (OK, "404")}),
     Row("GET", "/api/v1/requests/{request}/suggestions", DOCTOR_MANAGEMENT),
     Row("POST", "/api/v1/requests/{request}/notes", DOCTOR_MANAGEMENT, body={"text": "Rappeler lundi"}),
-    Row("POST", "/api/v1/requests/{request}/messages/preview", DOCTOR_MANAGEMENT,
-        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
-    Row("POST", "/api/v1/requests/{request}/send-list", DOCTOR_MANAGEMENT,
-        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]}),
-    Row("POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT,
-        body={"to": "closed", "reason": "withdrew"}),
+    Row(
+        "POST",
+        "/api/v1/requests/{request}/messages/preview",
+        DOCTOR_MANAGEMENT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
+    ),
+    Row(
+        "POST",
+        "/api/v1/requests/{request}/send-list",
+        DOCTOR_MANAGEMENT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
+    ),
+    Row(
+        "POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT, body={"to": "closed", "reason": "withdrew"}
+    ),
     Row("GET", "/api/v1/requests/export?cpts={cpts}", CREATE_IN_CPTS),
     Row("GET", "/api/v1/territories/{cpts}/indicators", CREATE_IN_CPTS),
     Row("POST", "/api/v1/sources", CREATE_IN_CPTS, body=lambda slug, world: {"cpts": slug, "name": "Pharmacie"}),
@@ -191,8 +276,16 @@ ONLY = lambda role: {"anonymous": same(SIGNIN), **{r: same(OK if r == role else 
 PAGE_SUBMITTERS = {**PAGE_MANAGERS, "professional": same(OK)}
 # Every role belongs to the Grand Arras only; an admin may work in any CPTS.
 SWITCH = {"anonymous": same(SIGNIN), **{r: (OK, "403") for r in EVERYONE}, "admin": same(OK)}
-NEW_PATIENT = {"family_name": "Patient", "given_name": "Nouveau", "birth_date": "1948-05-05", "phone": "0612345679",
-               "postcode": "62000", "city": "Arras", "no_doctor_reason": "moved_in", "patient_consent_attested": "yes"}  # fmt: skip
+NEW_PATIENT = {
+    "family_name": "Patient",
+    "given_name": "Nouveau",
+    "birth_date": "1948-05-05",
+    "phone": "0612345679",
+    "postcode": "62000",
+    "city": "Arras",
+    "no_doctor_reason": "moved_in",
+    "patient_consent_attested": "yes",
+}
 
 TABLE += [
     Row("GET", "/espace", ANYONE_SIGNED_IN),
@@ -200,10 +293,18 @@ TABLE += [
     Row("POST", "/espace/cpts", SWITCH, body=lambda slug, world: {"territory_id": world["territories"][slug]}),
     Row("GET", "/espace/demandes", PAGE_MANAGERS),
     Row("GET", "/espace/demandes/{request}", PAGE_OBJECT),
-    Row("POST", "/espace/demandes/{request}/liste", PAGE_OBJECT,
-        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]], "action": "preview"}),
-    Row("POST", "/espace/demandes/{request}/attribution", PAGE_OBJECT,
-        body=lambda slug, world: {"doctor_id": world["doctors"][slug]}),
+    Row(
+        "POST",
+        "/espace/demandes/{request}/liste",
+        PAGE_OBJECT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]], "action": "preview"},
+    ),
+    Row(
+        "POST",
+        "/espace/demandes/{request}/attribution",
+        PAGE_OBJECT,
+        body=lambda slug, world: {"doctor_id": world["doctors"][slug]},
+    ),
     Row("POST", "/espace/demandes/{request}/cloture", PAGE_OBJECT, body={"reason": "withdrew"}),
     Row("POST", "/espace/demandes/{request}/notes", PAGE_OBJECT, body={"text": "Rappeler lundi"}),
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
@@ -212,12 +313,22 @@ TABLE += [
     # The page imports into the CPTS the caller works in, whatever the file says.
     Row("POST", "/espace/medecins/import", PAGE_MANAGERS, upload=True),
     Row("GET", "/espace/medecins/{doctor}", PAGE_OBJECT),
-    Row("POST", "/espace/medecins/{doctor}", PAGE_OBJECT, body={"accepting_new_patients": "yes", "capacity_remaining": "40"}),
+    Row(
+        "POST",
+        "/espace/medecins/{doctor}",
+        PAGE_OBJECT,
+        body={"accepting_new_patients": "yes", "capacity_remaining": "40"},
+    ),
     Row("POST", "/espace/medecins/{doctor}/desactiver", PAGE_OBJECT),
     Row("POST", "/espace/medecins/{doctor}/reactiver", PAGE_OBJECT),
     Row("POST", "/espace/medecins/{doctor}/rappel", PAGE_OBJECT),
     Row("GET", "/espace/mon-cabinet", ONLY("doctor")),
-    Row("POST", "/espace/mon-cabinet", ONLY("doctor"), body={"accepting_new_patients": "yes", "capacity_remaining": "30"}),
+    Row(
+        "POST",
+        "/espace/mon-cabinet",
+        ONLY("doctor"),
+        body={"accepting_new_patients": "yes", "capacity_remaining": "30"},
+    ),
     Row("GET", "/espace/mes-demandes", ONLY("professional")),
     Row("GET", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS),
     Row("POST", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS, body=NEW_PATIENT),
@@ -230,20 +341,59 @@ TABLE += [
     Row("GET", "/espace/soins-non-programmes", {"anonymous": same(SIGNIN), **SLOT_READERS}),
     Row("GET", "/espace/soins-non-programmes/recherche", PAGE_MANAGERS),
     # Publishing for another CPTS's doctor is refused with the reason shown on the board (a redirect).
-    Row("POST", "/espace/soins-non-programmes/creneaux", {"anonymous": same(SIGNIN), **SLOT_READERS},
-        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "day": "2031-01-07", "start": "10:00", "end": "10:20"}),
-    Row("POST", "/espace/soins-non-programmes/recurrences", {"anonymous": same(SIGNIN), **SLOT_READERS},
-        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "weekdays": "2", "start": "10:00", "end": "11:00",
-                                  "first_date": "2031-01-07", "weeks": "1"}),  # fmt: skip
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/creneaux",
+        {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {
+            "owner": f"d{world['doctors'][slug]}",
+            "day": "2031-01-07",
+            "start": "10:00",
+            "end": "10:20",
+        },
+    ),
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/recurrences",
+        {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {
+            "owner": f"d{world['doctors'][slug]}",
+            "weekdays": "2",
+            "start": "10:00",
+            "end": "11:00",
+            "first_date": "2031-01-07",
+            "weeks": "1",
+        },
+    ),
     Row("POST", "/espace/soins-non-programmes/creneaux/{slot}/supprimer", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
-    Row("POST", "/espace/soins-non-programmes/recurrences/{pattern}/supprimer", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/recurrences/{pattern}/supprimer",
+        {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
+    ),
     # A regulator books only arriving from the SAS (origin=sas: test_snp_pages), never from here.
-    Row("GET", "/espace/soins-non-programmes/creneaux/{page_slot}/reserver", {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT}),
-    Row("POST", "/espace/soins-non-programmes/creneaux/{page_slot}/reserver", {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
-        body={"family_name": "Durand", "given_name": "Marc", "phone": "0611223344", "reason": "Entorse"}),
-    Row("POST", "/espace/soins-non-programmes/rendez-vous/{booking}/annuler", {"anonymous": same(SIGNIN), **DOCTOR_RECORD}),
-    Row("POST", "/espace/soins-non-programmes/rendez-vous/{past_booking}/resultat", {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
-        body={"resultat": "noshow"}),
+    Row(
+        "GET",
+        "/espace/soins-non-programmes/creneaux/{page_slot}/reserver",
+        {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
+    ),
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/creneaux/{page_slot}/reserver",
+        {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
+        body={"family_name": "Durand", "given_name": "Marc", "phone": "0611223344", "reason": "Entorse"},
+    ),
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/rendez-vous/{booking}/annuler",
+        {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
+    ),
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/rendez-vous/{past_booking}/resultat",
+        {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
+        body={"resultat": "noshow"},
+    ),
     Row("POST", "/espace/deconnexion", {"anonymous": same(SIGNIN), **{r: same(SIGNIN) for r in EVERYONE}}),
 ]
 
@@ -256,12 +406,24 @@ def world(client, db, make_account, demo_territories):
     from app.doctors.service import create_doctor
 
     doctors = {}
-    for slug, (city, postcode), n in (("grand-arras", ("Arras", "62000"), 1), ("provence-sante", ("Rousset", "13790"), 2)):
-        doctors[slug] = create_doctor(db, client.app.state.geocoding, operator(), DoctorCreate(
-            cpts=slug, rpps=demo_rpps(n), family_name=f"Médecin{n}", given_name="Test", email=f"d{n}@example.fr",
-            locations=[LocationIn(address="1 rue Pasteur", postcode=postcode, city=city)],
-            availability=Availability(accepting_new_patients=True, capacity_remaining=100),
-        )).id  # fmt: skip
+    for slug, (city, postcode), n in (
+        ("grand-arras", ("Arras", "62000"), 1),
+        ("provence-sante", ("Rousset", "13790"), 2),
+    ):
+        doctors[slug] = create_doctor(
+            db,
+            client.app.state.geocoding,
+            operator(),
+            DoctorCreate(
+                cpts=slug,
+                rpps=demo_rpps(n),
+                family_name=f"Médecin{n}",
+                given_name="Test",
+                email=f"d{n}@example.fr",
+                locations=[LocationIn(address="1 rue Pasteur", postcode=postcode, city=city)],
+                availability=Availability(accepting_new_patients=True, capacity_remaining=100),
+            ),
+        ).id
     headers = {
         "anonymous": {},
         "admin": make_account("admin"),
@@ -270,8 +432,10 @@ def world(client, db, make_account, demo_territories):
         "doctor": make_account("doctor", ["grand-arras"], doctor_rpps=demo_rpps(1)),
         "regulator": make_account("regulator", ["grand-arras"]),
     }
-    spare_users = {slug: client.get("/api/v1/auth/me", headers=make_account("professional", [slug])).json()["id"]
-                   for slug in doctors}  # fmt: skip
+    spare_users = {
+        slug: client.get("/api/v1/auth/me", headers=make_account("professional", [slug])).json()["id"]
+        for slug in doctors
+    }
     from app.accounts.models import Role
     from app.accounts.principal import Principal
     from app.requests.schemas import RequestCreate
@@ -285,11 +449,24 @@ def world(client, db, make_account, demo_territories):
             me = client.get("/api/v1/auth/me", headers=headers["professional"]).json()
             territory_id = db.scalars(select(Territory.id).where(Territory.slug == slug)).one()
             submitter = Principal(me["id"], me["email"], Role.PROFESSIONAL, frozenset({territory_id}), None, None)
-        requests[slug] = submit_request(db, client.app.state.geocoding, submitter, RequestCreate(
-            family_name="Patient", given_name=slug, birth_date="1950-01-01", phone="0612345678",
-            postcode=postcode, city=city, no_doctor_reason="moved_in", consent=True,
-            submitted_by="professional" if submitter else "patient", patient_consent_attested=True,
-        ), "http://test")[0].id  # fmt: skip
+        requests[slug] = submit_request(
+            db,
+            client.app.state.geocoding,
+            submitter,
+            RequestCreate(
+                family_name="Patient",
+                given_name=slug,
+                birth_date="1950-01-01",
+                phone="0612345678",
+                postcode=postcode,
+                city=city,
+                no_doctor_reason="moved_in",
+                consent=True,
+                submitted_by="professional" if submitter else "patient",
+                patient_consent_attested=True,
+            ),
+            "http://test",
+        )[0].id
     from app.requests.models import Source
 
     sources = {}
@@ -303,11 +480,19 @@ def world(client, db, make_account, demo_territories):
     other_token = make_account("professional", ["provence-sante"])
     other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
     territories = dict(db.execute(select(Territory.slug, Territory.id)).all())
-    return {"headers": headers, "doctors": doctors, "users": spare_users, "other_token": other_token_id,
-            "requests": requests, "sources": sources, "territories": territories, **snp}  # fmt: skip
+    return {
+        "headers": headers,
+        "doctors": doctors,
+        "users": spare_users,
+        "other_token": other_token_id,
+        "requests": requests,
+        "sources": sources,
+        "territories": territories,
+        **snp,
+    }
 
 
-def _snp_world(db, doctors: dict, settings) -> dict:  # noqa: ANN001
+def _snp_world(db, doctors: dict, settings) -> dict:
     """In each CPTS: a free slot, a spare one, a pattern, a booking to come and one past."""
     from datetime import UTC, date, datetime, timedelta
 
@@ -318,24 +503,46 @@ def _snp_world(db, doctors: dict, settings) -> dict:  # noqa: ANN001
     from app.snp.models import Slot
     from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
 
-    world: dict = {"slot": {}, "spare_slot": {}, "page_slot": {}, "pattern": {}, "spare_pattern": {}, "booking": {},
-                   "past_booking": {}}  # fmt: skip
+    world: dict = {
+        "slot": {},
+        "spare_slot": {},
+        "page_slot": {},
+        "pattern": {},
+        "spare_pattern": {},
+        "booking": {},
+        "past_booking": {},
+    }
     for n, (slug, doctor_id) in enumerate(doctors.items()):
-        def slot(hours: int) -> int:
+
+        def slot(hours: int, n: int = n, doctor_id: int = doctor_id) -> int:
             start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours, days=n)
-            return service.create_slot(db, operator(), SlotCreate(doctor_id=doctor_id, start=start,
-                                       end=start + timedelta(minutes=20))).id  # fmt: skip
+            return service.create_slot(
+                db, operator(), SlotCreate(doctor_id=doctor_id, start=start, end=start + timedelta(minutes=20))
+            ).id
 
         world["slot"][slug], world["spare_slot"][slug], world["page_slot"][slug] = slot(3), slot(4), slot(7)
         booked, past = slot(5), slot(6)
         for key, slot_id in (("booking", booked), ("past_booking", past)):
             world[key][slug] = service.book(db, settings, operator(), slot_id, BookingCreate(**PATIENT), "cpts").id
-        db.execute(update(Slot).where(Slot.id == past).values(start_at=datetime.now(UTC) - timedelta(hours=2),
-                                                               end_at=datetime.now(UTC) - timedelta(hours=1)))  # fmt: skip
+        db.execute(
+            update(Slot)
+            .where(Slot.id == past)
+            .values(start_at=datetime.now(UTC) - timedelta(hours=2), end_at=datetime.now(UTC) - timedelta(hours=1))
+        )
         for key, weekday in (("pattern", 3), ("spare_pattern", 4)):
-            world[key][slug] = service.create_pattern(db, operator(), PatternCreate(
-                doctor_id=doctor_id, weekdays=[weekday], start_time="08:00", end_time="09:00", slot_minutes=30,
-                first_date=date.today() + timedelta(days=90), weeks=1)).id  # fmt: skip
+            world[key][slug] = service.create_pattern(
+                db,
+                operator(),
+                PatternCreate(
+                    doctor_id=doctor_id,
+                    weekdays=[weekday],
+                    start_time="08:00",
+                    end_time="09:00",
+                    slot_minutes=30,
+                    first_date=date.today() + timedelta(days=90),
+                    weeks=1,
+                ),
+            ).id
         db.commit()
     return world
 
@@ -345,14 +552,25 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
     token = world["other_token"]
     if target == "own" and "{token}" in path and role != "anonymous":
         token = client.get("/api/v1/auth/tokens", headers=world["headers"][role]).json()[0]["id"]
-    return path.format(doctor=world["doctors"][slug], user=world["users"][slug], cpts=slug, token=token,
-                       request=world["requests"][slug], source=world["sources"][slug], kind="png",
-                       slot=world["slot"][slug], spare_slot=world["spare_slot"][slug], pattern=world["pattern"][slug],
-                       page_slot=world["page_slot"][slug], spare_pattern=world["spare_pattern"][slug],
-                       booking=world["booking"][slug], past_booking=world["past_booking"][slug])  # fmt: skip
+    return path.format(
+        doctor=world["doctors"][slug],
+        user=world["users"][slug],
+        cpts=slug,
+        token=token,
+        request=world["requests"][slug],
+        source=world["sources"][slug],
+        kind="png",
+        slot=world["slot"][slug],
+        spare_slot=world["spare_slot"][slug],
+        pattern=world["pattern"][slug],
+        page_slot=world["page_slot"][slug],
+        spare_pattern=world["spare_pattern"][slug],
+        booking=world["booking"][slug],
+        past_booking=world["past_booking"][slug],
+    )
 
 
-def _classify(response) -> str:  # noqa: ANN001
+def _classify(response) -> str:
     if response.status_code == 303 and response.request.url.path.startswith("/espace"):
         return SIGNIN if response.headers["location"].startswith("/espace/connexion") else OK
     return OK if 200 <= response.status_code < 300 else str(response.status_code)
@@ -366,14 +584,17 @@ def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role)
     for entry, target in itertools.product(TABLE, ("own", "other")):
         expected = entry.expect.get(role, same("401"))[0 if target == "own" else 1]
         # Logging out or revoking its own token would sign the caller out for the next rows.
-        if entry.path.startswith("/api/v1/auth/logout") or (entry.method == "DELETE" and target == "own"):
-            if role != "anonymous":
-                continue
+        signs_out = entry.path.startswith("/api/v1/auth/logout") or (entry.method == "DELETE" and target == "own")
+        if signs_out and role != "anonymous":
+            continue
         slug = "grand-arras" if target == "own" else "provence-sante"
         kwargs = {"headers": world["headers"][role]}
         if entry.upload:
-            doctor_row = row(800 + next(_emails), city="Arras" if target == "own" else "Rousset",
-                             postcode="62000" if target == "own" else "13790")  # fmt: skip
+            doctor_row = row(
+                800 + next(_emails),
+                city="Arras" if target == "own" else "Rousset",
+                postcode="62000" if target == "own" else "13790",
+            )
             kwargs["files"] = {"file": ("m.csv", f"{HEADER}\n{doctor_row}".encode(), "text/csv")}
         elif entry.body is not None:
             body = entry.body(slug, world) if callable(entry.body) else entry.body
@@ -381,11 +602,13 @@ def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role)
         path = _fill(entry.path, world, target, role, client)
         response = client.request(entry.method, path, follow_redirects=False, **kwargs)
         if _classify(response) != expected:
-            mismatches.append(f"{entry.method} {entry.path} [{target}]: expected {expected}, got {response.status_code}")
+            mismatches.append(
+                f"{entry.method} {entry.path} [{target}]: expected {expected}, got {response.status_code}"
+            )
     assert mismatches == []
 
 
-def _api_routes(routes) -> list[APIRoute]:  # noqa: ANN001
+def _api_routes(routes) -> list[APIRoute]:
     """Every endpoint, including those of included routers (which FastAPI wraps)."""
     found = []
     for route in routes:

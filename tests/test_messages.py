@@ -43,8 +43,9 @@ def worker_for(settings, engine):
 
 
 def send_list(client, headers, request_id, doctor_ids, channel="email"):
-    return client.post(f"/api/v1/requests/{request_id}/send-list",
-                       json={"doctor_ids": doctor_ids, "channel": channel}, headers=headers)  # fmt: skip
+    return client.post(
+        f"/api/v1/requests/{request_id}/send-list", json={"doctor_ids": doctor_ids, "channel": channel}, headers=headers
+    )
 
 
 def test_sending_the_list_emails_the_patient_once(client, coordinator, smtp, worker_for):
@@ -109,7 +110,9 @@ def test_nothing_is_queued_when_the_change_is_refused(client, coordinator, db):
 def test_preview_shows_the_sms_without_sending(client, coordinator, db):
     doctor = add_doctor(client, coordinator, 1, "Arras", "62000")
     request_id = submit(client).json()["id"]  # prefers SMS
-    response = client.post(f"/api/v1/requests/{request_id}/messages/preview", json={"doctor_ids": [doctor]}, headers=coordinator)
+    response = client.post(
+        f"/api/v1/requests/{request_id}/messages/preview", json={"doctor_ids": [doctor]}, headers=coordinator
+    )
     assert response.status_code == 200
     preview = response.json()
     assert preview["channel"] == "sms" and preview["recipient"] == "+33612345678" and preview["subject"] is None
@@ -133,7 +136,7 @@ class _SmsProvider:
         self.status = status
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
                 provider.received.append({"auth": self.headers["Authorization"], **json.loads(self.rfile.read(length))})
                 self.send_response(provider.status)
@@ -141,7 +144,7 @@ class _SmsProvider:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -21,9 +21,15 @@ def coordinator(make_account):
 def activity(client, coordinator):
     """Four requests of the Grand Arras (one matched, one closed), one from Mercatel."""
     doctor = add_doctor(client, coordinator, 1, "Arras", "62000", capacity_remaining=4)
-    ids = [submit(client, given_name=n, **kw).json()["id"] for n, kw in [
-        ("Ald", {"ald": True, "birth_date": born(75)}), ("Css", {"css_or_ame": "yes"}), ("Rien", {}), ("Parti", {}),
-    ]]  # fmt: skip
+    ids = [
+        submit(client, given_name=n, **kw).json()["id"]
+        for n, kw in [
+            ("Ald", {"ald": True, "birth_date": born(75)}),
+            ("Css", {"css_or_ame": "yes"}),
+            ("Rien", {}),
+            ("Parti", {}),
+        ]
+    ]
     submit(client, given_name="Dehors", city="Mercatel")
     url = "/api/v1/requests/{}/transitions"
     client.post(url.format(ids[0]), json={"to": "proposed"}, headers=coordinator)
@@ -36,8 +42,14 @@ def test_indicators_give_the_aci_figures(client, coordinator, activity):
     response = client.get("/api/v1/territories/grand-arras/indicators", headers=coordinator)
     assert response.status_code == 200
     body = response.json()
-    assert body["requests"] == {"received": 4, "out_of_territory": 1, "proposed": 0, "matched": 1,
-                                "closed": {"moved_out": 1}, "still_waiting": 2}  # fmt: skip
+    assert body["requests"] == {
+        "received": 4,
+        "out_of_territory": 1,
+        "proposed": 0,
+        "matched": 1,
+        "closed": {"moved_out": 1},
+        "still_waiting": 2,
+    }
     assert body["received_by_group"] == {"ald": 1, "age_70": 1, "css": 1, "total": 4}
     assert body["matched_by_group"] == {"ald": 1, "age_70": 1, "css": 0, "total": 1}
     assert body["median_days_to_match"] == 0.0
@@ -46,11 +58,20 @@ def test_indicators_give_the_aci_figures(client, coordinator, activity):
 
 
 def test_indicators_of_an_empty_period(client, coordinator, activity):
-    body = client.get("/api/v1/territories/grand-arras/indicators", params={"from": "2020-01-01", "to": "2020-12-31"},
-                      headers=coordinator).json()  # fmt: skip
+    body = client.get(
+        "/api/v1/territories/grand-arras/indicators",
+        params={"from": "2020-01-01", "to": "2020-12-31"},
+        headers=coordinator,
+    ).json()
     assert body["requests"]["received"] == 0 and body["median_days_to_match"] is None
-    assert client.get("/api/v1/territories/grand-arras/indicators", params={"from": "2021-01-01", "to": "2020-01-01"},
-                      headers=coordinator).status_code == 422  # fmt: skip
+    assert (
+        client.get(
+            "/api/v1/territories/grand-arras/indicators",
+            params={"from": "2021-01-01", "to": "2020-01-01"},
+            headers=coordinator,
+        ).status_code
+        == 422
+    )
 
 
 def test_export_csv_opens_in_a_spreadsheet_and_is_audited(client, coordinator, activity):

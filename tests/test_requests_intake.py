@@ -14,11 +14,21 @@ def born(years_ago: int) -> str:
 
 def answers(**changes):
     body = {
-        "family_name": "Dupré", "given_name": "Anne", "birth_date": born(45), "phone": "06 12 34 56 78",
-        "email": "anne@example.fr", "address": "5 rue de Cambrai", "postcode": "62217",
-        "city": "Tilloy-lès-Mofflaines", "ald": False, "css_or_ame": "no", "no_doctor_reason": "doctor_left",
-        "preferred_channel": "sms", "consent": True, "cpts": "grand-arras",
-    }  # fmt: skip
+        "family_name": "Dupré",
+        "given_name": "Anne",
+        "birth_date": born(45),
+        "phone": "06 12 34 56 78",
+        "email": "anne@example.fr",
+        "address": "5 rue de Cambrai",
+        "postcode": "62217",
+        "city": "Tilloy-lès-Mofflaines",
+        "ald": False,
+        "css_or_ame": "no",
+        "no_doctor_reason": "doctor_left",
+        "preferred_channel": "sms",
+        "consent": True,
+        "cpts": "grand-arras",
+    }
     return {**body, **changes}
 
 
@@ -49,7 +59,9 @@ def test_resident_of_mercatel_is_out_of_territory_and_kept_for_the_statistics(cl
     body = response.json()
     assert body["status"] == "out_of_territory" and body["territory"] is None
     assert "Mercatel ne fait pas partie du territoire de la CPTS du Grand Arras" in body["message"]
-    queue = client.get("/api/v1/requests", params={"status": "out_of_territory"}, headers=make_account("coordinator", ["grand-arras"]))
+    queue = client.get(
+        "/api/v1/requests", params={"status": "out_of_territory"}, headers=make_account("coordinator", ["grand-arras"])
+    )
     assert [r["id"] for r in queue.json()["items"]] == [body["id"]]
 
 
@@ -101,7 +113,9 @@ def test_same_person_gets_the_existing_request_back_with_new_contact_details(cli
 
 def test_a_closed_request_does_not_block_a_new_one(client, coordinator):
     first = submit(client).json()
-    client.post(f"/api/v1/requests/{first['id']}/transitions", json={"to": "closed", "reason": "withdrew"}, headers=coordinator)
+    client.post(
+        f"/api/v1/requests/{first['id']}/transitions", json={"to": "closed", "reason": "withdrew"}, headers=coordinator
+    )
     assert submit(client).status_code == 201
 
 

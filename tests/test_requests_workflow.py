@@ -15,10 +15,14 @@ def coordinator(make_account):
 
 def add_doctor(client, headers, n, city, postcode, **availability):
     body = {
-        "cpts": "grand-arras", "rpps": demo_rpps(500 + n), "family_name": f"Docteur{n}", "given_name": "Test",
-        "email": f"doc{n}@example.fr", "locations": [{"address": "1 place de la Mairie", "postcode": postcode, "city": city}],
+        "cpts": "grand-arras",
+        "rpps": demo_rpps(500 + n),
+        "family_name": f"Docteur{n}",
+        "given_name": "Test",
+        "email": f"doc{n}@example.fr",
+        "locations": [{"address": "1 place de la Mairie", "postcode": postcode, "city": city}],
         "availability": {"accepting_new_patients": True, "capacity_remaining": 5, **availability},
-    }  # fmt: skip
+    }
     response = client.post("/api/v1/doctors", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()["id"]
@@ -64,7 +68,9 @@ def test_constraints_of_the_doctors_are_respected(client, coordinator):
     assert priority_only not in ids and too_far not in ids and full not in ids
     assert {no_home_visits, visits, english, short_radius} <= set(ids)
 
-    fragile = submit(client, given_name="Jean", birth_date=born(80), needs_home_visits=True, languages=["fr"]).json()["id"]
+    fragile = submit(client, given_name="Jean", birth_date=born(80), needs_home_visits=True, languages=["fr"]).json()[
+        "id"
+    ]
     ids = [d["doctor_id"] for d in suggestions(client, coordinator, fragile)["doctors"]]
     assert ids == [visits]  # home visits within its radius; the others don't visit, or not that far
     reasons = suggestions(client, coordinator, fragile)["doctors"][0]["reasons"]
@@ -95,15 +101,23 @@ def test_the_workflow_from_received_to_matched_takes_a_place(client, coordinator
     url = f"/api/v1/requests/{request_id}/transitions"
     early = client.post(url, json={"to": "matched", "doctor_id": doctor}, headers=coordinator)
     assert early.status_code == 409
-    assert client.post(url, json={"to": "proposed", "note": "liste envoyée par SMS"}, headers=coordinator).status_code == 200
+    assert (
+        client.post(url, json={"to": "proposed", "note": "liste envoyée par SMS"}, headers=coordinator).status_code
+        == 200
+    )
     matched = client.post(url, json={"to": "matched", "doctor_id": doctor}, headers=coordinator)
     assert matched.status_code == 200
     body = matched.json()
     assert body["status"] == "matched" and body["matched_doctor_id"] == doctor
     assert [(e["from_status"], e["to_status"]) for e in body["events"]] == [
-        (None, "received"), ("received", "proposed"), ("proposed", "matched")]  # fmt: skip
+        (None, "received"),
+        ("received", "proposed"),
+        ("proposed", "matched"),
+    ]
     assert body["events"][1]["text"] == "liste envoyée par SMS"
-    assert client.get(f"/api/v1/doctors/{doctor}", headers=coordinator).json()["availability"]["capacity_remaining"] == 0
+    assert (
+        client.get(f"/api/v1/doctors/{doctor}", headers=coordinator).json()["availability"]["capacity_remaining"] == 0
+    )
     assert client.post(url, json={"to": "closed", "reason": "withdrew"}, headers=coordinator).status_code == 409
 
 
@@ -112,9 +126,13 @@ def test_matching_a_doctor_without_places_is_a_conflict_and_changes_nothing(clie
     first, second = (submit(client, given_name=name).json()["id"] for name in ("Un", "Deux"))
     for request_id in (first, second):
         client.post(f"/api/v1/requests/{request_id}/transitions", json={"to": "proposed"}, headers=coordinator)
-    ok = client.post(f"/api/v1/requests/{first}/transitions", json={"to": "matched", "doctor_id": doctor}, headers=coordinator)
+    ok = client.post(
+        f"/api/v1/requests/{first}/transitions", json={"to": "matched", "doctor_id": doctor}, headers=coordinator
+    )
     assert ok.status_code == 200
-    refused = client.post(f"/api/v1/requests/{second}/transitions", json={"to": "matched", "doctor_id": doctor}, headers=coordinator)
+    refused = client.post(
+        f"/api/v1/requests/{second}/transitions", json={"to": "matched", "doctor_id": doctor}, headers=coordinator
+    )
     assert refused.status_code == 409
     assert client.get(f"/api/v1/requests/{second}", headers=coordinator).json()["status"] == "proposed"
 
@@ -129,7 +147,9 @@ def test_closing_needs_a_reason(client, coordinator):
 
 def test_notes_are_kept_in_the_history(client, coordinator):
     request_id = submit(client).json()["id"]
-    body = client.post(f"/api/v1/requests/{request_id}/notes", json={"text": "Rappeler jeudi matin"}, headers=coordinator).json()
+    body = client.post(
+        f"/api/v1/requests/{request_id}/notes", json={"text": "Rappeler jeudi matin"}, headers=coordinator
+    ).json()
     assert body["events"][-1]["kind"] == "note" and body["events"][-1]["text"] == "Rappeler jeudi matin"
 
 
@@ -138,5 +158,9 @@ def test_our_great_circle_is_geopys():
 
     from app.requests.ranking import great_circle_km
 
-    for a, b in [((50.291, 2.7778), (50.2772, 2.8211)), ((43.484, 5.624), (50.291, 2.778)), ((41.93, 8.70), (-21.1, 55.5))]:
+    for a, b in [
+        ((50.291, 2.7778), (50.2772, 2.8211)),
+        ((43.484, 5.624), (50.291, 2.778)),
+        ((41.93, 8.70), (-21.1, 55.5)),
+    ]:
         assert great_circle_km(*a, *b) == pytest.approx(great_circle(a, b).km, abs=1e-6)

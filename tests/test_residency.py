@@ -16,9 +16,7 @@ def test_commune_outside_every_cpts_is_named_with_no_territory(client):
 
 
 def test_commune_written_loosely_is_found_inside_grand_arras(client):
-    response = client.get(
-        "/api/v1/residency", params={"postcode": "62217", "city": "tilloy les mofflaines"}
-    )
+    response = client.get("/api/v1/residency", params={"postcode": "62217", "city": "tilloy les mofflaines"})
     assert response.status_code == 200
     body = response.json()
     assert body["commune"]["insee"] == "62817"
@@ -43,9 +41,7 @@ def test_postcode_alone_covering_seven_communes_asks_which_one(client):
     body = response.json()
     assert body["error"] == "validation_error"
     assert body["fields"][0]["field"] == "city"
-    assert {c["insee"] for c in body["candidates"]} == {
-        "62004", "62013", "62099", "62568", "62611", "62817", "62869"
-    }  # fmt: skip
+    assert {c["insee"] for c in body["candidates"]} == {"62004", "62013", "62099", "62568", "62611", "62817", "62869"}
     assert all(c["postcode"] == "62217" for c in body["candidates"])
 
 

@@ -28,20 +28,32 @@ def _free_slot(db, territory_slug: str = "grand-arras") -> Slot:
 
     territory_id = db.scalars(select(Territory.id).where(Territory.slug == territory_slug)).one()
     slot = db.scalars(
-        select(Slot).where(Slot.territory_id == territory_id, Slot.status == "free", Slot.appointment_type == "ROUTINE",
-                           Slot.doctor_id.is_not(None), Slot.start_at > datetime.now(UTC) + timedelta(hours=1))
+        select(Slot)
+        .where(
+            Slot.territory_id == territory_id,
+            Slot.status == "free",
+            Slot.appointment_type == "ROUTINE",
+            Slot.doctor_id.is_not(None),
+            Slot.start_at > datetime.now(UTC) + timedelta(hours=1),
+        )
         .order_by(Slot.start_at)
-    ).first()  # fmt: skip
+    ).first()
     db.commit()  # ends the read: later reads see what the app commits (SQLite snapshots)
     return slot
 
 
-def _book_form(client, path: str, **values) -> object:  # noqa: ANN003
+def _book_form(client, path: str, **values) -> object:
     page = client.get(path)
     assert page.status_code == 200, page.text
     origin = re.search(r'name="origin" value="([^"]*)"', page.text).group(1)
-    data = {"csrf_token": csrf_of(page.text), "origin": origin, "family_name": "Martin", "given_name": "Lucie",
-            "phone": "06 12 34 56 78", "reason": "Fièvre depuis hier"} | values  # fmt: skip
+    data = {
+        "csrf_token": csrf_of(page.text),
+        "origin": origin,
+        "family_name": "Martin",
+        "given_name": "Lucie",
+        "phone": "06 12 34 56 78",
+        "reason": "Fièvre depuis hier",
+    } | values
     return client.post(path, data=data, follow_redirects=False)
 
 
@@ -68,13 +80,24 @@ def test_a_coordinator_books_cancels_and_the_slot_is_free_again(client, db, slot
     assert "plus libre" in client.get(f"{BOARD}/creneaux/{slot.id}/reserver").text
     # A second secretary who opened the page before: 409, told at once.
     board_page = client.get(BOARD)
-    late = client.post(f"{BOARD}/creneaux/{slot.id}/reserver", data={
-        "csrf_token": csrf_of(board_page.text), "origin": "", "family_name": "Autre", "given_name": "Patient",
-        "phone": "0611111111", "reason": "Toux"}, follow_redirects=False)  # fmt: skip
+    late = client.post(
+        f"{BOARD}/creneaux/{slot.id}/reserver",
+        data={
+            "csrf_token": csrf_of(board_page.text),
+            "origin": "",
+            "family_name": "Autre",
+            "given_name": "Patient",
+            "phone": "0611111111",
+            "reason": "Toux",
+        },
+        follow_redirects=False,
+    )
     assert late.status_code == 409 and "être réservé par quelqu" in late.text
 
     board = client.get(booked.headers["location"])
-    cancelled = client.post(f"{BOARD}/rendez-vous/{booking.id}/annuler", data={"csrf_token": csrf_of(board.text)}, follow_redirects=False)
+    cancelled = client.post(
+        f"{BOARD}/rendez-vous/{booking.id}/annuler", data={"csrf_token": csrf_of(board.text)}, follow_redirects=False
+    )
     assert "annulé" in flash_of(client.get(cancelled.headers["location"]).text)
     db.rollback()
     assert db.get(Slot, slot.id).status == "free"
@@ -94,13 +117,35 @@ def test_publishing_a_pattern_from_the_board(client, db, slots):
     page = client.get(BOARD)
     owner = re.search(r'<option value="(d\d+)">', page.text).group(1)
     first = (datetime.now(PARIS) + timedelta(days=30)).date()
-    response = client.post(f"{BOARD}/recurrences", data={
-        "csrf_token": csrf_of(page.text), "owner": owner, "weekdays": ["2", "4"], "start": "16:00", "end": "18:00",
-        "minutes": "20", "first_date": first.isoformat(), "weeks": "2", "kind": "AMB", "visibility": ["SNP", "CPTS"],
-    }, follow_redirects=False)  # fmt: skip
+    response = client.post(
+        f"{BOARD}/recurrences",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "owner": owner,
+            "weekdays": ["2", "4"],
+            "start": "16:00",
+            "end": "18:00",
+            "minutes": "20",
+            "first_date": first.isoformat(),
+            "weeks": "2",
+            "kind": "AMB",
+            "visibility": ["SNP", "CPTS"],
+        },
+        follow_redirects=False,
+    )
     assert "24 créneau(x) créé(s)" in flash_of(client.get(response.headers["location"]).text)
-    bad = client.post(f"{BOARD}/recurrences", data={"csrf_token": csrf_of(page.text), "owner": owner, "weekdays": ["2"],
-                      "start": "18:00", "end": "16:00", "first_date": first.isoformat()}, follow_redirects=False)  # fmt: skip
+    bad = client.post(
+        f"{BOARD}/recurrences",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "owner": owner,
+            "weekdays": ["2"],
+            "start": "18:00",
+            "end": "16:00",
+            "first_date": first.isoformat(),
+        },
+        follow_redirects=False,
+    )
     assert "heure de fin" in flash_of(client.get(bad.headers["location"]).text)
 
 
@@ -114,15 +159,24 @@ def test_the_search_for_a_caller_lists_bookable_slots(client, db, slots):
 
 
 def test_a_regulator_books_from_the_sas_only(client, db, slots):
-    slot = db.scalars(select(Slot).where(Slot.sas_visible.is_(True), Slot.status == "free", Slot.doctor_id.is_not(None),
-                                         Slot.start_at > datetime.now(UTC) + timedelta(hours=1))).first()  # fmt: skip
+    slot = db.scalars(
+        select(Slot).where(
+            Slot.sas_visible.is_(True),
+            Slot.status == "free",
+            Slot.doctor_id.is_not(None),
+            Slot.start_at > datetime.now(UTC) + timedelta(hours=1),
+        )
+    ).first()
     db.commit()
     path = f"{BOARD}/creneaux/{slot.id}/reserver"
     # Arriving from the SAS without a session: sign in, then back to the slot.
     first = client.get(f"{path}?origin=sas", follow_redirects=False)
     assert first.status_code == 303 and "suite=" in first.headers["location"]
-    signed = client.post("/espace/connexion", data={"email": REGULATOR, "password": DEMO_PASSWORD,
-                                                    "suite": f"{path}?origin=sas"}, follow_redirects=False)  # fmt: skip
+    signed = client.post(
+        "/espace/connexion",
+        data={"email": REGULATOR, "password": DEMO_PASSWORD, "suite": f"{path}?origin=sas"},
+        follow_redirects=False,
+    )
     assert signed.headers["location"] == f"{path}?origin=sas"
     booked = _book_form(client, f"{path}?origin=sas")
     assert booked.status_code == 200 and "Rendez-vous réservé" in booked.text
@@ -158,11 +212,25 @@ def test_a_doctor_sees_and_publishes_its_own_slots(client, db, slots):
     page = client.get(BOARD, params={"vue": "semaine"})
     assert page.status_code == 200
     day = (datetime.now(PARIS) + timedelta(days=20)).date()
-    response = client.post(f"{BOARD}/creneaux", data={"csrf_token": csrf_of(page.text), "day": day.isoformat(),
-                           "start": "07:00", "end": "07:20", "kind": "AMB", "visibility": ["SNP"]}, follow_redirects=False)  # fmt: skip
+    response = client.post(
+        f"{BOARD}/creneaux",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "day": day.isoformat(),
+            "start": "07:00",
+            "end": "07:20",
+            "kind": "AMB",
+            "visibility": ["SNP"],
+        },
+        follow_redirects=False,
+    )
     assert "Créneau ajouté" in flash_of(client.get(response.headers["location"]).text)
     db.rollback()
-    mine = db.scalars(select(Slot.doctor_id).where(Slot.start_at == datetime.combine(day, datetime.min.time().replace(hour=7), tzinfo=PARIS))).all()
+    mine = db.scalars(
+        select(Slot.doctor_id).where(
+            Slot.start_at == datetime.combine(day, datetime.min.time().replace(hour=7), tzinfo=PARIS)
+        )
+    ).all()
     assert mine == [doctor_id]
 
 
@@ -177,8 +245,11 @@ def test_outcome_after_the_time(client, db, slots):
     db.commit()
     page = client.get(BOARD, params={"jour": past.astimezone(PARIS).date().isoformat()})
     assert f"/rendez-vous/{booking.id}/resultat" in page.text
-    done = client.post(f"{BOARD}/rendez-vous/{booking.id}/resultat", data={"csrf_token": csrf_of(page.text), "resultat": "noshow"},
-                       follow_redirects=False)  # fmt: skip
+    done = client.post(
+        f"{BOARD}/rendez-vous/{booking.id}/resultat",
+        data={"csrf_token": csrf_of(page.text), "resultat": "noshow"},
+        follow_redirects=False,
+    )
     assert "Absent" in flash_of(client.get(done.headers["location"]).text)
     # The indicators count it, in the table and in the CSV export.
     table = client.get("/espace/indicateurs?du=2020-01-01").text

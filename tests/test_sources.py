@@ -13,8 +13,11 @@ def coordinator(make_account):
 
 
 def test_a_source_gets_a_qr_code_a_flyer_and_counts_its_requests(client, coordinator):
-    created = client.post("/api/v1/sources", json={"cpts": "grand-arras", "name": "Pharmacie de la Gare", "kind": "pharmacy"},
-                          headers=coordinator)  # fmt: skip
+    created = client.post(
+        "/api/v1/sources",
+        json={"cpts": "grand-arras", "name": "Pharmacie de la Gare", "kind": "pharmacy"},
+        headers=coordinator,
+    )
     assert created.status_code == 201, created.text
     source = created.json()
     assert source["tag"].startswith("pharmacie-de-la-gare-")
@@ -42,7 +45,14 @@ def test_a_source_gets_a_qr_code_a_flyer_and_counts_its_requests(client, coordin
 
 def test_sources_of_another_cpts_are_not_visible(client, coordinator, make_account):
     other = make_account("coordinator", ["provence-sante"])
-    source = client.post("/api/v1/sources", json={"cpts": "provence-sante", "name": "Mairie de Rousset"}, headers=other).json()
+    source = client.post(
+        "/api/v1/sources", json={"cpts": "provence-sante", "name": "Mairie de Rousset"}, headers=other
+    ).json()
     assert client.get("/api/v1/sources", headers=coordinator).json() == []
     assert client.get(f"/api/v1/sources/{source['id']}/qr.svg", headers=coordinator).status_code == 404
-    assert client.post("/api/v1/sources", json={"cpts": "provence-sante", "name": "X source"}, headers=coordinator).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/sources", json={"cpts": "provence-sante", "name": "X source"}, headers=coordinator
+        ).status_code
+        == 403
+    )

@@ -97,9 +97,19 @@ def test_demo_territories_have_their_exact_communes(client):
     body = {t["slug"]: t for t in client.get("/api/v1/territories").json()}
     assert len(body["grand-arras"]["communes"]) == 32
     assert {c["insee"] for c in body["provence-sante"]["communes"]} == {
-        "13019", "13015", "13107", "13041", "13062", "13046", "13060", "13040", "13025",
-        "13087", "13072", "13110",
-    }  # fmt: skip
+        "13019",
+        "13015",
+        "13107",
+        "13041",
+        "13062",
+        "13046",
+        "13060",
+        "13040",
+        "13025",
+        "13087",
+        "13072",
+        "13110",
+    }
 
 
 def test_unknown_territory_is_404(client):

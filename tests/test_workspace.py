@@ -31,7 +31,9 @@ def demo(client, db, demo_territories):
 
 def sign_in(client, email: str) -> None:
     client.cookies.clear()
-    response = client.post("/espace/connexion", data={"email": email, "password": DEMO_PASSWORD}, follow_redirects=False)
+    response = client.post(
+        "/espace/connexion", data={"email": email, "password": DEMO_PASSWORD}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
 
 
@@ -54,15 +56,21 @@ def test_nobody_signed_in_is_sent_to_the_sign_in_page_and_back(client, demo):
     assert response.headers["location"] == "/espace/connexion?suite=/espace/demandes%3Fstatut%3Dtoutes"
     page = client.get(response.headers["location"])
     assert 'name="suite" value="/espace/demandes?statut=toutes"' in page.text
-    signed = client.post("/espace/connexion", data={"email": COORDINATOR, "password": DEMO_PASSWORD,
-                                                    "suite": "/espace/demandes?statut=toutes"}, follow_redirects=False)  # fmt: skip
+    signed = client.post(
+        "/espace/connexion",
+        data={"email": COORDINATOR, "password": DEMO_PASSWORD, "suite": "/espace/demandes?statut=toutes"},
+        follow_redirects=False,
+    )
     assert signed.headers["location"] == "/espace/demandes?statut=toutes"
     assert "orientation_session" in signed.cookies
 
 
 def test_sign_in_never_sends_elsewhere(client, demo):
-    signed = client.post("/espace/connexion", data={"email": COORDINATOR, "password": DEMO_PASSWORD,
-                                                    "suite": "//evil.example/espace"}, follow_redirects=False)  # fmt: skip
+    signed = client.post(
+        "/espace/connexion",
+        data={"email": COORDINATOR, "password": DEMO_PASSWORD, "suite": "//evil.example/espace"},
+        follow_redirects=False,
+    )
     assert signed.headers["location"] == "/espace/demandes"
 
 
@@ -117,13 +125,13 @@ def test_the_queue_puts_the_most_urgent_first_with_its_reasons(client, demo):
 
 def test_queue_filters_and_search(client, db, demo):
     sign_in(client, COORDINATOR)
-    someone = db.scalars(select(PatientRequest).where(PatientRequest.status == "received")
-                         .order_by(PatientRequest.id)).first()  # fmt: skip
+    someone = db.scalars(
+        select(PatientRequest).where(PatientRequest.status == "received").order_by(PatientRequest.id)
+    ).first()
     found = client.get(f"/espace/demandes?q={someone.family_name.lower()}").text
     assert someone.id in queue_ids(found)
     closed = client.get("/espace/demandes?statut=closed").text
-    assert queue_ids(closed) and all(
-        db.get(PatientRequest, i).status == "closed" for i in queue_ids(closed))  # fmt: skip
+    assert queue_ids(closed) and all(db.get(PatientRequest, i).status == "closed" for i in queue_ids(closed))
     by_source = client.get("/espace/demandes?source=pharmacie-de-la-gare-demo&statut=toutes").text
     assert all(db.get(PatientRequest, i).source.tag == "pharmacie-de-la-gare-demo" for i in queue_ids(by_source))
     assert client.get("/espace/demandes?statut=nimporte&commune=zzzzz&page=3").status_code == 200
@@ -134,7 +142,9 @@ def test_reading_a_request_is_audited(client, db, demo):
     sign_in(client, COORDINATOR)
     request_id = queue_ids(client.get("/espace/demandes").text)[0]
     assert client.get(f"/espace/demandes/{request_id}").status_code == 200
-    reads = db.scalars(select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.object_id == str(request_id))).all()
+    reads = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.object_id == str(request_id))
+    ).all()
     assert len(reads) >= 2  # on the queue, then its page
 
 
@@ -150,24 +160,33 @@ def test_another_cptss_request_is_a_404_page(client, db, demo):
 
 def test_the_coordinators_day_send_preview_send_match(client, db, demo):
     sign_in(client, COORDINATOR)
-    request_id = db.scalars(select(PatientRequest.id).where(
-        PatientRequest.status == "received", PatientRequest.territory.has(slug="grand-arras"))).first()  # fmt: skip
+    request_id = db.scalars(
+        select(PatientRequest.id).where(
+            PatientRequest.status == "received", PatientRequest.territory.has(slug="grand-arras")
+        )
+    ).first()
     page = client.get(f"/espace/demandes/{request_id}").text
     token = csrf_of(page)
     doctors = [int(i) for i in re.findall(r'name="doctor_ids" value="(\d+)"', page)]
     assert doctors and "Médecins proposés" in page and 'id="map"' in page
-    preview = client.post(f"/espace/demandes/{request_id}/liste",
-                          data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "preview"})  # fmt: skip
+    preview = client.post(
+        f"/espace/demandes/{request_id}/liste",
+        data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "preview"},
+    )
     assert preview.status_code == 200 and "Aperçu (SMS" in preview.text
     assert db.scalars(select(OutboxMessage)).all() == []  # a preview sends nothing
-    sent = client.post(f"/espace/demandes/{request_id}/liste",
-                       data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "send"})  # fmt: skip
+    sent = client.post(
+        f"/espace/demandes/{request_id}/liste",
+        data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "send"},
+    )
     assert "Liste de 2 médecin(s) envoyée par SMS" in flash_of(sent.text)
     assert "Liste envoyée" in sent.text and "en attente" in sent.text  # the status and the outbox message
     db.rollback()
     places = db.get(Doctor, doctors[0]).capacity_remaining
-    matched = client.post(f"/espace/demandes/{request_id}/attribution",
-                          data={"csrf_token": token, "doctor_id": doctors[0], "notify": "yes"})  # fmt: skip
+    matched = client.post(
+        f"/espace/demandes/{request_id}/attribution",
+        data={"csrf_token": token, "doctor_id": doctors[0], "notify": "yes"},
+    )
     assert "Médecin trouvé" in flash_of(matched.text)
     db.rollback()  # a new snapshot (and nothing cached)
     assert db.get(Doctor, doctors[0]).capacity_remaining == places - 1
@@ -176,13 +195,18 @@ def test_the_coordinators_day_send_preview_send_match(client, db, demo):
 
 def test_refused_actions_are_explained_on_the_page(client, db, demo):
     sign_in(client, COORDINATOR)
-    request_id = db.scalars(select(PatientRequest.id).where(
-        PatientRequest.status == "received", PatientRequest.territory.has(slug="grand-arras"))).first()  # fmt: skip
+    request_id = db.scalars(
+        select(PatientRequest.id).where(
+            PatientRequest.status == "received", PatientRequest.territory.has(slug="grand-arras")
+        )
+    ).first()
     token = csrf_of(client.get(f"/espace/demandes/{request_id}").text)
     nobody = client.post(f"/espace/demandes/{request_id}/liste", data={"csrf_token": token, "action": "send"})
     assert nobody.status_code == 200 and "Liste trop courte" in flash_of(nobody.text)
-    no_email = client.post(f"/espace/demandes/{request_id}/liste",
-                           data={"csrf_token": token, "doctor_ids": ["1"], "channel": "email", "action": "send"})  # fmt: skip
+    no_email = client.post(
+        f"/espace/demandes/{request_id}/liste",
+        data={"csrf_token": token, "doctor_ids": ["1"], "channel": "email", "action": "send"},
+    )
     assert "Pas d'adresse e-mail" in flash_of(no_email.text).replace("&#39;", "'")
     too_early = client.post(f"/espace/demandes/{request_id}/attribution", data={"csrf_token": token, "doctor_id": "1"})
     assert "Transition impossible" in flash_of(too_early.text)
@@ -209,9 +233,16 @@ def test_doctors_list_edit_deactivate_and_reminders(client, db, demo):
     assert listing.status_code == 200
     doctor_id = int(re.search(r'href="/espace/medecins/(\d+)"', listing.text).group(1))
     token = csrf_of(listing.text)
-    saved = client.post(f"/espace/medecins/{doctor_id}", data={
-        "csrf_token": token, "email": "nouvelle@example.fr", "accepting_new_patients": "yes", "capacity_remaining": "9",
-        "languages": "fr, en"})  # fmt: skip
+    saved = client.post(
+        f"/espace/medecins/{doctor_id}",
+        data={
+            "csrf_token": token,
+            "email": "nouvelle@example.fr",
+            "accepting_new_patients": "yes",
+            "capacity_remaining": "9",
+            "languages": "fr, en",
+        },
+    )
     assert "Fiche enregistrée" in flash_of(saved.text)
     db.rollback()  # a new snapshot (and nothing cached)
     doctor = db.get(Doctor, doctor_id)
@@ -236,11 +267,16 @@ def test_csv_import_shows_the_per_line_report(client, demo):
     sign_in(client, COORDINATOR)
     token = csrf_of(client.get("/espace/medecins/import").text)
     content = f"{HEADER}\n{row(901)}\n{row(902, postcode='99999')}\n".encode()
-    refused = client.post("/espace/medecins/import", data={"csrf_token": token}, files={"file": ("m.csv", content, "text/csv")})
+    refused = client.post(
+        "/espace/medecins/import", data={"csrf_token": token}, files={"file": ("m.csv", content, "text/csv")}
+    )
     assert "Rien n'est importé : 1 ligne(s) invalide(s)." in refused.text.replace("&#39;", "'")
-    assert "<td class=\"num\">3</td>" in refused.text  # the line number
-    done = client.post("/espace/medecins/import", data={"csrf_token": token, "skip_invalid": "yes"},
-                       files={"file": ("m.csv", content, "text/csv")})  # fmt: skip
+    assert '<td class="num">3</td>' in refused.text  # the line number
+    done = client.post(
+        "/espace/medecins/import",
+        data={"csrf_token": token, "skip_invalid": "yes"},
+        files={"file": ("m.csv", content, "text/csv")},
+    )
     assert "Import fait : 1 créé(s)" in done.text
     empty = client.post("/espace/medecins/import", data={"csrf_token": token})
     assert empty.status_code == 422 and "Choisissez un fichier CSV." in empty.text
@@ -252,8 +288,10 @@ def test_a_doctor_sees_only_its_own_record_and_updates_its_capacity(client, db, 
     assert page.status_code == 200 and "Mon cabinet" in page.text
     assert client.get("/espace/medecins").status_code == 403
     assert client.get("/espace/demandes").status_code == 403
-    saved = client.post("/espace/mon-cabinet", data={"csrf_token": csrf_of(page.text), "accepting_new_patients": "yes",
-                                                     "capacity_remaining": "4"})  # fmt: skip
+    saved = client.post(
+        "/espace/mon-cabinet",
+        data={"csrf_token": csrf_of(page.text), "accepting_new_patients": "yes", "capacity_remaining": "4"},
+    )
     assert "4 place(s)" in flash_of(saved.text)
     assert re.search(r'id="places">4<', saved.text)
 
@@ -262,8 +300,17 @@ def test_a_professional_sees_its_requests_and_submits_one(client, db, demo):
     sign_in(client, PROFESSIONAL)
     page = client.get("/espace/mes-demandes/nouvelle")
     token = csrf_of(page.text)
-    patient = {"csrf_token": token, "family_name": "Lenoir", "given_name": "Marc", "birth_date": "1950-02-03",
-               "phone": "06 11 22 33 44", "postcode": "62000", "city": "Arras", "ald": "yes", "no_doctor_reason": "moved_in"}  # fmt: skip
+    patient = {
+        "csrf_token": token,
+        "family_name": "Lenoir",
+        "given_name": "Marc",
+        "birth_date": "1950-02-03",
+        "phone": "06 11 22 33 44",
+        "postcode": "62000",
+        "city": "Arras",
+        "ald": "yes",
+        "no_doctor_reason": "moved_in",
+    }
     refused = client.post("/espace/mes-demandes/nouvelle", data=patient)
     assert refused.status_code == 422 and "Confirmez que le patient a donné son accord." in refused.text
     done = client.post("/espace/mes-demandes/nouvelle", data=patient | {"patient_consent_attested": "yes"})
@@ -280,14 +327,16 @@ def test_sources_indicators_and_audit_pages(client, demo):
     token = csrf_of(client.get("/espace/sources").text)
     created = client.post("/espace/sources", data={"csrf_token": token, "name": "Mairie d'Agny", "kind": "town_hall"})
     assert "créée" in flash_of(created.text)
-    source_id = re.search(r'/api/v1/sources/(\d+)/flyer', created.text).group(1)
+    source_id = re.search(r"/api/v1/sources/(\d+)/flyer", created.text).group(1)
     assert client.get(f"/api/v1/sources/{source_id}/flyer").status_code == 200  # with the session cookie
     assert client.get(f"/api/v1/sources/{source_id}/qr.png").headers["content-type"] == "image/png"
     indicators = client.get("/espace/indicateurs?du=2020-01-01")
     assert indicators.status_code == 200 and "/static/vendor/chartjs/chart.umd.min.js" in indicators.text
     assert "Patients orientés" in indicators.text
     exported = client.get("/espace/indicateurs.csv?du=2020-01-01")
-    assert exported.headers["content-type"].startswith("text/csv") and "Patients orientés" in exported.content.decode("utf-8-sig")
+    assert exported.headers["content-type"].startswith("text/csv") and "Patients orientés" in exported.content.decode(
+        "utf-8-sig"
+    )
     assert client.get("/espace/indicateurs?du=2026-05-01&au=2026-01-01").status_code == 422
     audit = client.get("/espace/journal?objet=source")
     assert audit.status_code == 200 and "source.create" in audit.text
@@ -299,14 +348,19 @@ def test_the_cpts_switcher_scopes_the_lists(client, db, demo):
     page = client.get("/espace/demandes")
     assert 'id="cpts-switch"' in page.text
     provence = re.search(r'<option value="(\d+)"[^>]*>CPTS Provence Santé', page.text).group(1)
-    switched = client.post("/espace/cpts", data={"csrf_token": csrf_of(page.text), "territory_id": provence,
-                                                 "suite": "/espace/demandes/12"})  # fmt: skip
+    switched = client.post(
+        "/espace/cpts",
+        data={"csrf_token": csrf_of(page.text), "territory_id": provence, "suite": "/espace/demandes/12"},
+    )
     assert "Provence Santé" in flash_of(switched.text) and switched.url.path == "/espace/demandes"
     assert all(db.get(PatientRequest, i).territory.slug == "provence-sante" for i in queue_ids(switched.text))
     sign_in(client, COORDINATOR)  # one CPTS only: no switcher, and no way into another
     page = client.get("/espace/demandes")
     assert 'id="cpts-switch"' not in page.text
-    assert client.post("/espace/cpts", data={"csrf_token": csrf_of(page.text), "territory_id": provence}).status_code == 403
+    assert (
+        client.post("/espace/cpts", data={"csrf_token": csrf_of(page.text), "territory_id": provence}).status_code
+        == 403
+    )
 
 
 def test_static_files_are_served_by_the_app(client):
@@ -318,7 +372,14 @@ def test_static_files_are_served_by_the_app(client):
 def test_no_page_loads_anything_from_elsewhere(client, demo):
     sign_in(client, COORDINATOR)
     request_id = queue_ids(client.get("/espace/demandes").text)[0]
-    for path in ("/espace/demandes", f"/espace/demandes/{request_id}", "/espace/medecins", "/espace/sources",
-                 "/espace/indicateurs", "/espace/journal", "/espace/connexion"):  # fmt: skip
+    for path in (
+        "/espace/demandes",
+        f"/espace/demandes/{request_id}",
+        "/espace/medecins",
+        "/espace/sources",
+        "/espace/indicateurs",
+        "/espace/journal",
+        "/espace/connexion",
+    ):
         html = client.get(path).text
         assert not re.search(r'(src|href)="(https?:)?//', html), path

@@ -22,7 +22,9 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
-@router.post("/auth/login", response_model=SessionOut, responses=error_responses(401, 422, 429), dependencies=[Depends(LOGIN)])
+@router.post(
+    "/auth/login", response_model=SessionOut, responses=error_responses(401, 422, 429), dependencies=[Depends(LOGIN)]
+)
 def login(data: LoginIn, request: Request, response: Response, session: DbSession) -> SessionOut:
     """Opens a browser session (HttpOnly cookie). Five failures in a row lock the account
     for a quarter of an hour (429 with Retry-After)."""
@@ -38,9 +40,7 @@ def login(data: LoginIn, request: Request, response: Response, session: DbSessio
         secure=settings.cookie_secure,
         path="/",
     )
-    return SessionOut(
-        user=service.user_out(user), csrf_token=web_session.csrf_token, expires_at=web_session.expires_at
-    )
+    return SessionOut(user=service.user_out(user), csrf_token=web_session.csrf_token, expires_at=web_session.expires_at)
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403))

@@ -45,9 +45,13 @@ class Principal:
 def operator() -> Principal:
     """Whoever runs `orientation …` on the server: it may do anything, and is audited as such."""
     return Principal(
-        user_id=None, email=f"cli:{getpass.getuser()}", role=Role.ADMIN,
-        territory_ids=frozenset(), doctor_id=None, client_address=None,
-    )  # fmt: skip
+        user_id=None,
+        email=f"cli:{getpass.getuser()}",
+        role=Role.ADMIN,
+        territory_ids=frozenset(),
+        doctor_id=None,
+        client_address=None,
+    )
 
 
 def client_address(request: Request) -> str | None:
@@ -72,11 +76,15 @@ def _principal(user: User, request: Request, session_id: int | None = None) -> P
 
 def _from_token(db: Session, token: str, request: Request) -> Principal:
     # One round trip for the token, its user and the user's CPTS: this runs on every API call.
-    api_token = db.scalars(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user).joinedload(User.memberships).lazyload(Membership.territory))
-        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
-    ).unique().one_or_none()
+    api_token = (
+        db.scalars(
+            select(ApiToken)
+            .options(joinedload(ApiToken.user).joinedload(User.memberships).lazyload(Membership.territory))
+            .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
+        )
+        .unique()
+        .one_or_none()
+    )
     if api_token is None or not api_token.user.active:
         raise Unauthorized("Jeton d'API invalide ou révoqué.")
     return _principal(api_token.user, request)
@@ -84,11 +92,15 @@ def _from_token(db: Session, token: str, request: Request) -> Principal:
 
 def live_web_session(db: Session, cookie: str) -> WebSession | None:
     """The browser's session with its user, or None when unknown, expired or its user disabled."""
-    web_session = db.scalars(
-        select(WebSession)
-        .options(joinedload(WebSession.user).joinedload(User.memberships).lazyload(Membership.territory))
-        .where(WebSession.token_hash == digest(cookie))
-    ).unique().one_or_none()
+    web_session = (
+        db.scalars(
+            select(WebSession)
+            .options(joinedload(WebSession.user).joinedload(User.memberships).lazyload(Membership.territory))
+            .where(WebSession.token_hash == digest(cookie))
+        )
+        .unique()
+        .one_or_none()
+    )
     if web_session is None or web_session.expires_at <= utcnow() or not web_session.user.active:
         return None
     return web_session
@@ -140,7 +152,7 @@ async def current_principal(
     return principal
 
 
-def require(*roles: Role):  # noqa: ANN201
+def require(*roles: Role):
     """Dependency: the caller must be signed in with one of these roles (403 otherwise)."""
     allowed = frozenset(roles)
 

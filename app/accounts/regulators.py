@@ -29,9 +29,10 @@ class RegulatorConflict(Exception):
 
 def find_regulator(session: Session, system: str, value: str) -> User | None:
     return session.scalars(
-        select(User).join(RegulatorIdentifier, RegulatorIdentifier.user_id == User.id)
+        select(User)
+        .join(RegulatorIdentifier, RegulatorIdentifier.user_id == User.id)
         .where(RegulatorIdentifier.system == system, RegulatorIdentifier.value == value)
-    ).first()  # fmt: skip
+    ).first()
 
 
 def upsert_regulator(
@@ -55,7 +56,10 @@ def upsert_regulator(
     user.display_name = f"{data.given_name} {data.family_name}"[:200]
     user.active = data.active
     session.flush()
-    known = {(i.system, i.value) for i in session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))}
+    known = {
+        (i.system, i.value)
+        for i in session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))
+    }
     for system, value, kind in data.identifiers:
         if (system, value) not in known:
             if find_regulator(session, system, value) is not None:
@@ -64,15 +68,18 @@ def upsert_regulator(
     record(session, None, "regulator.create" if created else "regulator.update", "user", user.id, None, actor="sas")
     if created and data.active:
         link = f"{settings.public_url.rstrip('/')}/comptes/mot-de-passe/{password_token(settings, user)}"
-        subject, body = render("regulator_welcome", "email", given_name=data.given_name, link=link,
-                               days=settings.confirmation_link_days)  # fmt: skip
+        subject, body = render(
+            "regulator_welcome", "email", given_name=data.given_name, link=link, days=settings.confirmation_link_days
+        )
         enqueue(session, kind="regulator_welcome", channel="email", recipient=user.email, subject=subject, body=body)
     return user, created
 
 
 def regulator_data(session: Session, user: User) -> RegulatorData:
-    identifiers = [(i.system, i.value, i.kind) for i in
-                   session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))]  # fmt: skip
+    identifiers = [
+        (i.system, i.value, i.kind)
+        for i in session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))
+    ]
     given, _, family = user.display_name.partition(" ")
     return RegulatorData(identifiers, family, given, user.email, user.active)
 

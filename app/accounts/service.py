@@ -38,21 +38,34 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
     for slug in data.cpts:
         territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
         if territory is None:
-            raise Unprocessable(f"Aucune CPTS « {slug} ».", fields=[FieldError(field="cpts", message=f"CPTS inconnue : {slug}.")])
+            raise Unprocessable(
+                f"Aucune CPTS « {slug} ».", fields=[FieldError(field="cpts", message=f"CPTS inconnue : {slug}.")]
+            )
         territories.append(territory)
     if data.role is not Role.ADMIN and not territories:
-        raise Unprocessable("Un compte appartient à au moins une CPTS.", fields=[FieldError(field="cpts", message="Au moins une CPTS.")])
-    if by is not None and by.role is not Role.ADMIN:
-        # Coordinators add people to their own CPTS, never an admin.
-        if data.role is Role.ADMIN or any(t.id not in by.territory_ids for t in territories):
-            raise Forbidden("Vous ne pouvez créer de comptes que dans vos CPTS, et pas d'administrateur.")
+        raise Unprocessable(
+            "Un compte appartient à au moins une CPTS.", fields=[FieldError(field="cpts", message="Au moins une CPTS.")]
+        )
+    # Coordinators add people to their own CPTS, never an admin.
+    if (
+        by is not None
+        and by.role is not Role.ADMIN
+        and (data.role is Role.ADMIN or any(t.id not in by.territory_ids for t in territories))
+    ):
+        raise Forbidden("Vous ne pouvez créer de comptes que dans vos CPTS, et pas d'administrateur.")
     doctor = None
     if data.role is Role.DOCTOR:
         if not data.doctor_rpps:
-            raise Unprocessable("RPPS du médecin requis.", fields=[FieldError(field="doctor_rpps", message="Requis pour un compte médecin.")])
+            raise Unprocessable(
+                "RPPS du médecin requis.",
+                fields=[FieldError(field="doctor_rpps", message="Requis pour un compte médecin.")],
+            )
         doctor = session.scalars(select(Doctor).where(Doctor.rpps == data.doctor_rpps)).one_or_none()
         if doctor is None or doctor.territory_id not in {t.id for t in territories}:
-            raise Unprocessable("Aucun médecin de ces CPTS avec ce RPPS.", fields=[FieldError(field="doctor_rpps", message="Médecin introuvable dans ces CPTS.")])
+            raise Unprocessable(
+                "Aucun médecin de ces CPTS avec ce RPPS.",
+                fields=[FieldError(field="doctor_rpps", message="Médecin introuvable dans ces CPTS.")],
+            )
     email = str(data.email).lower()
     if session.scalars(select(User.id).where(func.lower(User.email) == email)).first() is not None:
         raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
@@ -149,9 +162,7 @@ def create_token(session: Session, principal: Principal, name: str) -> tuple[str
 
 
 def list_tokens(session: Session, principal: Principal) -> Sequence[ApiToken]:
-    return session.scalars(
-        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)
-    ).all()
+    return session.scalars(select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.id)).all()
 
 
 def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiToken:

@@ -42,7 +42,14 @@ def read_audit_trail(
 ) -> list[AuditEventOut]:
     """The audit trail, newest first: a coordinator's CPTS, or everything for an admin."""
     events = list_events(
-        session, principal, object_type=object_type, object_id=object_id,
-        actor_user_id=actor_user_id, since=since, until=until, limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal,
+        object_type=object_type,
+        object_id=object_id,
+        actor_user_id=actor_user_id,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
     return [AuditEventOut.model_validate(e) for e in events]

@@ -40,17 +40,24 @@ def record(
 
 
 def record_read(
-    session: Session, write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
-    object_id: object, territory_id: int | None,
-) -> None:  # fmt: skip
+    session: Session,
+    write_sessions: sessionmaker[Session],
+    principal: Principal,
+    object_type: str,
+    object_id: object,
+    territory_id: int | None,
+) -> None:
     """A read is committed to the trail before the data is sent. See record_reads."""
     record_reads(session, write_sessions, principal, object_type, [(object_id, territory_id)])
 
 
 def record_reads(
-    session: Session, write_sessions: sessionmaker[Session], principal: Principal, object_type: str,
+    session: Session,
+    write_sessions: sessionmaker[Session],
+    principal: Principal,
+    object_type: str,
     objects: list[tuple[object, int | None]],
-) -> None:  # fmt: skip
+) -> None:
     """Several objects read at once (a page of the queue): one entry each, one transaction,
     committed before the data is sent.
 
@@ -69,15 +76,28 @@ def record_reads(
     session.commit()
 
 
-def _add_reads(session: Session, principal: Principal, object_type: str, objects: list[tuple[object, int | None]]) -> None:
+def _add_reads(
+    session: Session, principal: Principal, object_type: str, objects: list[tuple[object, int | None]]
+) -> None:
     # One multi-row INSERT, not an ORM object per entry: a board can show hundreds of bookings.
     at = utcnow()
-    session.execute(insert(AuditEvent), [
-        {"at": at, "actor_user_id": principal.user_id, "actor": principal.email, "actor_role": principal.role.value,
-         "territory_id": territory_id, "action": "read", "object_type": object_type, "object_id": str(object_id),
-         "client_address": principal.client_address}
-        for object_id, territory_id in objects
-    ])  # fmt: skip
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "at": at,
+                "actor_user_id": principal.user_id,
+                "actor": principal.email,
+                "actor_role": principal.role.value,
+                "territory_id": territory_id,
+                "action": "read",
+                "object_type": object_type,
+                "object_id": str(object_id),
+                "client_address": principal.client_address,
+            }
+            for object_id, territory_id in objects
+        ],
+    )
 
 
 def list_events(

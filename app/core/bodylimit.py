@@ -43,6 +43,11 @@ class BodySizeLimitMiddleware:
 
 async def _too_large(send: Send) -> None:
     body = b'{"error":"payload_too_large","message":"Requ\\u00eate trop volumineuse.","fields":[]}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -35,14 +35,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001
+    def process_bind_param(self, value: datetime | None, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: store times in UTC with tzinfo")
         return value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001
+    def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -52,7 +52,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _configure_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
+def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers work while a write is in progress; foreign keys are off by default
     # in SQLite; the busy timeout makes concurrent writers wait instead of failing at once.
@@ -65,7 +65,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:  # noqa: ANN001
     dbapi_connection.isolation_level = None
 
 
-def _begin(connection) -> None:  # noqa: ANN001
+def _begin(connection) -> None:
     # A deferred transaction that read before another one committed cannot become a writer:
     # SQLite fails it at once with "database is locked", whatever the busy timeout. So a
     # transaction that may write takes the write lock at BEGIN (IMMEDIATE) and concurrent

@@ -12,7 +12,6 @@ from app.core.settings import Settings
 from app.geocoding.service import GeocodingService
 from app.territories.communes import CommuneIndex
 
-
 # The dependencies below are `async def` although they do no I/O of their own: FastAPI runs a
 # plain `def` dependency in the thread pool, and each such hop costs more than what they do.
 

@@ -111,7 +111,9 @@ _FRENCH_MESSAGES = {
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     # Drop the "body"/"query"/"path" prefix: callers know where they sent the field.
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    parts = (
+        [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else [str(p) for p in loc]
+    )
     return ".".join(parts) or "body"
 
 
@@ -148,9 +150,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        message = {404: "Ressource introuvable.", 405: "Méthode non autorisée."}.get(
-            exc.status_code, str(exc.detail)
-        )
+        message = {404: "Ressource introuvable.", 405: "Méthode non autorisée."}.get(exc.status_code, str(exc.detail))
         return JSONResponse(
             ErrorBody(error=code, message=message).model_dump(),
             status_code=exc.status_code,
@@ -163,7 +163,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # timeout: nothing was done, and trying again shortly is the right move.
         logger.error("database_unavailable", extra={"error_type": type(exc.orig).__name__})
         return JSONResponse(
-            ErrorBody(error="database_unavailable", message="Service momentanément indisponible, réessayez.").model_dump(),
+            ErrorBody(
+                error="database_unavailable", message="Service momentanément indisponible, réessayez."
+            ).model_dump(),
             status_code=503,
             headers={"Retry-After": "2"},
         )

@@ -20,7 +20,7 @@ def healthz(request: Request) -> Health | JSONResponse:
     try:
         with request.app.state.read_sessions() as session:
             count = session.execute(text("SELECT COUNT(*) FROM territories")).scalar_one()
-    except Exception:  # noqa: BLE001  any database failure means "not ready"
+    except Exception:
         body = Health(status="unavailable", database="unreachable", territories=None)
         return JSONResponse(body.model_dump(), status_code=503)
     return Health(status="ok", database="ok", territories=count)

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Integer, String, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from app.core.database import Base
 from app.core.errors import TooManyRequests
@@ -63,7 +63,9 @@ class DatabaseStore:
             ).returning(RateLimitCounter.count)
             count = session.execute(statement).scalar_one()
             if count == 1:  # first hit of a window: forget the windows before it
-                session.execute(delete(RateLimitCounter).where(RateLimitCounter.key == key, RateLimitCounter.window_index < window))
+                session.execute(
+                    delete(RateLimitCounter).where(RateLimitCounter.key == key, RateLimitCounter.window_index < window)
+                )
             session.commit()
             return count
 
@@ -86,11 +88,17 @@ class Limit:
         now = int(time.time())
         window = now // self.seconds
         key = f"{self.name}:{client_address(request) or 'unknown'}"
-        count = await run_in_threadpool(limiter.increment, key, window) if limiter.blocking else limiter.increment(key, window)
+        count = (
+            await run_in_threadpool(limiter.increment, key, window)
+            if limiter.blocking
+            else limiter.increment(key, window)
+        )
         if count > per_window:
             retry = self.seconds - now % self.seconds
-            raise TooManyRequests("Trop de demandes depuis cette adresse : réessayez dans un instant.",
-                                  headers={"Retry-After": str(retry)})  # fmt: skip
+            raise TooManyRequests(
+                "Trop de demandes depuis cette adresse : réessayez dans un instant.",
+                headers={"Retry-After": str(retry)},
+            )
 
 
 INTAKE = Limit("intake", "intake_per_minute")

@@ -19,7 +19,7 @@ def subject_of(peercert: dict[str, Any] | None) -> str | None:
 
 
 class ClientCertProtocol(HttpProtocol):
-    def connection_made(self, transport) -> None:  # noqa: ANN001
+    def connection_made(self, transport) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         subject = subject_of(ssl_object.getpeercert()) if ssl_object is not None else None

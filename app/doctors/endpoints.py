@@ -1,13 +1,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
+from pydantic import BaseModel
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
-from pydantic import BaseModel
-
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.links import make_link
@@ -29,9 +28,11 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 @router.post(
-    "", response_model=DoctorOut, status_code=status.HTTP_201_CREATED,
+    "",
+    response_model=DoctorOut,
+    status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
-)  # fmt: skip
+)
 def create_doctor(
     data: DoctorCreate, principal: Coordinator, session: DbSession, geocoding: Geocoding, response: Response
 ) -> DoctorOut:
@@ -92,9 +93,10 @@ def reactivate_doctor(doctor_id: int, principal: Coordinator, session: DbSession
 
 
 @router.post(
-    "/{doctor_id}/confirmation-link", response_model=ConfirmationLinkOut,
+    "/{doctor_id}/confirmation-link",
+    response_model=ConfirmationLinkOut,
     responses=error_responses(401, 403, 404),
-)  # fmt: skip
+)
 def confirmation_link(
     doctor_id: int, principal: Coordinator, session: DbSession, request: Request
 ) -> ConfirmationLinkOut:
@@ -144,5 +146,7 @@ def import_csv(
     `skip_invalid`; the report lists every invalid row with its line number."""
     raw = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
-        raise Unprocessable("Fichier trop volumineux (20 Mo au plus).", fields=[FieldError(field="file", message="20 Mo au plus.")])
+        raise Unprocessable(
+            "Fichier trop volumineux (20 Mo au plus).", fields=[FieldError(field="file", message="20 Mo au plus.")]
+        )
     return import_doctors(session, geocoding, principal, cpts, raw, skip_invalid=skip_invalid)

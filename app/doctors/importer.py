@@ -23,48 +23,79 @@ from app.doctors.schemas import DoctorCreate, ImportProblem, ImportReport
 from app.doctors.service import locate_practice, territory_for
 from app.doctors.specialties import SPECIALTIES
 from app.geocoding.service import GeocodingService
+from app.territories.communes import normalize_name
 from app.territories.models import Territory
 from app.territories.residency import TerritoryMap
-from app.territories.communes import normalize_name
 
 # Normalised French header → field. Several spellings are met in the wild.
 HEADERS = {
-    "rpps": "rpps", "n rpps": "rpps", "numero rpps": "rpps",
+    "rpps": "rpps",
+    "n rpps": "rpps",
+    "numero rpps": "rpps",
     "civilite": "civility",
-    "nom": "family_name", "nom de famille": "family_name",
+    "nom": "family_name",
+    "nom de famille": "family_name",
     "prenom": "given_name",
     "specialite": "specialty",
-    "email": "email", "e mail": "email", "courriel": "email", "mail": "email",
-    "telephone": "phone", "tel": "phone",
-    "adresse": "address", "adresse du cabinet": "address",
-    "code postal": "postcode", "cp": "postcode",
-    "commune": "city", "ville": "city",
-    "telephone cabinet": "location_phone", "tel cabinet": "location_phone",
-    "acces pmr": "wheelchair_accessible", "accessible pmr": "wheelchair_accessible",
+    "email": "email",
+    "e mail": "email",
+    "courriel": "email",
+    "mail": "email",
+    "telephone": "phone",
+    "tel": "phone",
+    "adresse": "address",
+    "adresse du cabinet": "address",
+    "code postal": "postcode",
+    "cp": "postcode",
+    "commune": "city",
+    "ville": "city",
+    "telephone cabinet": "location_phone",
+    "tel cabinet": "location_phone",
+    "acces pmr": "wheelchair_accessible",
+    "accessible pmr": "wheelchair_accessible",
     "accepte nouveaux patients": "accepting_new_patients",
     "accepte de nouveaux patients": "accepting_new_patients",
-    "places": "capacity_remaining", "places disponibles": "capacity_remaining",
+    "places": "capacity_remaining",
+    "places disponibles": "capacity_remaining",
     "nombre de places": "capacity_remaining",
-    "jusqu au": "available_until", "disponible jusqu au": "available_until",
-    "prioritaires uniquement": "priority_only", "patients prioritaires uniquement": "priority_only",
+    "jusqu au": "available_until",
+    "disponible jusqu au": "available_until",
+    "prioritaires uniquement": "priority_only",
+    "patients prioritaires uniquement": "priority_only",
     "visites a domicile": "home_visits",
-    "rayon visites km": "home_visit_radius_km", "rayon des visites km": "home_visit_radius_km",
+    "rayon visites km": "home_visit_radius_km",
+    "rayon des visites km": "home_visit_radius_km",
     "langues": "languages",
-    "distance max km": "max_distance_km", "distance maximale km": "max_distance_km",
-    "confirme le": "confirmed_at", "date de confirmation": "confirmed_at",
-}  # fmt: skip
+    "distance max km": "max_distance_km",
+    "distance maximale km": "max_distance_km",
+    "confirme le": "confirmed_at",
+    "date de confirmation": "confirmed_at",
+}
 REQUIRED = ("rpps", "family_name", "given_name", "email", "address", "postcode", "city")
 # How columns are named back to the user, in the report.
 COLUMN_LABELS = {
-    "rpps": "RPPS", "civility": "Civilité", "family_name": "Nom", "given_name": "Prénom",
-    "specialty": "Spécialité", "email": "E-mail", "phone": "Téléphone", "address": "Adresse",
-    "postcode": "Code postal", "city": "Commune", "location_phone": "Téléphone cabinet",
-    "wheelchair_accessible": "Accès PMR", "accepting_new_patients": "Accepte nouveaux patients",
-    "capacity_remaining": "Places", "available_until": "Jusqu'au",
-    "priority_only": "Prioritaires uniquement", "home_visits": "Visites à domicile",
-    "home_visit_radius_km": "Rayon visites (km)", "languages": "Langues",
-    "max_distance_km": "Distance max (km)", "confirmed_at": "Confirmé le",
-}  # fmt: skip
+    "rpps": "RPPS",
+    "civility": "Civilité",
+    "family_name": "Nom",
+    "given_name": "Prénom",
+    "specialty": "Spécialité",
+    "email": "E-mail",
+    "phone": "Téléphone",
+    "address": "Adresse",
+    "postcode": "Code postal",
+    "city": "Commune",
+    "location_phone": "Téléphone cabinet",
+    "wheelchair_accessible": "Accès PMR",
+    "accepting_new_patients": "Accepte nouveaux patients",
+    "capacity_remaining": "Places",
+    "available_until": "Jusqu'au",
+    "priority_only": "Prioritaires uniquement",
+    "home_visits": "Visites à domicile",
+    "home_visit_radius_km": "Rayon visites (km)",
+    "languages": "Langues",
+    "max_distance_km": "Distance max (km)",
+    "confirmed_at": "Confirmé le",
+}
 _TRUE = {"oui", "o", "x", "1", "vrai", "yes", "y", "true"}
 _FALSE = {"non", "n", "0", "faux", "no", "false", ""}
 _CIVILITIES = {"dr": "DR", "docteur": "DR", "m": "M", "monsieur": "M", "mme": "MME", "madame": "MME"}
@@ -154,11 +185,15 @@ def _to_doctor(cpts: str, row: dict[str, str]) -> tuple[DoctorCreate, date | Non
         "specialty": _specialty(get("specialty")),
         "email": get("email"),
         "phone": get("phone") or None,
-        "locations": [{
-            "address": get("address"), "postcode": get("postcode"), "city": get("city"),
-            "phone": get("location_phone") or None,
-            "wheelchair_accessible": _bool(get("wheelchair_accessible"), "wheelchair_accessible"),
-        }],
+        "locations": [
+            {
+                "address": get("address"),
+                "postcode": get("postcode"),
+                "city": get("city"),
+                "phone": get("location_phone") or None,
+                "wheelchair_accessible": _bool(get("wheelchair_accessible"), "wheelchair_accessible"),
+            }
+        ],
         "availability": {
             "accepting_new_patients": _bool(get("accepting_new_patients"), "accepting_new_patients"),
             "capacity_remaining": _int(get("capacity_remaining")) or 0,
@@ -169,7 +204,7 @@ def _to_doctor(cpts: str, row: dict[str, str]) -> tuple[DoctorCreate, date | Non
             "languages": [p for p in get("languages").replace(";", ",").replace(" ", ",").split(",") if p],
             "max_distance_km": _int(get("max_distance_km")),
         },
-    }  # fmt: skip
+    }
     return DoctorCreate.model_validate(payload), _date(get("confirmed_at"), "confirmed_at")
 
 
@@ -184,9 +219,14 @@ def _describe(exc: ValidationError) -> str:
 
 
 def import_doctors(
-    session: Session, geocoding: GeocodingService, principal: Principal, cpts: str, raw: bytes,
-    *, skip_invalid: bool = False,
-) -> ImportReport:  # fmt: skip
+    session: Session,
+    geocoding: GeocodingService,
+    principal: Principal,
+    cpts: str,
+    raw: bytes,
+    *,
+    skip_invalid: bool = False,
+) -> ImportReport:
     territory = territory_for(session, principal, cpts)
     _, rows = _read_rows(decode(raw))
     problems: list[ImportProblem] = []
@@ -211,9 +251,7 @@ def import_doctors(
     problems.sort(key=lambda p: p.line)
     if problems and not skip_invalid:
         session.rollback()
-        return ImportReport(
-            created=0, updated=0, unchanged=0, invalid=len(problems), written=False, problems=problems
-        )
+        return ImportReport(created=0, updated=0, unchanged=0, invalid=len(problems), written=False, problems=problems)
     session.add_all(created)
     session.flush()
     for action, doctors in (("doctor.import_create", created), ("doctor.import_update", updated)):
@@ -221,15 +259,22 @@ def import_doctors(
             record(session, principal, action, "doctor", doctor.id, territory.id)
     session.commit()
     return ImportReport(
-        created=len(created), updated=len(updated), unchanged=unchanged, invalid=len(problems),
-        written=True, problems=problems,
-    )  # fmt: skip
+        created=len(created),
+        updated=len(updated),
+        unchanged=unchanged,
+        invalid=len(problems),
+        written=True,
+        problems=problems,
+    )
 
 
 def _upsert(
-    session: Session, geocoding: GeocodingService, territory: Territory,
-    parsed: dict[str, ParsedDoctor], problems: list[ImportProblem],
-) -> tuple[list[Doctor], list[Doctor], int]:  # fmt: skip
+    session: Session,
+    geocoding: GeocodingService,
+    territory: Territory,
+    parsed: dict[str, ParsedDoctor],
+    problems: list[ImportProblem],
+) -> tuple[list[Doctor], list[Doctor], int]:
     """New doctors (not yet added to the session), changed ones, and how many were the same."""
     existing = _existing(session, list(parsed))
     territories = TerritoryMap.whole(session)
@@ -268,17 +313,25 @@ def _existing(session: Session, rpps_list: list[str]) -> dict[str, Doctor]:
 
 def _identity(data: DoctorCreate) -> dict[str, object]:
     return {
-        "civility": data.civility, "family_name": data.family_name, "given_name": data.given_name,
-        "specialty": data.specialty, "email": str(data.email), "phone": data.phone,
-    }  # fmt: skip
+        "civility": data.civility,
+        "family_name": data.family_name,
+        "given_name": data.given_name,
+        "specialty": data.specialty,
+        "email": str(data.email),
+        "phone": data.phone,
+    }
 
 
 def _new_doctor(territory_id: int, item: ParsedDoctor, locations: list[PracticeLocation]) -> Doctor:
     confirmed = _as_datetime(item.confirmed_at) or utcnow()
     return Doctor(
-        territory_id=territory_id, rpps=item.data.rpps, locations=locations, confirmed_at=confirmed,
-        **_identity(item.data), **item.data.availability.model_dump(),
-    )  # fmt: skip
+        territory_id=territory_id,
+        rpps=item.data.rpps,
+        locations=locations,
+        confirmed_at=confirmed,
+        **_identity(item.data),
+        **item.data.availability.model_dump(),
+    )
 
 
 def _location_key(location: PracticeLocation) -> tuple[object, ...]:

@@ -17,11 +17,24 @@ from app.notifications.templates import render
 def _enqueue_reminder(session: Session, settings: Settings, doctor: Doctor) -> None:
     link, _ = make_link(settings, doctor)
     subject, body = render(
-        "doctor_reminder", "email", family_name=doctor.family_name, territory=doctor.territory.name,
-        territory_phone=doctor.territory.phone, link=link, days=settings.confirmation_link_days,
-    )  # fmt: skip
-    enqueue(session, kind="doctor_reminder", channel="email", recipient=doctor.email, subject=subject,
-            body=body, territory_id=doctor.territory_id, doctor_id=doctor.id)  # fmt: skip
+        "doctor_reminder",
+        "email",
+        family_name=doctor.family_name,
+        territory=doctor.territory.name,
+        territory_phone=doctor.territory.phone,
+        link=link,
+        days=settings.confirmation_link_days,
+    )
+    enqueue(
+        session,
+        kind="doctor_reminder",
+        channel="email",
+        recipient=doctor.email,
+        subject=subject,
+        body=body,
+        territory_id=doctor.territory_id,
+        doctor_id=doctor.id,
+    )
 
 
 def remind_one(session: Session, settings: Settings, principal: Principal, doctor_id: int) -> Doctor:
@@ -35,9 +48,13 @@ def remind_one(session: Session, settings: Settings, principal: Principal, docto
 def remind_stale(session: Session, settings: Settings, principal: Principal, cpts: str) -> int:
     """Every active doctor of the CPTS not confirmed for six months. Returns how many."""
     territory = territory_for(session, principal, cpts)
-    stale = session.scalars(select(Doctor).where(
-        Doctor.territory_id == territory.id, Doctor.active.is_(True), Doctor.confirmed_at < utcnow() - STALE_AFTER,
-    )).all()  # fmt: skip
+    stale = session.scalars(
+        select(Doctor).where(
+            Doctor.territory_id == territory.id,
+            Doctor.active.is_(True),
+            Doctor.confirmed_at < utcnow() - STALE_AFTER,
+        )
+    ).all()
     for doctor in stale:
         _enqueue_reminder(session, settings, doctor)
         record(session, principal, "doctor.remind", "doctor", doctor.id, territory.id)

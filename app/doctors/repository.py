@@ -27,7 +27,7 @@ def get_visible(session: Session, principal: Principal, doctor_id: int) -> Docto
     return session.scalars(scoped(Doctor, principal).where(Doctor.id == doctor_id)).one_or_none()
 
 
-def accepting_clause(today: date):  # noqa: ANN201
+def accepting_clause(today: date):
     """A doctor that can take one more patient as médecin traitant today."""
     return and_(
         Doctor.active.is_(True),
@@ -70,9 +70,7 @@ def list_page(
     query = _filtered(principal, filters)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.scalars(
-        query.order_by(Doctor.family_name, Doctor.given_name, Doctor.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        query.order_by(Doctor.family_name, Doctor.given_name, Doctor.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return list(rows), total
 
@@ -134,25 +132,44 @@ class DoctorCard:
 
 
 _CARD_COLUMNS = [
-    Doctor.id, Doctor.given_name, Doctor.family_name, Doctor.phone, Doctor.active, Doctor.accepting_new_patients,
-    Doctor.capacity_remaining, Doctor.available_until, Doctor.priority_only, Doctor.home_visits,
-    Doctor.home_visit_radius_km, Doctor.languages, Doctor.max_distance_km, Doctor.confirmed_at,
-]  # fmt: skip
+    Doctor.id,
+    Doctor.given_name,
+    Doctor.family_name,
+    Doctor.phone,
+    Doctor.active,
+    Doctor.accepting_new_patients,
+    Doctor.capacity_remaining,
+    Doctor.available_until,
+    Doctor.priority_only,
+    Doctor.home_visits,
+    Doctor.home_visit_radius_km,
+    Doctor.languages,
+    Doctor.max_distance_km,
+    Doctor.confirmed_at,
+]
 _PRACTICE_COLUMNS = [
-    PracticeLocation.id, PracticeLocation.address, PracticeLocation.city, PracticeLocation.phone,
-    PracticeLocation.latitude, PracticeLocation.longitude,
-]  # fmt: skip
+    PracticeLocation.id,
+    PracticeLocation.address,
+    PracticeLocation.city,
+    PracticeLocation.phone,
+    PracticeLocation.latitude,
+    PracticeLocation.longitude,
+]
 
 
 def cards_of_doctors_with_places(session: Session, territory_id: int) -> list[DoctorCard]:
     """The CPTS's doctors who can take a patient today, with their practices, in one query."""
     # Executed on the connection: plain rows, without the ORM's loading machinery.
-    rows = session.connection().execute(
-        select(*_CARD_COLUMNS, *_PRACTICE_COLUMNS)
-        .join(PracticeLocation, PracticeLocation.doctor_id == Doctor.id)
-        .where(Doctor.territory_id == territory_id, accepting_clause(utcnow().date()))
-        .order_by(Doctor.id, PracticeLocation.id)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(*_CARD_COLUMNS, *_PRACTICE_COLUMNS)
+            .join(PracticeLocation, PracticeLocation.doctor_id == Doctor.id)
+            .where(Doctor.territory_id == territory_id, accepting_clause(utcnow().date()))
+            .order_by(Doctor.id, PracticeLocation.id)
+        )
+        .all()
+    )
     cards: dict[int, DoctorCard] = {}
     width = len(_CARD_COLUMNS)
     for row in rows:

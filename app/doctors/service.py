@@ -55,15 +55,24 @@ def availability_of(doctor: Doctor) -> Availability:
 
 
 def locate_practice(
-    session: Session, geocoding: GeocodingService, territory: Territory, location: LocationIn, field: str,
+    session: Session,
+    geocoding: GeocodingService,
+    territory: Territory,
+    location: LocationIn,
+    field: str,
     territories: TerritoryMap | None = None,
 ) -> PracticeLocation:
     """A practice is placed by the geocoder and must lie in the doctor's CPTS."""
     try:
         residency = check_residency(
-            session, geocoding, location.postcode, location.city, location.address,
-            writing=True, territories=territories,
-        )  # fmt: skip
+            session,
+            geocoding,
+            location.postcode,
+            location.city,
+            location.address,
+            writing=True,
+            territories=territories,
+        )
     except Unprocessable as exc:
         for error in exc.fields:
             error.field = f"{field}.{error.field}"
@@ -96,9 +105,7 @@ def territory_for(session: Session, principal: Principal, slug: str) -> Territor
     return territory
 
 
-def create_doctor(
-    session: Session, geocoding: GeocodingService, principal: Principal, data: DoctorCreate
-) -> Doctor:
+def create_doctor(session: Session, geocoding: GeocodingService, principal: Principal, data: DoctorCreate) -> Doctor:
     territory = territory_for(session, principal, data.cpts)
     if session.scalars(select(Doctor.id).where(Doctor.rpps == data.rpps)).first() is not None:
         raise Conflict(f"Un médecin avec le RPPS {data.rpps} est déjà inscrit.")
@@ -155,8 +162,12 @@ def update_doctor(
 
 
 def confirm_availability(
-    session: Session, principal: Principal | None, doctor: Doctor, availability: Availability | None,
-    *, via_link_from: str | None = None,
+    session: Session,
+    principal: Principal | None,
+    doctor: Doctor,
+    availability: Availability | None,
+    *,
+    via_link_from: str | None = None,
 ) -> Doctor:
     """The doctor (or the coordinator who phoned it) says what it offers now; `None` keeps
     it as it is. Either way the entry is fresh for six more months."""
@@ -166,9 +177,15 @@ def confirm_availability(
         doctor.confirmed_at = utcnow()
     doctor.updated_at = utcnow()
     record(
-        session, principal, "doctor.confirm", "doctor", doctor.id, doctor.territory_id,
-        actor=f"lien de confirmation ({doctor.rpps})", client_address=via_link_from,
-    )  # fmt: skip
+        session,
+        principal,
+        "doctor.confirm",
+        "doctor",
+        doctor.id,
+        doctor.territory_id,
+        actor=f"lien de confirmation ({doctor.rpps})",
+        client_address=via_link_from,
+    )
     session.commit()
     return doctor
 
@@ -185,7 +202,14 @@ def set_active(session: Session, principal: Principal, doctor_id: int, active: b
     doctor = get_doctor(session, principal, doctor_id)
     doctor.active = active
     doctor.updated_at = utcnow()
-    record(session, principal, "doctor.reactivate" if active else "doctor.deactivate", "doctor", doctor.id, doctor.territory_id)
+    record(
+        session,
+        principal,
+        "doctor.reactivate" if active else "doctor.deactivate",
+        "doctor",
+        doctor.id,
+        doctor.territory_id,
+    )
     session.commit()
     return doctor
 

@@ -9,7 +9,9 @@ from app.fhir.slots import fhir_instant
 from app.snp.models import Booking, Slot
 
 
-def appointment_resource(settings: Settings, booking: Booking, slot: Slot, operator: tuple[str, str, str] | None) -> str:
+def appointment_resource(
+    settings: Settings, booking: Booking, slot: Slot, operator: tuple[str, str, str] | None
+) -> str:
     """The JSON body. `operator`: (system, value, type) of the regulator who booked."""
     resource: dict = {
         "resourceType": "Appointment",
@@ -19,20 +21,31 @@ def appointment_resource(settings: Settings, booking: Booking, slot: Slot, opera
         "start": fhir_instant(slot.start_at),
         "end": fhir_instant(slot.end_at),
         "created": fhir_instant(booking.created_at or utcnow()),
-        "participant": [{
-            "actor": {"identifier": {
-                "type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": "IDNPS"}]},
-                "system": p.NATIONAL_PS, "value": "8" + slot.doctor.rpps,
-            }},
-            "status": "accepted",
-        }],
-    }  # fmt: skip
+        "participant": [
+            {
+                "actor": {
+                    "identifier": {
+                        "type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": "IDNPS"}]},
+                        "system": p.NATIONAL_PS,
+                        "value": "8" + slot.doctor.rpps,
+                    }
+                },
+                "status": "accepted",
+            }
+        ],
+    }
     if operator is not None:
         system, value, kind = operator
-        resource["extension"] = [{
-            "url": p.APPOINTMENT_OPERATOR,
-            "valueReference": {"identifier": {
-                "type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": kind}]}, "system": system, "value": value,
-            }},
-        }]  # fmt: skip
+        resource["extension"] = [
+            {
+                "url": p.APPOINTMENT_OPERATOR,
+                "valueReference": {
+                    "identifier": {
+                        "type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": kind}]},
+                        "system": system,
+                        "value": value,
+                    }
+                },
+            }
+        ]
     return json.dumps(resource, ensure_ascii=False)

@@ -27,9 +27,13 @@ from app.territories.models import Territory
 BOOKING_PATH = "/espace/soins-non-programmes/creneaux/"
 router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform)])
 
-_FHIR_ANSWER = {200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource."},
-                400: {"description": "OperationOutcome"}, 401: {"description": "OperationOutcome"},
-                403: {"description": "OperationOutcome"}, 404: {"description": "OperationOutcome"}}  # fmt: skip
+_FHIR_ANSWER = {
+    200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource."},
+    400: {"description": "OperationOutcome"},
+    401: {"description": "OperationOutcome"},
+    403: {"description": "OperationOutcome"},
+    404: {"description": "OperationOutcome"},
+}
 
 
 def _settings(request: Request) -> Settings:
@@ -40,7 +44,7 @@ def _base(request: Request) -> str:
     return _settings(request).public_url.rstrip("/") + "/fhir"
 
 
-def _booking_url(request: Request):  # noqa: ANN202
+def _booking_url(request: Request):
     prefix = _settings(request).public_url.rstrip("/") + BOOKING_PATH
     return lambda slot_id: f"{prefix}{slot_id}/reserver"
 
@@ -68,8 +72,9 @@ def search_slots(request: Request) -> FhirResponse:
         with autocommit_reads(request.app.state.engine) as connection:
             rows = repository.sas_free_slots(connection, search.rpps, search.start, search.end)
     self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
-    bundle = build.searchset(rows, build.Includes(search.include, search.iterate), _base(request), self_url,
-                             _booking_url(request))  # fmt: skip
+    bundle = build.searchset(
+        rows, build.Includes(search.include, search.iterate), _base(request), self_url, _booking_url(request)
+    )
     return FhirResponse(bundle)
 
 
@@ -81,7 +86,7 @@ def read_slot(slot_id: str, request: Request, session: DbSession) -> FhirRespons
     return FhirResponse(build.slot(row, _booking_url(request)(row.slot_id)))
 
 
-def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:  # noqa: ANN001
+def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:
     doctor_id, dash, location_id = resource_id.partition("-")
     if not (dash and doctor_id.isdigit() and location_id.isdigit()):
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
@@ -101,8 +106,11 @@ def read_schedule(schedule_id: str, session: DbSession) -> FhirResponse:
 @router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_practitioner_role(role_id: str, session: DbSession) -> FhirResponse:
     doctor, location = _doctor_at(session, role_id)
-    return FhirResponse(build.practitioner_role(
-        doctor.id, location.id, location.address, location.postcode, location.city, location.phone or doctor.phone))  # fmt: skip
+    return FhirResponse(
+        build.practitioner_role(
+            doctor.id, location.id, location.address, location.postcode, location.city, location.phone or doctor.phone
+        )
+    )
 
 
 @router.get("/Practitioner/{practitioner_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
@@ -119,7 +127,7 @@ def read_practitioner(practitioner_id: str, session: DbSession) -> FhirResponse:
     raise _not_found("Practitioner", practitioner_id)
 
 
-def _territory(session, resource_id: str) -> Territory:  # noqa: ANN001
+def _territory(session, resource_id: str) -> Territory:
     territory = session.get(Territory, int(resource_id)) if resource_id.isdigit() else None
     if territory is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
@@ -148,14 +156,16 @@ async def _resource_body(request: Request) -> Any:
 ResourceBody = Annotated[Any, Depends(_resource_body)]
 
 
-def _save_regulator(request: Request, session, body: Any, by_identifier: tuple[str, str] | None) -> Response:  # noqa: ANN001
+def _save_regulator(request: Request, session, body: Any, by_identifier: tuple[str, str] | None) -> Response:
     data = parse_regulator(body)
     try:
         user, created = upsert_regulator(session, _settings(request), data, by_identifier)
         session.commit()
     except RegulatorConflict:
         session.rollback()
-        raise FhirError(422, "business-rule", "Cette adresse e-mail ou cet identifiant appartient à un autre compte.") from None
+        raise FhirError(
+            422, "business-rule", "Cette adresse e-mail ou cet identifiant appartient à un autre compte."
+        ) from None
     resource = regulator_resource(user.id, regulator_data(session, user))
     location = f"{_base(request)}/Practitioner/reg-{user.id}"
     return FhirResponse(resource, status_code=201 if created else 200, headers={"Location": location})
@@ -169,7 +179,9 @@ def create_regulator(request: Request, session: DbSession, body: ResourceBody) -
 
 
 @router.put("/Practitioner", response_class=FhirResponse, responses=_FHIR_ANSWER)
-def update_regulator(request: Request, session: DbSession, body: ResourceBody, identifier: str | None = None) -> Response:
+def update_regulator(
+    request: Request, session: DbSession, body: ResourceBody, identifier: str | None = None
+) -> Response:
     """INT_R02 conditional update `PUT /fhir/Practitioner?identifier=system|value`; an unknown
     identifier creates the account (201), as the guide asks."""
     by_identifier = parse_identifier_query(identifier)

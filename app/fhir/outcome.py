@@ -3,7 +3,6 @@
 from typing import Any
 
 import orjson
-
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
@@ -19,7 +18,9 @@ class FhirError(Exception):
         self.status, self.code, self.diagnostics, self.expression = status, code, diagnostics, expression
 
 
-def operation_outcome(code: str, diagnostics: str, expression: str | None = None, severity: str = "error") -> dict[str, Any]:
+def operation_outcome(
+    code: str, diagnostics: str, expression: str | None = None, severity: str = "error"
+) -> dict[str, Any]:
     issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
     if expression:
         issue["expression"] = [expression]

@@ -39,7 +39,11 @@ def parse_regulator(body: Any) -> RegulatorData:
             raise _bad("Practitioner.identifier.value", "Valeur d'identifiant absente ou trop longue.", "required")
         identifiers.append((system, value, _KINDS[system]))
     if not identifiers:
-        raise _bad("Practitioner.identifier", "Au moins un identifiant (national ou technique SAS) est obligatoire.", "required")
+        raise _bad(
+            "Practitioner.identifier",
+            "Au moins un identifiant (national ou technique SAS) est obligatoire.",
+            "required",
+        )
     names = body.get("name") or []
     name = names[0] if names and isinstance(names[0], dict) else {}
     family = str(name.get("family") or "").strip()
@@ -47,7 +51,9 @@ def parse_regulator(body: Any) -> RegulatorData:
     given_name = str(given[0] if isinstance(given, list) and given else given or "").strip()
     if not family or not given_name:
         raise _bad("Practitioner.name", "name.family et name.given sont obligatoires.", "required")
-    emails = [t.get("value") for t in body.get("telecom") or [] if isinstance(t, dict) and t.get("system", "email") == "email"]
+    emails = [
+        t.get("value") for t in body.get("telecom") or [] if isinstance(t, dict) and t.get("system", "email") == "email"
+    ]
     if not emails or not emails[0]:
         raise _bad("Practitioner.telecom", "Une adresse e-mail (telecom) est obligatoire.", "required")
     try:
@@ -62,7 +68,8 @@ def parse_regulator(body: Any) -> RegulatorData:
 
 def regulator_resource(user_id: int, data: RegulatorData) -> dict[str, Any]:
     return {
-        "resourceType": "Practitioner", "id": f"reg-{user_id}",
+        "resourceType": "Practitioner",
+        "id": f"reg-{user_id}",
         "meta": {"profile": [p.REGULATOR], "source": p.SAS_PLATFORM},
         "identifier": [
             {"type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": kind}]}, "system": system, "value": value}
@@ -71,7 +78,7 @@ def regulator_resource(user_id: int, data: RegulatorData) -> dict[str, Any]:
         "active": data.active,
         "name": [{"family": data.family_name, "given": [data.given_name]}],
         "telecom": [{"system": "email", "value": data.email}],
-    }  # fmt: skip
+    }
 
 
 def parse_identifier_query(value: str | None) -> tuple[str, str]:

@@ -25,7 +25,9 @@ IDENTIFIER_TYPE = "http://interopsante.org/fhir/CodeSystem/fr-v2-0203"  # as FrP
 IDENTIFIER_TYPE_FR_CORE = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"  # as the CPTS Organization does
 SLOT_TYPE = "https://mos.esante.gouv.fr/NOS/TRE_R314-TypeCreneau/FHIR/TRE-R314-TypeCreneau"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-ESTABLISHMENT_CATEGORY = "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
+ESTABLISHMENT_CATEGORY = (
+    "https://mos.esante.gouv.fr/NOS/TRE_R66-CategorieEtablissement/FHIR/TRE-R66-CategorieEtablissement"
+)
 CPTS_CATEGORY = "604"
 SPECIALTY = "https://mos.esante.gouv.fr/NOS/TRE_R38-SpecialiteOrdinale/FHIR/TRE-R38-SpecialiteOrdinale"
 APPOINTMENT_REASON = "http://terminology.hl7.org/CodeSystem/v2-0276"

@@ -34,26 +34,33 @@ def _identifier(system: str, value: str, type_system: str, type_code: str) -> di
 
 def practitioner(doctor_id: int, rpps: str, family_name: str, given_name: str) -> dict[str, Any]:
     return {
-        "resourceType": "Practitioner", "id": practitioner_id(doctor_id), "meta": {"profile": [p.PRACTITIONER]},
+        "resourceType": "Practitioner",
+        "id": practitioner_id(doctor_id),
+        "meta": {"profile": [p.PRACTITIONER]},
         "identifier": [_identifier(p.NATIONAL_PS, "8" + rpps, p.IDENTIFIER_TYPE, "IDNPS")],
         "name": [{"family": family_name, "given": [given_name], "prefix": ["DR"]}],
-    }  # fmt: skip
+    }
 
 
 def practitioner_role(
     doctor_id: int, location_id: int, address: str, postcode: str, city: str, phone: str | None
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
-        "resourceType": "PractitionerRole", "id": role_id(doctor_id, location_id),
+        "resourceType": "PractitionerRole",
+        "id": role_id(doctor_id, location_id),
         "meta": {"profile": [p.PRACTITIONER_ROLE]},
-        "contained": [{
-            "resourceType": "Location", "id": "location", "meta": {"profile": [p.LOCATION]},
-            "address": {"line": [address], "city": city, "postalCode": postcode},
-        }],
+        "contained": [
+            {
+                "resourceType": "Location",
+                "id": "location",
+                "meta": {"profile": [p.LOCATION]},
+                "address": {"line": [address], "city": city, "postalCode": postcode},
+            }
+        ],
         "active": True,
         "practitioner": {"reference": f"Practitioner/{practitioner_id(doctor_id)}"},
         "location": [{"reference": "#location"}],
-    }  # fmt: skip
+    }
     if phone:
         resource["telecom"] = [{"system": "phone", "value": phone}]
     return resource
@@ -61,29 +68,36 @@ def practitioner_role(
 
 def schedule(doctor_id: int, location_id: int) -> dict[str, Any]:
     return {
-        "resourceType": "Schedule", "id": role_id(doctor_id, location_id), "meta": {"profile": [p.SCHEDULE]},
+        "resourceType": "Schedule",
+        "id": role_id(doctor_id, location_id),
+        "meta": {"profile": [p.SCHEDULE]},
         "active": True,
         "actor": [
             {"reference": f"Practitioner/{practitioner_id(doctor_id)}"},
             {"reference": f"PractitionerRole/{role_id(doctor_id, location_id)}"},
         ],
-    }  # fmt: skip
+    }
 
 
 def healthcare_service(territory_id: int, territory_name: str) -> dict[str, Any]:
     return {
-        "resourceType": "HealthcareService", "id": str(territory_id), "meta": {"profile": [p.HEALTHCARE_SERVICE]},
-        "active": True, "providedBy": {"reference": f"Organization/{territory_id}"},
+        "resourceType": "HealthcareService",
+        "id": str(territory_id),
+        "meta": {"profile": [p.HEALTHCARE_SERVICE]},
+        "active": True,
+        "providedBy": {"reference": f"Organization/{territory_id}"},
         "name": f"Soins non programmés – {territory_name}",
-    }  # fmt: skip
+    }
 
 
 def organization(territory_id: int, name: str, finess: str, phone: str | None) -> dict[str, Any]:
     resource: dict[str, Any] = {
-        "resourceType": "Organization", "id": str(territory_id), "meta": {"profile": [p.ORGANIZATION]},
+        "resourceType": "Organization",
+        "id": str(territory_id),
+        "meta": {"profile": [p.ORGANIZATION]},
         "identifier": [_identifier(p.NATIONAL_STRUCTURE, "1" + finess, p.IDENTIFIER_TYPE_FR_CORE, "IDNST")],
         "name": name,
-    }  # fmt: skip
+    }
     if phone:
         resource["telecom"] = [{"system": "phone", "value": phone}]
     return resource
@@ -106,10 +120,12 @@ def _service_types(kind: str, territory_id: int) -> list[dict[str, Any]]:
     return [
         {"coding": [{"system": p.ACT_CODE, "code": kind}]},
         {
-            "extension": [{"url": p.SERVICE_TYPE_R5, "valueReference": {"reference": f"HealthcareService/{territory_id}"}}],
+            "extension": [
+                {"url": p.SERVICE_TYPE_R5, "valueReference": {"reference": f"HealthcareService/{territory_id}"}}
+            ],
             "coding": [{"system": p.ESTABLISHMENT_CATEGORY, "code": p.CPTS_CATEGORY}],
         },
-    ]  # fmt: skip
+    ]
 
 
 @cache
@@ -124,7 +140,9 @@ def _appointment_type(code: str) -> dict[str, Any]:
 
 def slot(row: SasSlotRow, booking_url: str) -> dict[str, Any]:
     return {
-        "resourceType": "Slot", "id": str(row.slot_id), "meta": _meta(row.visibility),
+        "resourceType": "Slot",
+        "id": str(row.slot_id),
+        "meta": _meta(row.visibility),
         "serviceType": _service_types(row.kind, row.territory_id),
         "specialty": _specialty(row.specialty),
         "appointmentType": _appointment_type(row.appointment_type),
@@ -133,7 +151,7 @@ def slot(row: SasSlotRow, booking_url: str) -> dict[str, Any]:
         "start": fhir_instant(row.start_at),
         "end": fhir_instant(row.end_at),
         "comment": booking_url,
-    }  # fmt: skip
+    }
 
 
 class Includes:
@@ -147,38 +165,65 @@ class Includes:
         self.organization = self.service and "HealthcareService:organization" in iterate
 
 
-def searchset(rows: list[SasSlotRow], includes: Includes, base_url: str, self_url: str, booking_url) -> dict[str, Any]:  # noqa: ANN001
+def searchset(rows: list[SasSlotRow], includes: Includes, base_url: str, self_url: str, booking_url) -> dict[str, Any]:
     """The searchset Bundle: every slot (search.mode match), then each included resource
     once, however many slots refer to it (search.mode include)."""
     matches: list[dict[str, Any]] = []
     included: dict[str, dict[str, Any]] = {}
 
-    def include(resource_type: str, resource_id: str, build) -> None:  # noqa: ANN001
+    def include(resource_type: str, resource_id: str, build) -> None:
         key = f"{resource_type}/{resource_id}"
         if key not in included:
             included[key] = {"fullUrl": f"{base_url}/{key}", "resource": build(), "search": {"mode": "include"}}
 
     for row in rows:
-        matches.append({
-            "fullUrl": f"{base_url}/Slot/{row.slot_id}", "resource": slot(row, booking_url(row.slot_id)),
-            "search": {"mode": "match"},
-        })  # fmt: skip
+        matches.append(
+            {
+                "fullUrl": f"{base_url}/Slot/{row.slot_id}",
+                "resource": slot(row, booking_url(row.slot_id)),
+                "search": {"mode": "match"},
+            }
+        )
         schedule_id = role_id(row.doctor_id, row.location_id)
         if includes.schedule:
-            include("Schedule", schedule_id, lambda: schedule(row.doctor_id, row.location_id))
+            include("Schedule", schedule_id, lambda row=row: schedule(row.doctor_id, row.location_id))
         if includes.actors:
-            include("Practitioner", practitioner_id(row.doctor_id),
-                    lambda: practitioner(row.doctor_id, row.rpps, row.family_name, row.given_name))  # fmt: skip
-            include("PractitionerRole", schedule_id, lambda: practitioner_role(
-                row.doctor_id, row.location_id, row.address, row.postcode, row.city, row.location_phone or row.doctor_phone))  # fmt: skip
+            include(
+                "Practitioner",
+                practitioner_id(row.doctor_id),
+                lambda row=row: practitioner(row.doctor_id, row.rpps, row.family_name, row.given_name),
+            )
+            include(
+                "PractitionerRole",
+                schedule_id,
+                lambda row=row: practitioner_role(
+                    row.doctor_id,
+                    row.location_id,
+                    row.address,
+                    row.postcode,
+                    row.city,
+                    row.location_phone or row.doctor_phone,
+                ),
+            )
         if includes.service:
-            include("HealthcareService", str(row.territory_id), lambda: healthcare_service(row.territory_id, row.territory_name))
+            include(
+                "HealthcareService",
+                str(row.territory_id),
+                lambda row=row: healthcare_service(row.territory_id, row.territory_name),
+            )
         if includes.organization:
-            include("Organization", str(row.territory_id),
-                    lambda: organization(row.territory_id, row.territory_name, row.finess, row.territory_phone))  # fmt: skip
+            include(
+                "Organization",
+                str(row.territory_id),
+                lambda row=row: organization(row.territory_id, row.territory_name, row.finess, row.territory_phone),
+            )
     return {
         # A random id (not a secret): random's generator, not the system's, which cost more.
-        "resourceType": "Bundle", "id": str(uuid.UUID(int=random.getrandbits(128), version=4)), "meta": {"profile": [p.BUNDLE]},
-        "type": "searchset", "total": len(matches), "link": [{"relation": "self", "url": self_url}],
+        "resourceType": "Bundle",
+        "id": str(uuid.UUID(int=random.getrandbits(128), version=4)),
+        "meta": {"profile": [p.BUNDLE]},
+        "type": "searchset",
+        "total": len(matches),
+        "link": [{"relation": "self", "url": self_url}],
         "entry": matches + list(included.values()),
-    }  # fmt: skip
+    }

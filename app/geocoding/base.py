@@ -27,9 +27,7 @@ class GeocoderUnavailable(Exception):
 class AddressGeocoder(Protocol):
     name: str
 
-    def geocode(
-        self, address: str, postcode: str, city: str | None, session: Session | None = None
-    ) -> Location | None:
+    def geocode(self, address: str, postcode: str, city: str | None, session: Session | None = None) -> Location | None:
         """The best confident match for a street address, or None when there is none.
         `session` is the caller's write transaction, for geocoders that store what they find."""
         ...

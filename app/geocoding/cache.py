@@ -34,9 +34,7 @@ def _location(entry: GeocodeCacheEntry) -> Location:
 class CachedGeocoder:
     """Wraps an address geocoder; only confident answers are kept."""
 
-    def __init__(
-        self, inner: AddressGeocoder, sessions: sessionmaker[Session], max_age_days: int
-    ) -> None:
+    def __init__(self, inner: AddressGeocoder, sessions: sessionmaker[Session], max_age_days: int) -> None:
         self.inner = inner
         self.name = inner.name
         self._sessions = sessions
@@ -60,9 +58,7 @@ class CachedGeocoder:
     def forget_prefetched(self) -> None:
         self._prefetched.clear()
 
-    def geocode(
-        self, address: str, postcode: str, city: str | None, session: Session | None = None
-    ) -> Location | None:
+    def geocode(self, address: str, postcode: str, city: str | None, session: Session | None = None) -> Location | None:
         """`session`: the caller's write transaction, when it has one (see _store)."""
         key = cache_key(address, postcode, city)
         if key in self._prefetched:

@@ -18,19 +18,37 @@ LEASE = timedelta(minutes=2)
 
 
 def enqueue(
-    session: Session, *, kind: str, channel: str, recipient: str, body: str, subject: str | None = None,
-    territory_id: int | None = None, request_id: int | None = None, doctor_id: int | None = None,
-    booking_id: int | None = None, after: OutboxMessage | None = None,
-) -> OutboxMessage:  # fmt: skip
+    session: Session,
+    *,
+    kind: str,
+    channel: str,
+    recipient: str,
+    body: str,
+    subject: str | None = None,
+    territory_id: int | None = None,
+    request_id: int | None = None,
+    doctor_id: int | None = None,
+    booking_id: int | None = None,
+    after: OutboxMessage | None = None,
+) -> OutboxMessage:
     """Adds a message to the caller's transaction (nothing is sent before it commits).
     With `after`, it waits until that message is sent or given up."""
     if after is not None and after.id is None:
         session.flush()
     message = OutboxMessage(
-        key=uuid.uuid4().hex, kind=kind, channel=channel, recipient=recipient, subject=subject, body=body,
-        territory_id=territory_id, request_id=request_id, doctor_id=doctor_id, booking_id=booking_id,
-        next_attempt_at=utcnow(), after_id=after.id if after is not None else None,
-    )  # fmt: skip
+        key=uuid.uuid4().hex,
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        territory_id=territory_id,
+        request_id=request_id,
+        doctor_id=doctor_id,
+        booking_id=booking_id,
+        next_attempt_at=utcnow(),
+        after_id=after.id if after is not None else None,
+    )
     session.add(message)
     return message
 
@@ -60,10 +78,13 @@ class OutboxWorker:
         with self.sessions() as session:
             due = session.scalars(
                 select(OutboxMessage.id)
-                .where(or_(
-                    (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
-                    (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
-                ), ~_waiting_for_earlier)  # fmt: skip
+                .where(
+                    or_(
+                        (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
+                        (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
+                    ),
+                    ~_waiting_for_earlier,
+                )
                 .order_by(OutboxMessage.next_attempt_at)
                 .limit(limit)
             ).all()
@@ -71,11 +92,16 @@ class OutboxWorker:
                 # Conditional: of two workers, only one takes a given message.
                 taken = session.execute(
                     update(OutboxMessage)
-                    .where(OutboxMessage.id == message_id, or_(
-                        (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
-                    ))  # fmt: skip
-                    .values(status=MessageStatus.SENDING.value, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                    .where(
+                        OutboxMessage.id == message_id,
+                        or_(
+                            (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
+                            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
+                        ),
+                    )
+                    .values(
+                        status=MessageStatus.SENDING.value, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1
+                    )
                 ).rowcount
                 if taken:
                     claimed.append(message_id)
@@ -98,12 +124,20 @@ class OutboxWorker:
                 gave_up = exc.permanent or message.attempts >= self.settings.outbox_max_attempts
                 values = {
                     "status": (MessageStatus.FAILED if gave_up else MessageStatus.PENDING).value,
-                    "last_error": exc.reason, "lease_until": None,
+                    "last_error": exc.reason,
+                    "lease_until": None,
                     "next_attempt_at": utcnow() + backoff(message.attempts),
-                }  # fmt: skip
-                logger.warning("outbox_delivery_failed", extra={"message_id": message.id, "reason": exc.reason, "gave_up": gave_up})
+                }
+                logger.warning(
+                    "outbox_delivery_failed", extra={"message_id": message.id, "reason": exc.reason, "gave_up": gave_up}
+                )
             else:
-                values = {"status": MessageStatus.SENT.value, "sent_at": utcnow(), "lease_until": None, "last_error": None}
+                values = {
+                    "status": MessageStatus.SENT.value,
+                    "sent_at": utcnow(),
+                    "lease_until": None,
+                    "last_error": None,
+                }
                 sent += 1
             with self.sessions() as session:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
@@ -114,6 +148,6 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 self.run_once()
-            except Exception as exc:  # noqa: BLE001  a database hiccup must not kill the worker
+            except Exception as exc:
                 logger.error("outbox_worker_error", extra={"error_type": type(exc).__name__})
             stop.wait(interval)

@@ -79,9 +79,13 @@ class HttpSmsSender:
     """A provider reached by an HTTP POST of JSON {to, text, sender, reference} with a bearer key.
     `reference` is stable across retries, for providers that deduplicate on it."""
 
-    def __init__(self, endpoint: str, api_key: str | None, sender: str, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, endpoint: str, api_key: str | None, sender: str, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.endpoint, self.sender = endpoint, sender
-        self.client = httpx.Client(timeout=10, transport=transport, headers={"Authorization": f"Bearer {api_key or ''}"})
+        self.client = httpx.Client(
+            timeout=10, transport=transport, headers={"Authorization": f"Bearer {api_key or ''}"}
+        )
 
     def send(self, message: Outgoing) -> None:
         payload = {"to": message.recipient, "text": message.body, "sender": self.sender, "reference": message.key}
@@ -112,7 +116,9 @@ class SasAppointmentSender:
         path, _, identifier = target.partition("?identifier=")
         params = {"identifier": identifier} if identifier else None
         try:
-            response = self.client.request(method, f"{self.base_url}/{path}", params=params, content=message.body.encode())
+            response = self.client.request(
+                method, f"{self.base_url}/{path}", params=params, content=message.body.encode()
+            )
         except httpx.TransportError as exc:
             raise DeliveryError(type(exc).__name__) from None
         if response.status_code >= 500 or response.status_code == 429:

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts.models import Role
 from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
+from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
 from app.core.ratelimit import INTAKE
@@ -29,7 +30,6 @@ from app.requests.schemas import (
     TerritoryBrief,
     TransitionIn,
 )
-from app.core.database import utcnow
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
@@ -38,13 +38,21 @@ Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESS
 
 
 @router.post(
-    "", response_model=SubmissionOut, status_code=status.HTTP_201_CREATED,
-    responses={200: {"model": SubmissionOut, "description": "Already open: the existing request, updated."},
-               **error_responses(403, 422, 429)},
+    "",
+    response_model=SubmissionOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": SubmissionOut, "description": "Already open: the existing request, updated."},
+        **error_responses(403, 422, 429),
+    },
     dependencies=[Depends(INTAKE)],
-)  # fmt: skip
+)
 async def submit(
-    data: RequestCreate, request: Request, response: Response, session: DbSession, geocoding: Geocoding,
+    data: RequestCreate,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    geocoding: Geocoding,
     principal: Annotated[Principal | None, Depends(optional_principal)],
 ) -> SubmissionOut:
     """The questionnaire: from the patient or a relative (no account), or from a signed-in
@@ -59,12 +67,16 @@ async def submit(
         response.status_code = status.HTTP_200_OK
     territory = patient_request.territory
     return SubmissionOut(
-        id=patient_request.id, status=patient_request.status, duplicate=duplicate,
+        id=patient_request.id,
+        status=patient_request.status,
+        duplicate=duplicate,
         territory=TerritoryBrief(slug=territory.slug, name=territory.name)
-        if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY else None,
-        commune=patient_request.commune_name, message=service.submission_message(patient_request, duplicate, data.cpts),
+        if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY
+        else None,
+        commune=patient_request.commune_name,
+        message=service.submission_message(patient_request, duplicate, data.cpts),
         follow_up_url=follow_up,
-    )  # fmt: skip
+    )
 
 
 @router.get("", response_model=RequestPage, responses=error_responses(401, 403))
@@ -83,19 +95,29 @@ def queue(
     """The queue, most urgent first (priority groups, then waiting time). Open requests by default."""
     filters = repository.QueueFilters(cpts=cpts, source=source, commune=commune, q=q)
     if status_:
-        filters = repository.QueueFilters(cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q)
+        filters = repository.QueueFilters(
+            cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q
+        )
     rows, total = repository.queue_page(session, principal, filters, page, per_page)
     # The queue shows names and ages: who saw which requests goes to the audit trail.
-    record_reads(session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(
+        session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows]
+    )
     today = utcnow().date()
     items = [
         RequestSummary(
-            id=r.id, cpts=r.territory.slug if r.territory else None, status=r.status, given_name=r.given_name,
-            family_name=r.family_name, age=age_on(r.birth_date, today), commune_name=r.commune_name,
+            id=r.id,
+            cpts=r.territory.slug if r.territory else None,
+            status=r.status,
+            given_name=r.given_name,
+            family_name=r.family_name,
+            age=age_on(r.birth_date, today),
+            commune_name=r.commune_name,
             source=r.source.name if r.source else None,
             priority=PriorityOut(**vars(priority_of(r, Weights.of(r.territory)))),
-            days_waiting=(today - r.created_at.date()).days, created_at=r.created_at,
-        )  # fmt: skip
+            days_waiting=(today - r.created_at.date()).days,
+            created_at=r.created_at,
+        )
         for r in rows
     ]
     return RequestPage(items=items, total=total, page=page, per_page=per_page)
@@ -105,7 +127,14 @@ def queue(
 def read(request_id: int, principal: Reader, session: DbSession, request: Request) -> RequestOut:
     """The whole record, with its history. Every read is written to the audit trail."""
     patient_request = service.get_request(session, principal, request_id)
-    record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+    record_read(
+        session,
+        request.app.state.write_sessions,
+        principal,
+        "patient_request",
+        patient_request.id,
+        patient_request.territory_id,
+    )
     return service.request_out(patient_request)
 
 
@@ -120,7 +149,9 @@ def note(request_id: int, data: NoteIn, principal: Coordinator, session: DbSessi
     return service.request_out(service.add_note(session, principal, request_id, data))
 
 
-@router.post("/{request_id}/messages/preview", response_model=MessagePreview, responses=error_responses(401, 403, 404, 409, 422))
+@router.post(
+    "/{request_id}/messages/preview", response_model=MessagePreview, responses=error_responses(401, 403, 404, 409, 422)
+)
 def preview_list(request_id: int, data: SendListIn, principal: Coordinator, session: DbSession) -> MessagePreview:
     """The message `send-list` would send, to read before sending it."""
     return compose_doctor_list(session, principal, request_id, data)[1]
@@ -141,21 +172,35 @@ async def suggest(request_id: int, principal: Coordinator, session: DbSession, r
 
     def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool
         patient_request, ranking = service.suggestions(session, principal, request_id)
-        record_read(session, request.app.state.write_sessions, principal, "patient_request", patient_request.id, patient_request.territory_id)
+        record_read(
+            session,
+            request.app.state.write_sessions,
+            principal,
+            "patient_request",
+            patient_request.id,
+            patient_request.territory_id,
+        )
         return patient_request, ranking
 
     patient_request, ranking = await run_in_threadpool(read)
 
-    def out(suggestion) -> SuggestionOut:  # noqa: ANN001
+    def out(suggestion) -> SuggestionOut:
         doctor, location = suggestion.doctor, suggestion.location
         return SuggestionOut(
-            doctor_id=doctor.id, name=f"Dr {doctor.given_name} {doctor.family_name}", address=location.address,
-            commune=location.city, phone=location.phone or doctor.phone,
+            doctor_id=doctor.id,
+            name=f"Dr {doctor.given_name} {doctor.family_name}",
+            address=location.address,
+            commune=location.city,
+            phone=location.phone or doctor.phone,
             distance_km=round(suggestion.distance_km, 2) if suggestion.distance_km is not None else None,
-            places_left=suggestion.places_left, reasons=suggestion.reasons, confirmed_at=doctor.confirmed_at,
-        )  # fmt: skip
+            places_left=suggestion.places_left,
+            reasons=suggestion.reasons,
+            confirmed_at=doctor.confirmed_at,
+        )
 
     return SuggestionsOut(
-        request_id=patient_request.id, considered=ranking.considered,
-        doctors=[out(s) for s in ranking.eligible], stale=[out(s) for s in ranking.stale],
-    )  # fmt: skip
+        request_id=patient_request.id,
+        considered=ranking.considered,
+        doctors=[out(s) for s in ranking.eligible],
+        stale=[out(s) for s in ranking.stale],
+    )

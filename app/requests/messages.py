@@ -29,8 +29,14 @@ def _recipient(request: PatientRequest, channel: str | None) -> tuple[str, str]:
 
 
 def _doctors(session: Session, request: PatientRequest, doctor_ids: list[int]) -> list[Doctor]:
-    found = {d.id: d for d in session.scalars(select(Doctor).where(
-        Doctor.id.in_(doctor_ids), Doctor.territory_id == request.territory_id, Doctor.active.is_(True)))}  # fmt: skip
+    found = {
+        d.id: d
+        for d in session.scalars(
+            select(Doctor).where(
+                Doctor.id.in_(doctor_ids), Doctor.territory_id == request.territory_id, Doctor.active.is_(True)
+            )
+        )
+    }
     missing = [i for i in doctor_ids if i not in found]
     if missing:
         message = f"Médecins inconnus dans cette CPTS : {', '.join(map(str, missing))}."
@@ -39,11 +45,16 @@ def _doctors(session: Session, request: PatientRequest, doctor_ids: list[int]) -
 
 
 def _context(request: PatientRequest) -> dict[str, object]:
-    return {"given_name": request.given_name, "territory": request.territory.name,
-            "territory_phone": request.territory.phone}  # fmt: skip
+    return {
+        "given_name": request.given_name,
+        "territory": request.territory.name,
+        "territory_phone": request.territory.phone,
+    }
 
 
-def compose_doctor_list(session: Session, principal: Principal, request_id: int, data: SendListIn) -> tuple[PatientRequest, MessagePreview]:
+def compose_doctor_list(
+    session: Session, principal: Principal, request_id: int, data: SendListIn
+) -> tuple[PatientRequest, MessagePreview]:
     request = get_request(session, principal, request_id)
     if request.status not in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
         raise Conflict("La demande n'est plus ouverte.")
@@ -52,11 +63,15 @@ def compose_doctor_list(session: Session, principal: Principal, request_id: int,
     for doctor in _doctors(session, request, data.doctor_ids):
         location = doctor.locations[0]
         distance = distance_to(request, location)
-        doctors.append({
-            "name": f"Dr {doctor.given_name} {doctor.family_name}", "address": location.address,
-            "commune": location.city, "phone": french_phone(location.phone or doctor.phone) or None,
-            "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
-        })  # fmt: skip
+        doctors.append(
+            {
+                "name": f"Dr {doctor.given_name} {doctor.family_name}",
+                "address": location.address,
+                "commune": location.city,
+                "phone": french_phone(location.phone or doctor.phone) or None,
+                "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
+            }
+        )
     subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
     return request, MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
 
@@ -64,14 +79,24 @@ def compose_doctor_list(session: Session, principal: Principal, request_id: int,
 def send_doctor_list(session: Session, principal: Principal, request_id: int, data: SendListIn) -> None:
     request, message = compose_doctor_list(session, principal, request_id, data)
     enqueue(
-        session, kind="doctor_list", channel=message.channel, recipient=message.recipient, subject=message.subject,
-        body=message.body, territory_id=request.territory_id, request_id=request.id,
-    )  # fmt: skip
+        session,
+        kind="doctor_list",
+        channel=message.channel,
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        territory_id=request.territory_id,
+        request_id=request.id,
+    )
     note = f"Liste de {len(data.doctor_ids)} médecin(s) envoyée par {message.channel.upper()}."
     if request.status == RequestStatus.RECEIVED:
         move(session, principal, request, RequestStatus.PROPOSED, note=note)
     else:
-        session.add(RequestEvent(request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="note", text=note))
+        session.add(
+            RequestEvent(
+                request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="note", text=note
+            )
+        )
     record(session, principal, "request.send_list", "patient_request", request.id, request.territory_id)
     session.commit()
 
@@ -83,8 +108,12 @@ def enqueue_outcome(session: Session, request: PatientRequest, status: RequestSt
     doctor_name = f"Le Dr {doctor.given_name} {doctor.family_name}" if doctor else ""
     subject, body = render("outcome", channel, status=status.value, doctor=doctor_name, **_context(request))
     enqueue(
-        session, kind="outcome", channel=channel, recipient=request.email if channel == "email" else request.phone,
-        subject=subject, body=body, territory_id=request.territory_id, request_id=request.id,
-    )  # fmt: skip
-
-
+        session,
+        kind="outcome",
+        channel=channel,
+        recipient=request.email if channel == "email" else request.phone,
+        subject=subject,
+        body=body,
+        territory_id=request.territory_id,
+        request_id=request.id,
+    )

@@ -18,9 +18,22 @@ from app.doctors.repository import DoctorCard, PracticeCard
 from app.requests.models import PatientRequest
 from app.requests.priority import groups_of
 
-LANGUAGE_NAMES = {"fr": "français", "en": "anglais", "ar": "arabe", "es": "espagnol", "de": "allemand",
-                  "it": "italien", "pt": "portugais", "tr": "turc", "ru": "russe", "uk": "ukrainien",
-                  "ro": "roumain", "pl": "polonais", "zh": "chinois", "vi": "vietnamien"}  # fmt: skip
+LANGUAGE_NAMES = {
+    "fr": "français",
+    "en": "anglais",
+    "ar": "arabe",
+    "es": "espagnol",
+    "de": "allemand",
+    "it": "italien",
+    "pt": "portugais",
+    "tr": "turc",
+    "ru": "russe",
+    "uk": "ukrainien",
+    "ro": "roumain",
+    "pl": "polonais",
+    "zh": "chinois",
+    "vi": "vietnamien",
+}
 
 
 @dataclass
@@ -75,7 +88,8 @@ def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggest
             if doctor.max_distance_km is not None and distance > doctor.max_distance_km:
                 continue
             if request.needs_home_visits and (
-                not doctor.home_visits or (doctor.home_visit_radius_km is not None and distance > doctor.home_visit_radius_km)
+                not doctor.home_visits
+                or (doctor.home_visit_radius_km is not None and distance > doctor.home_visit_radius_km)
             ):
                 continue
         elif request.needs_home_visits and not doctor.home_visits:
@@ -101,8 +115,10 @@ def _explain(request: PatientRequest, suggestion: Suggestion) -> Suggestion:
         shared = _shared_languages(request, doctor)
         reasons.append("parle " + ", ".join(LANGUAGE_NAMES.get(code, code) for code in sorted(shared)))
     if request.needs_home_visits:
-        reasons.append("fait des visites à domicile" + (
-            f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else ""))  # fmt: skip
+        reasons.append(
+            "fait des visites à domicile"
+            + (f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else "")
+        )
     suggestion.reasons = reasons
     return suggestion
 
@@ -124,5 +140,8 @@ def rank_doctors(request: PatientRequest, doctors: Sequence[DoctorCard], limit: 
         (stale if doctor.is_stale(now) else eligible).append(suggestion)
     eligible.sort(key=_order)
     stale.sort(key=_order)
-    return Ranking([_explain(request, s) for s in eligible[:limit]], [_explain(request, s) for s in stale[:limit]],
-                   considered=len(doctors))  # fmt: skip
+    return Ranking(
+        [_explain(request, s) for s in eligible[:limit]],
+        [_explain(request, s) for s in stale[:limit]],
+        considered=len(doctors),
+    )

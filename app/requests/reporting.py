@@ -36,7 +36,7 @@ class Period:
         return start, end
 
 
-def _in_period(query, period: Period):  # noqa: ANN001, ANN202
+def _in_period(query, period: Period):
     start, end = period.bounds()
     if start is not None:
         query = query.where(PatientRequest.created_at >= start)
@@ -46,14 +46,39 @@ def _in_period(query, period: Period):  # noqa: ANN001, ANN202
 
 
 EXPORT_COLUMNS = [
-    "numéro", "reçue le", "statut", "motif de clôture", "nom", "prénom", "âge", "téléphone", "e-mail",
-    "commune", "code INSEE", "code postal", "ALD", "70 ans et plus", "C2S/AME", "visites à domicile",
-    "pourquoi sans médecin", "canal préféré", "déposée par", "source", "médecin (id)", "mise à jour le",
-]  # fmt: skip
+    "numéro",
+    "reçue le",
+    "statut",
+    "motif de clôture",
+    "nom",
+    "prénom",
+    "âge",
+    "téléphone",
+    "e-mail",
+    "commune",
+    "code INSEE",
+    "code postal",
+    "ALD",
+    "70 ans et plus",
+    "C2S/AME",
+    "visites à domicile",
+    "pourquoi sans médecin",
+    "canal préféré",
+    "déposée par",
+    "source",
+    "médecin (id)",
+    "mise à jour le",
+]
 
 
-def export_rows(session: Session, principal: Principal, cpts: str | None, period: Period,
-                statuses: list[str] | None, source: str | None) -> list[list[object]]:  # fmt: skip
+def export_rows(
+    session: Session,
+    principal: Principal,
+    cpts: str | None,
+    period: Period,
+    statuses: list[str] | None,
+    source: str | None,
+) -> list[list[object]]:
     query = _in_period(scoped(PatientRequest, principal), period).order_by(PatientRequest.created_at)
     if cpts:
         territory = territory_for(session, principal, cpts)
@@ -65,14 +90,32 @@ def export_rows(session: Session, principal: Principal, cpts: str | None, period
     today = utcnow().date()
     rows = []
     for r in session.scalars(query):
-        rows.append([
-            r.id, r.created_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"), r.status, r.close_reason or "",
-            r.family_name, r.given_name, age_on(r.birth_date, today), r.phone, r.email or "", r.commune_name,
-            r.insee_code, r.postcode, "oui" if r.ald else "non", "oui" if r.aged_70_or_more else "non",
-            {"yes": "oui", "no": "non"}.get(r.css_or_ame, "?"), "oui" if r.needs_home_visits else "non",
-            r.no_doctor_reason, r.preferred_channel, r.submitted_by, r.source.name if r.source else "",
-            r.matched_doctor_id or "", r.updated_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
-        ])  # fmt: skip
+        rows.append(
+            [
+                r.id,
+                r.created_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
+                r.status,
+                r.close_reason or "",
+                r.family_name,
+                r.given_name,
+                age_on(r.birth_date, today),
+                r.phone,
+                r.email or "",
+                r.commune_name,
+                r.insee_code,
+                r.postcode,
+                "oui" if r.ald else "non",
+                "oui" if r.aged_70_or_more else "non",
+                {"yes": "oui", "no": "non"}.get(r.css_or_ame, "?"),
+                "oui" if r.needs_home_visits else "non",
+                r.no_doctor_reason,
+                r.preferred_channel,
+                r.submitted_by,
+                r.source.name if r.source else "",
+                r.matched_doctor_id or "",
+                r.updated_at.astimezone(PARIS).strftime("%d/%m/%Y %H:%M"),
+            ]
+        )
     return rows
 
 
@@ -100,8 +143,9 @@ def to_xlsx(rows: list[list[object]]) -> bytes:
 def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:
     from app.snp.repository import indicators as slot_figures
 
-    return slot_figures(session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS),
-                        end or datetime(2100, 1, 1, tzinfo=PARIS))  # fmt: skip
+    return slot_figures(
+        session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS), end or datetime(2100, 1, 1, tzinfo=PARIS)
+    )
 
 
 def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> dict[str, object]:
@@ -109,19 +153,26 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     # Counted by the database, one row per combination of status and priority groups: a CPTS
     # receives thousands of requests a year. The groups are still decided by `groups_of`.
     mine = PatientRequest.territory_id == territory.id
-    columns = (PatientRequest.status, PatientRequest.close_reason, PatientRequest.ald,
-               PatientRequest.aged_70_or_more, PatientRequest.css_or_ame)  # fmt: skip
+    columns = (
+        PatientRequest.status,
+        PatientRequest.close_reason,
+        PatientRequest.ald,
+        PatientRequest.aged_70_or_more,
+        PatientRequest.css_or_ame,
+    )
     requests = session.execute(
         _in_period(select(*columns, func.count().label("n")).where(mine), period).group_by(*columns)
-    ).all()  # fmt: skip
+    ).all()
     inside = [r for r in requests if r.status != RequestStatus.OUT_OF_TERRITORY]
     matched = [r for r in inside if r.status == RequestStatus.MATCHED]
-    matched_at = session.execute(_in_period(
-        select(PatientRequest.created_at, func.min(RequestEvent.at))
-        .join(RequestEvent, RequestEvent.request_id == PatientRequest.id)
-        .where(mine, PatientRequest.status == RequestStatus.MATCHED.value, RequestEvent.to_status == "matched"), period)
-        .group_by(PatientRequest.id, PatientRequest.created_at)
-    ).all()  # fmt: skip
+    matched_at = session.execute(
+        _in_period(
+            select(PatientRequest.created_at, func.min(RequestEvent.at))
+            .join(RequestEvent, RequestEvent.request_id == PatientRequest.id)
+            .where(mine, PatientRequest.status == RequestStatus.MATCHED.value, RequestEvent.to_status == "matched"),
+            period,
+        ).group_by(PatientRequest.id, PatientRequest.created_at)
+    ).all()
     days_to_match = [(at - created).total_seconds() / 86400 for created, at in matched_at]
 
     def count(items: list) -> int:
@@ -134,7 +185,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
                 counts[group] += r.n
         return {"ald": counts["ald"], "age_70": counts["age_70"], "css": counts["css"], "total": count(items)}
 
-    def by(column) -> dict[str, int]:  # noqa: ANN001
+    def by(column) -> dict[str, int]:
         n = func.count().label("n")
         query = _in_period(select(column, n).select_from(PatientRequest).where(mine), period)
         if column is not PatientRequest.commune_name:
@@ -148,9 +199,10 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
             closed[r.close_reason] += r.n
 
     doctors = session.execute(
-        select(Doctor.accepting_new_patients, Doctor.capacity_remaining, Doctor.confirmed_at)
-        .where(Doctor.territory_id == territory.id, Doctor.active.is_(True))
-    ).all()  # fmt: skip
+        select(Doctor.accepting_new_patients, Doctor.capacity_remaining, Doctor.confirmed_at).where(
+            Doctor.territory_id == territory.id, Doctor.active.is_(True)
+        )
+    ).all()
     stale_limit = utcnow() - STALE_AFTER
     return {
         "cpts": territory.slug,

@@ -31,7 +31,7 @@ def export(
     principal: Coordinator,
     session: DbSession,
     request: Request,
-    format: Literal["csv", "xlsx"] = "csv",  # noqa: A002
+    format: Literal["csv", "xlsx"] = "csv",
     cpts: str | None = None,
     since: Annotated[date | None, Query(alias="from")] = None,
     until: Annotated[date | None, Query(alias="to")] = None,
@@ -40,14 +40,18 @@ def export(
 ) -> Response:
     """The requests, for follow-up in a spreadsheet (dates in Europe/Paris, `to` included).
     The export is written to the audit trail."""
-    rows = reporting.export_rows(session, principal, cpts, _period(since, until), [s.value for s in status or []], source)
+    rows = reporting.export_rows(
+        session, principal, cpts, _period(since, until), [s.value for s in status or []], source
+    )
     # One trace per CPTS the export covers, so that each CPTS's trail shows it.
     covered = [territory_for(session, principal, cpts).id] if cpts else sorted(principal.territory_ids) or [None]
     with request.app.state.write_sessions() as audit:
         for territory_id in covered:
             record(audit, principal, "request.export", "patient_request", f"{len(rows)} lignes", territory_id)
         audit.commit()
-    content, media = (reporting.to_xlsx(rows), XLSX) if format == "xlsx" else (reporting.to_csv(rows), "text/csv; charset=utf-8")
+    content, media = (
+        (reporting.to_xlsx(rows), XLSX) if format == "xlsx" else (reporting.to_csv(rows), "text/csv; charset=utf-8")
+    )
     filename = f"demandes-{cpts or 'toutes'}.{format}"
     return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -36,8 +36,9 @@ def queue_page(
         query = query.where(PatientRequest.insee_code == filters.commune.upper())
     if filters.q and filters.q.strip():
         needle = f"%{filters.q.strip().lower()}%"
-        query = query.where(or_(func.lower(PatientRequest.family_name).like(needle),
-                                func.lower(PatientRequest.given_name).like(needle)))  # fmt: skip
+        query = query.where(
+            or_(func.lower(PatientRequest.family_name).like(needle), func.lower(PatientRequest.given_name).like(needle))
+        )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.scalars(
         query.order_by(func.coalesce(score_expression(), 0).desc(), PatientRequest.created_at, PatientRequest.id)

@@ -15,8 +15,9 @@ CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "ot
 def mobile_phone(value: str) -> str:
     e164 = normalize_phone(value)
     if phonenumbers.number_type(phonenumbers.parse(e164)) not in (
-        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):  # fmt: skip
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
         raise ValueError("Numéro de téléphone portable attendu (06 ou 07…).")
     return e164
 

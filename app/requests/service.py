@@ -74,9 +74,12 @@ _INSERT_EVENT = insert(RequestEvent.__table__)
 
 
 def submit_request(
-    session: Session, geocoding: GeocodingService, principal: Principal | None, data: RequestCreate,
+    session: Session,
+    geocoding: GeocodingService,
+    principal: Principal | None,
+    data: RequestCreate,
     public_url: str,
-) -> tuple[PatientRequest, bool, str]:  # fmt: skip
+) -> tuple[PatientRequest, bool, str]:
     """Returns (request, is_duplicate, follow-up URL). Committed when it returns."""
     if data.website:  # a hidden field only robots fill in
         raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
@@ -101,24 +104,51 @@ def submit_request(
         if existing_id is not None:
             existing = session.get_one(PatientRequest, existing_id)
             _update_contact(existing, data, token)
-            record(session, principal, "request.resubmit", "patient_request", existing.id, existing.territory_id, actor=_actor(None, data))
+            record(
+                session,
+                principal,
+                "request.resubmit",
+                "patient_request",
+                existing.id,
+                existing.territory_id,
+                actor=_actor(None, data),
+            )
             session.commit()
             return existing, True, _follow_up_url(public_url, token)
 
     now = utcnow()
     values = dict(
-        territory_id=territory.id if territory else None, source_id=source.id if source else None,
-        status=status.value, family_name=data.family_name.strip(), given_name=data.given_name.strip(),
-        birth_date=data.birth_date, phone=data.phone, email=str(data.email) if data.email else None,
-        address=data.address, postcode=data.postcode, insee_code=commune.insee, commune_name=commune.name,
-        latitude=point.latitude if point else None, longitude=point.longitude if point else None,
-        precision=point.precision if point else None, ald=data.ald, css_or_ame=data.css_or_ame,
-        aged_70_or_more=age_on(data.birth_date, now.date()) >= 70, needs_home_visits=data.needs_home_visits,
-        no_doctor_reason=data.no_doctor_reason, preferred_channel=data.preferred_channel,
-        languages=data.languages, comment=data.comment, consent_at=now, submitted_by=submitted_by,
-        submitted_by_user_id=user_id, identity_key=key, follow_up_token_hash=digest(token),
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        territory_id=territory.id if territory else None,
+        source_id=source.id if source else None,
+        status=status.value,
+        family_name=data.family_name.strip(),
+        given_name=data.given_name.strip(),
+        birth_date=data.birth_date,
+        phone=data.phone,
+        email=str(data.email) if data.email else None,
+        address=data.address,
+        postcode=data.postcode,
+        insee_code=commune.insee,
+        commune_name=commune.name,
+        latitude=point.latitude if point else None,
+        longitude=point.longitude if point else None,
+        precision=point.precision if point else None,
+        ald=data.ald,
+        css_or_ame=data.css_or_ame,
+        aged_70_or_more=age_on(data.birth_date, now.date()) >= 70,
+        needs_home_visits=data.needs_home_visits,
+        no_doctor_reason=data.no_doctor_reason,
+        preferred_channel=data.preferred_channel,
+        languages=data.languages,
+        comment=data.comment,
+        consent_at=now,
+        submitted_by=submitted_by,
+        submitted_by_user_id=user_id,
+        identity_key=key,
+        follow_up_token_hash=digest(token),
+        created_at=now,
+        updated_at=now,
+    )
     # Plain inserts, not the ORM's unit of work: this is the busiest write of the service
     # (the scale benchmark in docs/benchmarks.md), and there is nothing to track.
     try:
@@ -127,9 +157,25 @@ def submit_request(
         # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
         session.rollback()
         return submit_request(session, geocoding, principal, data, public_url)
-    session.execute(_INSERT_EVENT, {"request_id": request_id, "user_id": user_id, "actor": _actor(principal, data),
-                                    "kind": "status", "to_status": status.value})  # fmt: skip
-    record(session, principal, "request.create", "patient_request", request_id, values["territory_id"], actor=_actor(None, data))
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "request_id": request_id,
+            "user_id": user_id,
+            "actor": _actor(principal, data),
+            "kind": "status",
+            "to_status": status.value,
+        },
+    )
+    record(
+        session,
+        principal,
+        "request.create",
+        "patient_request",
+        request_id,
+        values["territory_id"],
+        actor=_actor(None, data),
+    )
     session.commit()
     # What was stored, detached: its CPTS and source are already at hand, nothing to reload.
     request = PatientRequest(id=request_id, territory=territory, source=source, **values)
@@ -141,9 +187,11 @@ def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: st
     """What the person who submitted reads, in plain French."""
     if request.status == RequestStatus.OUT_OF_TERRITORY:
         where = f"de la {request.territory.name}" if request.territory else "des CPTS de ce service"
-        return (f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
-                "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
-                "CPTS de votre commune.")  # fmt: skip
+        return (
+            f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
+            "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
+            "CPTS de votre commune."
+        )
     text = f"Merci {request.given_name}, votre demande est enregistrée par la {request.territory.name}."
     if duplicate:
         text = f"{request.given_name}, vous aviez déjà une demande en cours : nous avons mis à jour vos coordonnées."
@@ -179,20 +227,39 @@ def request_out(request: PatientRequest) -> RequestOut:
     priority = priority_of(request, Weights.of(request.territory))
     today = utcnow().date()
     return RequestOut(
-        id=request.id, cpts=request.territory.slug if request.territory else None, status=request.status,
-        close_reason=request.close_reason, family_name=request.family_name, given_name=request.given_name,
-        birth_date=request.birth_date, age=age_on(request.birth_date, today), phone=request.phone,
-        email=request.email, address=request.address, postcode=request.postcode, insee_code=request.insee_code,
-        commune_name=request.commune_name, latitude=request.latitude, longitude=request.longitude,
-        ald=request.ald, css_or_ame=request.css_or_ame, needs_home_visits=request.needs_home_visits,
-        no_doctor_reason=request.no_doctor_reason, preferred_channel=request.preferred_channel,
-        languages=request.languages or [], comment=request.comment, submitted_by=request.submitted_by,
+        id=request.id,
+        cpts=request.territory.slug if request.territory else None,
+        status=request.status,
+        close_reason=request.close_reason,
+        family_name=request.family_name,
+        given_name=request.given_name,
+        birth_date=request.birth_date,
+        age=age_on(request.birth_date, today),
+        phone=request.phone,
+        email=request.email,
+        address=request.address,
+        postcode=request.postcode,
+        insee_code=request.insee_code,
+        commune_name=request.commune_name,
+        latitude=request.latitude,
+        longitude=request.longitude,
+        ald=request.ald,
+        css_or_ame=request.css_or_ame,
+        needs_home_visits=request.needs_home_visits,
+        no_doctor_reason=request.no_doctor_reason,
+        preferred_channel=request.preferred_channel,
+        languages=request.languages or [],
+        comment=request.comment,
+        submitted_by=request.submitted_by,
         source=request.source.name if request.source else None,
-        priority=PriorityOut(**vars(priority)), days_waiting=(today - request.created_at.date()).days,
-        matched_doctor_id=request.matched_doctor_id, created_at=request.created_at,
-        updated_at=request.updated_at, events=[EventOut.model_validate(e) for e in request.events],
+        priority=PriorityOut(**vars(priority)),
+        days_waiting=(today - request.created_at.date()).days,
+        matched_doctor_id=request.matched_doctor_id,
+        created_at=request.created_at,
+        updated_at=request.updated_at,
+        events=[EventOut.model_validate(e) for e in request.events],
         messages=[MessageOut.model_validate(m) for m in request.messages],
-    )  # fmt: skip
+    )
 
 
 def transition(session: Session, principal: Principal, request_id: int, data: TransitionIn) -> PatientRequest:
@@ -206,7 +273,9 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
     doctor = None
     if target is RequestStatus.CLOSED:
         if data.reason is None:
-            raise Unprocessable("Motif de clôture requis.", fields=[FieldError(field="reason", message="Motif requis.")])
+            raise Unprocessable(
+                "Motif de clôture requis.", fields=[FieldError(field="reason", message="Motif requis.")]
+            )
         values["close_reason"] = data.reason
     if target is RequestStatus.MATCHED:
         doctor = _matching_doctor(session, principal, request, data.doctor_id)
@@ -226,8 +295,14 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
 
 
 def move(
-    session: Session, principal: Principal, request: PatientRequest, target: RequestStatus,
-    *, note: str | None = None, reason: str | None = None, **values: object,
+    session: Session,
+    principal: Principal,
+    request: PatientRequest,
+    target: RequestStatus,
+    *,
+    note: str | None = None,
+    reason: str | None = None,
+    **values: object,
 ) -> None:
     """Changes the status in the caller's transaction, with its event. The current status is
     checked again in the UPDATE: of two coordinators acting at once, one wins, the other 409."""
@@ -243,19 +318,32 @@ def move(
     if changed != 1:
         session.rollback()
         raise Conflict("La demande a changé entre-temps : rechargez-la.")
-    session.add(RequestEvent(
-        request_id=request.id, user_id=principal.user_id, actor=principal.email, kind="status",
-        from_status=current.value, to_status=target.value, reason=reason,
-        doctor_id=values.get("matched_doctor_id"), text=note,
-    ))  # fmt: skip
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            user_id=principal.user_id,
+            actor=principal.email,
+            kind="status",
+            from_status=current.value,
+            to_status=target.value,
+            reason=reason,
+            doctor_id=values.get("matched_doctor_id"),
+            text=note,
+        )
+    )
 
 
 def _matching_doctor(session: Session, principal: Principal, request: PatientRequest, doctor_id: int | None) -> Doctor:
     if doctor_id is None:
-        raise Unprocessable("Médecin requis.", fields=[FieldError(field="doctor_id", message="Le médecin qui accepte.")])
+        raise Unprocessable(
+            "Médecin requis.", fields=[FieldError(field="doctor_id", message="Le médecin qui accepte.")]
+        )
     doctor = doctors_repository.get_visible(session, principal, doctor_id)
     if doctor is None or doctor.territory_id != request.territory_id:
-        raise Unprocessable("Médecin inconnu dans cette CPTS.", fields=[FieldError(field="doctor_id", message="Médecin inconnu dans cette CPTS.")])
+        raise Unprocessable(
+            "Médecin inconnu dans cette CPTS.",
+            fields=[FieldError(field="doctor_id", message="Médecin inconnu dans cette CPTS.")],
+        )
     return doctor
 
 

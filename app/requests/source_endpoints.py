@@ -15,34 +15,48 @@ router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
 
 
-def _out(request: Request, source, count: int) -> SourceOut:  # noqa: ANN001
+def _out(request: Request, source, count: int) -> SourceOut:
     return SourceOut(
-        id=source.id, cpts=source.territory.slug, tag=source.tag, name=source.name, kind=source.kind,
-        form_url=sources.form_url(request.app.state.settings.public_url, source), requests=count,
-    )  # fmt: skip
+        id=source.id,
+        cpts=source.territory.slug,
+        tag=source.tag,
+        name=source.name,
+        kind=source.kind,
+        form_url=sources.form_url(request.app.state.settings.public_url, source),
+        requests=count,
+    )
 
 
-@router.post("", response_model=SourceOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 422))
+@router.post(
+    "", response_model=SourceOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 422)
+)
 def create(data: SourceCreate, principal: Coordinator, session: DbSession, request: Request) -> SourceOut:
     """A named place that hands out flyers; its requests are counted."""
     return _out(request, sources.create_source(session, principal, data), 0)
 
 
 @router.get("", response_model=list[SourceOut], responses=error_responses(401, 403))
-def list_sources(principal: Coordinator, session: DbSession, request: Request, cpts: str | None = None) -> list[SourceOut]:
+def list_sources(
+    principal: Coordinator, session: DbSession, request: Request, cpts: str | None = None
+) -> list[SourceOut]:
     return [_out(request, s, n) for s, n in sources.visible_sources(session, principal, cpts)]
 
 
 @router.get(
     "/{source_id}/qr.{kind}",
     responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}, **error_responses(401, 403, 404)},
-)  # fmt: skip
-def qr(source_id: int, kind: Literal["svg", "png"], principal: Coordinator, session: DbSession, request: Request) -> Response:
+)
+def qr(
+    source_id: int, kind: Literal["svg", "png"], principal: Coordinator, session: DbSession, request: Request
+) -> Response:
     source = sources.get_source(session, principal, source_id)
     url = sources.form_url(request.app.state.settings.public_url, source)
     media = "image/svg+xml" if kind == "svg" else "image/png"
-    return Response(sources.qr_code(url, kind), media_type=media,
-                    headers={"Content-Disposition": f'inline; filename="qr-{source.tag}.{kind}"'})  # fmt: skip
+    return Response(
+        sources.qr_code(url, kind),
+        media_type=media,
+        headers={"Content-Disposition": f'inline; filename="qr-{source.tag}.{kind}"'},
+    )
 
 
 @router.get("/{source_id}/flyer", response_class=HTMLResponse, responses=error_responses(401, 403, 404))

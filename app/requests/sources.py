@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.principal import Principal
 from app.accounts.models import Role
+from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.errors import NotFound
 from app.doctors.service import territory_for
@@ -57,10 +57,12 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
 
 def visible_sources(session: Session, principal: Principal, cpts: str | None = None) -> Sequence[tuple[Source, int]]:
     """Sources with how many requests each brought."""
-    counts = (
-        select(PatientRequest.source_id, func.count().label("n")).group_by(PatientRequest.source_id).subquery()
+    counts = select(PatientRequest.source_id, func.count().label("n")).group_by(PatientRequest.source_id).subquery()
+    query = (
+        select(Source, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.source_id == Source.id)
+        .order_by(Source.name)
     )
-    query = select(Source, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.source_id == Source.id).order_by(Source.name)
     if principal.role is not Role.ADMIN:
         query = query.where(Source.territory_id.in_(principal.territory_ids))
     if cpts:

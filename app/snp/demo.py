@@ -28,12 +28,24 @@ DEMO_REGULATOR_EMAIL = "regulation@sas62.example.fr"
 def _guide_example_doctor(session: Session, geocoding: GeocodingService) -> None:
     if session.scalars(select(Doctor.id).where(Doctor.rpps == GUIDE_EXAMPLE_RPPS)).first():
         return
-    doctors.create_doctor(session, geocoding, operator(), DoctorCreate(
-        cpts="grand-arras", rpps=GUIDE_EXAMPLE_RPPS, civility="DR", family_name="Foret", given_name="Pierre",
-        email="pierre.foret@medecins-demo.example.fr", phone="0321000000",
-        locations=[LocationIn(address="25 rue de la Mounestie", postcode="62000", city="Arras", phone="0321000001")],
-        availability=Availability(accepting_new_patients=False),
-    ))  # fmt: skip
+    doctors.create_doctor(
+        session,
+        geocoding,
+        operator(),
+        DoctorCreate(
+            cpts="grand-arras",
+            rpps=GUIDE_EXAMPLE_RPPS,
+            civility="DR",
+            family_name="Foret",
+            given_name="Pierre",
+            email="pierre.foret@medecins-demo.example.fr",
+            phone="0321000000",
+            locations=[
+                LocationIn(address="25 rue de la Mounestie", postcode="62000", city="Arras", phone="0321000001")
+            ],
+            availability=Availability(accepting_new_patients=False),
+        ),
+    )
 
 
 def load_demo_slots(session: Session, geocoding: GeocodingService) -> int:
@@ -46,43 +58,74 @@ def load_demo_slots(session: Session, geocoding: GeocodingService) -> int:
         example = doctor.rpps == GUIDE_EXAMPLE_RPPS
         if not example and rng.random() < 0.2:
             continue  # not every doctor takes part in unscheduled care
-        if session.scalars(select(Slot.id).where(Slot.doctor_id == doctor.id, Slot.start_at > utcnow()).limit(1)).first():
+        if session.scalars(
+            select(Slot.id).where(Slot.doctor_id == doctor.id, Slot.start_at > utcnow()).limit(1)
+        ).first():
             continue
         weekdays = [1, 2, 3, 4, 5, 6] if example else sorted(rng.sample([1, 2, 3, 4, 5], 2))
         hour = 16 if example else rng.choice([8, 12, 17])
         visibility = rng.choice([["SNP", "CPTS"], ["SNP", "CPTS"], ["PUBLIC", "CPTS"], ["CPTS"]])
         data = PatternCreate(
-            doctor_id=doctor.id, kind="HH" if doctor.home_visits and rng.random() < 0.3 else "AMB",
-            visibility=["PUBLIC", "CPTS"] if example else visibility, weekdays=weekdays,
-            start_time=f"{hour:02d}:00", end_time=f"{hour + 2:02d}:00", slot_minutes=20,
-            first_date=today, last_date=today + timedelta(days=13),
-        )  # fmt: skip
+            doctor_id=doctor.id,
+            kind="HH" if doctor.home_visits and rng.random() < 0.3 else "AMB",
+            visibility=["PUBLIC", "CPTS"] if example else visibility,
+            weekdays=weekdays,
+            start_time=f"{hour:02d}:00",
+            end_time=f"{hour + 2:02d}:00",
+            slot_minutes=20,
+            first_date=today,
+            last_date=today + timedelta(days=13),
+        )
         added += service.create_pattern(session, operator(), data).slots_created
         session.commit()
     return added + _demo_centre(session, geocoding, today)
 
 
-def _demo_centre(session: Session, geocoding: GeocodingService, today) -> int:  # noqa: ANN001
+def _demo_centre(session: Session, geocoding: GeocodingService, today) -> int:
     if session.scalars(select(Centre.id).limit(1)).first():
         return 0
-    centre = service.create_centre(session, geocoding, operator(), CentreCreate(
-        cpts="grand-arras", name="Centre de soins non programmés d'Arras", address="2 place de la Gare",
-        postcode="62000", city="Arras", phone="0321500000"))  # fmt: skip
+    centre = service.create_centre(
+        session,
+        geocoding,
+        operator(),
+        CentreCreate(
+            cpts="grand-arras",
+            name="Centre de soins non programmés d'Arras",
+            address="2 place de la Gare",
+            postcode="62000",
+            city="Arras",
+            phone="0321500000",
+        ),
+    )
     session.flush()
-    created = service.create_pattern(session, operator(), PatternCreate(
-        centre_id=centre.id, visibility=["CPTS", "SNP"], weekdays=[6], start_time="09:00", end_time="12:00",
-        slot_minutes=15, first_date=today, last_date=today + timedelta(days=13),
-    )).slots_created  # fmt: skip
+    created = service.create_pattern(
+        session,
+        operator(),
+        PatternCreate(
+            centre_id=centre.id,
+            visibility=["CPTS", "SNP"],
+            weekdays=[6],
+            start_time="09:00",
+            end_time="12:00",
+            slot_minutes=15,
+            first_date=today,
+            last_date=today + timedelta(days=13),
+        ),
+    ).slots_created
     session.commit()
     return created
 
 
 def load_demo_regulator(session: Session) -> None:
     """The demo regulator carries the national identifier of the guide's example."""
-    user = session.scalars(select(User).where(User.email == DEMO_REGULATOR_EMAIL, User.role == Role.REGULATOR.value)).first()
+    user = session.scalars(
+        select(User).where(User.email == DEMO_REGULATOR_EMAIL, User.role == Role.REGULATOR.value)
+    ).first()
     if user is None:
         return
     known = session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id)).first()
     if known is None:
-        session.add(RegulatorIdentifier(user_id=user.id, system=p.NATIONAL_PS, value=GUIDE_EXAMPLE_REGULATOR, kind="IDNPS"))
+        session.add(
+            RegulatorIdentifier(user_id=user.id, system=p.NATIONAL_PS, value=GUIDE_EXAMPLE_REGULATOR, kind="IDNPS")
+        )
         session.commit()

@@ -17,9 +17,19 @@ from app.notifications.models import OutboxMessage
 from app.snp import repository, service
 from app.snp.models import Booking
 from app.snp.schemas import (
-    BookingCreate, BookingOut, CentreCreate, CentreOut, MessageOut, OutcomeIn, PatternCreate, PatternOut,
-    SearchAnswer, SlotCreate, SlotList, SlotOut,
-)  # fmt: skip
+    BookingCreate,
+    BookingOut,
+    CentreCreate,
+    CentreOut,
+    MessageOut,
+    OutcomeIn,
+    PatternCreate,
+    PatternOut,
+    SearchAnswer,
+    SlotCreate,
+    SlotList,
+    SlotOut,
+)
 from app.territories.models import Territory
 
 router = APIRouter(prefix="/api/v1/snp", tags=["unscheduled care"])
@@ -39,15 +49,18 @@ def _commit(session: Session) -> None:
 def _territory(session: Session, principal: Principal, slug: str) -> Territory:
     territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
     if territory is None or not may_act_in(principal, territory.id):
-        raise Unprocessable(f"Aucune de vos CPTS n'est « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")])
+        raise Unprocessable(
+            f"Aucune de vos CPTS n'est « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")]
+        )
     return territory
 
 
 # ---- Slots and patterns --------------------------------------------------------------------
 
 
-@router.post("/slots", response_model=SlotOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 403, 409, 422))  # fmt: skip
+@router.post(
+    "/slots", response_model=SlotOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 422)
+)
 def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSession, response: Response) -> SlotOut:
     """One slot. A doctor publishes its own; coordinators any doctor's or the centre's."""
     slot = service.create_slot(session, principal, data)
@@ -58,17 +71,22 @@ def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSes
 
 @router.get("/slots", response_model=SlotList, responses=error_responses(401, 403, 422))
 def list_slots(
-    principal: CoordinatorOrDoctor, session: DbSession,
+    principal: CoordinatorOrDoctor,
+    session: DbSession,
     start: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
     end: Annotated[datetime | None, Query(alias="to", description="Default: 7 days after `from`.")] = None,
-    cpts: str | None = None, doctor_id: int | None = None, centre_id: int | None = None,
+    cpts: str | None = None,
+    doctor_id: int | None = None,
+    centre_id: int | None = None,
     slot_status: Annotated[str | None, Query(alias="status", pattern="^(free|booked)$")] = None,
-) -> SlotList:  # fmt: skip
+) -> SlotList:
     """The board: slots meeting the period, free and booked, with their booking."""
     start = start or utcnow()
     end = end or start + timedelta(days=7)
     if end - start > timedelta(days=62):
-        raise Unprocessable("Période de deux mois au plus.", fields=[FieldError(field="to", message="Deux mois au plus.")])
+        raise Unprocessable(
+            "Période de deux mois au plus.", fields=[FieldError(field="to", message="Deux mois au plus.")]
+        )
     territory_id = _territory(session, principal, cpts).id if cpts else None
     filters = repository.SlotFilters(start, end, territory_id, doctor_id, centre_id, slot_status)
     slots = repository.list_slots(session, principal, filters)
@@ -86,7 +104,9 @@ def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -
     return service.slot_out(slot, repository.territory_slugs(session), booking)
 
 
-@router.delete("/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409))
+@router.delete(
+    "/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409)
+)
 def delete_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> Response:
     """Removes a free slot (a booked one: cancel its booking first, 409)."""
     service.delete_slot(session, principal, slot_id)
@@ -94,8 +114,12 @@ def delete_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/patterns", response_model=PatternOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 403, 422))  # fmt: skip
+@router.post(
+    "/patterns",
+    response_model=PatternOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 422),
+)
 def create_pattern(data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
     """A recurring pattern in Paris time, expanded into slots at once (slots that would
     overlap an existing one are skipped)."""
@@ -110,7 +134,9 @@ def list_patterns(principal: CoordinatorOrDoctor, session: DbSession) -> list[Pa
 
 
 @router.put("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404, 422))
-def update_pattern(pattern_id: int, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+def update_pattern(
+    pattern_id: int, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession
+) -> PatternOut:
     """Replaces the pattern's free future slots; booked slots are kept as they are."""
     out = service.update_pattern(session, principal, pattern_id, data)
     session.commit()
@@ -128,8 +154,9 @@ def delete_pattern(pattern_id: int, principal: CoordinatorOrDoctor, session: DbS
 # ---- Centres ---------------------------------------------------------------------------------
 
 
-@router.post("/centres", response_model=CentreOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 403, 422))  # fmt: skip
+@router.post(
+    "/centres", response_model=CentreOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 422)
+)
 def create_centre(data: CentreCreate, principal: Coordinator, session: DbSession, geocoding: Geocoding) -> CentreOut:
     """The CPTS's own unscheduled-care centre (CSNP), which may publish slots too."""
     centre = service.create_centre(session, geocoding, principal, data)
@@ -148,7 +175,10 @@ def list_centres(principal: Coordinator, session: DbSession) -> list[CentreOut]:
 
 @router.get("/search", response_model=SearchAnswer, responses=error_responses(401, 403, 422))
 def search(
-    principal: Coordinator, session: DbSession, geocoding: Geocoding, cpts: str,
+    principal: Coordinator,
+    session: DbSession,
+    geocoding: Geocoding,
+    cpts: str,
     postcode: Annotated[str | None, Query(pattern=r"^\d{5}$", description="The caller's postcode…")] = None,
     city: Annotated[str | None, Query(max_length=100, description="…and commune")] = None,
     address: Annotated[str | None, Query(max_length=200)] = None,
@@ -159,7 +189,7 @@ def search(
     kind: Annotated[str | None, Query(pattern="^(AMB|HH|VR)$")] = None,
     max_distance_km: Annotated[float | None, Query(gt=0, le=200)] = None,
     doctor_id: int | None = None,
-) -> SearchAnswer:  # fmt: skip
+) -> SearchAnswer:
     """Free bookable slots for a caller: soonest first, nearest first at the same time; says
     how many doctors and slots it looked at."""
     territory = _territory(session, principal, cpts)
@@ -172,13 +202,31 @@ def _booking_out(session: Session, principal: Principal, booking: Booking) -> Bo
         select(OutboxMessage).where(OutboxMessage.booking_id == booking.id).order_by(OutboxMessage.id)
     ).all()
     return BookingOut(
-        id=booking.id, slot=service.slot_out(repository.slot_view(session, booking.slot_id), repository.territory_slugs(session), booking.id),
-        status=booking.status, family_name=booking.family_name, given_name=booking.given_name,
-        phone=booking.phone, email=booking.email, reason=booking.reason, origin=booking.origin,
-        sas_appointment_id=booking.sas_appointment_id, created_at=booking.created_at,
-        messages=[MessageOut(kind=m.kind, channel=m.channel, status=m.status, attempts=m.attempts,
-                             last_error=m.last_error, sent_at=m.sent_at) for m in messages],
-    )  # fmt: skip
+        id=booking.id,
+        slot=service.slot_out(
+            repository.slot_view(session, booking.slot_id), repository.territory_slugs(session), booking.id
+        ),
+        status=booking.status,
+        family_name=booking.family_name,
+        given_name=booking.given_name,
+        phone=booking.phone,
+        email=booking.email,
+        reason=booking.reason,
+        origin=booking.origin,
+        sas_appointment_id=booking.sas_appointment_id,
+        created_at=booking.created_at,
+        messages=[
+            MessageOut(
+                kind=m.kind,
+                channel=m.channel,
+                status=m.status,
+                attempts=m.attempts,
+                last_error=m.last_error,
+                sent_at=m.sent_at,
+            )
+            for m in messages
+        ],
+    )
 
 
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
@@ -187,10 +235,15 @@ def _reloaded(session: Session, principal: Principal, booking_id: int) -> Bookin
     return _booking_out(session, principal, booking)
 
 
-@router.post("/slots/{slot_id}/bookings", response_model=BookingOut, status_code=status.HTTP_201_CREATED,
-             responses=error_responses(401, 403, 404, 409, 422))  # fmt: skip
-def book_slot(slot_id: int, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request,
-              response: Response) -> BookingOut:  # fmt: skip
+@router.post(
+    "/slots/{slot_id}/bookings",
+    response_model=BookingOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def book_slot(
+    slot_id: int, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request, response: Response
+) -> BookingOut:
     """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
     others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
     booking = service.book(session, request.app.state.settings, principal, slot_id, data, origin="cpts")
@@ -217,9 +270,12 @@ def cancel_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbS
     return _reloaded(session, principal, booking_id)
 
 
-@router.post("/bookings/{booking_id}/outcome", response_model=BookingOut, responses=error_responses(401, 403, 404, 409, 422))
-def record_outcome(booking_id: int, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession,
-                   request: Request) -> BookingOut:  # fmt: skip
+@router.post(
+    "/bookings/{booking_id}/outcome", response_model=BookingOut, responses=error_responses(401, 403, 404, 409, 422)
+)
+def record_outcome(
+    booking_id: int, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession, request: Request
+) -> BookingOut:
     """After the time: the patient came (`fulfilled`) or not (`noshow`)."""
     service.record_outcome(session, request.app.state.settings, principal, booking_id, data.outcome)
     session.commit()

@@ -5,8 +5,19 @@ from datetime import date, datetime, time
 from enum import IntFlag, StrEnum
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Time, UniqueConstraint, text,
-)  # fmt: skip
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Time,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -133,9 +144,12 @@ class Booking(Base):
     __tablename__ = "snp_bookings"
     __table_args__ = (
         Index(
-            "uq_snp_bookings_live_slot", "slot_id", unique=True,
-            sqlite_where=text("status <> 'cancelled'"), postgresql_where=text("status <> 'cancelled'"),
-        ),  # fmt: skip
+            "uq_snp_bookings_live_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
         UniqueConstraint("sas_appointment_id", name="uq_snp_bookings_sas_appointment_id"),
     )
 

@@ -13,6 +13,7 @@ from app.doctors.models import Doctor, PracticeLocation
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
 from app.territories.models import Territory
 
+
 def _slot_with_place() -> tuple:
     # Built on call: options made at import time would configure the mappers too early.
     return (
@@ -81,20 +82,34 @@ class SlotView:
         return f"{self.centre_name}, {where}" if self.centre_name else where
 
 
-def _views():  # noqa: ANN202
+def _views():
     return (
         select(
-            Slot.id, Slot.territory_id, Slot.doctor_id, Slot.location_id, Slot.centre_id, Slot.pattern_id,
-            Slot.start_at, Slot.end_at, Slot.kind, Slot.visibility, Slot.appointment_type, Slot.status,
-            Doctor.given_name, Doctor.family_name,
-            func.coalesce(PracticeLocation.address, Centre.address), func.coalesce(PracticeLocation.postcode, Centre.postcode),
-            func.coalesce(PracticeLocation.city, Centre.city), func.coalesce(PracticeLocation.latitude, Centre.latitude),
-            func.coalesce(PracticeLocation.longitude, Centre.longitude), Centre.name,
+            Slot.id,
+            Slot.territory_id,
+            Slot.doctor_id,
+            Slot.location_id,
+            Slot.centre_id,
+            Slot.pattern_id,
+            Slot.start_at,
+            Slot.end_at,
+            Slot.kind,
+            Slot.visibility,
+            Slot.appointment_type,
+            Slot.status,
+            Doctor.given_name,
+            Doctor.family_name,
+            func.coalesce(PracticeLocation.address, Centre.address),
+            func.coalesce(PracticeLocation.postcode, Centre.postcode),
+            func.coalesce(PracticeLocation.city, Centre.city),
+            func.coalesce(PracticeLocation.latitude, Centre.latitude),
+            func.coalesce(PracticeLocation.longitude, Centre.longitude),
+            Centre.name,
         )
         .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
         .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
         .outerjoin(Centre, Centre.id == Slot.centre_id)
-    )  # fmt: skip
+    )
 
 
 def slot_view(session: Session, slot_id: int) -> SlotView:
@@ -111,13 +126,18 @@ def visible_slot_view(session: Session, principal: Principal | None, slot_id: in
 
 def list_slots(session: Session, principal: Principal, filters: SlotFilters, limit: int = 2000) -> list[SlotView]:
     query = (
-        _views().where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
-        .order_by(Slot.start_at, Slot.id).limit(limit)
-    )  # fmt: skip
+        _views()
+        .where(visible(Slot, principal), Slot.start_at < filters.end, Slot.end_at > filters.start)
+        .order_by(Slot.start_at, Slot.id)
+        .limit(limit)
+    )
     for column, value in (
-        (Slot.territory_id, filters.territory_id), (Slot.doctor_id, filters.doctor_id),
-        (Slot.centre_id, filters.centre_id), (Slot.status, filters.status), (Slot.kind, filters.kind),
-    ):  # fmt: skip
+        (Slot.territory_id, filters.territory_id),
+        (Slot.doctor_id, filters.doctor_id),
+        (Slot.centre_id, filters.centre_id),
+        (Slot.status, filters.status),
+        (Slot.kind, filters.kind),
+    ):
         if value is not None:
             query = query.where(column == value)
     return [SlotView(*row) for row in session.execute(query)]
@@ -129,10 +149,15 @@ def free_slots_in_window(
     """One CPTS's free, bookable slots starting in the window (index on territory, status, start)."""
     query = (
         _views()
-        .where(Slot.territory_id == territory_id, Slot.status == SlotStatus.FREE.value,
-               Slot.start_at >= start, Slot.start_at <= end, Slot.appointment_type == "ROUTINE")
+        .where(
+            Slot.territory_id == territory_id,
+            Slot.status == SlotStatus.FREE.value,
+            Slot.start_at >= start,
+            Slot.start_at <= end,
+            Slot.appointment_type == "ROUTINE",
+        )
         .order_by(Slot.start_at, Slot.id)
-    )  # fmt: skip
+    )
     if kind is not None:
         query = query.where(Slot.kind == kind)
     if doctor_id is not None:
@@ -154,9 +179,11 @@ def mark_booked(session: Session, slot_id: int) -> bool:
 
 def mark_free(session: Session, slot_id: int) -> None:
     session.execute(
-        update(Slot).where(Slot.id == slot_id).values(status=SlotStatus.FREE.value)
+        update(Slot)
+        .where(Slot.id == slot_id)
+        .values(status=SlotStatus.FREE.value)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
 
 
 def get_booking(session: Session, principal: Principal, booking_id: int) -> Booking | None:
@@ -185,10 +212,13 @@ def get_pattern(session: Session, principal: Principal, pattern_id: int) -> Slot
 
 
 def list_patterns(session: Session, principal: Principal) -> list[SlotPattern]:
-    return list(session.scalars(
-        select(SlotPattern).where(visible(SlotPattern, principal), SlotPattern.active.is_(True))
-        .order_by(SlotPattern.id)
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(SlotPattern)
+            .where(visible(SlotPattern, principal), SlotPattern.active.is_(True))
+            .order_by(SlotPattern.id)
+        )
+    )
 
 
 def get_centre(session: Session, principal: Principal, centre_id: int) -> Centre | None:
@@ -213,9 +243,10 @@ def territory_slugs(session: Session) -> dict[int, str]:
 def indicators(session: Session, territory_id: int, start: datetime, end: datetime) -> dict[str, int]:
     """Slots offered, booked and used over a period (by slot start)."""
     offered = session.scalar(
-        select(func.count()).select_from(Slot)
+        select(func.count())
+        .select_from(Slot)
         .where(Slot.territory_id == territory_id, Slot.start_at >= start, Slot.start_at < end)
-    )  # fmt: skip
+    )
     rows = session.execute(
         select(Booking.status, Booking.origin, func.count())
         .join(Slot, Slot.id == Booking.slot_id)
@@ -267,14 +298,31 @@ class SasSlotRow:
 
 
 _SAS_COLUMNS = (
-    Slot.id, Slot.start_at, Slot.end_at, Slot.kind, Slot.visibility, Slot.appointment_type,
-    Doctor.id, Doctor.rpps, Doctor.family_name, Doctor.given_name, Doctor.specialty, Doctor.phone,
-    PracticeLocation.id, PracticeLocation.address, PracticeLocation.postcode, PracticeLocation.city,
-    PracticeLocation.phone, Territory.id, Territory.name, Territory.finess, Territory.phone,
-)  # fmt: skip
+    Slot.id,
+    Slot.start_at,
+    Slot.end_at,
+    Slot.kind,
+    Slot.visibility,
+    Slot.appointment_type,
+    Doctor.id,
+    Doctor.rpps,
+    Doctor.family_name,
+    Doctor.given_name,
+    Doctor.specialty,
+    Doctor.phone,
+    PracticeLocation.id,
+    PracticeLocation.address,
+    PracticeLocation.postcode,
+    PracticeLocation.city,
+    PracticeLocation.phone,
+    Territory.id,
+    Territory.name,
+    Territory.finess,
+    Territory.phone,
+)
 
 
-def _sas_query():  # noqa: ANN202
+def _sas_query():
     return (
         select(*_SAS_COLUMNS)
         .join(Doctor, Doctor.id == Slot.doctor_id)
@@ -287,7 +335,7 @@ def _sas_query():  # noqa: ANN202
 _sas_search: dict[str, object] = {}
 
 
-def _sas_search_statement(dialect: str):  # noqa: ANN202
+def _sas_search_statement(dialect: str):
     # Built once with bound parameters: the SAS's search is the hottest query of the service.
     # PostgreSQL takes the RPPS list as one array parameter (= ANY): nothing to expand per call.
     if dialect not in _sas_search:
@@ -295,11 +343,16 @@ def _sas_search_statement(dialect: str):  # noqa: ANN202
             wanted = Doctor.rpps == any_(bindparam("rpps", type_=ARRAY(String)))
         else:
             wanted = Doctor.rpps.in_(bindparam("rpps", expanding=True))
-        _sas_search[dialect] = _sas_query().where(
-            Slot.doctor_id.in_(select(Doctor.id).where(wanted).scalar_subquery()), Slot.status == SlotStatus.FREE.value,
-            Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
-            Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
-        ).order_by(Slot.start_at, Slot.id)  # fmt: skip
+        _sas_search[dialect] = (
+            _sas_query()
+            .where(
+                Slot.doctor_id.in_(select(Doctor.id).where(wanted).scalar_subquery()),
+                Slot.status == SlotStatus.FREE.value,
+                Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
+                Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
+            )
+            .order_by(Slot.start_at, Slot.id)
+        )
     return _sas_search[dialect]
 
 

@@ -3,8 +3,8 @@ sees, and how a recurring pattern becomes slots in Paris wall-clock time."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from app.snp.models import Visibility

@@ -26,11 +26,27 @@ from app.notifications.templates import render
 from app.requests.ranking import great_circle_km
 from app.snp import repository
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
-from app.snp.rules import DEFAULT_SEARCH_HOURS, PARIS, PatternSpec, expand, served_to_sas, visibility_codes, visibility_from_codes
+from app.snp.rules import (
+    DEFAULT_SEARCH_HOURS,
+    PARIS,
+    PatternSpec,
+    expand,
+    served_to_sas,
+    visibility_codes,
+    visibility_from_codes,
+)
 from app.snp.schemas import (
-    BookingCreate, CentreCreate, CentreOut, PatternCreate, PatternOut, SearchAnswer, SearchResult, SlotCreate,
-    SlotOffer, SlotOut,
-)  # fmt: skip
+    BookingCreate,
+    CentreCreate,
+    CentreOut,
+    PatternCreate,
+    PatternOut,
+    SearchAnswer,
+    SearchResult,
+    SlotCreate,
+    SlotOffer,
+    SlotOut,
+)
 from app.territories.models import Territory
 from app.territories.residency import check_residency
 
@@ -75,20 +91,30 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
 def _overlapping(session: Session, owner: Offer, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """Existing slots of the same doctor (or centre place) meeting [start, end)."""
     column, value = (Slot.doctor_id, owner.doctor.id) if owner.doctor else (Slot.centre_id, owner.centre.id)
-    return list(session.execute(
-        select(Slot.start_at, Slot.end_at).where(column == value, Slot.start_at < end, Slot.end_at > start)
-    ).all())  # fmt: skip
+    return list(
+        session.execute(
+            select(Slot.start_at, Slot.end_at).where(column == value, Slot.start_at < end, Slot.end_at > start)
+        ).all()
+    )
 
 
 def _new_slot(owner: Offer, offer: SlotOffer, start: datetime, end: datetime, pattern_id: int | None) -> dict:
     visibility = visibility_from_codes(offer.visibility)
     return {
-        "territory_id": owner.territory_id, "doctor_id": owner.doctor.id if owner.doctor else None,
-        "location_id": owner.location_id, "centre_id": owner.centre.id if owner.centre else None,
-        "pattern_id": pattern_id, "start_at": start, "end_at": end, "kind": offer.kind,
-        "visibility": visibility, "sas_visible": served_to_sas(visibility),
-        "appointment_type": offer.appointment_type, "status": SlotStatus.FREE.value, "created_at": utcnow(),
-    }  # fmt: skip
+        "territory_id": owner.territory_id,
+        "doctor_id": owner.doctor.id if owner.doctor else None,
+        "location_id": owner.location_id,
+        "centre_id": owner.centre.id if owner.centre else None,
+        "pattern_id": pattern_id,
+        "start_at": start,
+        "end_at": end,
+        "kind": offer.kind,
+        "visibility": visibility,
+        "sas_visible": served_to_sas(visibility),
+        "appointment_type": offer.appointment_type,
+        "status": SlotStatus.FREE.value,
+        "created_at": utcnow(),
+    }
 
 
 # ---- Slots --------------------------------------------------------------------------------
@@ -120,11 +146,22 @@ def delete_slot(session: Session, principal: Principal, slot_id: int) -> None:
 
 def slot_out(slot: repository.SlotView, slugs: dict[int, str], booking_id: int | None = None) -> SlotOut:
     return SlotOut(
-        id=slot.id, territory=slugs.get(slot.territory_id, ""), doctor_id=slot.doctor_id, doctor_name=slot.doctor_name,
-        location_id=slot.location_id, centre_id=slot.centre_id, place=slot.place, pattern_id=slot.pattern_id,
-        start=slot.start_at, end=slot.end_at, kind=slot.kind, visibility=visibility_codes(slot.visibility),
-        appointment_type=slot.appointment_type, status=slot.status, booking_id=booking_id,
-    )  # fmt: skip
+        id=slot.id,
+        territory=slugs.get(slot.territory_id, ""),
+        doctor_id=slot.doctor_id,
+        doctor_name=slot.doctor_name,
+        location_id=slot.location_id,
+        centre_id=slot.centre_id,
+        place=slot.place,
+        pattern_id=slot.pattern_id,
+        start=slot.start_at,
+        end=slot.end_at,
+        kind=slot.kind,
+        visibility=visibility_codes(slot.visibility),
+        appointment_type=slot.appointment_type,
+        status=slot.status,
+        booking_id=booking_id,
+    )
 
 
 # ---- Patterns -----------------------------------------------------------------------------
@@ -136,16 +173,20 @@ def _last_date(data: PatternCreate) -> date:
 
 def _generate(session: Session, pattern: SlotPattern, owner: Offer, offer: SlotOffer, not_before: datetime) -> int:
     """Inserts the pattern's future slots, skipping any that would meet an existing slot."""
-    spec = PatternSpec(pattern.weekdays, pattern.start_time, pattern.end_time, pattern.slot_minutes,
-                       pattern.first_date, pattern.last_date)  # fmt: skip
+    spec = PatternSpec(
+        pattern.weekdays,
+        pattern.start_time,
+        pattern.end_time,
+        pattern.slot_minutes,
+        pattern.first_date,
+        pattern.last_date,
+    )
     wanted = [(s, e) for s, e in expand(spec) if s >= not_before]
     if not wanted:
         return 0
     taken = _overlapping(session, owner, wanted[0][0], wanted[-1][1])
     rows = [
-        _new_slot(owner, offer, s, e, pattern.id)
-        for s, e in wanted
-        if not any(ts < e and te > s for ts, te in taken)
+        _new_slot(owner, offer, s, e, pattern.id) for s, e in wanted if not any(ts < e and te > s for ts, te in taken)
     ]
     if rows:
         session.execute(Slot.__table__.insert(), rows)
@@ -155,13 +196,21 @@ def _generate(session: Session, pattern: SlotPattern, owner: Offer, offer: SlotO
 def create_pattern(session: Session, principal: Principal, data: PatternCreate) -> PatternOut:
     owner = resolve_offer(session, principal, data)
     pattern = SlotPattern(
-        territory_id=owner.territory_id, doctor_id=owner.doctor.id if owner.doctor else None,
-        location_id=owner.location_id, centre_id=owner.centre.id if owner.centre else None,
-        weekdays=data.weekdays, start_time=data.start_time, end_time=data.end_time,
-        slot_minutes=data.slot_minutes, first_date=data.first_date, last_date=_last_date(data), kind=data.kind,
-        visibility=visibility_from_codes(data.visibility), appointment_type=data.appointment_type,
+        territory_id=owner.territory_id,
+        doctor_id=owner.doctor.id if owner.doctor else None,
+        location_id=owner.location_id,
+        centre_id=owner.centre.id if owner.centre else None,
+        weekdays=data.weekdays,
+        start_time=data.start_time,
+        end_time=data.end_time,
+        slot_minutes=data.slot_minutes,
+        first_date=data.first_date,
+        last_date=_last_date(data),
+        kind=data.kind,
+        visibility=visibility_from_codes(data.visibility),
+        appointment_type=data.appointment_type,
         created_by_user_id=principal.user_id,
-    )  # fmt: skip
+    )
     session.add(pattern)
     session.flush()
     created = _generate(session, pattern, owner, data, utcnow())
@@ -173,13 +222,15 @@ def _remove_free_future_slots(session: Session, pattern: SlotPattern) -> tuple[i
     """Deletes the pattern's free future slots; booked ones are never touched."""
     now = utcnow()
     removed = session.execute(
-        delete(Slot).where(Slot.pattern_id == pattern.id, Slot.status == SlotStatus.FREE.value, Slot.start_at > now)
+        delete(Slot)
+        .where(Slot.pattern_id == pattern.id, Slot.status == SlotStatus.FREE.value, Slot.start_at > now)
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     booked = session.scalar(
-        select(func.count()).select_from(Slot)
+        select(func.count())
+        .select_from(Slot)
         .where(Slot.pattern_id == pattern.id, Slot.status != SlotStatus.FREE.value, Slot.start_at > now)
-    )  # fmt: skip
+    )
     return removed, booked
 
 
@@ -192,13 +243,20 @@ def update_pattern(session: Session, principal: Principal, pattern_id: int, data
         raise _field_error("doctor_id", "Une récurrence reste dans sa CPTS.")
     removed, booked = _remove_free_future_slots(session, pattern)
     for name, value in {
-        "doctor_id": owner.doctor.id if owner.doctor else None, "location_id": owner.location_id,
-        "centre_id": owner.centre.id if owner.centre else None, "weekdays": data.weekdays,
-        "start_time": data.start_time, "end_time": data.end_time, "slot_minutes": data.slot_minutes,
-        "first_date": data.first_date, "last_date": _last_date(data), "kind": data.kind,
-        "visibility": visibility_from_codes(data.visibility), "appointment_type": data.appointment_type,
+        "doctor_id": owner.doctor.id if owner.doctor else None,
+        "location_id": owner.location_id,
+        "centre_id": owner.centre.id if owner.centre else None,
+        "weekdays": data.weekdays,
+        "start_time": data.start_time,
+        "end_time": data.end_time,
+        "slot_minutes": data.slot_minutes,
+        "first_date": data.first_date,
+        "last_date": _last_date(data),
+        "kind": data.kind,
+        "visibility": visibility_from_codes(data.visibility),
+        "appointment_type": data.appointment_type,
         "updated_at": utcnow(),
-    }.items():  # fmt: skip
+    }.items():
         setattr(pattern, name, value)
     session.flush()
     created = _generate(session, pattern, owner, data, utcnow())
@@ -217,16 +275,30 @@ def delete_pattern(session: Session, principal: Principal, pattern_id: int) -> P
     return pattern_out(session, pattern, removed=removed, kept=booked)
 
 
-def pattern_out(session: Session, pattern: SlotPattern, created: int = 0, removed: int = 0, kept: int = 0) -> PatternOut:
+def pattern_out(
+    session: Session, pattern: SlotPattern, created: int = 0, removed: int = 0, kept: int = 0
+) -> PatternOut:
     slug = session.scalar(select(Territory.slug).where(Territory.id == pattern.territory_id))
     return PatternOut(
-        id=pattern.id, territory=slug, doctor_id=pattern.doctor_id, location_id=pattern.location_id,
-        centre_id=pattern.centre_id, weekdays=pattern.weekdays, start_time=pattern.start_time,
-        end_time=pattern.end_time, slot_minutes=pattern.slot_minutes, first_date=pattern.first_date,
-        last_date=pattern.last_date, kind=pattern.kind, visibility=visibility_codes(pattern.visibility),
-        appointment_type=pattern.appointment_type, active=pattern.active, slots_created=created,
-        slots_removed=removed, booked_slots_kept=kept,
-    )  # fmt: skip
+        id=pattern.id,
+        territory=slug,
+        doctor_id=pattern.doctor_id,
+        location_id=pattern.location_id,
+        centre_id=pattern.centre_id,
+        weekdays=pattern.weekdays,
+        start_time=pattern.start_time,
+        end_time=pattern.end_time,
+        slot_minutes=pattern.slot_minutes,
+        first_date=pattern.first_date,
+        last_date=pattern.last_date,
+        kind=pattern.kind,
+        visibility=visibility_codes(pattern.visibility),
+        appointment_type=pattern.appointment_type,
+        active=pattern.active,
+        slots_created=created,
+        slots_removed=removed,
+        booked_slots_kept=kept,
+    )
 
 
 # ---- Centres ------------------------------------------------------------------------------
@@ -235,13 +307,23 @@ def pattern_out(session: Session, pattern: SlotPattern, created: int = 0, remove
 def create_centre(session: Session, geocoding: GeocodingService, principal: Principal, data: CentreCreate) -> Centre:
     territory = doctors.territory_for(session, principal, data.cpts)
     place = doctors.locate_practice(
-        session, geocoding, territory, LocationIn(address=data.address, postcode=data.postcode, city=data.city), "centre"
-    )  # fmt: skip
+        session,
+        geocoding,
+        territory,
+        LocationIn(address=data.address, postcode=data.postcode, city=data.city),
+        "centre",
+    )
     centre = Centre(
-        territory_id=territory.id, name=data.name, address=data.address, postcode=data.postcode,
-        insee_code=place.insee_code, city=place.city, latitude=place.latitude, longitude=place.longitude,
+        territory_id=territory.id,
+        name=data.name,
+        address=data.address,
+        postcode=data.postcode,
+        insee_code=place.insee_code,
+        city=place.city,
+        latitude=place.latitude,
+        longitude=place.longitude,
         phone=data.phone,
-    )  # fmt: skip
+    )
     session.add(centre)
     session.flush()
     record(session, principal, "create", "snp_centre", centre.id, territory.id)
@@ -249,16 +331,28 @@ def create_centre(session: Session, geocoding: GeocodingService, principal: Prin
 
 
 def centre_out(centre: Centre, slugs: dict[int, str]) -> CentreOut:
-    return CentreOut(id=centre.id, territory=slugs.get(centre.territory_id, ""), name=centre.name,
-                     address=centre.address, postcode=centre.postcode, city=centre.city, phone=centre.phone)  # fmt: skip
+    return CentreOut(
+        id=centre.id,
+        territory=slugs.get(centre.territory_id, ""),
+        name=centre.name,
+        address=centre.address,
+        postcode=centre.postcode,
+        city=centre.city,
+        phone=centre.phone,
+    )
 
 
 # ---- Search for a patient -----------------------------------------------------------------
 
 
 def patient_point(
-    session: Session, geocoding: GeocodingService, latitude: float | None, longitude: float | None,
-    postcode: str | None, city: str | None, address: str | None,
+    session: Session,
+    geocoding: GeocodingService,
+    latitude: float | None,
+    longitude: float | None,
+    postcode: str | None,
+    city: str | None,
+    address: str | None,
 ) -> tuple[float, float] | None:
     if latitude is not None and longitude is not None:
         return latitude, longitude
@@ -270,10 +364,16 @@ def patient_point(
 
 
 def search(
-    session: Session, principal: Principal, territory: Territory, point: tuple[float, float] | None,
-    start: datetime | None, end: datetime | None, kind: str | None, max_distance_km: float | None,
+    session: Session,
+    principal: Principal,
+    territory: Territory,
+    point: tuple[float, float] | None,
+    start: datetime | None,
+    end: datetime | None,
+    kind: str | None,
+    max_distance_km: float | None,
     doctor_id: int | None,
-) -> SearchAnswer:  # fmt: skip
+) -> SearchAnswer:
     """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
     and, at the same time, nearest first."""
     now = utcnow()
@@ -297,11 +397,15 @@ def search(
     results.sort(key=lambda r: (r[0], r[1], r[2].id))
     slugs = {territory.id: territory.slug}
     return SearchAnswer(
-        window_start=start, window_end=end,
-        doctors_examined=len({s.doctor_id or -s.centre_id for s in slots}), slots_examined=len(slots),
-        items=[SearchResult(slot=slot_out(slot, slugs), distance_km=round(d, 1) if d is not None else None)
-               for _, _, slot, d in results[:200]],
-    )  # fmt: skip
+        window_start=start,
+        window_end=end,
+        doctors_examined=len({s.doctor_id or -s.centre_id for s in slots}),
+        slots_examined=len(slots),
+        items=[
+            SearchResult(slot=slot_out(slot, slugs), distance_km=round(d, 1) if d is not None else None)
+            for _, _, slot, d in results[:200]
+        ],
+    )
 
 
 # ---- Booking ------------------------------------------------------------------------------
@@ -323,19 +427,39 @@ def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, can
         where = f"{slot.location.address}, {slot.location.city}"
     else:
         where = f"{slot.centre.address}, {slot.centre.city}"
-    channel, recipient = ("sms", booking.phone) if booking.phone.startswith(("+336", "+337")) else (
-        ("email", booking.email) if booking.email else (None, None))  # fmt: skip
+    channel, recipient = (
+        ("sms", booking.phone)
+        if booking.phone.startswith(("+336", "+337"))
+        else (("email", booking.email) if booking.email else (None, None))
+    )
     if channel is None:
         return  # a landline and no e-mail: the caller was told on the phone
     subject, body = render(
-        "snp_booking", channel, given_name=booking.given_name, when=_when(slot), who=who, where=where,
-        territory=territory.name, territory_phone=french_phone(territory.phone), cancelled=cancelled,
-    )  # fmt: skip
-    enqueue(session, kind="snp_booking", channel=channel, recipient=recipient, subject=subject, body=body,
-            territory_id=booking.territory_id, booking_id=booking.id)  # fmt: skip
+        "snp_booking",
+        channel,
+        given_name=booking.given_name,
+        when=_when(slot),
+        who=who,
+        where=where,
+        territory=territory.name,
+        territory_phone=french_phone(territory.phone),
+        cancelled=cancelled,
+    )
+    enqueue(
+        session,
+        kind="snp_booking",
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        territory_id=booking.territory_id,
+        booking_id=booking.id,
+    )
 
 
-def _enqueue_sas_push(session: Session, settings: Settings, booking: Booking, slot: Slot, regulator: tuple[str, str, str] | None) -> None:
+def _enqueue_sas_push(
+    session: Session, settings: Settings, booking: Booking, slot: Slot, regulator: tuple[str, str, str] | None
+) -> None:
     """The appointment to the SAS platform (FrAppointmentSAS), after the previous push of the
     same booking: creation first, then each status change."""
     from app.fhir.appointments import appointment_resource  # translation only
@@ -343,16 +467,26 @@ def _enqueue_sas_push(session: Session, settings: Settings, booking: Booking, sl
     if not settings.sas_base_url or booking.sas_appointment_id is None:
         return
     previous = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.booking_id == booking.id, OutboxMessage.channel == "sas")
-        .order_by(OutboxMessage.id.desc()).limit(1)
-    ).first()  # fmt: skip
+        select(OutboxMessage)
+        .where(OutboxMessage.booking_id == booking.id, OutboxMessage.channel == "sas")
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    ).first()
     if previous is None:
         recipient = "POST Appointment"
     else:
         recipient = f"PUT Appointment?identifier={settings.appointment_identifier_system}|{booking.sas_appointment_id}"
     body = appointment_resource(settings, booking, slot, regulator)
-    enqueue(session, kind="sas_appointment", channel="sas", recipient=recipient, body=body,
-            territory_id=booking.territory_id, booking_id=booking.id, after=previous)  # fmt: skip
+    enqueue(
+        session,
+        kind="sas_appointment",
+        channel="sas",
+        recipient=recipient,
+        body=body,
+        territory_id=booking.territory_id,
+        booking_id=booking.id,
+        after=previous,
+    )
 
 
 def regulator_identifier(session: Session, user_id: int | None) -> tuple[str, str, str] | None:
@@ -384,10 +518,17 @@ def book(
     if not repository.mark_booked(session, slot.id):
         raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre.")
     booking = Booking(
-        slot_id=slot.id, territory_id=slot.territory_id, family_name=data.family_name,
-        given_name=data.given_name, phone=data.phone, email=data.email, reason=data.reason, origin=origin,
-        booked_by_user_id=principal.user_id, sas_appointment_id=str(uuid.uuid4()) if origin == "sas" else None,
-    )  # fmt: skip
+        slot_id=slot.id,
+        territory_id=slot.territory_id,
+        family_name=data.family_name,
+        given_name=data.given_name,
+        phone=data.phone,
+        email=data.email,
+        reason=data.reason,
+        origin=origin,
+        booked_by_user_id=principal.user_id,
+        sas_appointment_id=str(uuid.uuid4()) if origin == "sas" else None,
+    )
     session.add(booking)
     session.flush()
     set_committed_value(slot, "status", SlotStatus.BOOKED.value)  # written by mark_booked; no second UPDATE
@@ -420,7 +561,9 @@ def cancel(session: Session, settings: Settings, principal: Principal, booking_i
     return booking
 
 
-def record_outcome(session: Session, settings: Settings, principal: Principal, booking_id: int, outcome: str) -> Booking:
+def record_outcome(
+    session: Session, settings: Settings, principal: Principal, booking_id: int, outcome: str
+) -> Booking:
     booking = _booking_for_change(session, principal, booking_id)
     if booking.status == BookingStatus.CANCELLED.value:
         raise Conflict("Ce rendez-vous a été annulé.")

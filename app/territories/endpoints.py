@@ -39,8 +39,7 @@ class ResidencyOut(BaseModel):
     location: LocationOut | None
     geocoder: Literal["ban", "offline"]
     fallback_reason: (
-        Literal["ban_not_configured", "ban_unavailable", "address_not_found", "address_in_other_commune"]
-        | None
+        Literal["ban_not_configured", "ban_unavailable", "address_not_found", "address_in_other_commune"] | None
     )
     message: str
 
@@ -49,9 +48,7 @@ class ResidencyOut(BaseModel):
 def search_communes(
     communes: Communes,
     postcode: Annotated[str | None, Query(description="Every commune this postcode serves.")] = None,
-    q: Annotated[
-        str | None, Query(max_length=100, description="Start of a name, a postcode or an INSEE code.")
-    ] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Start of a name, a postcode or an INSEE code.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[CommuneOut]:
     """For the form's commune picker."""
@@ -93,11 +90,7 @@ def residency(
     return ResidencyOut(
         commune=CommuneBrief(insee=placement.commune.insee, name=placement.commune.name),
         postcode=placement.postcode,
-        territory=(
-            TerritoryRef(slug=result.territory.slug, name=result.territory.name)
-            if result.territory
-            else None
-        ),
+        territory=(TerritoryRef(slug=result.territory.slug, name=result.territory.name) if result.territory else None),
         precision=location.precision if location else None,
         location=LocationOut(latitude=location.latitude, longitude=location.longitude) if location else None,
         geocoder=placement.geocoder,  # type: ignore[arg-type]
@@ -123,9 +116,7 @@ def get_territory(slug: str, session: DbSession, communes: Communes) -> Territor
     dependencies=[require(Role.ADMIN)],
     responses=error_responses(401, 403, 409, 422),
 )
-def create_territory(
-    data: TerritoryCreate, session: DbSession, communes: Communes, response: Response
-) -> TerritoryOut:
+def create_territory(data: TerritoryCreate, session: DbSession, communes: Communes, response: Response) -> TerritoryOut:
     territory = service.create_territory(session, data, communes)
     response.headers["Location"] = f"/api/v1/territories/{territory.slug}"
     return service.territory_out(territory, communes)
@@ -137,7 +128,5 @@ def create_territory(
     dependencies=[require(Role.ADMIN)],
     responses=error_responses(401, 403, 404, 409, 422),
 )
-def update_territory(
-    slug: str, data: TerritoryUpdate, session: DbSession, communes: Communes
-) -> TerritoryOut:
+def update_territory(slug: str, data: TerritoryUpdate, session: DbSession, communes: Communes) -> TerritoryOut:
     return service.territory_out(service.update_territory(session, slug, data, communes), communes)

@@ -42,8 +42,6 @@ class TerritoryCommune(Base):
     __tablename__ = "territory_communes"
 
     insee_code: Mapped[str] = mapped_column(String(5), primary_key=True)
-    territory_id: Mapped[int] = mapped_column(
-        ForeignKey("territories.id", ondelete="CASCADE"), index=True
-    )
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"), index=True)
 
     territory: Mapped[Territory] = relationship(back_populates="communes")

@@ -15,9 +15,7 @@ def list_territories(session: Session) -> Sequence[Territory]:
 
 
 def get_by_slug(session: Session, slug: str) -> Territory | None:
-    query = (
-        select(Territory).options(selectinload(Territory.communes)).where(Territory.slug == slug)
-    )
+    query = select(Territory).options(selectinload(Territory.communes)).where(Territory.slug == slug)
     return session.scalars(query).one_or_none()
 
 

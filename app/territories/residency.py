@@ -58,10 +58,7 @@ class Residency:
     def message(self) -> str:
         commune = self.placement.commune
         if self.territory is None:
-            return (
-                f"{commune.name} ({commune.insee}) ne fait partie d'aucun territoire CPTS "
-                "suivi par ce service."
-            )
+            return f"{commune.name} ({commune.insee}) ne fait partie d'aucun territoire CPTS suivi par ce service."
         return f"{commune.name} ({commune.insee}) fait partie du territoire de la {self.territory.name}."
 
 

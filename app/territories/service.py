@@ -76,19 +76,14 @@ def resolve_communes(refs: list[str | CommuneByName], communes: CommuneIndex) ->
     return list(dict.fromkeys(codes))  # keep the order given, drop repeats
 
 
-def _refuse_overlap(
-    session: Session, codes: list[str], communes: CommuneIndex, territory: Territory | None
-) -> None:
+def _refuse_overlap(session: Session, codes: list[str], communes: CommuneIndex, territory: Territory | None) -> None:
     claimed = repository.claimed_communes(session, codes, excluding=territory)
     if not claimed:
         return
     described = [f"{_label(code, communes)} ({other.name})" for code, other in claimed]
     raise Conflict(
         "Ces communes appartiennent déjà à une autre CPTS : " + ", ".join(described) + ".",
-        overlapping=[
-            {"insee": code, "territory": {"slug": other.slug, "name": other.name}}
-            for code, other in claimed
-        ],
+        overlapping=[{"insee": code, "territory": {"slug": other.slug, "name": other.name}} for code, other in claimed],
     )
 
 
@@ -117,9 +112,7 @@ def create_territory(session: Session, data: TerritoryCreate, communes: CommuneI
     return territory
 
 
-def update_territory(
-    session: Session, slug: str, data: TerritoryUpdate, communes: CommuneIndex
-) -> Territory:
+def update_territory(session: Session, slug: str, data: TerritoryUpdate, communes: CommuneIndex) -> Territory:
     territory = get_territory(session, slug)
     if data.name is not None:
         territory.name = data.name

@@ -18,7 +18,7 @@ from app.web.templates import templates
 router = APIRouter(include_in_schema=False)
 
 
-def _doctor_for(request: Request, session, token: str) -> Doctor | HTMLResponse:  # noqa: ANN001
+def _doctor_for(request: Request, session, token: str) -> Doctor | HTMLResponse:
     try:
         doctor_id, rpps = read_link(request.app.state.settings, token)
     except InvalidLink as exc:
@@ -31,7 +31,7 @@ def _doctor_for(request: Request, session, token: str) -> Doctor | HTMLResponse:
     return doctor
 
 
-def _page(request: Request, doctor: Doctor, status_code: int = 200, **extra) -> HTMLResponse:  # noqa: ANN003
+def _page(request: Request, doctor: Doctor, status_code: int = 200, **extra) -> HTMLResponse:
     context = {
         "doctor": doctor,
         "a": extra.pop("availability", None) or service.availability_of(doctor),
@@ -86,10 +86,12 @@ def submit(
         except ValidationError as exc:
             errors = field_errors_from_validation(exc.errors())
             return _page(
-                request, doctor, 422, errors=errors, field_errors={e.field: e.message for e in errors},
+                request,
+                doctor,
+                422,
+                errors=errors,
+                field_errors={e.field: e.message for e in errors},
                 availability=Availability.model_construct(**{**raw, "languages": raw["languages"]}),
-            )  # fmt: skip
-    service.confirm_availability(
-        session, None, doctor, availability, via_link_from=client_address(request)
-    )
+            )
+    service.confirm_availability(session, None, doctor, availability, via_link_from=client_address(request))
     return _page(request, doctor, saved=True)

@@ -24,12 +24,22 @@ DoctorCaller = Annotated[Caller, page_for(Role.DOCTOR)]
 PER_PAGE = 50
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 STATES = {
-    "actifs": {"active": True}, "acceptent": {"active": True, "accepting": True},
-    "complets": {"active": True, "accepting": False}, "a-confirmer": {"active": True, "stale": True},
+    "actifs": {"active": True},
+    "acceptent": {"active": True, "accepting": True},
+    "complets": {"active": True, "accepting": False},
+    "a-confirmer": {"active": True, "stale": True},
     "inactifs": {"active": False},
-}  # fmt: skip
-AVAILABILITY_FIELDS = ("accepting_new_patients", "capacity_remaining", "available_until", "priority_only",
-                       "home_visits", "home_visit_radius_km", "max_distance_km", "languages")  # fmt: skip
+}
+AVAILABILITY_FIELDS = (
+    "accepting_new_patients",
+    "capacity_remaining",
+    "available_until",
+    "priority_only",
+    "home_visits",
+    "home_visit_radius_km",
+    "max_distance_km",
+    "languages",
+)
 
 
 @router.get("/medecins", response_class=HTMLResponse)
@@ -45,9 +55,16 @@ def doctors(
     filters = repository.DoctorFilters(cpts=caller.cpts, q=q or None, **STATES[etat])
     rows, total = repository.list_page(session, caller.principal, filters, page, PER_PAGE)
     stale_count = repository.list_page(
-        session, caller.principal, repository.DoctorFilters(cpts=caller.cpts, stale=True), 1, 1)[1]  # fmt: skip
-    context = {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE)),
-               "f": {"etat": etat, "q": q}, "stale_count": stale_count}  # fmt: skip
+        session, caller.principal, repository.DoctorFilters(cpts=caller.cpts, stale=True), 1, 1
+    )[1]
+    context = {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PER_PAGE)),
+        "f": {"etat": etat, "q": q},
+        "stale_count": stale_count,
+    }
     return render(request, caller, "espace/doctors.html", context)
 
 
@@ -57,7 +74,11 @@ def remind_all(request: Request, caller: Manager, session: DbSession) -> Respons
         if caller.cpts is None:
             raise NotFound("Aucune CPTS.")
         count = reminders.remind_stale(session, request.app.state.settings, caller.principal, caller.cpts)
-        return f"E-mail de confirmation envoyé à {count} médecin(s) à confirmer." if count else "Aucun médecin à confirmer."
+        return (
+            f"E-mail de confirmation envoyé à {count} médecin(s) à confirmer."
+            if count
+            else "Aucun médecin à confirmer."
+        )
 
     return act("/espace/medecins", do)
 
@@ -86,8 +107,9 @@ def import_file(
         error = "Fichier trop volumineux (20 Mo au plus)."
     else:
         try:
-            report = import_doctors(session, geocoding, caller.principal, caller.cpts or "", raw,
-                                    skip_invalid=skip_invalid is not None)  # fmt: skip
+            report = import_doctors(
+                session, geocoding, caller.principal, caller.cpts or "", raw, skip_invalid=skip_invalid is not None
+            )
         except ApiError as exc:
             if exc.status_code in (403, 404):
                 raise
@@ -98,6 +120,7 @@ def import_file(
 
 def _availability(form: FormData) -> tuple[Availability | None, dict, list[FieldError]]:
     """The availability fieldset of a doctor's form: (availability, raw values, errors)."""
+
     def text(name: str) -> str:
         return str(form.get(name) or "").strip()
 
@@ -117,11 +140,23 @@ def _availability(form: FormData) -> tuple[Availability | None, dict, list[Field
         return None, raw, field_errors_from_validation(exc.errors())
 
 
-def _doctor_page(request: Request, caller: Caller, doctor: Doctor, template: str, status_code: int = 200,
-                 values: dict | None = None, errors=()) -> HTMLResponse:  # noqa: ANN001  # fmt: skip
+def _doctor_page(
+    request: Request,
+    caller: Caller,
+    doctor: Doctor,
+    template: str,
+    status_code: int = 200,
+    values: dict | None = None,
+    errors=(),
+) -> HTMLResponse:
     a = values or service.availability_of(doctor).model_dump()
-    context = {"d": doctor, "a": a, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
-               "stale": doctor.is_stale()}  # fmt: skip
+    context = {
+        "d": doctor,
+        "a": a,
+        "errors": list(errors),
+        "field_errors": {e.field: e.message for e in errors},
+        "stale": doctor.is_stale(),
+    }
     return render(request, caller, template, context, status_code)
 
 
@@ -131,21 +166,26 @@ def doctor(doctor_id: int, request: Request, caller: Manager, session: DbSession
 
 
 @router.post("/medecins/{doctor_id}", response_class=HTMLResponse)
-async def save_doctor(doctor_id: int, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding) -> Response:
+async def save_doctor(
+    doctor_id: int, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding
+) -> Response:
     form = await request.form()
     return await _run(save_doctor_sync, doctor_id, request, caller, session, geocoding, form)
 
 
-async def _run(function, *args):  # noqa: ANN001, ANN002, ANN202
+async def _run(function, *args):
     from starlette.concurrency import run_in_threadpool
 
     return await run_in_threadpool(function, *args)
 
 
-def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, geocoding, form: FormData) -> Response:  # noqa: ANN001
+def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, geocoding, form: FormData) -> Response:
     doctor = service.get_doctor(session, caller.principal, doctor_id)
     availability, raw, errors = _availability(form)
-    identity = {"email": str(form.get("email") or "").strip() or None, "phone": str(form.get("phone") or "").strip() or None}
+    identity = {
+        "email": str(form.get("email") or "").strip() or None,
+        "phone": str(form.get("phone") or "").strip() or None,
+    }
     data = None
     if availability is not None:
         try:
@@ -193,7 +233,7 @@ def remind(doctor_id: int, request: Request, caller: Manager, session: DbSession
 
 
 # A signed-in doctor: its own record and capacity only (slots come with the SNP domain).
-def _own(session, caller: Caller) -> Doctor:  # noqa: ANN001
+def _own(session, caller: Caller) -> Doctor:
     if caller.principal.doctor_id is None:
         raise NotFound("Aucune fiche de médecin n'est liée à votre compte : contactez la coordination.")
     return service.get_doctor(session, caller.principal, caller.principal.doctor_id)
@@ -210,11 +250,16 @@ async def save_my_practice(request: Request, caller: DoctorCaller, session: DbSe
     return await _run(_save_my_practice, request, caller, session, form)
 
 
-def _save_my_practice(request: Request, caller: Caller, session, form: FormData) -> Response:  # noqa: ANN001
+def _save_my_practice(request: Request, caller: Caller, session, form: FormData) -> Response:
     doctor = _own(session, caller)
     availability, raw, errors = _availability(form)
     if errors:
         return _doctor_page(request, caller, doctor, "espace/my_practice.html", 422, raw, errors)
     service.confirm_availability(session, caller.principal, doctor, availability)
-    return act("/espace/mon-cabinet", lambda: f"Disponibilités enregistrées : {availability.capacity_remaining} place(s) "
-               "pour de nouveaux patients. Merci !")  # fmt: skip
+    return act(
+        "/espace/mon-cabinet",
+        lambda: (
+            f"Disponibilités enregistrées : {availability.capacity_remaining} place(s) "
+            "pour de nouveaux patients. Merci !"
+        ),
+    )

@@ -13,9 +13,13 @@ router = APIRouter(include_in_schema=False)
 STATUS_TEXT = {
     "received": "Votre demande est enregistrée. La coordination de la CPTS l'étudie et vous contactera.",
     "proposed": "La coordination vous a envoyé une liste de médecins qui peuvent vous accueillir.",
-    "matched": "Un médecin a accepté de devenir votre médecin traitant. Pensez à le déclarer auprès de l'Assurance Maladie.",
+    "matched": (
+        "Un médecin a accepté de devenir votre médecin traitant. Pensez à le déclarer auprès de l'Assurance Maladie."
+    ),
     "closed": "Votre demande est close.",
-    "out_of_territory": "Votre commune ne fait pas partie du territoire de la CPTS : nous ne pouvons pas vous orienter.",
+    "out_of_territory": (
+        "Votre commune ne fait pas partie du territoire de la CPTS : nous ne pouvons pas vous orienter."
+    ),
 }
 
 

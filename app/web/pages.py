@@ -17,53 +17,88 @@ PREFIX = "/espace"
 
 # The navigation of each role: (path, label).
 NAVIGATION = {
-    Role.ADMIN: [("/espace/demandes", "Demandes"), ("/espace/medecins", "Médecins"),
-                 ("/espace/soins-non-programmes", "Soins non programmés"), ("/espace/sources", "Sources et affiches"),
-                 ("/espace/indicateurs", "Indicateurs"), ("/espace/journal", "Journal d'audit")],
-    Role.PROFESSIONAL: [("/espace/mes-demandes", "Mes demandes"), ("/espace/mes-demandes/nouvelle", "Nouvelle demande")],
+    Role.ADMIN: [
+        ("/espace/demandes", "Demandes"),
+        ("/espace/medecins", "Médecins"),
+        ("/espace/soins-non-programmes", "Soins non programmés"),
+        ("/espace/sources", "Sources et affiches"),
+        ("/espace/indicateurs", "Indicateurs"),
+        ("/espace/journal", "Journal d'audit"),
+    ],
+    Role.PROFESSIONAL: [
+        ("/espace/mes-demandes", "Mes demandes"),
+        ("/espace/mes-demandes/nouvelle", "Nouvelle demande"),
+    ],
     Role.DOCTOR: [("/espace/mon-cabinet", "Mon cabinet"), ("/espace/soins-non-programmes", "Mes créneaux")],
     Role.REGULATOR: [],
-}  # fmt: skip
+}
 NAVIGATION[Role.COORDINATOR] = NAVIGATION[Role.ADMIN]
 
 STATUS_LABELS = {
-    "received": "Reçue", "proposed": "Liste envoyée", "matched": "Médecin trouvé", "closed": "Close",
+    "received": "Reçue",
+    "proposed": "Liste envoyée",
+    "matched": "Médecin trouvé",
+    "closed": "Close",
     "out_of_territory": "Hors territoire",
-}  # fmt: skip
+}
 CLOSE_REASONS = {
-    "found_alone": "A trouvé un médecin seul", "unreachable": "Injoignable", "withdrew": "A renoncé",
-    "moved_out": "A déménagé", "other": "Autre",
-}  # fmt: skip
+    "found_alone": "A trouvé un médecin seul",
+    "unreachable": "Injoignable",
+    "withdrew": "A renoncé",
+    "moved_out": "A déménagé",
+    "other": "Autre",
+}
 GROUP_BADGES = {"ald": "ALD", "age_70": "70+", "css": "CSS"}
 
 
 def home_of(role: Role) -> str:
-    return {Role.PROFESSIONAL: "/espace/mes-demandes", Role.DOCTOR: "/espace/mon-cabinet",
-            Role.REGULATOR: "/espace/accueil"}.get(role, "/espace/demandes")  # fmt: skip
+    return {
+        Role.PROFESSIONAL: "/espace/mes-demandes",
+        Role.DOCTOR: "/espace/mon-cabinet",
+        Role.REGULATOR: "/espace/accueil",
+    }.get(role, "/espace/demandes")
 
 
 def render(
-    request: Request, caller: Caller | None, template: str, context: dict[str, Any] | None = None,
+    request: Request,
+    caller: Caller | None,
+    template: str,
+    context: dict[str, Any] | None = None,
     status_code: int = 200,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     flash = take_flash(request)
     full = {
-        "caller": caller, "flash": flash, "csrf_token": caller.csrf_token if caller else None,
-        "navigation": NAVIGATION.get(caller.role, []) if caller else [], "current_path": request.url.path,
-        "status_labels": STATUS_LABELS, "close_reasons": CLOSE_REASONS, "group_badges": GROUP_BADGES,
+        "caller": caller,
+        "flash": flash,
+        "csrf_token": caller.csrf_token if caller else None,
+        "navigation": NAVIGATION.get(caller.role, []) if caller else [],
+        "current_path": request.url.path,
+        "status_labels": STATUS_LABELS,
+        "close_reasons": CLOSE_REASONS,
+        "group_badges": GROUP_BADGES,
         **(context or {}),
-    }  # fmt: skip
+    }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
     if flash:
         response.delete_cookie(FLASH_COOKIE, path="/espace")
     return response
 
 
-def _error_page(request: Request, status_code: int, message: str, fields=()) -> HTMLResponse:  # noqa: ANN001
-    titles = {403: "Accès refusé", 404: "Page introuvable", 409: "Action impossible", 422: "Valeurs invalides",
-              429: "Trop de tentatives", 503: "Service momentanément indisponible"}  # fmt: skip
-    context = {"title": titles.get(status_code, "Erreur"), "message": message, "fields": list(fields),
-               "status_code": status_code}  # fmt: skip
+def _error_page(request: Request, status_code: int, message: str, fields=()) -> HTMLResponse:
+    titles = {
+        403: "Accès refusé",
+        404: "Page introuvable",
+        409: "Action impossible",
+        422: "Valeurs invalides",
+        429: "Trop de tentatives",
+        503: "Service momentanément indisponible",
+    }
+    context = {
+        "title": titles.get(status_code, "Erreur"),
+        "message": message,
+        "fields": list(fields),
+        "status_code": status_code,
+    }
     return render(request, None, "espace/error.html", context, status_code=status_code)
 
 

@@ -15,8 +15,7 @@ from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.requests import repository
-from app.requests.models import RequestStatus
-from app.requests.models import PatientRequest
+from app.requests.models import PatientRequest, RequestStatus
 from app.requests.service import submit_request
 from app.web.pages import render
 from app.web.request_form import FIELDS, REASONS, request_from_form
@@ -34,16 +33,36 @@ def my_requests(
     request: Request, caller: Professional, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
     filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus))
-    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)  # its own only (access rule)
-    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    rows, total = repository.queue_page(
+        session, caller.principal, filters, page, PER_PAGE
+    )  # its own only (access rule)
+    record_reads(
+        session,
+        request.app.state.write_sessions,
+        caller.principal,
+        "patient_request",
+        [(r.id, r.territory_id) for r in rows],
+    )
     today = utcnow().date()
-    context = {"rows": [summary(r, today) for r in rows], "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE))}
+    context = {
+        "rows": [summary(r, today) for r in rows],
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PER_PAGE)),
+    }
     return render(request, caller, "espace/my_requests.html", context)
 
 
-def _form(request: Request, caller: Caller, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:  # noqa: ANN001
-    context = {"v": values, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
-               "candidates": list(candidates), "reasons": REASONS}  # fmt: skip
+def _form(
+    request: Request, caller: Caller, values: dict, status_code: int = 200, errors=(), candidates=()
+) -> HTMLResponse:
+    context = {
+        "v": values,
+        "errors": list(errors),
+        "field_errors": {e.field: e.message for e in errors},
+        "candidates": list(candidates),
+        "reasons": REASONS,
+    }
     return render(request, caller, "espace/new_request.html", context, status_code)
 
 
@@ -59,21 +78,38 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
     values["attested"] = str(form.get("patient_consent_attested", ""))
     kind = "professional" if caller.role is Role.PROFESSIONAL else "coordinator"
     # The patient's consent is what the professional attests; the form asks for it once.
-    values |= {"consent": "yes" if values["attested"] == "yes" else "", "cpts": caller.cpts or "", "source": "", "website": ""}
+    values |= {
+        "consent": "yes" if values["attested"] == "yes" else "",
+        "cpts": caller.cpts or "",
+        "source": "",
+        "website": "",
+    }
     try:
         data = request_from_form(values, submitted_by=kind, patient_consent_attested=values["attested"] == "yes")
     except ValidationError as exc:
-        errors = [FieldError(field="patient_consent_attested", message="Confirmez que le patient a donné son accord.")
-                  if e.field == "consent" else e for e in field_errors_from_validation(exc.errors())]  # fmt: skip
+        errors = [
+            FieldError(field="patient_consent_attested", message="Confirmez que le patient a donné son accord.")
+            if e.field == "consent"
+            else e
+            for e in field_errors_from_validation(exc.errors())
+        ]
         return _form(request, caller, values, 422, errors)
     public_url = request.app.state.settings.public_url
     try:
-        created, duplicate, _ = await run_in_threadpool(submit_request, session, geocoding, caller.principal, data, public_url)
+        created, duplicate, _ = await run_in_threadpool(
+            submit_request, session, geocoding, caller.principal, data, public_url
+        )
     except ApiError as exc:
         if exc.status_code in (403, 404):
             raise
-        return _form(request, caller, values, exc.status_code, exc.fields or [FieldError(field="form", message=exc.message)],
-                     exc.extra.get("candidates", []))  # fmt: skip
+        return _form(
+            request,
+            caller,
+            values,
+            exc.status_code,
+            exc.fields or [FieldError(field="form", message=exc.message)],
+            exc.extra.get("candidates", []),
+        )
     message = _said(created, duplicate)
     if caller.role is Role.PROFESSIONAL:
         return redirect("/espace/mes-demandes", message)
@@ -83,8 +119,10 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
 def _said(created: PatientRequest, duplicate: bool) -> str:
     who = f"{created.given_name} {created.family_name.upper()}"
     if created.status == RequestStatus.OUT_OF_TERRITORY:
-        return (f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande de {who} "
-                "est enregistrée, mais nous ne pourrons pas l'orienter.")  # fmt: skip
+        return (
+            f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande de {who} "
+            "est enregistrée, mais nous ne pourrons pas l'orienter."
+        )
     if duplicate:
         return f"{who} avait déjà une demande en cours : ses coordonnées sont mises à jour."
     return f"Demande de {who} enregistrée par la {created.territory.name} ({created.commune_name})."

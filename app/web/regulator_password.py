@@ -15,9 +15,10 @@ router = APIRouter(include_in_schema=False)
 PATH = "/comptes/mot-de-passe/{token}"
 
 
-def _page(request: Request, status_code: int = 200, **context) -> HTMLResponse:  # noqa: ANN003
-    return templates.TemplateResponse(request, "regulator_password.html", {"error": None, "done": False, **context},
-                                      status_code=status_code)  # fmt: skip
+def _page(request: Request, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "regulator_password.html", {"error": None, "done": False, **context}, status_code=status_code
+    )
 
 
 @router.get(PATH, response_class=HTMLResponse)
@@ -30,9 +31,12 @@ def show(token: str, request: Request, session: DbSession) -> HTMLResponse:
 
 @router.post(PATH, response_class=HTMLResponse)
 def submit(
-    token: str, request: Request, session: DbSession,
-    password: Annotated[str, Form(max_length=500)] = "", confirmation: Annotated[str, Form(max_length=500)] = "",
-) -> HTMLResponse:  # fmt: skip
+    token: str,
+    request: Request,
+    session: DbSession,
+    password: Annotated[str, Form(max_length=500)] = "",
+    confirmation: Annotated[str, Form(max_length=500)] = "",
+) -> HTMLResponse:
     user = user_of_password_token(session, request.app.state.settings, token)
     if user is None:
         return templates.TemplateResponse(request, "link_invalid.html", {"expired": False}, status_code=404)

@@ -19,14 +19,22 @@ from app.web.request_pages import act
 from app.web.session import Manager
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
-SOURCE_KINDS = {"pharmacy": "Pharmacie", "surgery": "Cabinet médical", "town_hall": "Mairie", "cpam": "CPAM", "other": "Autre"}
+SOURCE_KINDS = {
+    "pharmacy": "Pharmacie",
+    "surgery": "Cabinet médical",
+    "town_hall": "Mairie",
+    "cpam": "CPAM",
+    "other": "Autre",
+}
 
 
 @router.get("/sources", response_class=HTMLResponse)
 def source_list(request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
     public_url = request.app.state.settings.public_url
-    rows = [{"source": s, "count": n, "url": sources.form_url(public_url, s)}
-            for s, n in sources.visible_sources(session, caller.principal, caller.cpts)]  # fmt: skip
+    rows = [
+        {"source": s, "count": n, "url": sources.form_url(public_url, s)}
+        for s, n in sources.visible_sources(session, caller.principal, caller.cpts)
+    ]
     return render(request, caller, "espace/sources.html", {"rows": rows, "kinds": SOURCE_KINDS})
 
 
@@ -38,7 +46,9 @@ def create_source(
     kind: Annotated[str, Form(max_length=20)] = "other",
 ) -> Response:
     def do() -> str:
-        source = sources.create_source(session, caller.principal, SourceCreate(cpts=caller.cpts or "", name=name.strip(), kind=kind))
+        source = sources.create_source(
+            session, caller.principal, SourceCreate(cpts=caller.cpts or "", name=name.strip(), kind=kind)
+        )
         return f"Source « {source.name} » créée : imprimez son affiche ou téléchargez son QR code."
 
     return act("/espace/sources", do)
@@ -58,7 +68,10 @@ ROWS = [
     ("… dont 70 ans et plus", lambda i: i["matched_by_group"]["age_70"]),
     ("… dont CSS / AME", lambda i: i["matched_by_group"]["css"]),
     ("Encore en attente", lambda i: i["requests"]["still_waiting"]),
-    ("Délai médian jusqu'au médecin (jours)", lambda i: i["median_days_to_match"] if i["median_days_to_match"] is not None else "—"),
+    (
+        "Délai médian jusqu'au médecin (jours)",
+        lambda i: i["median_days_to_match"] if i["median_days_to_match"] is not None else "—",
+    ),
     ("Médecins volontaires actifs", lambda i: i["doctors"]["volunteers"]),
     ("… acceptant de nouveaux patients", lambda i: i["doctors"]["accepting"]),
     ("Places offertes aujourd'hui", lambda i: i["doctors"]["places_offered"]),
@@ -70,12 +83,14 @@ ROWS = [
     ("… honorés (patient venu)", lambda i: i["unscheduled_care"]["slots_used"]),
     ("… patient absent", lambda i: i["unscheduled_care"]["noshows"]),
     ("Rendez-vous annulés", lambda i: i["unscheduled_care"]["cancelled_bookings"]),
-]  # fmt: skip
+]
 
 
 def _period(since: date | None, until: date | None) -> reporting.Period:
     if since and until and since > until:
-        raise Unprocessable("Période invalide : le début suit la fin.", fields=[FieldError(field="du", message="Le début suit la fin.")])
+        raise Unprocessable(
+            "Période invalide : le début suit la fin.", fields=[FieldError(field="du", message="Le début suit la fin.")]
+        )
     return reporting.Period(since, until)
 
 
@@ -101,15 +116,27 @@ def indicators(
     since, until = du or _default_since(), au or date.today()
     figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
     charts = {
-        "groups": {"labels": ["ALD", "70 ans et plus", "CSS / AME"],
-                   "received": [figures["received_by_group"][g] for g in ("ald", "age_70", "css")],
-                   "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")]},
+        "groups": {
+            "labels": ["ALD", "70 ans et plus", "CSS / AME"],
+            "received": [figures["received_by_group"][g] for g in ("ald", "age_70", "css")],
+            "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")],
+        },
         "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
         "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
-        "slots": {"labels": ["Offerts", "Réservés", "Honorés", "Absents"],
-                  "values": [figures["unscheduled_care"][k] for k in ("slots_offered", "slots_booked", "slots_used", "noshows")]},
-    }  # fmt: skip
-    context = {"since": since, "until": until, "figures": figures, "table": _table(figures), "charts": json.dumps(charts).replace("<", "\\u003c")}
+        "slots": {
+            "labels": ["Offerts", "Réservés", "Honorés", "Absents"],
+            "values": [
+                figures["unscheduled_care"][k] for k in ("slots_offered", "slots_booked", "slots_used", "noshows")
+            ],
+        },
+    }
+    context = {
+        "since": since,
+        "until": until,
+        "figures": figures,
+        "table": _table(figures),
+        "charts": json.dumps(charts).replace("<", "\\u003c"),
+    }
     return render(request, caller, "espace/indicators.html", context)
 
 
@@ -133,14 +160,23 @@ def indicators_csv(
     writer.writerow(["source", "demandes"])
     writer.writerows(figures["by_source"].items())
     filename = f"indicateurs-{caller.cpts}-{since}-{until}.csv"
-    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+    return Response(
+        out.getvalue().encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 # Audit trail ----------------------------------------------------------------------------------
 
 AUDIT_PER_PAGE = 100
-OBJECT_TYPES = {"patient_request": "Demande", "doctor": "Médecin", "user": "Compte", "source": "Source", "territory": "CPTS"}
+OBJECT_TYPES = {
+    "patient_request": "Demande",
+    "doctor": "Médecin",
+    "user": "Compte",
+    "source": "Source",
+    "territory": "CPTS",
+}
 
 
 @router.get("/journal", response_class=HTMLResponse)
@@ -157,11 +193,21 @@ def audit(
     since = datetime.combine(du, time(), reporting.PARIS) if du else None
     until = datetime.combine(au + timedelta(days=1), time(), reporting.PARIS) if au else None
     events = list_events(
-        session, caller.principal, territory_id=caller.territory.id if caller.territory else None,
-        object_type=objet or None, object_id=numero.strip() or None, since=since, until=until,
-        limit=AUDIT_PER_PAGE + 1, offset=(page - 1) * AUDIT_PER_PAGE,
-    )  # fmt: skip
-    context = {"events": events[:AUDIT_PER_PAGE], "more": len(events) > AUDIT_PER_PAGE, "page": page,
-               "f": {"objet": objet, "numero": numero, "du": du or "", "au": au or ""}, "object_types": OBJECT_TYPES}  # fmt: skip
+        session,
+        caller.principal,
+        territory_id=caller.territory.id if caller.territory else None,
+        object_type=objet or None,
+        object_id=numero.strip() or None,
+        since=since,
+        until=until,
+        limit=AUDIT_PER_PAGE + 1,
+        offset=(page - 1) * AUDIT_PER_PAGE,
+    )
+    context = {
+        "events": events[:AUDIT_PER_PAGE],
+        "more": len(events) > AUDIT_PER_PAGE,
+        "page": page,
+        "f": {"objet": objet, "numero": numero, "du": du or "", "au": au or ""},
+        "object_types": OBJECT_TYPES,
+    }
     return render(request, caller, "espace/audit.html", context)
-

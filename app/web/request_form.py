@@ -3,20 +3,19 @@
 It posts to itself; errors come back next to their fields; an undecidable commune comes
 back as a list of the postcode's communes to pick from."""
 
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.ratelimit import INTAKE
+from app.requests.models import Source
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.schemas import RequestCreate
 from app.requests.service import submission_message, submit_request
-from app.requests.models import Source
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
 from app.web.templates import templates
@@ -30,12 +29,31 @@ REASONS = [
     ("other", "Autre raison"),
 ]
 _LANGUAGE_CODES = {normalize_name(name): code for code, name in LANGUAGE_NAMES.items()}
-FIELDS = ("source", "cpts", "website", "submitted_by", "family_name", "given_name", "birth_date", "phone",
-          "email", "preferred_channel", "address", "postcode", "city", "ald", "css_or_ame",
-          "needs_home_visits", "no_doctor_reason", "languages", "comment", "consent")  # fmt: skip
+FIELDS = (
+    "source",
+    "cpts",
+    "website",
+    "submitted_by",
+    "family_name",
+    "given_name",
+    "birth_date",
+    "phone",
+    "email",
+    "preferred_channel",
+    "address",
+    "postcode",
+    "city",
+    "ald",
+    "css_or_ame",
+    "needs_home_visits",
+    "no_doctor_reason",
+    "languages",
+    "comment",
+    "consent",
+)
 
 
-def _territory(session, cpts: str | None, source: str | None) -> Territory | None:  # noqa: ANN001
+def _territory(session, cpts: str | None, source: str | None) -> Territory | None:
     if source:
         found = session.scalars(select(Source).where(Source.tag == source)).one_or_none()
         if found:
@@ -45,12 +63,15 @@ def _territory(session, cpts: str | None, source: str | None) -> Territory | Non
     return None
 
 
-def _page(request: Request, session, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:  # noqa: ANN001
+def _page(request: Request, session, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:
     context = {
-        "v": values, "errors": list(errors), "field_errors": {e.field: e.message for e in errors},
-        "candidates": list(candidates), "reasons": REASONS,
+        "v": values,
+        "errors": list(errors),
+        "field_errors": {e.field: e.message for e in errors},
+        "candidates": list(candidates),
+        "reasons": REASONS,
         "territory": _territory(session, values.get("cpts"), values.get("source")),
-    }  # fmt: skip
+    }
     return templates.TemplateResponse(request, "request_form.html", context, status_code=status_code)
 
 
@@ -82,8 +103,14 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
             submit_request, session, geocoding, None, data, request.app.state.settings.public_url
         )
     except ApiError as exc:
-        return _page(request, session, values, exc.status_code, exc.fields or [FieldError(field="form", message=exc.message)],
-                     exc.extra.get("candidates", []))  # fmt: skip
+        return _page(
+            request,
+            session,
+            values,
+            exc.status_code,
+            exc.fields or [FieldError(field="form", message=exc.message)],
+            exc.extra.get("candidates", []),
+        )
     message = submission_message(created, duplicate, data.cpts)
     context = {"status": created.status, "message": message, "follow_up_url": follow_up}
     return templates.TemplateResponse(request, "request_done.html", context)
@@ -93,14 +120,31 @@ def request_from_form(values: dict[str, str], **extra: object) -> RequestCreate:
     """The questionnaire's fields (as posted, stripped) as a request; ValidationError otherwise.
     Also used by the workspace, where a professional fills it for a patient."""
     payload = {
-        **{k: values[k] or None for k in ("family_name", "given_name", "birth_date", "phone", "email",
-                                          "address", "postcode", "city", "comment", "source", "cpts", "website")},
+        **{
+            k: values[k] or None
+            for k in (
+                "family_name",
+                "given_name",
+                "birth_date",
+                "phone",
+                "email",
+                "address",
+                "postcode",
+                "city",
+                "comment",
+                "source",
+                "cpts",
+                "website",
+            )
+        },
         "submitted_by": values["submitted_by"] or "patient",
         "preferred_channel": values["preferred_channel"] or "sms",
-        "ald": values["ald"] == "yes", "css_or_ame": values["css_or_ame"] or "unknown",
+        "ald": values["ald"] == "yes",
+        "css_or_ame": values["css_or_ame"] or "unknown",
         "needs_home_visits": values["needs_home_visits"] == "yes",
         "no_doctor_reason": values["no_doctor_reason"] or "other",
-        "languages": _languages(values["languages"]), "consent": values["consent"] == "yes",
-    }  # fmt: skip
+        "languages": _languages(values["languages"]),
+        "consent": values["consent"] == "yes",
+    }
     payload["postcode"] = payload["postcode"] or ""
     return RequestCreate.model_validate(payload | extra)

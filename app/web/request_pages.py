@@ -38,7 +38,7 @@ STATUS_FILTERS = {
 }
 
 
-def communes_of(request: Request, session, territory_id: int | None) -> list[tuple[str, str]]:  # noqa: ANN001
+def communes_of(request: Request, session, territory_id: int | None) -> list[tuple[str, str]]:
     """(INSEE code, name) of the CPTS's communes, by name: the commune filter's choices."""
     if territory_id is None:
         return []
@@ -47,13 +47,19 @@ def communes_of(request: Request, session, territory_id: int | None) -> list[tup
     return sorted(((code, index.get(code).name if index.get(code) else code) for code in codes), key=lambda c: c[1])
 
 
-def summary(r: PatientRequest, today) -> dict:  # noqa: ANN001
+def summary(r: PatientRequest, today) -> dict:
     return {
-        "id": r.id, "name": f"{r.family_name.upper()} {r.given_name}", "age": age_on(r.birth_date, today),
-        "status": r.status, "commune": r.commune_name, "source": r.source.name if r.source else "formulaire direct",
-        "priority": priority_of(r, Weights.of(r.territory)), "days_waiting": (today - r.created_at.date()).days,
-        "created_at": r.created_at, "submitted_by": r.submitted_by,
-    }  # fmt: skip
+        "id": r.id,
+        "name": f"{r.family_name.upper()} {r.given_name}",
+        "age": age_on(r.birth_date, today),
+        "status": r.status,
+        "commune": r.commune_name,
+        "source": r.source.name if r.source else "formulaire direct",
+        "priority": priority_of(r, Weights.of(r.territory)),
+        "days_waiting": (today - r.created_at.date()).days,
+        "created_at": r.created_at,
+        "submitted_by": r.submitted_by,
+    }
 
 
 @router.get("/demandes", response_class=HTMLResponse)
@@ -73,69 +79,125 @@ def queue(
     )
     rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)
     # Names and ages are on screen: who saw which requests goes to the audit trail, as with the API.
-    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", [(r.id, r.territory_id) for r in rows])
+    record_reads(
+        session,
+        request.app.state.write_sessions,
+        caller.principal,
+        "patient_request",
+        [(r.id, r.territory_id) for r in rows],
+    )
     today = utcnow().date()
     context = {
-        "rows": [summary(r, today) for r in rows], "total": total, "page": page,
-        "pages": max(1, -(-total // PER_PAGE)), "f": {"statut": statut, "source": source, "commune": commune, "q": q},
+        "rows": [summary(r, today) for r in rows],
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PER_PAGE)),
+        "f": {"statut": statut, "source": source, "commune": commune, "q": q},
         "sources": [s for s, _ in visible_sources(session, caller.principal, caller.cpts)],
         "communes": communes_of(request, session, caller.territory.id if caller.territory else None),
         "status_filters": STATUS_FILTERS,
-    }  # fmt: skip
+    }
     return render(request, caller, "espace/queue.html", context)
 
 
-def _doctor_names(session, caller: Caller, ids: set[int]) -> dict[int, str]:  # noqa: ANN001
+def _doctor_names(session, caller: Caller, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(
-        scoped(Doctor, caller.principal).with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        scoped(Doctor, caller.principal)
+        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
         .where(Doctor.id.in_(ids))
-    ).all()  # fmt: skip
+    ).all()
     return {i: f"Dr {g} {f}" for i, g, f in rows}
 
 
-def _suggestion(s) -> dict:  # noqa: ANN001
+def _suggestion(s) -> dict:
     d, loc = s.doctor, s.location
     return {
-        "id": d.id, "name": f"Dr {d.given_name} {d.family_name}", "address": loc.address, "commune": loc.city,
-        "phone": loc.phone or d.phone, "distance": s.distance_km, "places": s.places_left, "reasons": s.reasons,
-        "confirmed_at": d.confirmed_at, "lat": loc.latitude, "lon": loc.longitude,
-    }  # fmt: skip
+        "id": d.id,
+        "name": f"Dr {d.given_name} {d.family_name}",
+        "address": loc.address,
+        "commune": loc.city,
+        "phone": loc.phone or d.phone,
+        "distance": s.distance_km,
+        "places": s.places_left,
+        "reasons": s.reasons,
+        "confirmed_at": d.confirmed_at,
+        "lat": loc.latitude,
+        "lon": loc.longitude,
+    }
 
 
 def request_page(
-    request: Request, caller: Caller, session, request_id: int, *, preview=None, chosen=(), channel=None,  # noqa: ANN001
+    request: Request,
+    caller: Caller,
+    session,
+    request_id: int,
+    *,
+    preview=None,
+    chosen=(),
+    channel=None,
     status_code: int = 200,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
     if request.method == "GET":
-        record_read(session, request.app.state.write_sessions, caller.principal, "patient_request", patient_request.id, patient_request.territory_id)
+        record_read(
+            session,
+            request.app.state.write_sessions,
+            caller.principal,
+            "patient_request",
+            patient_request.id,
+            patient_request.territory_id,
+        )
     else:  # a preview: this request's session may already write (SQLite has one writer)
         record(session, caller.principal, "read", "patient_request", patient_request.id, patient_request.territory_id)
         session.commit()
     eligible, stale, considered = [], [], 0
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
         _, ranking = service.suggestions(session, caller.principal, request_id)
-        eligible, stale, considered = [_suggestion(s) for s in ranking.eligible], [_suggestion(s) for s in ranking.stale], ranking.considered
+        eligible, stale, considered = (
+            [_suggestion(s) for s in ranking.eligible],
+            [_suggestion(s) for s in ranking.stale],
+            ranking.considered,
+        )
     doctor_ids = {e.doctor_id for e in patient_request.events if e.doctor_id} | (
-        {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set())  # fmt: skip
-    points = [{"lat": s["lat"], "lon": s["lon"], "label": f"{i}. {s['name']}", "doctor": True}
-              for i, s in enumerate(eligible, start=1) if s["lat"] is not None]  # fmt: skip
+        {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set()
+    )
+    points = [
+        {"lat": s["lat"], "lon": s["lon"], "label": f"{i}. {s['name']}", "doctor": True}
+        for i, s in enumerate(eligible, start=1)
+        if s["lat"] is not None
+    ]
     patient_point = None
     if patient_request.latitude is not None:
-        patient_point = {"lat": patient_request.latitude, "lon": patient_request.longitude,
-                         "label": f"Patient ({patient_request.commune_name})"}  # fmt: skip
+        patient_point = {
+            "lat": patient_request.latitude,
+            "lon": patient_request.longitude,
+            "label": f"Patient ({patient_request.commune_name})",
+        }
     settings = request.app.state.settings
-    map_data = json.dumps({"patient": patient_point, "doctors": points, "tiles": settings.map_tile_url,
-                           "attribution": settings.map_tile_attribution})  # fmt: skip
+    map_data = json.dumps(
+        {
+            "patient": patient_point,
+            "doctors": points,
+            "tiles": settings.map_tile_url,
+            "attribution": settings.map_tile_attribution,
+        }
+    )
     today = utcnow().date()
     context = {
-        "r": patient_request, "s": summary(patient_request, today), "eligible": eligible, "stale": stale,
-        "considered": considered, "doctor_names": _doctor_names(session, caller, doctor_ids), "map_data": map_data,
-        "preview": preview, "chosen": set(chosen), "channel": channel or patient_request.preferred_channel,
+        "r": patient_request,
+        "s": summary(patient_request, today),
+        "eligible": eligible,
+        "stale": stale,
+        "considered": considered,
+        "doctor_names": _doctor_names(session, caller, doctor_ids),
+        "map_data": map_data,
+        "preview": preview,
+        "chosen": set(chosen),
+        "channel": channel or patient_request.preferred_channel,
         "is_open": patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED),
-    }  # fmt: skip
+    }
     return render(request, caller, "espace/request.html", context, status_code)
 
 
@@ -188,14 +250,17 @@ def send_list(
             raise
         except (ApiError, ValidationError) as exc:
             return redirect(url, refusal(exc), "error")
-        return request_page(request, caller, session, request_id, preview=preview, chosen=doctor_ids or [],
-                            channel=preview.channel)  # fmt: skip
+        return request_page(
+            request, caller, session, request_id, preview=preview, chosen=doctor_ids or [], channel=preview.channel
+        )
 
     def send() -> str:
         data = SendListIn(doctor_ids=doctor_ids or [], channel=_channel(channel))
         send_doctor_list(session, caller.principal, request_id, data)
         how = "par e-mail" if (data.channel or "") == "email" else "par SMS" if data.channel == "sms" else ""
-        return f"Liste de {len(data.doctor_ids)} médecin(s) envoyée {how} : le message part dans la minute.".replace("  ", " ")
+        return f"Liste de {len(data.doctor_ids)} médecin(s) envoyée {how} : le message part dans la minute.".replace(
+            "  ", " "
+        )
 
     return act(url, send)
 
@@ -210,11 +275,17 @@ def match(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     def do() -> str:
-        updated = service.transition(session, caller.principal, request_id, TransitionIn(
-            to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None))  # fmt: skip
+        updated = service.transition(
+            session,
+            caller.principal,
+            request_id,
+            TransitionIn(to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None),
+        )
         doctor = session.get(Doctor, updated.matched_doctor_id)
-        return (f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
-                f"(il lui reste {doctor.capacity_remaining} place(s)).")  # fmt: skip
+        return (
+            f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
+            f"(il lui reste {doctor.capacity_remaining} place(s))."
+        )
 
     return act(f"/espace/demandes/{request_id}", do)
 
@@ -229,8 +300,12 @@ def close(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     def do() -> str:
-        service.transition(session, caller.principal, request_id, TransitionIn(
-            to="closed", reason=reason or None, notify=notify is not None, note=note or None))  # fmt: skip
+        service.transition(
+            session,
+            caller.principal,
+            request_id,
+            TransitionIn(to="closed", reason=reason or None, notify=notify is not None, note=note or None),
+        )
         return "Demande close."
 
     return act(f"/espace/demandes/{request_id}", do)

@@ -109,7 +109,7 @@ async def page_caller(request: Request, caller: Annotated[Caller, Depends(resolv
     return caller
 
 
-def page_for(*roles: Role):  # noqa: ANN201
+def page_for(*roles: Role):
     """Dependency: a page for these roles (a 403 page for the others)."""
     allowed = frozenset(roles)
 

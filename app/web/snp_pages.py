@@ -49,50 +49,75 @@ def _at(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=PARIS)
 
 
-def _owners(session, caller: Caller) -> tuple[list, list]:  # noqa: ANN001
+def _owners(session, caller: Caller) -> tuple[list, list]:
     """Whom the caller may publish for: its doctors (or itself) and the CPTS's centres."""
     query = (
-        scoped(Doctor, caller.principal).with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
-        .where(Doctor.active.is_(True)).order_by(Doctor.family_name, Doctor.given_name)
-    )  # fmt: skip
+        scoped(Doctor, caller.principal)
+        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .where(Doctor.active.is_(True))
+        .order_by(Doctor.family_name, Doctor.given_name)
+    )
     if caller.role is not Role.DOCTOR and caller.territory is not None:
         query = query.where(Doctor.territory_id == caller.territory.id)
     doctors = list(session.execute(query.limit(1000)))  # names only: the board's select
-    centres = [] if caller.role is Role.DOCTOR else [
-        c for c in repository.list_centres(session, caller.principal)
-        if caller.territory is None or c.territory_id == caller.territory.id
-    ]  # fmt: skip
+    centres = (
+        []
+        if caller.role is Role.DOCTOR
+        else [
+            c
+            for c in repository.list_centres(session, caller.principal)
+            if caller.territory is None or c.territory_id == caller.territory.id
+        ]
+    )
     return doctors, centres
 
 
 def _chip(slot: repository.SlotView, booking: Booking | None, now: datetime) -> dict:
     return {
-        "id": slot.id, "start": slot.start_at, "end": slot.end_at, "kind": KINDS.get(slot.kind, slot.kind),
-        "from": f"{slot.start_at.astimezone(PARIS):%H:%M}", "to": f"{slot.end_at.astimezone(PARIS):%H:%M}",
-        "walk_in": slot.appointment_type == "WALKIN", "status": slot.status, "past": slot.end_at <= now,
-        "started": slot.start_at <= now, "booking": booking,
+        "id": slot.id,
+        "start": slot.start_at,
+        "end": slot.end_at,
+        "kind": KINDS.get(slot.kind, slot.kind),
+        "from": f"{slot.start_at.astimezone(PARIS):%H:%M}",
+        "to": f"{slot.end_at.astimezone(PARIS):%H:%M}",
+        "walk_in": slot.appointment_type == "WALKIN",
+        "status": slot.status,
+        "past": slot.end_at <= now,
+        "started": slot.start_at <= now,
+        "booking": booking,
         "visibility": ", ".join(VISIBILITIES[v] for v in service.visibility_codes(slot.visibility)),
-    }  # fmt: skip
+    }
 
 
 @router.get("", response_class=HTMLResponse)
 def board(
-    request: Request, caller: Publisher, session: DbSession,
-    jour: Annotated[date | None, Query()] = None, vue: Annotated[str, Query(pattern="^(jour|semaine)$")] = "jour",
+    request: Request,
+    caller: Publisher,
+    session: DbSession,
+    jour: Annotated[date | None, Query()] = None,
+    vue: Annotated[str, Query(pattern="^(jour|semaine)$")] = "jour",
     medecin: Annotated[int | None, Query()] = None,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     """The board: per day, per doctor (or centre) and place, its slots, free, booked or walk-in."""
     day = jour or _today()
     days = 1 if vue == "jour" else 7
     start, end = _at(day, time()), _at(day + timedelta(days=days), time())
     territory_id = caller.territory.id if caller.territory is not None and caller.role is not Role.DOCTOR else None
-    slots = repository.list_slots(session, caller.principal, repository.SlotFilters(
-        start, end, territory_id=territory_id, doctor_id=medecin))  # fmt: skip
+    slots = repository.list_slots(
+        session, caller.principal, repository.SlotFilters(start, end, territory_id=territory_id, doctor_id=medecin)
+    )
     booking_ids = repository.live_bookings_by_slot(session, [s.id for s in slots])
-    bookings = {b.slot_id: b for b in session.scalars(select(Booking).where(Booking.id.in_(booking_ids.values() or [-1])))}
+    bookings = {
+        b.slot_id: b for b in session.scalars(select(Booking).where(Booking.id.in_(booking_ids.values() or [-1])))
+    }
     if bookings:  # patients' names are on screen: who saw them goes to the audit trail
-        record_reads(session, request.app.state.write_sessions, caller.principal, "snp_booking",
-                     [(b.id, b.territory_id) for b in bookings.values()])  # fmt: skip
+        record_reads(
+            session,
+            request.app.state.write_sessions,
+            caller.principal,
+            "snp_booking",
+            [(b.id, b.territory_id) for b in bookings.values()],
+        )
     now = utcnow()
     grouped: dict[date, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     for slot in slots:
@@ -100,15 +125,29 @@ def board(
         grouped[slot.start_at.astimezone(PARIS).date()][owner].append(_chip(slot, bookings.get(slot.id), now))
     doctors, centres = _owners(session, caller)
     context = {
-        "day": day, "vue": vue, "days": [day + timedelta(days=n) for n in range(days)], "grouped": grouped,
-        "previous": day - timedelta(days=days), "next": day + timedelta(days=days), "today": _today(),
-        "doctors": doctors, "centres": centres, "medecin": medecin, "kinds": KINDS, "visibilities": VISIBILITIES,
-        "weekdays": WEEKDAYS, "outcomes": OUTCOMES, "booking_status": BOOKING_STATUS,
-        "patterns": repository.list_patterns(session, caller.principal), "counts": {
+        "day": day,
+        "vue": vue,
+        "days": [day + timedelta(days=n) for n in range(days)],
+        "grouped": grouped,
+        "previous": day - timedelta(days=days),
+        "next": day + timedelta(days=days),
+        "today": _today(),
+        "doctors": doctors,
+        "centres": centres,
+        "medecin": medecin,
+        "kinds": KINDS,
+        "visibilities": VISIBILITIES,
+        "weekdays": WEEKDAYS,
+        "outcomes": OUTCOMES,
+        "booking_status": BOOKING_STATUS,
+        "patterns": repository.list_patterns(session, caller.principal),
+        "counts": {
             "free": sum(s.status == "free" and s.appointment_type == "ROUTINE" for s in slots),
-            "booked": sum(s.status == "booked" for s in slots), "walk_in": sum(s.appointment_type == "WALKIN" for s in slots)},
+            "booked": sum(s.status == "booked" for s in slots),
+            "walk_in": sum(s.appointment_type == "WALKIN" for s in slots),
+        },
         "names": {d.id: f"Dr {d.given_name} {d.family_name}" for d in doctors} | {-c.id: c.name for c in centres},
-    }  # fmt: skip
+    }
     return render(request, caller, "espace/snp_board.html", context)
 
 
@@ -123,18 +162,25 @@ def _owner_fields(owner: str) -> dict:
 
 def _offer(caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None) -> dict:
     fields = _owner_fields(owner) if caller.role is not Role.DOCTOR else {"doctor_id": caller.principal.doctor_id}
-    return fields | {"kind": kind, "visibility": visibility or ["SNP", "CPTS"],
-                     "appointment_type": "WALKIN" if walk_in else "ROUTINE"}  # fmt: skip
+    return fields | {
+        "kind": kind,
+        "visibility": visibility or ["SNP", "CPTS"],
+        "appointment_type": "WALKIN" if walk_in else "ROUTINE",
+    }
 
 
 @router.post("/creneaux")
 def create_slot(
-    caller: Publisher, session: DbSession,
-    owner: Annotated[str, Form(max_length=12)] = "", day: Annotated[date | None, Form()] = None,
-    start: Annotated[time | None, Form()] = None, end: Annotated[time | None, Form()] = None,
-    kind: Annotated[str, Form(max_length=3)] = "AMB", visibility: Annotated[list[str], Form()] = [],  # noqa: B006
+    caller: Publisher,
+    session: DbSession,
+    owner: Annotated[str, Form(max_length=12)] = "",
+    day: Annotated[date | None, Form()] = None,
+    start: Annotated[time | None, Form()] = None,
+    end: Annotated[time | None, Form()] = None,
+    kind: Annotated[str, Form(max_length=3)] = "AMB",
+    visibility: Annotated[list[str], Form()] = [],  # noqa: B006
     walk_in: Annotated[str | None, Form()] = None,
-) -> Response:  # fmt: skip
+) -> Response:
     back = f"{BASE}?jour={day.isoformat()}" if day else BASE
 
     def do() -> str:
@@ -153,23 +199,36 @@ def create_slot(
 
 @router.post("/recurrences")
 def create_pattern(
-    caller: Publisher, session: DbSession,
-    owner: Annotated[str, Form(max_length=12)] = "", weekdays: Annotated[list[int], Form()] = [],  # noqa: B006
-    start: Annotated[time | None, Form()] = None, end: Annotated[time | None, Form()] = None,
-    minutes: Annotated[int, Form(ge=5, le=240)] = 20, first_date: Annotated[date | None, Form()] = None,
-    weeks: Annotated[int, Form(ge=1, le=52)] = 4, kind: Annotated[str, Form(max_length=3)] = "AMB",
-    visibility: Annotated[list[str], Form()] = [], walk_in: Annotated[str | None, Form()] = None,  # noqa: B006
-) -> Response:  # fmt: skip
+    caller: Publisher,
+    session: DbSession,
+    owner: Annotated[str, Form(max_length=12)] = "",
+    weekdays: Annotated[list[int], Form()] = [],  # noqa: B006
+    start: Annotated[time | None, Form()] = None,
+    end: Annotated[time | None, Form()] = None,
+    minutes: Annotated[int, Form(ge=5, le=240)] = 20,
+    first_date: Annotated[date | None, Form()] = None,
+    weeks: Annotated[int, Form(ge=1, le=52)] = 4,
+    kind: Annotated[str, Form(max_length=3)] = "AMB",
+    visibility: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+    walk_in: Annotated[str | None, Form()] = None,
+) -> Response:
     def do() -> str:
         data = PatternCreate(
-            **_offer(caller, owner, kind, visibility, walk_in), weekdays=weekdays, start_time=start, end_time=end,
-            slot_minutes=minutes, first_date=first_date or _today(), weeks=weeks,
-        )  # fmt: skip
+            **_offer(caller, owner, kind, visibility, walk_in),
+            weekdays=weekdays,
+            start_time=start,
+            end_time=end,
+            slot_minutes=minutes,
+            first_date=first_date or _today(),
+            weeks=weeks,
+        )
         out = service.create_pattern(session, caller.principal, data)
         session.commit()
         days = ", ".join(WEEKDAYS[d] for d in out.weekdays)
-        return (f"Récurrence enregistrée ({days}, {out.start_time:%H:%M}–{out.end_time:%H:%M}, {weeks} semaine(s)) : "
-                f"{out.slots_created} créneau(x) créé(s).")  # fmt: skip
+        return (
+            f"Récurrence enregistrée ({days}, {out.start_time:%H:%M}–{out.end_time:%H:%M}, {weeks} semaine(s)) : "
+            f"{out.slots_created} créneau(x) créé(s)."
+        )
 
     return act(BASE, do)
 
@@ -186,7 +245,9 @@ def delete_pattern(pattern_id: int, caller: Publisher, session: DbSession) -> Re
 
 
 @router.post("/creneaux/{slot_id}/supprimer")
-def delete_slot(slot_id: int, caller: Publisher, session: DbSession, jour: Annotated[str, Form(max_length=10)] = "") -> Response:
+def delete_slot(
+    slot_id: int, caller: Publisher, session: DbSession, jour: Annotated[str, Form(max_length=10)] = ""
+) -> Response:
     def do() -> str:
         service.delete_slot(session, caller.principal, slot_id)
         session.commit()
@@ -197,11 +258,16 @@ def delete_slot(slot_id: int, caller: Publisher, session: DbSession, jour: Annot
 
 @router.get("/recherche", response_class=HTMLResponse)
 def search(
-    request: Request, caller: Manager, session: DbSession, geocoding: Geocoding,
-    code_postal: Annotated[str, Query(max_length=5)] = "", commune: Annotated[str, Query(max_length=100)] = "",
-    type: Annotated[str, Query(max_length=3)] = "", distance: Annotated[str, Query(max_length=3)] = "",  # noqa: A002
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    geocoding: Geocoding,
+    code_postal: Annotated[str, Query(max_length=5)] = "",
+    commune: Annotated[str, Query(max_length=100)] = "",
+    type: Annotated[str, Query(max_length=3)] = "",
+    distance: Annotated[str, Query(max_length=3)] = "",
     heures: Annotated[int, Query(ge=1, le=336)] = 48,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     """Free slots for a caller: by their commune, the next 48 hours first."""
     answer, error = None, None
     form = {"code_postal": code_postal, "commune": commune, "type": type, "distance": distance, "heures": heures}
@@ -209,21 +275,34 @@ def search(
         raise NotFound("Choisissez d'abord une CPTS.")
     if code_postal or request.query_params:
         try:
-            point = service.patient_point(session, geocoding, None, None, code_postal, commune or None, None) if code_postal else None
+            point = (
+                service.patient_point(session, geocoding, None, None, code_postal, commune or None, None)
+                if code_postal
+                else None
+            )
             answer = service.search(
-                session, caller.principal, caller.territory, point, None, utcnow() + timedelta(hours=heures),
-                type if type in KINDS else None, float(distance) if distance.isdigit() else None, None,
-            )  # fmt: skip
+                session,
+                caller.principal,
+                caller.territory,
+                point,
+                None,
+                utcnow() + timedelta(hours=heures),
+                type if type in KINDS else None,
+                float(distance) if distance.isdigit() else None,
+                None,
+            )
         except (ApiError, ValidationError) as exc:
             error = refusal(exc)
     context = {"answer": answer, "error": error, "f": form, "kinds": KINDS}
     return render(request, caller, "espace/snp_search.html", context, 422 if error else 200)
 
 
-def _bookable(session, caller: Caller, slot_id: int, origin: str | None):  # noqa: ANN001, ANN202
+def _bookable(session, caller: Caller, slot_id: int, origin: str | None):
     """The slot, as this caller may book it: a regulator only from the SAS (origin=sas)."""
     if caller.role is Role.REGULATOR and origin != "sas":
-        raise Forbidden("Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS.")
+        raise Forbidden(
+            "Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS."
+        )
     principal = None if caller.role is Role.REGULATOR else caller.principal  # None: the SAS's view
     slot = repository.visible_slot_view(session, principal, slot_id)
     if slot is None:
@@ -231,49 +310,80 @@ def _bookable(session, caller: Caller, slot_id: int, origin: str | None):  # noq
     return slot
 
 
-def _booking_page(request: Request, caller: Caller, slot, origin: str | None, status_code: int = 200, **extra) -> HTMLResponse:  # noqa: ANN001, ANN003
+def _booking_page(
+    request: Request, caller: Caller, slot, origin: str | None, status_code: int = 200, **extra
+) -> HTMLResponse:
     start = slot.start_at.astimezone(PARIS)
-    context = {"slot": slot, "kind": KINDS.get(slot.kind, slot.kind), "origin": origin if origin == "sas" else "",
-               "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end_at.astimezone(PARIS):%H:%M}", "day": start.date(),
-               "values": {}, "error": None, "taken": slot.status != "free" or slot.appointment_type != "ROUTINE", **extra}  # fmt: skip
+    context = {
+        "slot": slot,
+        "kind": KINDS.get(slot.kind, slot.kind),
+        "origin": origin if origin == "sas" else "",
+        "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end_at.astimezone(PARIS):%H:%M}",
+        "day": start.date(),
+        "values": {},
+        "error": None,
+        "taken": slot.status != "free" or slot.appointment_type != "ROUTINE",
+        **extra,
+    }
     return render(request, caller, "espace/snp_book.html", context, status_code)
 
 
 @router.get("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
-def booking_form(slot_id: int, request: Request, caller: Booker, session: DbSession, origin: str | None = None) -> HTMLResponse:
+def booking_form(
+    slot_id: int, request: Request, caller: Booker, session: DbSession, origin: str | None = None
+) -> HTMLResponse:
     """The slot's booking page: the booking URL the SAS receives in Slot.comment."""
     return _booking_page(request, caller, _bookable(session, caller, slot_id, origin), origin)
 
 
 @router.post("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
 def book(
-    slot_id: int, request: Request, caller: Booker, session: DbSession,
-    family_name: Annotated[str, Form(max_length=100)] = "", given_name: Annotated[str, Form(max_length=100)] = "",
-    phone: Annotated[str, Form(max_length=30)] = "", email: Annotated[str, Form(max_length=254)] = "",
-    reason: Annotated[str, Form(max_length=200)] = "", origin: Annotated[str, Form(max_length=3)] = "",
-) -> Response:  # fmt: skip
+    slot_id: int,
+    request: Request,
+    caller: Booker,
+    session: DbSession,
+    family_name: Annotated[str, Form(max_length=100)] = "",
+    given_name: Annotated[str, Form(max_length=100)] = "",
+    phone: Annotated[str, Form(max_length=30)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    reason: Annotated[str, Form(max_length=200)] = "",
+    origin: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
     slot = _bookable(session, caller, slot_id, origin or None)
     values = {"family_name": family_name, "given_name": given_name, "phone": phone, "email": email, "reason": reason}
     try:
         data = BookingCreate(**{k: v for k, v in values.items() if v or k != "email"})
-        booking = service.book(session, request.app.state.settings, caller.principal, slot.id, data,
-                               origin="sas" if caller.role is Role.REGULATOR else "cpts")  # fmt: skip
+        booking = service.book(
+            session,
+            request.app.state.settings,
+            caller.principal,
+            slot.id,
+            data,
+            origin="sas" if caller.role is Role.REGULATOR else "cpts",
+        )
         session.commit()
     except (ApiError, ValidationError) as exc:
         session.rollback()
         status = exc.status_code if isinstance(exc, ApiError) else 422
         fresh = repository.slot_view(session, slot.id)
         return _booking_page(request, caller, fresh, origin, status, values=values, error=refusal(exc))
-    message = (f"Rendez-vous réservé pour {booking.given_name} {booking.family_name} le "
-               f"{slot.start_at.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation.")  # fmt: skip
+    message = (
+        f"Rendez-vous réservé pour {booking.given_name} {booking.family_name} le "
+        f"{slot.start_at.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation."
+    )
     if caller.role is Role.REGULATOR:
         return render(request, caller, "espace/snp_booked.html", {"slot": slot, "booking": booking, "message": message})
     return redirect(f"{BASE}?jour={slot.start_at.astimezone(PARIS).date().isoformat()}", message)
 
 
 @router.post("/rendez-vous/{booking_id}/annuler")
-def cancel(request: Request, booking_id: int, caller: Publisher, session: DbSession,
-           jour: Annotated[str, Form(max_length=10)] = "") -> Response:  # fmt: skip
+def cancel(
+    request: Request,
+    booking_id: int,
+    caller: Publisher,
+    session: DbSession,
+    jour: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
     def do() -> str:
         booking = service.cancel(session, request.app.state.settings, caller.principal, booking_id)
         session.commit()
@@ -283,8 +393,14 @@ def cancel(request: Request, booking_id: int, caller: Publisher, session: DbSess
 
 
 @router.post("/rendez-vous/{booking_id}/resultat")
-def outcome(request: Request, booking_id: int, caller: Publisher, session: DbSession,
-            resultat: Annotated[str, Form(max_length=10)] = "", jour: Annotated[str, Form(max_length=10)] = "") -> Response:  # fmt: skip
+def outcome(
+    request: Request,
+    booking_id: int,
+    caller: Publisher,
+    session: DbSession,
+    resultat: Annotated[str, Form(max_length=10)] = "",
+    jour: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
     def do() -> str:
         if resultat not in OUTCOMES:
             raise NotFound("Résultat inconnu.")

@@ -10,12 +10,12 @@ PARIS = ZoneInfo("Europe/Paris")
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def paris_time(value) -> str:  # noqa: ANN001
+def paris_time(value) -> str:
     """Times are stored in UTC and shown in Europe/Paris."""
     return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else ""
 
 
-def french_date(value) -> str:  # noqa: ANN001
+def french_date(value) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 

@@ -39,7 +39,13 @@ def sign_in(
     settings = request.app.state.settings
     context = {"email": email, "next_path": _safe_next(suite)}
     if not email.strip() or not password:
-        return render(request, None, "espace/sign_in.html", context | {"error": "Saisissez votre adresse e-mail et votre mot de passe."}, 422)
+        return render(
+            request,
+            None,
+            "espace/sign_in.html",
+            context | {"error": "Saisissez votre adresse e-mail et votre mot de passe."},
+            422,
+        )
     try:
         user = accounts.authenticate(session, settings, email.strip(), password)
     except (Unauthorized, TooManyRequests) as exc:
@@ -47,9 +53,14 @@ def sign_in(
     secret, _ = accounts.open_session(session, settings, user)
     response = redirect(_safe_next(suite) or home_of(user.role))
     response.set_cookie(
-        SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="lax",
-        secure=settings.cookie_secure, path="/",
-    )  # fmt: skip
+        SESSION_COOKIE,
+        secret,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        path="/",
+    )
     return response
 
 

@@ -43,9 +43,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("insee_code", name=op.f("pk_territory_communes")),
     )
-    op.create_index(
-        op.f("ix_territory_communes_territory_id"), "territory_communes", ["territory_id"]
-    )
+    op.create_index(op.f("ix_territory_communes_territory_id"), "territory_communes", ["territory_id"])
     op.create_table(
         "geocode_cache",
         sa.Column("key", sa.String(length=64), nullable=False),

@@ -31,7 +31,12 @@ def appointment_problems(resource: dict) -> list[str]:
     operator = [e for e in resource.get("extension", []) if e.get("url") == p.APPOINTMENT_OPERATOR]
     ident = ((operator[0] if operator else {}).get("valueReference") or {}).get("identifier") or {}
     coding = (ident.get("type") or {}).get("coding") or []
-    if len(coding) != 1 or coding[0].get("system") != p.IDENTIFIER_TYPE or not ident.get("system") or not ident.get("value"):
+    if (
+        len(coding) != 1
+        or coding[0].get("system") != p.IDENTIFIER_TYPE
+        or not ident.get("system")
+        or not ident.get("value")
+    ):
         found.append("FrAppointmentOperator extension with the regulator's typed identifier")
     if resource.get("status") not in ("booked", "fulfilled", "noshow", "cancelled"):
         found.append("status among booked, fulfilled, noshow, cancelled")
@@ -39,8 +44,11 @@ def appointment_problems(resource: dict) -> list[str]:
         found.append("start and end")
     participants = resource.get("participant") or []
     actor = ((participants[0] if participants else {}).get("actor") or {}).get("identifier") or {}
-    if (actor.get("system") != p.NATIONAL_PS or not str(actor.get("value", "")).startswith("8")
-            or participants[0].get("status") != "accepted"):  # fmt: skip
+    if (
+        actor.get("system") != p.NATIONAL_PS
+        or not str(actor.get("value", "")).startswith("8")
+        or participants[0].get("status") != "accepted"
+    ):
         found.append("participant: the doctor's IDNPS (8+RPPS), status accepted")
     return found
 
@@ -62,7 +70,7 @@ class FakeSas:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
             def _answer(self, status: int, body: dict) -> None:
@@ -82,19 +90,38 @@ class FakeSas:
                 identifier = parse_qs(url.query).get("identifier", [None])[0]
                 if fake.fail_next:
                     status = fake.fail_next.pop(0)
-                    return self._answer(status, {"resourceType": "OperationOutcome", "issue": [
-                        {"severity": "error", "code": "exception" if status >= 500 else "business-rule",
-                         "diagnostics": "Mme Secret Patient ne peut pas"}]})  # fmt: skip
+                    return self._answer(
+                        status,
+                        {
+                            "resourceType": "OperationOutcome",
+                            "issue": [
+                                {
+                                    "severity": "error",
+                                    "code": "exception" if status >= 500 else "business-rule",
+                                    "diagnostics": "Mme Secret Patient ne peut pas",
+                                }
+                            ],
+                        },
+                    )
                 if url.path != "/Appointment" or self.headers.get("Content-Type") != "application/fhir+json":
-                    return self._answer(400, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "structure"}]})
+                    return self._answer(
+                        400, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "structure"}]}
+                    )
                 problems = appointment_problems(body)
                 if problems:
-                    return self._answer(422, {"resourceType": "OperationOutcome", "issue": [
-                        {"severity": "error", "code": "invalid", "diagnostics": "; ".join(problems)}]})  # fmt: skip
+                    return self._answer(
+                        422,
+                        {
+                            "resourceType": "OperationOutcome",
+                            "issue": [{"severity": "error", "code": "invalid", "diagnostics": "; ".join(problems)}],
+                        },
+                    )
                 fake.received.append(Received(self.command, identifier, body))
                 key = f"{body['identifier'][0]['system']}|{body['identifier'][0]['value']}"
                 if self.command == "PUT" and identifier != key:
-                    return self._answer(400, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid"}]})
+                    return self._answer(
+                        400, {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "invalid"}]}
+                    )
                 created = key not in fake.known
                 fake.known[key] = body
                 self._answer(201 if created else 200, body)
