@@ -5,8 +5,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -25,6 +26,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (DeclarativeBase allows any FromClause): its
+        # insert() and the Core statements built on it type-check.
+        __table__: ClassVar[Table]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,6 +52,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def execute_dml(session: Session, statement: Executable, params: dict[str, Any] | None = None) -> CursorResult[Any]:
+    """Runs an INSERT, UPDATE or DELETE. Session.execute is typed as returning a Result, but for
+    these statements it is a CursorResult, the one that carries rowcount and inserted_primary_key."""
+    return cast(CursorResult[Any], session.execute(statement, params))
 
 
 def utcnow() -> datetime:

@@ -6,6 +6,7 @@ Extra keys may follow (e.g. ``candidates`` for an undecidable commune)."""
 
 import logging
 import traceback
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -117,7 +118,7 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def french_message(error: dict[str, Any]) -> str:
+def french_message(error: Mapping[str, Any]) -> str:
     """One Pydantic error, said in French."""
     message = str(error.get("msg", "Valeur invalide."))
     if message.startswith("value is not a valid email address"):
@@ -125,7 +126,7 @@ def french_message(error: dict[str, Any]) -> str:
     return _FRENCH_MESSAGES.get(error.get("type", "")) or message.removeprefix("Value error, ")
 
 
-def field_errors_from_validation(errors: list[dict[str, Any]]) -> list[FieldError]:
+def field_errors_from_validation(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
     fields = []
     for err in errors:
         message = french_message(err)

@@ -57,8 +57,8 @@ class DatabaseStore:
     def increment(self, key: str, window: int) -> int:
         with self._sessions() as session:
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            statement = insert(RateLimitCounter).values(key=key, window_index=window, count=1)
-            statement = statement.on_conflict_do_update(
+            first_hit = insert(RateLimitCounter).values(key=key, window_index=window, count=1)
+            statement = first_hit.on_conflict_do_update(
                 index_elements=["key", "window_index"], set_={"count": RateLimitCounter.count + 1}
             ).returning(RateLimitCounter.count)
             count = session.execute(statement).scalar_one()

@@ -2,12 +2,15 @@
 against the CA bundle, but does not tell the application whose it is. This protocol class
 puts the verified subject into every request's state (request.state.tls_client_subject)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:  # httptools when installed (it is a dependency: the faster parser), else h11
+if TYPE_CHECKING:  # a base class chosen at import time: the type checker follows the usual one
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as HttpProtocol
-except ImportError:  # pragma: no cover
-    from uvicorn.protocols.http.h11_impl import H11Protocol as HttpProtocol
+else:
+    try:  # httptools when installed (it is a dependency: the faster parser), else h11
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as HttpProtocol
+    except ImportError:  # pragma: no cover
+        from uvicorn.protocols.http.h11_impl import H11Protocol as HttpProtocol
 
 
 def subject_of(peercert: dict[str, Any] | None) -> str | None:

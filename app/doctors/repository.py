@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
-from app.core.database import utcnow
+from app.core.database import execute_dml, utcnow
 from app.doctors.models import STALE_AFTER, Doctor, PracticeLocation
 from app.territories.models import Territory
 
@@ -78,11 +78,12 @@ def list_page(
 def take_place(session: Session, doctor_id: int) -> bool:
     """One place fewer, atomically: the condition and the decrement are one UPDATE, so
     concurrent matches can never take more places than there are (nor go below zero)."""
-    result = session.execute(
+    result = execute_dml(
+        session,
         update(Doctor)
         .where(Doctor.id == doctor_id, accepting_clause(utcnow().date()))
         .values(capacity_remaining=Doctor.capacity_remaining - 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     return result.rowcount == 1
 

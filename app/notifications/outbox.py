@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from app.core.database import utcnow
+from app.core.database import execute_dml, utcnow
 from app.core.settings import Settings
 from app.notifications.models import MessageStatus, OutboxMessage
-from app.notifications.senders import DeliveryError, Outgoing, build_senders
+from app.notifications.senders import DeliveryError, Outgoing, Sender, build_senders
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -67,7 +67,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxWorker:
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], senders: dict | None = None) -> None:
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], senders: dict[str, Sender] | None = None
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.senders = senders or build_senders(settings)
@@ -90,7 +92,8 @@ class OutboxWorker:
             ).all()
             for message_id in due:
                 # Conditional: of two workers, only one takes a given message.
-                taken = session.execute(
+                taken = execute_dml(
+                    session,
                     update(OutboxMessage)
                     .where(
                         OutboxMessage.id == message_id,
@@ -101,7 +104,7 @@ class OutboxWorker:
                     )
                     .values(
                         status=MessageStatus.SENDING.value, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1
-                    )
+                    ),
                 ).rowcount
                 if taken:
                     claimed.append(message_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -31,9 +32,17 @@ class Outgoing:
     body: str
 
 
+class Sender(Protocol):
+    def send(self, message: Outgoing) -> None:
+        """Delivers the message, or raises DeliveryError."""
+
+
 class SmtpSender:
     def __init__(self, settings: Settings) -> None:
+        if not settings.smtp_host:
+            raise ValueError("SmtpSender needs ORIENTATION_SMTP_HOST")
         self.settings = settings
+        self.host = settings.smtp_host
 
     def send(self, message: Outgoing) -> None:
         s = self.settings
@@ -47,7 +56,7 @@ class SmtpSender:
         email["Message-ID"] = f"<{message.key}@orientation>"
         email.set_content(message.body)
         try:
-            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=15) as smtp:
+            with smtplib.SMTP(self.host, s.smtp_port, timeout=15) as smtp:
                 if s.smtp_starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if s.smtp_username:
@@ -135,16 +144,16 @@ def _issue_code(response: httpx.Response) -> str:
         return ""
 
 
-def build_senders(settings: Settings) -> dict[str, object]:
+def build_senders(settings: Settings) -> dict[str, Sender]:
     if settings.sms_provider == "http":
         if not settings.sms_endpoint:
             raise ValueError("ORIENTATION_SMS_ENDPOINT is required with ORIENTATION_SMS_PROVIDER=http")
-        sms: object = HttpSmsSender(settings.sms_endpoint, settings.sms_api_key, settings.sms_sender)
+        sms: Sender = HttpSmsSender(settings.sms_endpoint, settings.sms_api_key, settings.sms_sender)
     else:
         sms = FileSender(settings.sms_file)
     # Without an SMTP server (the demo), e-mails go to a file next to the SMS.
-    email = SmtpSender(settings) if settings.smtp_host else FileSender(settings.mail_file)
-    senders: dict[str, object] = {"email": email, "sms": sms}
+    email: Sender = SmtpSender(settings) if settings.smtp_host else FileSender(settings.mail_file)
+    senders: dict[str, Sender] = {"email": email, "sms": sms}
     if settings.sas_base_url:
         senders["sas"] = SasAppointmentSender(settings.sas_base_url, settings.sas_api_key)
     return senders

@@ -12,7 +12,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
-from app.core.database import utcnow
+from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
@@ -152,7 +152,7 @@ def submit_request(
     # Plain inserts, not the ORM's unit of work: this is the busiest write of the service
     # (the scale benchmark in docs/benchmarks.md), and there is nothing to track.
     try:
-        request_id = session.execute(_INSERT_REQUEST, values).inserted_primary_key[0]
+        request_id = execute_dml(session, _INSERT_REQUEST, values).inserted_primary_key[0]
     except IntegrityError:
         # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
         session.rollback()
@@ -309,11 +309,12 @@ def move(
     current = RequestStatus(request.status)
     if target not in TRANSITIONS.get(current, set()):
         raise Conflict(f"Transition impossible : {current.value} → {target.value}.")
-    changed = session.execute(
+    changed = execute_dml(
+        session,
         update(PatientRequest)
         .where(PatientRequest.id == request.id, PatientRequest.status == current.value)
         .values(status=target.value, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     ).rowcount
     if changed != 1:
         session.rollback()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 
 from app.accounts.access import visible
 from app.accounts.principal import Principal
+from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
 from app.territories.models import Territory
@@ -168,11 +169,12 @@ def free_slots_in_window(
 def mark_booked(session: Session, slot_id: int) -> bool:
     """Free → booked in one conditional UPDATE: of concurrent attempts, exactly one changes
     the row; the others see 0 rows and get a 409."""
-    result = session.execute(
+    result = execute_dml(
+        session,
         update(Slot)
         .where(Slot.id == slot_id, Slot.status == SlotStatus.FREE.value, Slot.appointment_type == "ROUTINE")
         .values(status=SlotStatus.BOOKED.value)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     return result.rowcount == 1
 

@@ -24,7 +24,7 @@ def served_to_sas(visibility: int) -> bool:
 
 @cache
 def _codes(visibility: int) -> tuple[str, ...]:
-    return tuple(v.name for v in Visibility if v & visibility)
+    return tuple(name for name, v in Visibility.__members__.items() if v & visibility)
 
 
 def visibility_codes(visibility: int) -> list[str]:

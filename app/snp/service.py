@@ -12,7 +12,7 @@ from app.accounts.access import may_act_in
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.audit.service import record
-from app.core.database import utcnow
+from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identifiers import french_phone
 from app.core.settings import Settings
@@ -221,10 +221,11 @@ def create_pattern(session: Session, principal: Principal, data: PatternCreate) 
 def _remove_free_future_slots(session: Session, pattern: SlotPattern) -> tuple[int, int]:
     """Deletes the pattern's free future slots; booked ones are never touched."""
     now = utcnow()
-    removed = session.execute(
+    removed = execute_dml(
+        session,
         delete(Slot)
         .where(Slot.pattern_id == pattern.id, Slot.status == SlotStatus.FREE.value, Slot.start_at > now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     ).rowcount
     booked = session.scalar(
         select(func.count())

@@ -181,15 +181,15 @@ class CommuneIndex:
         wanted = normalize_name(text)
         if not wanted:
             return []
-        found = {c.insee: c for c in self._by_name.get(wanted, ())[:limit]}
+        by_insee = {c.insee: c for c in self._by_name.get(wanted, ())[:limit]}
         # Normalised texts hold only [a-z0-9 ], all of which sort before "{".
         start = bisect_left(self._prefix_texts, wanted)
         stop = bisect_left(self._prefix_texts, wanted + "{", lo=start)
         for commune in self._best_first(self._prefix_orders[start:stop], limit):
-            if len(found) >= limit:
+            if len(by_insee) >= limit:
                 break
-            found.setdefault(commune.insee, commune)
-        return list(found.values())
+            by_insee.setdefault(commune.insee, commune)
+        return list(by_insee.values())
 
     def _best_first(self, orders: list[int], limit: int) -> Iterator[Commune]:
         """The communes of these prefix entries, best first. A commune may hold several
