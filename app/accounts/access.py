@@ -22,7 +22,8 @@ RoleRule = Callable[[Principal], ColumnElement[bool]]
 
 @dataclass(frozen=True)
 class ScopeRule:
-    territory: InstrumentedAttribute[int]  # the column naming the object's CPTS
+    # The column naming the object's CPTS (a request out of every territory has none).
+    territory: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
     # Roles beyond admin and coordinator see only what these clauses allow; a role absent
     # here sees nothing of the model.
     own: dict[Role, RoleRule] = field(default_factory=dict)

@@ -53,7 +53,7 @@ def logout(principal: Caller, session: DbSession, response: Response) -> Respons
 
 @router.get("/auth/me", response_model=UserOut, responses=error_responses(401))
 def me(principal: Caller, session: DbSession) -> UserOut:
-    return service.user_out(session.get(User, principal.user_id))
+    return service.user_out(session.get_one(User, principal.user_id))
 
 
 @router.post(

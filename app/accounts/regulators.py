@@ -40,7 +40,7 @@ def upsert_regulator(
 ) -> tuple[User, bool]:
     """(account, created). Found by the identifier of a conditional update, else by any of
     the identifiers sent; created when none is known (the guide's idempotent update)."""
-    user = None
+    user: User | None = None
     for system, value in ([by_identifier] if by_identifier else []) + [(s, v) for s, v, _ in data.identifiers]:
         user = find_regulator(session, system, value)
         if user is not None:
@@ -49,7 +49,7 @@ def upsert_regulator(
     if owner is not None and owner is not user:
         raise RegulatorConflict()
     created = user is None
-    if created:
+    if user is None:
         user = User(email=data.email.lower(), display_name="", role=Role.REGULATOR.value, password_hash=None)
         session.add(user)
     user.email = data.email.lower()

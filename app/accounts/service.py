@@ -79,8 +79,9 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
     )
     session.add(user)
     session.flush()
-    for territory in territories or [None]:
-        record(session, by, "user.create", "user", user.id, territory.id if territory else None, actor="cli")
+    territory_ids: list[int | None] = [t.id for t in territories]
+    for territory_id in territory_ids or [None]:
+        record(session, by, "user.create", "user", user.id, territory_id, actor="cli")
     try:
         session.commit()
     except IntegrityError:
@@ -118,7 +119,9 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
             "Trop de tentatives : compte bloqué quelques minutes.",
             headers={"Retry-After": str(seconds)},
         )
-    if not verify_password(password, user.password_hash if user else None) or not user.active:
+    # Checked even without an account, against a dummy hash: the answer takes as long either way.
+    password_ok = verify_password(password, user.password_hash if user else None)
+    if user is None or not password_ok or not user.active:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= settings.max_failed_logins:

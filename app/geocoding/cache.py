@@ -26,7 +26,7 @@ def _location(entry: GeocodeCacheEntry) -> Location:
         postcode=entry.postcode,
         latitude=entry.latitude,
         longitude=entry.longitude,
-        precision=entry.precision,  # type: ignore[arg-type]
+        precision=entry.precision,
         score=entry.score,
     )
 

@@ -4,6 +4,7 @@ from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, UTCDateTime, utcnow
+from app.geocoding.base import Precision
 
 
 class GeocodeCacheEntry(Base):
@@ -19,6 +20,6 @@ class GeocodeCacheEntry(Base):
     postcode: Mapped[str] = mapped_column(String(5))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
-    precision: Mapped[str] = mapped_column(String(20))
+    precision: Mapped[Precision] = mapped_column(String(20))
     score: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -47,15 +47,15 @@ class GeocodingService:
     def prefetched(self, queries: Iterable[tuple[str, str, str | None]], session: Session) -> Iterator[None]:
         """For bulk work (CSV imports): cached BAN answers for these addresses (address,
         postcode, city) are loaded at once instead of one query each."""
-        prefetch = getattr(self.address_geocoder, "prefetch", None)
-        if prefetch is None:
+        geocoder = self.address_geocoder
+        if not isinstance(geocoder, CachedGeocoder):  # nothing cached, nothing to load
             yield
             return
-        prefetch(queries, session)
+        geocoder.prefetch(queries, session)
         try:
             yield
         finally:
-            self.address_geocoder.forget_prefetched()  # type: ignore[union-attr]
+            geocoder.forget_prefetched()
 
     def place(
         self, postcode: str, city: str | None, address: str | None = None, *, session: Session | None = None

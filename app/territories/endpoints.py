@@ -93,8 +93,8 @@ def residency(
         territory=(TerritoryRef(slug=result.territory.slug, name=result.territory.name) if result.territory else None),
         precision=location.precision if location else None,
         location=LocationOut(latitude=location.latitude, longitude=location.longitude) if location else None,
-        geocoder=placement.geocoder,  # type: ignore[arg-type]
-        fallback_reason=placement.fallback_reason,  # type: ignore[arg-type]
+        geocoder=placement.geocoder,
+        fallback_reason=placement.fallback_reason,
         message=result.message,
     )
 
