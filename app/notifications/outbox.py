@@ -3,9 +3,11 @@
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.core.database import execute_dml, utcnow
@@ -61,90 +63,136 @@ _waiting_for_earlier = exists().where(
 )
 
 
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    """Pending and its time has come, or left "sending" by a worker whose lease ran out."""
+    return or_(
+        (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
+        (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
+    )
+
+
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min … up to an hour between attempts."""
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
 class OutboxWorker:
+    """Delivers at least once, never knowingly twice: see README, "Delivery guarantee".
+
+    Each message is claimed, sent and recorded on its own: the claim (a short transaction)
+    leases it for LEASE; "sent" is recorded in a second short transaction called by the sender
+    the moment the server or provider has accepted the message, before anything else (not
+    even the SMTP QUIT). Only if that transaction fails, or the worker dies in between, does
+    the message stay "sending": another worker sends it again after the lease, with the
+    same key (Message-ID, SMS reference, appointment identifier)."""
+
     def __init__(
-        self, settings: Settings, sessions: sessionmaker[Session], senders: dict[str, Sender] | None = None
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        senders: dict[str, Sender] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.senders = senders or build_senders(settings)
+        self.clock = clock
+
+    def _due(self, now: datetime, limit: int) -> list[int]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(OutboxMessage.id)
+                    .where(_is_due(now), ~_waiting_for_earlier)
+                    .order_by(OutboxMessage.next_attempt_at)
+                    .limit(limit)
+                )
+            )
+
+    def _claim_one(self, message_id: int, now: datetime) -> OutboxMessage | None:
+        """Leases one message until now + LEASE, just before it is sent (not for a whole batch,
+        whose last message could outlive its lease). Conditional: of two workers, only one takes it."""
+        with self.sessions() as session:
+            taken = execute_dml(
+                session,
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id, _is_due(now))
+                .values(
+                    status=MessageStatus.SENDING.value, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1
+                ),
+            ).rowcount
+            session.commit()
+            if not taken:
+                return None
+            message = session.get(OutboxMessage, message_id)
+            if message is not None:
+                session.expunge(message)
+            return message
 
     def _claim(self, now: datetime, limit: int) -> list[OutboxMessage]:
         """Takes due messages for LEASE; one left 'sending' by a crashed worker is due again."""
-        claimed = []
-        with self.sessions() as session:
-            due = session.scalars(
-                select(OutboxMessage.id)
-                .where(
-                    or_(
-                        (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
-                        (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
-                    ),
-                    ~_waiting_for_earlier,
-                )
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(limit)
-            ).all()
-            for message_id in due:
-                # Conditional: of two workers, only one takes a given message.
-                taken = execute_dml(
-                    session,
+        claimed = (self._claim_one(message_id, now) for message_id in self._due(now, limit))
+        return [message for message in claimed if message is not None]
+
+    def _record(self, message: OutboxMessage, values: Mapping[str, object]) -> bool:
+        """One short transaction, only while the message is still ours (same attempt): a worker
+        whose lease ran out does not overwrite what the next one recorded."""
+        try:
+            with self.sessions() as session:
+                session.execute(
                     update(OutboxMessage)
                     .where(
-                        OutboxMessage.id == message_id,
-                        or_(
-                            (OutboxMessage.status == MessageStatus.PENDING) & (OutboxMessage.next_attempt_at <= now),
-                            (OutboxMessage.status == MessageStatus.SENDING) & (OutboxMessage.lease_until < now),
-                        ),
+                        OutboxMessage.id == message.id,
+                        OutboxMessage.status == MessageStatus.SENDING.value,
+                        OutboxMessage.attempts == message.attempts,
                     )
-                    .values(
-                        status=MessageStatus.SENDING.value, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1
-                    ),
-                ).rowcount
-                if taken:
-                    claimed.append(message_id)
-            session.commit()
-            return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))))
+                    .values(**values)
+                )
+                session.commit()
+        except SQLAlchemyError as exc:
+            # Left "sending": sent again after the lease, with the same key.
+            logger.error("outbox_record_failed", extra={"message_id": message.id, "error_type": type(exc).__name__})
+            return False
+        return True
+
+    def _deliver(self, message: OutboxMessage, clock: Callable[[], datetime]) -> bool:
+        """Sends one claimed message; True when it was accepted and recorded as sent."""
+        outgoing = Outgoing(message.key, message.channel, message.recipient, message.subject, message.body)
+        recorded: list[bool] = []
+
+        def accepted() -> None:
+            # Called by the sender as soon as the server has taken the message: nothing between.
+            values = {"status": MessageStatus.SENT.value, "sent_at": clock(), "lease_until": None, "last_error": None}
+            recorded.append(self._record(message, values))
+
+        try:
+            sender = self.senders.get(message.channel)
+            if sender is None:  # e.g. the SAS URL was unset after the message was written
+                raise DeliveryError(f"no {message.channel} sender configured")
+            sender.send(outgoing, accepted)
+        except DeliveryError as exc:
+            gave_up = exc.permanent or message.attempts >= self.settings.outbox_max_attempts
+            logger.warning(
+                "outbox_delivery_failed", extra={"message_id": message.id, "reason": exc.reason, "gave_up": gave_up}
+            )
+            values = {
+                "status": (MessageStatus.FAILED if gave_up else MessageStatus.PENDING).value,
+                "last_error": exc.reason,
+                "lease_until": None,
+                "next_attempt_at": clock() + backoff(message.attempts),
+            }
+            self._record(message, values)
+            return False
+        return recorded == [True]
 
     def run_once(self, now: datetime | None = None, limit: int = 50) -> int:
-        """Sends what is due; returns how many were sent."""
-        now = now or utcnow()
+        """Sends what is due (at `now`, or the worker's clock); returns how many were sent."""
+        clock = self.clock if now is None else (lambda: now)
         sent = 0
-        for message in self._claim(now, limit):
-            outgoing = Outgoing(message.key, message.channel, message.recipient, message.subject, message.body)
-            values: dict[str, object]
-            try:
-                sender = self.senders.get(message.channel)
-                if sender is None:  # e.g. the SAS URL was unset after the message was written
-                    raise DeliveryError(f"no {message.channel} sender configured")
-                sender.send(outgoing)
-            except DeliveryError as exc:
-                gave_up = exc.permanent or message.attempts >= self.settings.outbox_max_attempts
-                values = {
-                    "status": (MessageStatus.FAILED if gave_up else MessageStatus.PENDING).value,
-                    "last_error": exc.reason,
-                    "lease_until": None,
-                    "next_attempt_at": utcnow() + backoff(message.attempts),
-                }
-                logger.warning(
-                    "outbox_delivery_failed", extra={"message_id": message.id, "reason": exc.reason, "gave_up": gave_up}
-                )
-            else:
-                values = {
-                    "status": MessageStatus.SENT.value,
-                    "sent_at": utcnow(),
-                    "lease_until": None,
-                    "last_error": None,
-                }
+        for message_id in self._due(clock(), limit):
+            message = self._claim_one(message_id, clock())
+            if message is not None and self._deliver(message, clock):
                 sent += 1
-            with self.sessions() as session:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
-                session.commit()
         return sent
 
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:

@@ -3,6 +3,7 @@
 import json
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -23,6 +24,11 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+# What a sender calls the moment the server or provider has accepted the message, before
+# anything else: the worker records it as sent there (see OutboxWorker).
+Accepted = Callable[[], None]
+
+
 @dataclass(frozen=True)
 class Outgoing:
     key: str
@@ -33,8 +39,9 @@ class Outgoing:
 
 
 class Sender(Protocol):
-    def send(self, message: Outgoing) -> None:
-        """Delivers the message, or raises DeliveryError."""
+    def send(self, message: Outgoing, accepted: Accepted) -> None:
+        """Delivers the message and calls `accepted` the moment the other side has taken it
+        (before anything else, e.g. closing the connection); or raises DeliveryError."""
 
 
 class SmtpSender:
@@ -44,7 +51,7 @@ class SmtpSender:
         self.settings = settings
         self.host = settings.smtp_host
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, accepted: Accepted) -> None:
         s = self.settings
         email = EmailMessage()
         email["From"] = s.mail_from
@@ -53,22 +60,47 @@ class SmtpSender:
         email["Date"] = formatdate(localtime=False)
         # The same Message-ID on every attempt: a copy that got through before an unclear
         # failure is recognised as a duplicate by the receiving side.
-        email["Message-ID"] = f"<{message.key}@orientation>"
+        email["Message-ID"] = message_id(message)
         email.set_content(message.body)
+        smtp: smtplib.SMTP | None = None
         try:
-            with smtplib.SMTP(self.host, s.smtp_port, timeout=15) as smtp:
-                if s.smtp_starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.smtp_username:
-                    smtp.login(s.smtp_username, s.smtp_password or "")
-                smtp.send_message(email)
+            smtp = smtplib.SMTP(self.host, s.smtp_port, timeout=15)
+            if s.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username:
+                smtp.login(s.smtp_username, s.smtp_password or "")
+            smtp.send_message(email)
         except smtplib.SMTPRecipientsRefused as exc:
+            _close(smtp)
             codes = {code for code, _ in exc.recipients.values()}
             raise DeliveryError(f"recipient refused {sorted(codes)}", permanent=all(c >= 500 for c in codes)) from None
         except smtplib.SMTPResponseException as exc:
+            _close(smtp)
             raise DeliveryError(f"smtp {exc.smtp_code}", permanent=exc.smtp_code >= 500) from None
         except (OSError, smtplib.SMTPException) as exc:
+            _close(smtp)
             raise DeliveryError(type(exc).__name__) from None
+        # The server answered 250 to the data: the message is its now. Recorded before the QUIT,
+        # whose failure or slowness must neither delay that nor cause a second copy.
+        try:
+            accepted()
+        finally:
+            _close(smtp)
+
+
+def message_id(message: Outgoing) -> str:
+    """The e-mail's Message-ID, the same on every attempt of the message."""
+    return f"<{message.key}@orientation>"
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    """QUIT politely, or just hang up: either way the message's fate is already known."""
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 class FileSender:
@@ -77,11 +109,12 @@ class FileSender:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, accepted: Accepted) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = {"to": message.recipient, "reference": message.key, "subject": message.subject, "text": message.body}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
+        accepted()
 
 
 class HttpSmsSender:
@@ -96,7 +129,7 @@ class HttpSmsSender:
             timeout=10, transport=transport, headers={"Authorization": f"Bearer {api_key or ''}"}
         )
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, accepted: Accepted) -> None:
         payload = {"to": message.recipient, "text": message.body, "sender": self.sender, "reference": message.key}
         try:
             response = self.client.post(self.endpoint, json=payload)
@@ -106,6 +139,7 @@ class HttpSmsSender:
             raise DeliveryError(f"sms provider {response.status_code}")
         if response.status_code >= 400:
             raise DeliveryError(f"sms provider {response.status_code}", permanent=True)
+        accepted()
 
 
 class SasAppointmentSender:
@@ -120,7 +154,7 @@ class SasAppointmentSender:
         self.base_url = base_url.rstrip("/")
         self.client = httpx.Client(timeout=15, transport=transport, headers=headers)
 
-    def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing, accepted: Accepted) -> None:
         method, _, target = message.recipient.partition(" ")
         path, _, identifier = target.partition("?identifier=")
         params = {"identifier": identifier} if identifier else None
@@ -134,6 +168,7 @@ class SasAppointmentSender:
             raise DeliveryError(f"sas {response.status_code}")
         if response.status_code >= 400:
             raise DeliveryError(f"sas {response.status_code} {_issue_code(response)}".strip(), permanent=True)
+        accepted()
 
 
 def _issue_code(response: httpx.Response) -> str:
