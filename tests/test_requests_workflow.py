@@ -156,7 +156,7 @@ def test_notes_are_kept_in_the_history(client, coordinator):
 def test_our_great_circle_is_geopys():
     from geopy.distance import great_circle
 
-    from app.requests.ranking import great_circle_km
+    from app.geocoding.distance import great_circle_km
 
     for a, b in [
         ((50.291, 2.7778), (50.2772, 2.8211)),

@@ -81,6 +81,12 @@ def visible(model: type, principal: Principal) -> ColumnElement[bool]:
     return own(principal) & in_territories
 
 
+def sas_visible_clause() -> ColumnElement[bool]:
+    """What the SAS regulation sees, whatever CPTS a slot belongs to: the slots served to the
+    SAS (app.snp.rules.served_to_sas, stored in Slot.sas_visible)."""
+    return Slot.sas_visible.is_(True)
+
+
 def scoped(model: type, principal: Principal) -> Select:
     return select(model).where(visible(model, principal))
 

@@ -7,7 +7,6 @@ Ordered by distance (great-circle, whole kilometres), then by places left, so th
 nearest doctor is not always the one asked. Doctors excluded only because their entry is
 stale are listed apart: the coordinator can phone them."""
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +14,7 @@ from datetime import date
 from app.core.database import utcnow
 from app.doctors.models import PracticeLocation
 from app.doctors.repository import DoctorCard, PracticeCard
+from app.geocoding.distance import great_circle_km
 from app.requests.models import PatientRequest
 from app.requests.priority import groups_of
 
@@ -50,18 +50,6 @@ class Ranking:
     eligible: list[Suggestion]
     stale: list[Suggestion]
     considered: int
-
-
-EARTH_RADIUS_KM = 6371.009  # the mean radius geopy's great_circle uses
-
-
-def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance. Same formula and radius as geopy's `great_circle` (a test holds
-    them equal), without its argument parsing, which was a quarter of a suggestion's time."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocation) -> float | None:

@@ -16,7 +16,7 @@ from app.doctors.schemas import Availability, DoctorCreate, LocationIn
 from app.fhir import profiles as p
 from app.geocoding.service import GeocodingService
 from app.snp import service
-from app.snp.models import Centre, RegulatorIdentifier, Slot
+from app.snp.models import Centre, RegulatorIdentifier, Slot, SlotKind
 from app.snp.rules import PARIS
 from app.snp.schemas import CentreCreate, PatternCreate
 
@@ -67,7 +67,7 @@ def load_demo_slots(session: Session, geocoding: GeocodingService) -> int:
         visibility = rng.choice([["SNP", "CPTS"], ["SNP", "CPTS"], ["PUBLIC", "CPTS"], ["CPTS"]])
         data = PatternCreate(
             doctor_id=doctor.id,
-            kind="HH" if doctor.home_visits and rng.random() < 0.3 else "AMB",
+            kind=(SlotKind.HOME_VISIT if doctor.home_visits and rng.random() < 0.3 else SlotKind.SURGERY).value,
             visibility=["PUBLIC", "CPTS"] if example else visibility,
             weekdays=weekdays,
             start_time=f"{hour:02d}:00",

@@ -3,7 +3,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.access import may_act_in
@@ -12,7 +11,7 @@ from app.accounts.principal import Principal, require
 from app.audit.service import record_read
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
-from app.core.errors import Conflict, FieldError, NotFound, Unprocessable, error_responses
+from app.core.errors import FieldError, NotFound, Unprocessable, error_responses
 from app.notifications.models import OutboxMessage
 from app.snp import repository, service
 from app.snp.models import Booking
@@ -36,14 +35,6 @@ router = APIRouter(prefix="/api/v1/snp", tags=["unscheduled care"])
 
 Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
 CoordinatorOrDoctor = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
-
-
-def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre.") from None
 
 
 def _territory(session: Session, principal: Principal, slug: str) -> Territory:
@@ -247,7 +238,7 @@ def book_slot(
     """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
     others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
     booking = service.book(session, request.app.state.settings, principal, slot_id, data, origin="cpts")
-    _commit(session)
+    service.commit_booking(session)
     response.headers["Location"] = f"/api/v1/snp/bookings/{booking.id}"
     return _reloaded(session, principal, booking.id)
 

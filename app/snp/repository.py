@@ -7,11 +7,12 @@ from sqlalchemy import Connection, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload, lazyload
 
-from app.accounts.access import visible
+from app.accounts.access import sas_visible_clause, visible
 from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.rules import bookable_clause
 from app.territories.models import Territory
 
 
@@ -33,7 +34,7 @@ def get_slot(session: Session, principal: Principal, slot_id: int) -> Slot | Non
 def get_slot_for_sas(session: Session, slot_id: int) -> Slot | None:
     """A slot as the SAS regulation may see it, whatever CPTS it belongs to."""
     return session.scalars(
-        select(Slot).options(*_slot_with_place()).where(Slot.id == slot_id, Slot.sas_visible.is_(True))
+        select(Slot).options(*_slot_with_place()).where(Slot.id == slot_id, sas_visible_clause())
     ).one_or_none()
 
 
@@ -120,7 +121,7 @@ def slot_view(session: Session, slot_id: int) -> SlotView:
 def visible_slot_view(session: Session, principal: Principal | None, slot_id: int) -> SlotView | None:
     """The slot as `principal` may see it; with no principal, as the SAS regulation may
     (any CPTS, SAS-visible slots only). One query."""
-    scope = visible(Slot, principal) if principal is not None else Slot.sas_visible.is_(True)
+    scope = visible(Slot, principal) if principal is not None else sas_visible_clause()
     row = session.execute(_views().where(Slot.id == slot_id, scope)).first()
     return SlotView(*row) if row else None
 
@@ -144,18 +145,23 @@ def list_slots(session: Session, principal: Principal, filters: SlotFilters, lim
     return [SlotView(*row) for row in session.execute(query)]
 
 
-def free_slots_in_window(
-    session: Session, territory_id: int, start: datetime, end: datetime, kind: str | None, doctor_id: int | None
+def bookable_slots_in_window(
+    session: Session,
+    territory_id: int,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    kind: str | None,
+    doctor_id: int | None,
 ) -> list[SlotView]:
-    """One CPTS's free, bookable slots starting in the window (index on territory, status, start)."""
+    """One CPTS's slots bookable at `now` starting in the window (index on territory, status, start)."""
     query = (
         _views()
         .where(
             Slot.territory_id == territory_id,
-            Slot.status == SlotStatus.FREE.value,
+            bookable_clause(now),
             Slot.start_at >= start,
             Slot.start_at <= end,
-            Slot.appointment_type == "ROUTINE",
         )
         .order_by(Slot.start_at, Slot.id)
     )
@@ -166,13 +172,13 @@ def free_slots_in_window(
     return [SlotView(*row) for row in session.execute(query)]
 
 
-def mark_booked(session: Session, slot_id: int) -> bool:
-    """Free → booked in one conditional UPDATE: of concurrent attempts, exactly one changes
-    the row; the others see 0 rows and get a 409."""
+def mark_booked(session: Session, slot_id: int, now: datetime) -> bool:
+    """Bookable → booked in one conditional UPDATE: of concurrent attempts, exactly one
+    changes the row; the others see 0 rows and get a 409."""
     result = execute_dml(
         session,
         update(Slot)
-        .where(Slot.id == slot_id, Slot.status == SlotStatus.FREE.value, Slot.appointment_type == "ROUTINE")
+        .where(Slot.id == slot_id, bookable_clause(now))
         .values(status=SlotStatus.BOOKED.value)
         .execution_options(synchronize_session=False),
     )
@@ -330,7 +336,7 @@ def _sas_query():
         .join(Doctor, Doctor.id == Slot.doctor_id)
         .join(PracticeLocation, PracticeLocation.id == Slot.location_id)
         .join(Territory, Territory.id == Slot.territory_id)
-        .where(Slot.sas_visible.is_(True), Doctor.active.is_(True))
+        .where(sas_visible_clause(), Doctor.active.is_(True))
     )
 
 

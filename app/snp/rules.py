@@ -1,5 +1,6 @@
-"""The rules of unscheduled-care slots that do not need the database: which slots the SAS
-sees, and how a recurring pattern becomes slots in Paris wall-clock time."""
+"""The rules of unscheduled-care slots: which slots can be booked (as a Python test and as
+the same SQL clause), which slots the SAS sees, and how a recurring pattern becomes slots in
+Paris wall-clock time."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -7,11 +8,49 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from app.snp.models import Visibility
+from sqlalchemy import ColumnElement, and_
+
+from app.snp.models import AppointmentType, Slot, SlotStatus, Visibility
 
 PARIS = ZoneInfo("Europe/Paris")
 MAX_PATTERN_DAYS = 366
 DEFAULT_SEARCH_HOURS = 48
+
+# ---- Bookable -----------------------------------------------------------------------------
+# A slot can be booked while it is free (never booked, or its booking cancelled), takes
+# appointments (not walk-in) and has not started. Said twice, once for rows already read and
+# once for queries, side by side so that they stay the same rule (tests hold them equal).
+
+SLOT_TAKEN = "Ce créneau vient d'être réservé par quelqu'un d'autre."
+WALK_IN = "Créneau sans rendez-vous : le patient se présente directement."
+STARTED = "Ce créneau a déjà commencé."
+
+
+def why_not_bookable(status: str, appointment_type: str, start_at: datetime, now: datetime) -> str | None:
+    """Why a slot cannot be booked now, in French, or None when it can."""
+    if appointment_type != AppointmentType.BOOKABLE:
+        return WALK_IN
+    if start_at <= now:
+        return STARTED
+    if status != SlotStatus.FREE:
+        return SLOT_TAKEN
+    return None
+
+
+def is_bookable(status: str, appointment_type: str, start_at: datetime, now: datetime) -> bool:
+    return why_not_bookable(status, appointment_type, start_at, now) is None
+
+
+def bookable_clause(now: datetime) -> ColumnElement[bool]:
+    """`is_bookable` as a WHERE clause on snp_slots."""
+    return and_(
+        Slot.status == SlotStatus.FREE.value,
+        Slot.appointment_type == AppointmentType.BOOKABLE.value,
+        Slot.start_at > now,
+    )
+
+
+# ---- Who sees a slot ----------------------------------------------------------------------
 
 # A slot reserved to the CPTS itself (CPTS only) stays inside the CPTS: the SAS platform is
 # served the slots its regulators may book — open to the public, to professionals or to SNP.
@@ -36,6 +75,9 @@ def visibility_from_codes(codes: list[str]) -> int:
     for code in codes:
         value |= Visibility[code]
     return int(value)
+
+
+# ---- Patterns -----------------------------------------------------------------------------
 
 
 def paris_to_utc(day: date, at: time) -> datetime | None:

@@ -5,10 +5,10 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.accounts.access import may_act_in
 from app.accounts.models import Role
 from app.accounts.principal import Principal
 from app.audit.service import record
@@ -18,22 +18,25 @@ from app.core.identifiers import french_phone
 from app.core.settings import Settings
 from app.doctors import service as doctors
 from app.doctors.models import Doctor
+from app.doctors.repository import get_visible as visible_doctor
 from app.doctors.schemas import LocationIn
+from app.geocoding.distance import great_circle_km
 from app.geocoding.service import GeocodingService
 from app.notifications.models import OutboxMessage
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
-from app.requests.ranking import great_circle_km
 from app.snp import repository
-from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotKind, SlotPattern, SlotStatus
 from app.snp.rules import (
     DEFAULT_SEARCH_HOURS,
     PARIS,
+    SLOT_TAKEN,
     PatternSpec,
     expand,
     served_to_sas,
     visibility_codes,
     visibility_from_codes,
+    why_not_bookable,
 )
 from app.snp.schemas import (
     BookingCreate,
@@ -77,8 +80,8 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
         return Offer(centre.territory_id, None, None, centre)
     if principal.role is Role.DOCTOR and offer.doctor_id != principal.doctor_id:
         raise Forbidden("Un médecin publie ses propres créneaux.")
-    doctor = session.get(Doctor, offer.doctor_id)
-    if doctor is None or not (principal.role is Role.DOCTOR or may_act_in(principal, doctor.territory_id)):
+    doctor = visible_doctor(session, principal, offer.doctor_id)
+    if doctor is None:
         raise _field_error("doctor_id", "Médecin inconnu dans vos CPTS.")
     if not doctor.active:
         raise _field_error("doctor_id", "Ce médecin est désactivé.")
@@ -386,13 +389,14 @@ def search(
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
-    slots = repository.free_slots_in_window(session, territory.id, start, end, kind, doctor_id)
+    slots = repository.bookable_slots_in_window(session, territory.id, now, start, end, kind, doctor_id)
     results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
-        if point is not None and slot.latitude is not None and slot.kind != "VR":
+        remote = slot.kind == SlotKind.TELECONSULTATION  # no distance to a teleconsultation
+        if point is not None and slot.latitude is not None and not remote:
             distance = great_circle_km(point[0], point[1], slot.latitude, slot.longitude)
-        if max_distance_km is not None and slot.kind != "VR" and (distance is None or distance > max_distance_km):
+        if max_distance_km is not None and not remote and (distance is None or distance > max_distance_km):
             continue
         results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
     results.sort(key=lambda r: (r[0], r[1], r[2].id))
@@ -420,9 +424,9 @@ def _when(slot: Slot) -> str:
 def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, cancelled: bool) -> None:
     territory = session.get(Territory, booking.territory_id)
     who = f"Dr {slot.doctor.given_name} {slot.doctor.family_name}" if slot.doctor else slot.centre.name
-    if slot.kind == "VR":
+    if slot.kind == SlotKind.TELECONSULTATION:
         where = "en téléconsultation (le lien vous sera envoyé)"
-    elif slot.kind == "HH":
+    elif slot.kind == SlotKind.HOME_VISIT:
         where = "en visite à domicile"
     elif slot.location is not None:
         where = f"{slot.location.address}, {slot.location.city}"
@@ -512,12 +516,12 @@ def book(
         slot = repository.get_slot(session, principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
-    if slot.appointment_type != "ROUTINE":
-        raise Conflict("Créneau sans rendez-vous : le patient se présente directement.")
-    if slot.start_at <= utcnow():
-        raise Conflict("Ce créneau a déjà commencé.")
-    if not repository.mark_booked(session, slot.id):
-        raise Conflict("Ce créneau vient d'être réservé par quelqu'un d'autre.")
+    now = utcnow()
+    refusal = why_not_bookable(slot.status, slot.appointment_type, slot.start_at, now)
+    if refusal is not None:
+        raise Conflict(refusal)
+    if not repository.mark_booked(session, slot.id, now):
+        raise Conflict(SLOT_TAKEN)
     booking = Booking(
         slot_id=slot.id,
         territory_id=slot.territory_id,
@@ -531,12 +535,32 @@ def book(
         sas_appointment_id=str(uuid.uuid4()) if origin == "sas" else None,
     )
     session.add(booking)
-    session.flush()
+    _flush_booking(session)
     set_committed_value(slot, "status", SlotStatus.BOOKED.value)  # written by mark_booked; no second UPDATE
     record(session, principal, "create", "snp_booking", booking.id, booking.territory_id)
     _enqueue_patient_message(session, booking, slot, cancelled=False)
     _enqueue_sas_push(session, settings, booking, slot, regulator_identifier(session, principal.user_id))
     return booking
+
+
+def _flush_booking(session: Session) -> None:
+    """Writes the new booking. The live-booking unique index is the last guard against a
+    second booking of the slot: tripping it is a lost race, a 409, never a 500."""
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(SLOT_TAKEN) from None
+
+
+def commit_booking(session: Session) -> None:
+    """Commits what `book` did, with the same answer to a race the commit discovers (a
+    unique index checked at commit): the API and the booking page both end a booking here."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(SLOT_TAKEN) from None
 
 
 def _booking_for_change(session: Session, principal: Principal, booking_id: int) -> Booking:

@@ -21,8 +21,8 @@ from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.doctors.models import Doctor
 from app.snp import repository, service
-from app.snp.models import Booking
-from app.snp.rules import PARIS
+from app.snp.models import AppointmentType, Booking, SlotKind, SlotStatus
+from app.snp.rules import PARIS, is_bookable
 from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
 from app.web.pages import render
 from app.web.request_pages import act, refusal
@@ -34,7 +34,11 @@ Manager = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR)]
 Publisher = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
 Booker = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.REGULATOR)]
 
-KINDS = {"AMB": "Au cabinet", "HH": "Visite à domicile", "VR": "Téléconsultation"}
+KINDS = {
+    SlotKind.SURGERY: "Au cabinet",
+    SlotKind.HOME_VISIT: "Visite à domicile",
+    SlotKind.TELECONSULTATION: "Téléconsultation",
+}
 VISIBILITIES = {"SNP": "Régulation SAS (SNP)", "CPTS": "CPTS", "PRO": "Professionnels", "PUBLIC": "Grand public"}
 WEEKDAYS = {1: "lundi", 2: "mardi", 3: "mercredi", 4: "jeudi", 5: "vendredi", 6: "samedi", 7: "dimanche"}
 OUTCOMES = {"fulfilled": "Venu", "noshow": "Absent"}
@@ -80,7 +84,7 @@ def _chip(slot: repository.SlotView, booking: Booking | None, now: datetime) -> 
         "kind": KINDS.get(slot.kind, slot.kind),
         "from": f"{slot.start_at.astimezone(PARIS):%H:%M}",
         "to": f"{slot.end_at.astimezone(PARIS):%H:%M}",
-        "walk_in": slot.appointment_type == "WALKIN",
+        "walk_in": slot.appointment_type == AppointmentType.WALK_IN,
         "status": slot.status,
         "past": slot.end_at <= now,
         "started": slot.start_at <= now,
@@ -142,9 +146,9 @@ def board(
         "booking_status": BOOKING_STATUS,
         "patterns": repository.list_patterns(session, caller.principal),
         "counts": {
-            "free": sum(s.status == "free" and s.appointment_type == "ROUTINE" for s in slots),
-            "booked": sum(s.status == "booked" for s in slots),
-            "walk_in": sum(s.appointment_type == "WALKIN" for s in slots),
+            "free": sum(s.status == SlotStatus.FREE and s.appointment_type == AppointmentType.BOOKABLE for s in slots),
+            "booked": sum(s.status == SlotStatus.BOOKED for s in slots),
+            "walk_in": sum(s.appointment_type == AppointmentType.WALK_IN for s in slots),
         },
         "names": {d.id: f"Dr {d.given_name} {d.family_name}" for d in doctors} | {-c.id: c.name for c in centres},
     }
@@ -165,7 +169,7 @@ def _offer(caller: Caller, owner: str, kind: str, visibility: list[str], walk_in
     return fields | {
         "kind": kind,
         "visibility": visibility or ["SNP", "CPTS"],
-        "appointment_type": "WALKIN" if walk_in else "ROUTINE",
+        "appointment_type": (AppointmentType.WALK_IN if walk_in else AppointmentType.BOOKABLE).value,
     }
 
 
@@ -177,7 +181,7 @@ def create_slot(
     day: Annotated[date | None, Form()] = None,
     start: Annotated[time | None, Form()] = None,
     end: Annotated[time | None, Form()] = None,
-    kind: Annotated[str, Form(max_length=3)] = "AMB",
+    kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006
     walk_in: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -208,7 +212,7 @@ def create_pattern(
     minutes: Annotated[int, Form(ge=5, le=240)] = 20,
     first_date: Annotated[date | None, Form()] = None,
     weeks: Annotated[int, Form(ge=1, le=52)] = 4,
-    kind: Annotated[str, Form(max_length=3)] = "AMB",
+    kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     walk_in: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -322,7 +326,7 @@ def _booking_page(
         "day": start.date(),
         "values": {},
         "error": None,
-        "taken": slot.status != "free" or slot.appointment_type != "ROUTINE",
+        "taken": not is_bookable(slot.status, slot.appointment_type, slot.start_at, utcnow()),
         **extra,
     }
     return render(request, caller, "espace/snp_book.html", context, status_code)
@@ -361,7 +365,7 @@ def book(
             data,
             origin="sas" if caller.role is Role.REGULATOR else "cpts",
         )
-        session.commit()
+        service.commit_booking(session)
     except (ApiError, ValidationError) as exc:
         session.rollback()
         status = exc.status_code if isinstance(exc, ApiError) else 422
