@@ -19,6 +19,7 @@ from app.doctors.schemas import DoctorCreate, LocationIn
 from app.snp.demo import load_demo_slots
 from app.snp.models import AppointmentType, Booking, BookingStatus, Slot, SlotKind, SlotStatus, Visibility
 from app.snp.rules import SLOT_TAKEN, STARTED, WALK_IN, bookable_clause, is_bookable, why_not_bookable
+from app.territories.models import Territory
 from tests.test_workspace import COORDINATOR, csrf_of, demo, sign_in  # noqa: F401
 
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # the clock, injected: the rule takes `now`
@@ -123,7 +124,12 @@ def free_slot(client, db, demo) -> int:  # noqa: F811
     load_demo_slots(db, client.app.state.geocoding)
     slot_id = db.scalars(
         select(Slot.id)
-        .where(bookable_clause(utcnow() + timedelta(hours=1)), Slot.doctor_id.is_not(None))
+        .join(Territory, Territory.id == Slot.territory_id)
+        .where(
+            Territory.slug == "grand-arras",  # the signed-in coordinator's CPTS
+            bookable_clause(utcnow() + timedelta(hours=1)),
+            Slot.doctor_id.is_not(None),
+        )
         .order_by(Slot.start_at)
     ).first()
     db.commit()  # ends the read: later reads see what the app commits (SQLite snapshots)
