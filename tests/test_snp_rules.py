@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from threading import Barrier
+from typing import get_args
 
 import pytest
 from sqlalchemy import func, select, update
@@ -19,6 +20,7 @@ from app.doctors.schemas import DoctorCreate, LocationIn
 from app.snp.demo import load_demo_slots
 from app.snp.models import AppointmentType, Booking, BookingStatus, Slot, SlotKind, SlotStatus, Visibility
 from app.snp.rules import SLOT_TAKEN, STARTED, WALK_IN, bookable_clause, is_bookable, why_not_bookable
+from app.snp.schemas import AppointmentTypeCode, Kind, VisibilityCode
 from app.territories.models import Territory
 from tests.test_workspace import COORDINATOR, csrf_of, demo, sign_in  # noqa: F401
 
@@ -106,6 +108,12 @@ def test_python_and_sql_agree_on_which_slots_are_bookable(db, location):
     }
     assert in_python == expected
     assert {name: ids[name] in in_sql for name in ids} == expected
+
+
+def test_the_apis_codes_are_the_enums_codes():
+    assert set(get_args(Kind)) == {k.value for k in SlotKind}
+    assert set(get_args(AppointmentTypeCode)) == {t.value for t in AppointmentType}
+    assert set(get_args(VisibilityCode)) == {v.name for v in Visibility}
 
 
 def test_why_a_slot_is_not_bookable_is_said_in_french():

@@ -4,8 +4,11 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from app.core.identifiers import normalize_phone
+from app.snp.models import AppointmentType, SlotKind
 from app.snp.rules import MAX_PATTERN_DAYS
 
+# The API's codes, spelled out for the OpenAPI document and type checkers; the enums of
+# app.snp.models are the same codes (tests/test_snp_rules.py holds them equal).
 Kind = Literal["AMB", "HH", "VR"]
 VisibilityCode = Literal["PUBLIC", "PRO", "SNP", "CPTS"]
 AppointmentTypeCode = Literal["ROUTINE", "WALKIN"]
@@ -19,9 +22,11 @@ class SlotOffer(BaseModel):
     doctor_id: int | None = Field(default=None, description="A doctor's slot (or centre_id).")
     location_id: int | None = Field(default=None, description="The doctor's practice; its first one by default.")
     centre_id: int | None = Field(default=None, description="A slot of the CPTS's own centre (CSNP).")
-    kind: Kind = Field(default="AMB", description="AMB surgery, HH home visit, VR teleconsultation.")
+    kind: Kind = Field(default=SlotKind.SURGERY.value, description="AMB surgery, HH home visit, VR teleconsultation.")
     visibility: list[VisibilityCode] = Field(default=["SNP", "CPTS"], min_length=1, max_length=4)
-    appointment_type: AppointmentTypeCode = Field(default="ROUTINE", description="ROUTINE bookable, WALKIN walk-in.")
+    appointment_type: AppointmentTypeCode = Field(
+        default=AppointmentType.BOOKABLE.value, description="ROUTINE bookable, WALKIN walk-in."
+    )
 
     @model_validator(mode="after")
     def _doctor_or_centre(self) -> "SlotOffer":
