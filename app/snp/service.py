@@ -80,7 +80,7 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
         return Offer(centre.territory_id, None, None, centre)
     if principal.role is Role.DOCTOR and offer.doctor_id != principal.doctor_id:
         raise Forbidden("Un médecin publie ses propres créneaux.")
-    doctor = visible_doctor(session, principal, offer.doctor_id)
+    doctor = visible_doctor(session, principal, offer.doctor_id) if offer.doctor_id is not None else None
     if doctor is None:
         raise _field_error("doctor_id", "Médecin inconnu dans vos CPTS.")
     if not doctor.active:

@@ -34,7 +34,7 @@ Manager = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR)]
 Publisher = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
 Booker = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.REGULATOR)]
 
-KINDS = {
+KINDS: dict[str, str] = {
     SlotKind.SURGERY: "Au cabinet",
     SlotKind.HOME_VISIT: "Visite à domicile",
     SlotKind.TELECONSULTATION: "Téléconsultation",
