@@ -150,7 +150,8 @@ class ParsedDoctor:
     confirmed_at: date | None
 
 
-def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def _read_rows(text: str) -> tuple[list[str | None], list[tuple[int, dict[str, str]]]]:
+    """The field of each column (None for a header not recognised), and the non-blank rows by line."""
     first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
@@ -132,7 +133,8 @@ class DoctorCard:
         return (now or utcnow()) - self.confirmed_at > STALE_AFTER
 
 
-_CARD_COLUMNS = [
+# Read by position into DoctorCard and PracticeCard, whose fields follow the same order.
+_CARD_COLUMNS: list[InstrumentedAttribute[Any]] = [
     Doctor.id,
     Doctor.given_name,
     Doctor.family_name,
@@ -148,7 +150,7 @@ _CARD_COLUMNS = [
     Doctor.max_distance_km,
     Doctor.confirmed_at,
 ]
-_PRACTICE_COLUMNS = [
+_PRACTICE_COLUMNS: list[InstrumentedAttribute[Any]] = [
     PracticeLocation.id,
     PracticeLocation.address,
     PracticeLocation.city,

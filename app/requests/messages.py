@@ -22,10 +22,12 @@ def _recipient(request: PatientRequest, channel: str | None) -> tuple[str, str]:
     if channel == "phone":
         message = "Le patient préfère être appelé : choisissez SMS ou e-mail pour lui écrire."
         raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
-    if channel == "email" and not request.email:
+    if channel != "email":
+        return channel, request.phone
+    if not request.email:
         message = "Pas d'adresse e-mail pour ce patient : envoyez un SMS."
         raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
-    return channel, (request.email if channel == "email" else request.phone)
+    return channel, request.email
 
 
 def _doctors(session: Session, request: PatientRequest, doctor_ids: list[int]) -> list[Doctor]:
@@ -45,10 +47,13 @@ def _doctors(session: Session, request: PatientRequest, doctor_ids: list[int]) -
 
 
 def _context(request: PatientRequest) -> dict[str, object]:
+    territory = request.territory
+    if territory is None:  # a request from outside every CPTS: it is never written to
+        raise Conflict("Cette demande ne relève d'aucune CPTS.")
     return {
         "given_name": request.given_name,
-        "territory": request.territory.name,
-        "territory_phone": request.territory.phone,
+        "territory": territory.name,
+        "territory_phone": territory.phone,
     }
 
 
@@ -102,16 +107,18 @@ def send_doctor_list(session: Session, principal: Principal, request_id: int, da
 
 
 def enqueue_outcome(session: Session, request: PatientRequest, status: RequestStatus, doctor: Doctor | None) -> None:
-    channel = request.preferred_channel if request.preferred_channel != "phone" else "sms"
-    if channel == "email" and not request.email:
-        channel = "sms"
+    # By e-mail when that is the patient's choice and there is an address; else by SMS.
+    if request.preferred_channel == "email" and request.email:
+        channel, recipient = "email", request.email
+    else:
+        channel, recipient = "sms", request.phone
     doctor_name = f"Le Dr {doctor.given_name} {doctor.family_name}" if doctor else ""
     subject, body = render("outcome", channel, status=status.value, doctor=doctor_name, **_context(request))
     enqueue(
         session,
         kind="outcome",
         channel=channel,
-        recipient=request.email if channel == "email" else request.phone,
+        recipient=recipient,
         subject=subject,
         body=body,
         territory_id=request.territory_id,

@@ -1,11 +1,15 @@
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
 from app.territories.models import Territory
+
+if TYPE_CHECKING:  # for the annotation only: the relationship names it, the registry resolves it
+    from app.notifications.models import OutboxMessage
 
 
 class RequestStatus(StrEnum):
@@ -97,9 +101,7 @@ class PatientRequest(Base):
     events: Mapped[list["RequestEvent"]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
     )
-    messages: Mapped[list["OutboxMessage"]] = relationship(  # noqa: F821
-        order_by="OutboxMessage.id", viewonly=True
-    )
+    messages: Mapped[list["OutboxMessage"]] = relationship(order_by="OutboxMessage.id", viewonly=True)
 
 
 class RequestEvent(Base):

@@ -53,7 +53,7 @@ class Ranking:
 
 
 def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocation) -> float | None:
-    if None in (request.latitude, request.longitude, location.latitude, location.longitude):
+    if request.latitude is None or request.longitude is None or location.latitude is None or location.longitude is None:
         return None
     return great_circle_km(request.latitude, request.longitude, location.latitude, location.longitude)
 
@@ -120,7 +120,8 @@ def _order(suggestion: Suggestion) -> tuple[float, int, float]:
 def rank_doctors(request: PatientRequest, doctors: Sequence[DoctorCard], limit: int = 20) -> Ranking:
     """`doctors`: the CPTS's doctors with places left (cards from doctors.repository)."""
     now = utcnow()
-    eligible, stale = [], []
+    eligible: list[Suggestion] = []
+    stale: list[Suggestion] = []
     for doctor in doctors:
         suggestion = _assess(request, doctor, now.date())
         if suggestion is None:

@@ -4,6 +4,7 @@ import csv
 import io
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -129,7 +130,7 @@ def to_csv(rows: list[list[object]]) -> bytes:
 
 def to_xlsx(rows: list[list[object]]) -> bytes:
     workbook = Workbook()
-    sheet = workbook.active
+    sheet = workbook.worksheets[0]  # a new workbook's one sheet, the active one
     sheet.title = "Demandes"
     sheet.append(EXPORT_COLUMNS)
     for row in rows:
@@ -175,10 +176,10 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     ).all()
     days_to_match = [(at - created).total_seconds() / 86400 for created, at in matched_at]
 
-    def count(items: list) -> int:
+    def count(items: Sequence) -> int:
         return sum(r.n for r in items)
 
-    def split(items: list) -> dict[str, int]:
+    def split(items: Sequence) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for r in items:
             for group in groups_of(r):

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -44,7 +45,9 @@ def export(
         session, principal, cpts, _period(since, until), [s.value for s in status or []], source
     )
     # One trace per CPTS the export covers, so that each CPTS's trail shows it.
-    covered = [territory_for(session, principal, cpts).id] if cpts else sorted(principal.territory_ids) or [None]
+    covered: Sequence[int | None] = (
+        [territory_for(session, principal, cpts).id] if cpts else sorted(principal.territory_ids) or [None]
+    )
     with request.app.state.write_sessions() as audit:
         for territory_id in covered:
             record(audit, principal, "request.export", "patient_request", f"{len(rows)} lignes", territory_id)

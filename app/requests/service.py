@@ -69,7 +69,7 @@ def _intake_territory(session: Session, data: RequestCreate) -> tuple[Territory 
 
 
 # Built once: the values go as parameters, so each call reuses the compiled statement.
-_INSERT_REQUEST = insert(PatientRequest.__table__)
+_INSERT_REQUEST = insert(PatientRequest.__table__).returning(PatientRequest.__table__.c.id)
 _INSERT_EVENT = insert(RequestEvent.__table__)
 
 
@@ -117,8 +117,9 @@ def submit_request(
             return existing, True, _follow_up_url(public_url, token)
 
     now = utcnow()
+    territory_id = territory.id if territory else None
     values = dict(
-        territory_id=territory.id if territory else None,
+        territory_id=territory_id,
         source_id=source.id if source else None,
         status=status.value,
         family_name=data.family_name.strip(),
@@ -152,7 +153,7 @@ def submit_request(
     # Plain inserts, not the ORM's unit of work: this is the busiest write of the service
     # (the scale benchmark in docs/benchmarks.md), and there is nothing to track.
     try:
-        request_id = execute_dml(session, _INSERT_REQUEST, values).inserted_primary_key[0]
+        request_id: int = session.execute(_INSERT_REQUEST, values).scalar_one()
     except IntegrityError:
         # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
         session.rollback()
@@ -173,7 +174,7 @@ def submit_request(
         "request.create",
         "patient_request",
         request_id,
-        values["territory_id"],
+        territory_id,
         actor=_actor(None, data),
     )
     session.commit()
@@ -185,17 +186,18 @@ def submit_request(
 
 def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: str | None) -> str:
     """What the person who submitted reads, in plain French."""
-    if request.status == RequestStatus.OUT_OF_TERRITORY:
-        where = f"de la {request.territory.name}" if request.territory else "des CPTS de ce service"
+    territory = request.territory
+    if request.status == RequestStatus.OUT_OF_TERRITORY or territory is None:
+        where = f"de la {territory.name}" if territory else "des CPTS de ce service"
         return (
             f"{request.commune_name} ne fait pas partie du territoire {where}. Votre demande est "
             "enregistrée, mais nous ne pouvons pas vous orienter : adressez-vous à la CPAM ou à la "
             "CPTS de votre commune."
         )
-    text = f"Merci {request.given_name}, votre demande est enregistrée par la {request.territory.name}."
+    text = f"Merci {request.given_name}, votre demande est enregistrée par la {territory.name}."
     if duplicate:
         text = f"{request.given_name}, vous aviez déjà une demande en cours : nous avons mis à jour vos coordonnées."
-    elif intake_cpts and intake_cpts != request.territory.slug:
+    elif intake_cpts and intake_cpts != territory.slug:
         text += f" Votre commune, {request.commune_name}, dépend de cette CPTS : la demande lui est transmise."
     return text + " Vous pouvez suivre son avancement avec votre lien personnel."
 
