@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         DatabaseStore(app.state.write_sessions) if settings.rate_limit_store == "database" else MemoryStore()
     )
     install_error_handlers(app)
-    app.add_exception_handler(FhirError, fhir_error_response)
+    app.exception_handler(FhirError)(fhir_error_response)
     install_page_errors(app)  # under /espace, errors are French pages
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)

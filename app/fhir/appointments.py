@@ -13,6 +13,9 @@ def appointment_resource(
     settings: Settings, booking: Booking, slot: Slot, operator: tuple[str, str, str] | None
 ) -> str:
     """The JSON body. `operator`: (system, value, type) of the regulator who booked."""
+    doctor = slot.doctor
+    if doctor is None:  # the SAS is served doctors' slots only (snp.repository's SAS query)
+        raise ValueError("a SAS appointment is with a doctor")
     resource: dict = {
         "resourceType": "Appointment",
         "meta": {"profile": [p.APPOINTMENT]},
@@ -27,7 +30,7 @@ def appointment_resource(
                     "identifier": {
                         "type": {"coding": [{"system": p.IDENTIFIER_TYPE, "code": "IDNPS"}]},
                         "system": p.NATIONAL_PS,
-                        "value": "8" + slot.doctor.rpps,
+                        "value": "8" + doctor.rpps,
                     }
                 },
                 "status": "accepted",

@@ -27,7 +27,7 @@ from app.territories.models import Territory
 BOOKING_PATH = "/espace/soins-non-programmes/creneaux/"
 router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform)])
 
-_FHIR_ANSWER = {
+_FHIR_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource."},
     400: {"description": "OperationOutcome"},
     401: {"description": "OperationOutcome"},

@@ -223,6 +223,8 @@ def _booking_out(session: Session, principal: Principal, booking: Booking) -> Bo
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
     session.expire_all()
     booking = repository.get_booking(session, principal, booking_id)
+    if booking is None:
+        raise NotFound("Rendez-vous introuvable.")
     return _booking_out(session, principal, booking)
 
 

@@ -2,7 +2,7 @@
 the same SQL clause), which slots the SAS sees, and how a recurring pattern becomes slots in
 Paris wall-clock time."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -70,7 +70,7 @@ def visibility_codes(visibility: int) -> list[str]:
     return list(_codes(visibility))
 
 
-def visibility_from_codes(codes: list[str]) -> int:
+def visibility_from_codes(codes: Iterable[str]) -> int:
     value = Visibility(0)
     for code in codes:
         value |= Visibility[code]

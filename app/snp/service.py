@@ -93,10 +93,15 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
 
 def _overlapping(session: Session, owner: Offer, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """Existing slots of the same doctor (or centre place) meeting [start, end)."""
-    column, value = (Slot.doctor_id, owner.doctor.id) if owner.doctor else (Slot.centre_id, owner.centre.id)
+    if owner.doctor is not None:
+        same_owner = Slot.doctor_id == owner.doctor.id
+    elif owner.centre is not None:
+        same_owner = Slot.centre_id == owner.centre.id
+    else:  # resolve_offer always gives one or the other
+        raise ValueError("a slot is offered by a doctor or a centre")
     return list(
         session.execute(
-            select(Slot.start_at, Slot.end_at).where(column == value, Slot.start_at < end, Slot.end_at > start)
+            select(Slot.start_at, Slot.end_at).where(same_owner, Slot.start_at < end, Slot.end_at > start)
         ).all()
     )
 
@@ -230,11 +235,11 @@ def _remove_free_future_slots(session: Session, pattern: SlotPattern) -> tuple[i
         .where(Slot.pattern_id == pattern.id, Slot.status == SlotStatus.FREE.value, Slot.start_at > now)
         .execution_options(synchronize_session=False),
     ).rowcount
-    booked = session.scalar(
+    booked = session.execute(
         select(func.count())
         .select_from(Slot)
         .where(Slot.pattern_id == pattern.id, Slot.status != SlotStatus.FREE.value, Slot.start_at > now)
-    )
+    ).scalar_one()
     return removed, booked
 
 
@@ -394,7 +399,7 @@ def search(
     for slot in slots:
         distance = None
         remote = slot.kind == SlotKind.TELECONSULTATION  # no distance to a teleconsultation
-        if point is not None and slot.latitude is not None and not remote:
+        if point is not None and slot.latitude is not None and slot.longitude is not None and not remote:
             distance = great_circle_km(point[0], point[1], slot.latitude, slot.longitude)
         if max_distance_km is not None and not remote and (distance is None or distance > max_distance_km):
             continue
@@ -404,7 +409,7 @@ def search(
     return SearchAnswer(
         window_start=start,
         window_end=end,
-        doctors_examined=len({s.doctor_id or -s.centre_id for s in slots}),
+        doctors_examined=len({(s.doctor_id, s.centre_id) for s in slots}),
         slots_examined=len(slots),
         items=[
             SearchResult(slot=slot_out(slot, slugs), distance_km=round(d, 1) if d is not None else None)
@@ -422,22 +427,29 @@ def _when(slot: Slot) -> str:
 
 
 def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, cancelled: bool) -> None:
-    territory = session.get(Territory, booking.territory_id)
-    who = f"Dr {slot.doctor.given_name} {slot.doctor.family_name}" if slot.doctor else slot.centre.name
+    territory = session.get_one(Territory, booking.territory_id)
+    doctor, centre = slot.doctor, slot.centre
+    if doctor is not None:
+        who = f"Dr {doctor.given_name} {doctor.family_name}"
+    elif centre is not None:
+        who = centre.name
+    else:  # the schema's doctor_or_centre constraint
+        raise ValueError("a slot is a doctor's or a centre's")
     if slot.kind == SlotKind.TELECONSULTATION:
         where = "en téléconsultation (le lien vous sera envoyé)"
     elif slot.kind == SlotKind.HOME_VISIT:
         where = "en visite à domicile"
     elif slot.location is not None:
         where = f"{slot.location.address}, {slot.location.city}"
+    elif centre is not None:
+        where = f"{centre.address}, {centre.city}"
+    else:  # a doctor's slot at a practice always has its location
+        raise ValueError("a doctor's slot in person has a location")
+    if booking.phone.startswith(("+336", "+337")):
+        channel, recipient = "sms", booking.phone
+    elif booking.email:
+        channel, recipient = "email", booking.email
     else:
-        where = f"{slot.centre.address}, {slot.centre.city}"
-    channel, recipient = (
-        ("sms", booking.phone)
-        if booking.phone.startswith(("+336", "+337"))
-        else (("email", booking.email) if booking.email else (None, None))
-    )
-    if channel is None:
         return  # a landline and no e-mail: the caller was told on the phone
     subject, body = render(
         "snp_booking",
