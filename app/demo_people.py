@@ -132,6 +132,8 @@ def load_demo_doctors(session: Session, geocoding: GeocodingService, communes: C
             if session.scalars(select(Doctor.id).where(Doctor.rpps == rpps)).first():
                 continue
             commune = communes.get(codes[i % len(codes)])
+            if commune is None:  # not in the bundled table: no demo doctor there
+                continue
             family, given = FAMILY_NAMES[(number - 1) % len(FAMILY_NAMES)], GIVEN_NAMES[number % len(GIVEN_NAMES)]
             capacity = rng.choice([0, 0, 2, 5, 8, 10, 15, 20])
             home = rng.random() < 0.35
@@ -222,6 +224,8 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
         codes = territories[slug].insee_codes + (["62568", "62611"] if slug == "grand-arras" else [])  # some outside
         for i in range(count):
             commune = communes.get(codes[(i * 7) % len(codes)])
+            if commune is None:  # not in the bundled table: no demo patient there
+                continue
             age = rng.choice([24, 35, 41, 52, 67, 71, 78, 84])
             data = RequestCreate(
                 family_name=rng.choice(FAMILY_NAMES),

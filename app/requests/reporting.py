@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -149,7 +150,38 @@ def snp_indicators(session: Session, territory_id: int, start: datetime | None, 
     )
 
 
-def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> dict[str, object]:
+class RequestCounts(TypedDict):
+    received: int
+    out_of_territory: int
+    proposed: int
+    matched: int
+    closed: dict[str, int]  # by close reason
+    still_waiting: int
+
+
+class DoctorCounts(TypedDict):
+    volunteers: int
+    accepting: int
+    places_offered: int
+    places_used: int
+    stale: int
+
+
+# The functional form: "from" is a keyword.
+class Indicators(TypedDict):
+    cpts: str
+    period: dict[str, date | None]
+    requests: RequestCounts
+    received_by_group: dict[str, int]
+    matched_by_group: dict[str, int]
+    median_days_to_match: float | None
+    by_commune: dict[str, int]
+    by_source: dict[str, int]
+    doctors: DoctorCounts
+    unscheduled_care: dict[str, int]
+
+
+def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> Indicators:
     territory = territory_for(session, principal, cpts)
     # Counted by the database, one row per combination of status and priority groups: a CPTS
     # receives thousands of requests a year. The groups are still decided by `groups_of`.

@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -66,7 +66,7 @@ def territory_indicators(
     session: DbSession,
     since: Annotated[date | None, Query(alias="from")] = None,
     until: Annotated[date | None, Query(alias="to")] = None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """Requests received, out of territory, proposed, matched, closed by reason; the same
     split ALD / 70+ / CSS (ACI); median days to a match; by commune and source; doctors,
     places offered and used, stale entries. For requests created in the period."""

@@ -1,6 +1,6 @@
 """The page a doctor reaches from its e-mailed link: confirm, or update, its availability."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
@@ -71,7 +71,8 @@ def submit(
         return doctor
     availability = None
     if action == "update":
-        raw = {
+        # The values as the form sent them, unvalidated: shown again when they are refused.
+        raw: dict[str, Any] = {
             "accepting_new_patients": accepting_new_patients is not None,
             "capacity_remaining": capacity_remaining or "0",
             "available_until": available_until or None,
@@ -91,7 +92,7 @@ def submit(
                 422,
                 errors=errors,
                 field_errors={e.field: e.message for e in errors},
-                availability=Availability.model_construct(**{**raw, "languages": raw["languages"]}),
+                availability=Availability.model_construct(**raw),
             )
     service.confirm_availability(session, None, doctor, availability, via_link_from=client_address(request))
     return _page(request, doctor, saved=True)

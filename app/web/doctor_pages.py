@@ -1,7 +1,7 @@
 """The volunteer doctors: the coordination's list, edit, deactivation, reminders and CSV
 import; and a signed-in doctor's own page. Rules are app.doctors'."""
 
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -23,7 +23,15 @@ router = APIRouter(prefix="/espace", include_in_schema=False)
 DoctorCaller = Annotated[Caller, page_for(Role.DOCTOR)]
 PER_PAGE = 50
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-STATES = {
+
+
+class _StateFilters(TypedDict, total=False):
+    active: bool
+    accepting: bool
+    stale: bool
+
+
+STATES: dict[str, _StateFilters] = {
     "actifs": {"active": True},
     "acceptent": {"active": True, "accepting": True},
     "complets": {"active": True, "accepting": False},
@@ -253,7 +261,7 @@ async def save_my_practice(request: Request, caller: DoctorCaller, session: DbSe
 def _save_my_practice(request: Request, caller: Caller, session, form: FormData) -> Response:
     doctor = _own(session, caller)
     availability, raw, errors = _availability(form)
-    if errors:
+    if availability is None:
         return _doctor_page(request, caller, doctor, "espace/my_practice.html", 422, raw, errors)
     service.confirm_availability(session, caller.principal, doctor, availability)
     return act(

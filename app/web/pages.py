@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import HTTPExceptionHandler
 
 from app.accounts.models import Role
 from app.core.errors import ApiError, Unauthorized, field_errors_from_validation
@@ -108,13 +109,18 @@ def install_page_errors(app: FastAPI) -> None:
     validation_error = app.exception_handlers[RequestValidationError]
     http_error = app.exception_handlers[StarletteHTTPException]
 
+    async def answer(handler: HTTPExceptionHandler, request: Request, exc: Exception) -> Response:
+        """What the API's handler answers (Starlette types handlers as sync or async)."""
+        response = handler(request, exc)
+        return response if isinstance(response, Response) else await response
+
     def is_page(request: Request) -> bool:
         return request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/")
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
         if not is_page(request):
-            return await api_error(request, exc)
+            return await answer(api_error, request, exc)
         if isinstance(exc, Unauthorized):
             next_path = request.url.path if request.method == "GET" else None
             if request.method == "GET" and request.url.query:
@@ -129,14 +135,14 @@ def install_page_errors(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         if not is_page(request):
-            return await validation_error(request, exc)
+            return await answer(validation_error, request, exc)
         fields = field_errors_from_validation(list(exc.errors()))
         return _error_page(request, 422, "Certaines valeurs de l'adresse ou du formulaire sont invalides.", fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_page(request):
-            return await http_error(request, exc)
+            return await answer(http_error, request, exc)
         message = {404: "Cette page n'existe pas.", 405: "Action non autorisée sur cette page."}.get(
             exc.status_code, "La demande n'a pas pu aboutir."
         )

@@ -118,11 +118,12 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
 
 def _said(created: PatientRequest, duplicate: bool) -> str:
     who = f"{created.given_name} {created.family_name.upper()}"
-    if created.status == RequestStatus.OUT_OF_TERRITORY:
+    territory = created.territory
+    if created.status == RequestStatus.OUT_OF_TERRITORY or territory is None:
         return (
             f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande de {who} "
             "est enregistrée, mais nous ne pourrons pas l'orienter."
         )
     if duplicate:
         return f"{who} avait déjà une demande en cours : ses coordonnées sont mises à jour."
-    return f"Demande de {who} enregistrée par la {created.territory.name} ({created.commune_name})."
+    return f"Demande de {who} enregistrée par la {territory.name} ({created.commune_name})."

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 
@@ -56,7 +57,7 @@ def create_source(
 
 # Indicators ---------------------------------------------------------------------------------
 
-ROWS = [
+ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
     ("Demandes reçues (dans le territoire)", lambda i: i["requests"]["received"]),
     ("… dont ALD", lambda i: i["received_by_group"]["ald"]),
     ("… dont 70 ans et plus", lambda i: i["received_by_group"]["age_70"]),
@@ -94,7 +95,7 @@ def _period(since: date | None, until: date | None) -> reporting.Period:
     return reporting.Period(since, until)
 
 
-def _table(figures: dict) -> list[tuple[str, object]]:
+def _table(figures: reporting.Indicators) -> list[tuple[str, object]]:
     rows = [(label, value(figures)) for label, value in ROWS]
     rows += [(f"Close : {CLOSE_REASONS.get(reason, reason)}", n) for reason, n in figures["requests"]["closed"].items()]
     return rows

@@ -281,7 +281,7 @@ def match(
             request_id,
             TransitionIn(to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None),
         )
-        doctor = session.get(Doctor, updated.matched_doctor_id)
+        doctor = session.get_one(Doctor, updated.matched_doctor_id)
         return (
             f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
             f"(il lui reste {doctor.capacity_remaining} place(s))."

@@ -130,7 +130,7 @@ def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territor
     if territory is None:
         raise Forbidden("Vous n'appartenez pas à cette CPTS.")
     if caller.web_session_id is not None:
-        web_session = db.get(WebSession, caller.web_session_id)
+        web_session = db.get_one(WebSession, caller.web_session_id)
         web_session.territory_id = territory.id
         db.commit()
     return territory

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.accounts import service as accounts
+from app.accounts.models import Role
 from app.accounts.principal import SESSION_COOKIE
 from app.core.dependencies import DbSession
 from app.core.errors import TooManyRequests, Unauthorized
@@ -51,7 +52,7 @@ def sign_in(
     except (Unauthorized, TooManyRequests) as exc:
         return render(request, None, "espace/sign_in.html", context | {"error": exc.message}, exc.status_code)
     secret, _ = accounts.open_session(session, settings, user)
-    response = redirect(_safe_next(suite) or home_of(user.role))
+    response = redirect(_safe_next(suite) or home_of(Role(user.role)))
     response.set_cookie(
         SESSION_COOKIE,
         secret,
