@@ -6,14 +6,13 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts.models import Role
 from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
-from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
 from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import PatientRequest, RequestStatus
-from app.requests.priority import Weights, age_on, priority_of
+from app.requests.priority import Weights, age_on, day_in_paris, priority_of
 from app.requests.ranking import Ranking
 from app.requests.schemas import (
     MessagePreview,
@@ -98,12 +97,12 @@ def queue(
         filters = repository.QueueFilters(
             cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q
         )
-    rows, total = repository.queue_page(session, principal, filters, page, per_page)
+    today = day_in_paris()
+    rows, total = repository.queue_page(session, principal, filters, page, per_page, today)
     # The queue shows names and ages: who saw which requests goes to the audit trail.
     record_reads(
         session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows]
     )
-    today = utcnow().date()
     items = [
         RequestSummary(
             id=r.id,
@@ -114,7 +113,7 @@ def queue(
             age=age_on(r.birth_date, today),
             commune_name=r.commune_name,
             source=r.source.name if r.source else None,
-            priority=PriorityOut(**vars(priority_of(r, Weights.of(r.territory)))),
+            priority=PriorityOut(**vars(priority_of(r, Weights.of(r.territory), today))),
             days_waiting=(today - r.created_at.date()).days,
             created_at=r.created_at,
         )

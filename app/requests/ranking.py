@@ -9,14 +9,14 @@ stale are listed apart: the coordinator can phone them."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import datetime
 
 from app.core.database import utcnow
 from app.doctors.models import PracticeLocation
 from app.doctors.repository import DoctorCard, PracticeCard
 from app.geocoding.distance import great_circle_km
 from app.requests.models import PatientRequest
-from app.requests.priority import groups_of
+from app.requests.priority import day_in_paris, groups_of
 
 LANGUAGE_NAMES = {
     "fr": "français",
@@ -58,14 +58,14 @@ def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocati
     return great_circle_km(request.latitude, request.longitude, location.latitude, location.longitude)
 
 
-def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggestion | None:
+def _assess(request: PatientRequest, doctor: DoctorCard, now: datetime) -> Suggestion | None:
     """The doctor's best practice for this patient, or None when it does not qualify.
     The reasons are written later (_explain), for the doctors shown only."""
     if not (doctor.active and doctor.accepting_new_patients and doctor.capacity_remaining > 0):
         return None
-    if doctor.available_until is not None and doctor.available_until < today:
+    if doctor.available_until is not None and doctor.available_until < now.date():
         return None
-    if doctor.priority_only and not groups_of(request):
+    if doctor.priority_only and not groups_of(request, day_in_paris(now)):
         return None
     if request.languages and not _shared_languages(request, doctor):
         return None
@@ -117,13 +117,16 @@ def _order(suggestion: Suggestion) -> tuple[float, int, float]:
     return (whole_km, -suggestion.places_left, distance if distance is not None else float("inf"))
 
 
-def rank_doctors(request: PatientRequest, doctors: Sequence[DoctorCard], limit: int = 20) -> Ranking:
-    """`doctors`: the CPTS's doctors with places left (cards from doctors.repository)."""
-    now = utcnow()
+def rank_doctors(
+    request: PatientRequest, doctors: Sequence[DoctorCard], limit: int = 20, now: datetime | None = None
+) -> Ranking:
+    """`doctors`: the CPTS's doctors with places left (cards from doctors.repository); `now`:
+    the time of the ranking (priority on that day, availability, freshness)."""
+    now = now or utcnow()
     eligible: list[Suggestion] = []
     stale: list[Suggestion] = []
     for doctor in doctors:
-        suggestion = _assess(request, doctor, now.date())
+        suggestion = _assess(request, doctor, now)
         if suggestion is None:
             continue
         (stale if doctor.is_stale(now) else eligible).append(suggestion)

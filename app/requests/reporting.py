@@ -20,7 +20,7 @@ from app.core.database import utcnow
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus, Source
-from app.requests.priority import age_on, groups_of
+from app.requests.priority import age_on, groups_at_intake
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -184,7 +184,8 @@ class Indicators(TypedDict):
 def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> Indicators:
     territory = territory_for(session, principal, cpts)
     # Counted by the database, one row per combination of status and priority groups: a CPTS
-    # receives thousands of requests a year. The groups are still decided by `groups_of`.
+    # receives thousands of requests a year. The groups are those at intake (`groups_at_intake`):
+    # the ACI figures count who was received in the period, as received.
     mine = PatientRequest.territory_id == territory.id
     columns = (
         PatientRequest.status,
@@ -214,7 +215,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     def split(items: Sequence) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for r in items:
-            for group in groups_of(r):
+            for group in groups_at_intake(r):
                 counts[group] += r.n
         return {"ald": counts["ald"], "age_70": counts["age_70"], "css": counts["css"], "total": count(items)}
 

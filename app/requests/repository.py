@@ -1,6 +1,7 @@
 """Queries on patient requests, always through the caller's scope."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
 from app.requests.models import OPEN_STATUSES, PatientRequest, Source
-from app.requests.priority import score_expression
+from app.requests.priority import day_in_paris, score_expression
 from app.territories.models import Territory
 
 
@@ -22,9 +23,15 @@ class QueueFilters:
 
 
 def queue_page(
-    session: Session, principal: Principal, filters: QueueFilters, page: int, per_page: int
+    session: Session,
+    principal: Principal,
+    filters: QueueFilters,
+    page: int,
+    per_page: int,
+    today: date | None = None,
 ) -> tuple[list[PatientRequest], int]:
-    """The most urgent first: priority score (weights of the request's CPTS), then waiting time."""
+    """The most urgent first: priority score on `today` (by default the Paris date; weights of the
+    request's CPTS), then waiting time."""
     query = scoped(PatientRequest, principal).outerjoin(Territory, PatientRequest.territory_id == Territory.id)
     if filters.cpts:
         query = query.where(Territory.slug == filters.cpts)
@@ -41,7 +48,11 @@ def queue_page(
         )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = session.scalars(
-        query.order_by(func.coalesce(score_expression(), 0).desc(), PatientRequest.created_at, PatientRequest.id)
+        query.order_by(
+            func.coalesce(score_expression(today or day_in_paris()), 0).desc(),
+            PatientRequest.created_at,
+            PatientRequest.id,
+        )
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()

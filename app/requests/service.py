@@ -18,7 +18,7 @@ from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.geocoding.service import GeocodingService
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
-from app.requests.priority import Weights, age_on, priority_of
+from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn
 from app.territories.communes import normalize_name
@@ -136,7 +136,7 @@ def submit_request(
         precision=point.precision if point else None,
         ald=data.ald,
         css_or_ame=data.css_or_ame,
-        aged_70_or_more=age_on(data.birth_date, now.date()) >= 70,
+        aged_70_or_more=is_70_or_more(data.birth_date, day_in_paris(now)),  # at intake: the indicators'
         needs_home_visits=data.needs_home_visits,
         no_doctor_reason=data.no_doctor_reason,
         preferred_channel=data.preferred_channel,
@@ -226,8 +226,8 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Pati
 
 
 def request_out(request: PatientRequest) -> RequestOut:
-    priority = priority_of(request, Weights.of(request.territory))
-    today = utcnow().date()
+    today = day_in_paris()
+    priority = priority_of(request, Weights.of(request.territory), today)
     return RequestOut(
         id=request.id,
         cpts=request.territory.slug if request.territory else None,

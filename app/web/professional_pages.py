@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import Role
 from app.audit.service import record_reads
-from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.requests import repository
 from app.requests.models import PatientRequest, RequestStatus
+from app.requests.priority import day_in_paris
 from app.requests.service import submit_request
 from app.web.pages import render
 from app.web.request_form import FIELDS, REASONS, request_from_form
@@ -33,9 +33,8 @@ def my_requests(
     request: Request, caller: Professional, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
     filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus))
-    rows, total = repository.queue_page(
-        session, caller.principal, filters, page, PER_PAGE
-    )  # its own only (access rule)
+    today = day_in_paris()
+    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE, today)  # its own only
     record_reads(
         session,
         request.app.state.write_sessions,
@@ -43,7 +42,6 @@ def my_requests(
         "patient_request",
         [(r.id, r.territory_id) for r in rows],
     )
-    today = utcnow().date()
     context = {
         "rows": [summary(r, today) for r in rows],
         "total": total,

@@ -6,6 +6,7 @@ with a flash message)."""
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -15,14 +16,13 @@ from sqlalchemy import select
 
 from app.accounts.access import scoped
 from app.audit.service import record, record_read, record_reads
-from app.core.database import utcnow
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.doctors.models import Doctor
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
-from app.requests.priority import Weights, age_on, priority_of
+from app.requests.priority import Weights, age_on, day_in_paris, priority_of
 from app.requests.schemas import NoteIn, SendListIn, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.models import TerritoryCommune
@@ -47,7 +47,7 @@ def communes_of(request: Request, session, territory_id: int | None) -> list[tup
     return sorted(((code, index.get(code).name if index.get(code) else code) for code in codes), key=lambda c: c[1])
 
 
-def summary(r: PatientRequest, today) -> dict:
+def summary(r: PatientRequest, today: date) -> dict:
     return {
         "id": r.id,
         "name": f"{r.family_name.upper()} {r.given_name}",
@@ -55,7 +55,7 @@ def summary(r: PatientRequest, today) -> dict:
         "status": r.status,
         "commune": r.commune_name,
         "source": r.source.name if r.source else "formulaire direct",
-        "priority": priority_of(r, Weights.of(r.territory)),
+        "priority": priority_of(r, Weights.of(r.territory), today),
         "days_waiting": (today - r.created_at.date()).days,
         "created_at": r.created_at,
         "submitted_by": r.submitted_by,
@@ -77,7 +77,8 @@ def queue(
     filters = repository.QueueFilters(
         cpts=caller.cpts, statuses=STATUS_FILTERS[statut], source=source or None, commune=commune or None, q=q or None
     )
-    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE)
+    today = day_in_paris()
+    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE, today)
     # Names and ages are on screen: who saw which requests goes to the audit trail, as with the API.
     record_reads(
         session,
@@ -86,7 +87,6 @@ def queue(
         "patient_request",
         [(r.id, r.territory_id) for r in rows],
     )
-    today = utcnow().date()
     context = {
         "rows": [summary(r, today) for r in rows],
         "total": total,
@@ -184,10 +184,9 @@ def request_page(
             "attribution": settings.map_tile_attribution,
         }
     )
-    today = utcnow().date()
     context = {
         "r": patient_request,
-        "s": summary(patient_request, today),
+        "s": summary(patient_request, day_in_paris()),
         "eligible": eligible,
         "stale": stale,
         "considered": considered,
