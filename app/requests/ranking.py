@@ -9,7 +9,7 @@ stale are listed apart: the coordinator can phone them."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from app.core.database import utcnow
 from app.doctors.models import PracticeLocation
@@ -58,14 +58,14 @@ def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocati
     return great_circle_km(request.latitude, request.longitude, location.latitude, location.longitude)
 
 
-def _assess(request: PatientRequest, doctor: DoctorCard, now: datetime) -> Suggestion | None:
+def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggestion | None:
     """The doctor's best practice for this patient, or None when it does not qualify.
     The reasons are written later (_explain), for the doctors shown only."""
     if not (doctor.active and doctor.accepting_new_patients and doctor.capacity_remaining > 0):
         return None
-    if doctor.available_until is not None and doctor.available_until < now.date():
+    if doctor.available_until is not None and doctor.available_until < today:
         return None
-    if doctor.priority_only and not groups_of(request, day_in_paris(now)):
+    if doctor.priority_only and not groups_of(request, today):
         return None
     if request.languages and not _shared_languages(request, doctor):
         return None
@@ -123,10 +123,11 @@ def rank_doctors(
     """`doctors`: the CPTS's doctors with places left (cards from doctors.repository); `now`:
     the time of the ranking (priority on that day, availability, freshness)."""
     now = now or utcnow()
+    today = day_in_paris(now)  # the patient's age and the doctors' availability, in Paris
     eligible: list[Suggestion] = []
     stale: list[Suggestion] = []
     for doctor in doctors:
-        suggestion = _assess(request, doctor, now)
+        suggestion = _assess(request, doctor, today)
         if suggestion is None:
             continue
         (stale if doctor.is_stale(now) else eligible).append(suggestion)
