@@ -1,7 +1,7 @@
 import gc
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
 
@@ -11,6 +11,7 @@ from app.core.bodylimit import BodySizeLimitMiddleware
 from app.core.database import build_engine, for_writing
 from app.core.errors import install_error_handlers
 from app.core.health import router as health_router
+from app.core.inputs import refuse_unstorable_text
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.core.ratelimit import DatabaseStore, MemoryStore
 from app.core.settings import Settings, get_settings
@@ -45,7 +46,12 @@ Every error answers `{"error": code, "message": text, "fields": [{"field", "mess
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(title="Orientation", version="0.1.0", description=DESCRIPTION)
+    app = FastAPI(
+        title="Orientation",
+        version="0.1.0",
+        description=DESCRIPTION,
+        dependencies=[Depends(refuse_unstorable_text)],  # NUL and the like, refused at the door
+    )
     engine = build_engine(settings.database_url)
     app.state.settings = settings
     app.state.engine = engine

@@ -16,6 +16,7 @@ from app.accounts.schemas import (
 )
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
+from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -74,7 +75,7 @@ def list_tokens(principal: Caller, session: DbSession) -> list[TokenOut]:
 
 
 @router.delete("/auth/tokens/{token_id}", response_model=TokenOut, responses=error_responses(401, 403, 404))
-def revoke_token(token_id: int, principal: Caller, session: DbSession) -> TokenOut:
+def revoke_token(token_id: DbId, principal: Caller, session: DbSession) -> TokenOut:
     return TokenOut.model_validate(service.revoke_token(session, principal, token_id))
 
 
@@ -98,10 +99,10 @@ def list_users(principal: Manager, session: DbSession) -> list[UserOut]:
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=error_responses(401, 403, 404))
-def deactivate_user(user_id: int, principal: Manager, session: DbSession) -> UserOut:
+def deactivate_user(user_id: DbId, principal: Manager, session: DbSession) -> UserOut:
     return service.user_out(service.set_user_active(session, principal, user_id, False))
 
 
 @router.post("/users/{user_id}/activate", response_model=UserOut, responses=error_responses(401, 403, 404))
-def activate_user(user_id: int, principal: Manager, session: DbSession) -> UserOut:
+def activate_user(user_id: DbId, principal: Manager, session: DbSession) -> UserOut:
     return service.user_out(service.set_user_active(session, principal, user_id, True))

@@ -2,13 +2,14 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from app.accounts.models import Role
 from app.accounts.principal import Principal, require
 from app.audit.service import list_events
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
+from app.core.inputs import MAX_DB_ID, BoundedAwareDatetime, DbId
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
@@ -34,11 +35,11 @@ def read_audit_trail(
     principal: Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)],
     object_type: str | None = None,
     object_id: str | None = None,
-    actor_user_id: int | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    actor_user_id: DbId | None = None,
+    since: BoundedAwareDatetime | None = None,
+    until: BoundedAwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_DB_ID)] = 0,
 ) -> list[AuditEventOut]:
     """The audit trail, newest first: a coordinator's CPTS, or everything for an admin."""
     events = list_events(

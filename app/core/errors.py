@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -134,7 +135,13 @@ def field_errors_from_validation(errors: Iterable[Mapping[str, Any]]) -> list[Fi
     return fields
 
 
+# What FastAPI says (400) of a body it cannot decode.
+UNREADABLE_BODY = "There was an error parsing the body"
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_body(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
@@ -148,6 +155,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
+            # A body that is not JSON (or not UTF-8) is invalid input like any other: 422.
+            error = Unprocessable(
+                "Corps de la requête illisible.", fields=[FieldError(field="body", message="Corps JSON invalide.")]
+            )
+            return JSONResponse(error.body(), status_code=422)
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
@@ -188,5 +201,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # For the OpenAPI document: the error shapes each endpoint may answer with.
+def _document_error_body(app: FastAPI) -> None:
+    """Puts ErrorBody (and FieldError) in the OpenAPI components that `error_responses` refers to."""
+    make_document = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = make_document()
+            _, definitions = models_json_schema(
+                [(ErrorBody, "serialization")], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
+
+# Declared as JSON even on routes answering HTML or images (a flyer, a QR code): errors are JSON.
 def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": ErrorBody} for code in status_codes}
+    json_error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    return {code: {"content": json_error} for code in status_codes}

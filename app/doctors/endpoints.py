@@ -7,6 +7,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
+from app.core.inputs import DbId
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.links import make_link
@@ -52,7 +53,7 @@ def list_doctors(
     stale: Annotated[bool | None, Query(description="Not confirmed for six months")] = None,
     active: bool | None = True,
     q: Annotated[str | None, Query(max_length=100, description="Name, e-mail or RPPS")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DoctorPage:
     filters = repository.DoctorFilters(cpts=cpts, commune=commune, accepting=accepting, stale=stale, active=active, q=q)
@@ -61,13 +62,13 @@ def list_doctors(
 
 
 @router.get("/{doctor_id}", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def get_doctor(doctor_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> DoctorOut:
+def get_doctor(doctor_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.get_doctor(session, principal, doctor_id))
 
 
 @router.patch("/{doctor_id}", response_model=DoctorOut, responses=error_responses(401, 403, 404, 422))
 def update_doctor(
-    doctor_id: int, data: DoctorUpdate, principal: CoordinatorOrDoctor, session: DbSession, geocoding: Geocoding
+    doctor_id: DbId, data: DoctorUpdate, principal: CoordinatorOrDoctor, session: DbSession, geocoding: Geocoding
 ) -> DoctorOut:
     """Coordinators of its CPTS, or the doctor itself."""
     return service.doctor_out(service.update_doctor(session, geocoding, principal, doctor_id, data))
@@ -75,7 +76,7 @@ def update_doctor(
 
 @router.put("/{doctor_id}/availability", response_model=DoctorOut, responses=error_responses(401, 403, 404, 422))
 def confirm_availability(
-    doctor_id: int, data: Availability, principal: CoordinatorOrDoctor, session: DbSession
+    doctor_id: DbId, data: Availability, principal: CoordinatorOrDoctor, session: DbSession
 ) -> DoctorOut:
     """What the doctor offers now; renews `confirmed_at` for six months."""
     doctor = service.get_doctor(session, principal, doctor_id)
@@ -83,12 +84,12 @@ def confirm_availability(
 
 
 @router.post("/{doctor_id}/deactivate", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def deactivate_doctor(doctor_id: int, principal: Coordinator, session: DbSession) -> DoctorOut:
+def deactivate_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.set_active(session, principal, doctor_id, False))
 
 
 @router.post("/{doctor_id}/reactivate", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def reactivate_doctor(doctor_id: int, principal: Coordinator, session: DbSession) -> DoctorOut:
+def reactivate_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.set_active(session, principal, doctor_id, True))
 
 
@@ -98,7 +99,7 @@ def reactivate_doctor(doctor_id: int, principal: Coordinator, session: DbSession
     responses=error_responses(401, 403, 404),
 )
 def confirmation_link(
-    doctor_id: int, principal: Coordinator, session: DbSession, request: Request
+    doctor_id: DbId, principal: Coordinator, session: DbSession, request: Request
 ) -> ConfirmationLinkOut:
     """A signed link for the doctor to confirm its availability without an account."""
     doctor = service.get_doctor(session, principal, doctor_id)
@@ -119,13 +120,13 @@ def remind_stale_doctors(
 
 
 @router.post("/{doctor_id}/reminder", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def remind_doctor(doctor_id: int, principal: Coordinator, session: DbSession, request: Request) -> DoctorOut:
+def remind_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> DoctorOut:
     """E-mails this doctor its confirmation link (through the outbox)."""
     return service.doctor_out(reminders.remind_one(session, request.app.state.settings, principal, doctor_id))
 
 
 @router.post("/{doctor_id}/take-place", response_model=DoctorOut, responses=error_responses(401, 403, 404, 409))
-def take_place(doctor_id: int, principal: Coordinator, session: DbSession) -> DoctorOut:
+def take_place(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
     """A patient was matched to this doctor: one place fewer (409 when none is left)."""
     if not service.take_place(session, principal, doctor_id):
         raise Conflict("Ce médecin n'a plus de place disponible.")

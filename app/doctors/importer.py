@@ -7,6 +7,7 @@ unless `skip_invalid`: then the valid doctors are imported and the others report
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -106,11 +107,27 @@ class RowError(ValueError):
     pass
 
 
+UNREADABLE_FILE = "Fichier illisible : un fichier CSV texte (UTF-8 ou Windows-1252) est attendu."
+# Control characters no spreadsheet writes in a CSV (tab, CR and LF aside): a binary file.
+_BINARY = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _unreadable() -> Unprocessable:
+    return Unprocessable(UNREADABLE_FILE, fields=[FieldError(field="file", message=UNREADABLE_FILE)])
+
+
 def decode(raw: bytes) -> str:
+    """The file's text; a 422 in French when it is not a text file."""
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return raw.decode("cp1252")  # what Excel writes on a French Windows
+        try:
+            text = raw.decode("cp1252")  # what Excel writes on a French Windows
+        except UnicodeDecodeError:
+            raise _unreadable() from None
+    if _BINARY.search(text):
+        raise _unreadable()
+    return text
 
 
 def _bool(value: str, column: str) -> bool:
@@ -154,8 +171,11 @@ def _read_rows(text: str) -> tuple[list[str | None], list[tuple[int, dict[str, s
     """The field of each column (None for a header not recognised), and the non-blank rows by line."""
     first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+    except csv.Error:
+        raise _unreadable() from None
     if not header:
         raise Unprocessable("Fichier vide.", fields=[FieldError(field="file", message="Fichier vide.")])
     columns = [HEADERS.get(normalize_name(h)) for h in header]
@@ -164,11 +184,14 @@ def _read_rows(text: str) -> tuple[list[str | None], list[tuple[int, dict[str, s
         message = "Colonnes manquantes : " + ", ".join(missing) + "."
         raise Unprocessable(message, fields=[FieldError(field="file", message=message)])
     rows = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        row = {c: v.strip() for c, v in zip(columns, values, strict=False) if c}
-        rows.append((reader.line_num, row))
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            row = {c: v.strip() for c, v in zip(columns, values, strict=False) if c}
+            rows.append((reader.line_num, row))
+    except csv.Error:  # e.g. a quote left open at the end of the file
+        raise _unreadable() from None
     return columns, rows
 
 

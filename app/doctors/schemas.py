@@ -1,9 +1,10 @@
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from app.core.identifiers import normalize_phone, validate_rpps
+from app.core.inputs import BoundedDate
 from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
 
 Civility = Literal["DR", "M", "MME"]
@@ -41,7 +42,7 @@ class Availability(BaseModel):
 
     accepting_new_patients: bool = False
     capacity_remaining: int = Field(default=0, ge=0, le=5000, description="How many more new patients.")
-    available_until: date | None = None
+    available_until: BoundedDate | None = None
     priority_only: bool = Field(default=False, description="Only ALD, 70+ or CSS/AME patients.")
     home_visits: bool = False
     home_visit_radius_km: int | None = Field(default=None, ge=1, le=200)

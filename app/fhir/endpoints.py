@@ -11,6 +11,7 @@ from app.accounts.models import Role, User
 from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
 from app.core.database import autocommit_reads
 from app.core.dependencies import DbSession
+from app.core.inputs import parse_row_id
 from app.core.settings import Settings
 from app.doctors.models import Doctor, PracticeLocation
 from app.fhir import slots as build
@@ -80,18 +81,20 @@ def search_slots(request: Request) -> FhirResponse:
 
 @router.get("/Slot/{slot_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_slot(slot_id: str, request: Request, session: DbSession) -> FhirResponse:
-    row = repository.sas_free_slot(session, int(slot_id)) if slot_id.isdigit() else None
+    number = parse_row_id(slot_id)
+    row = repository.sas_free_slot(session, number) if number is not None else None
     if row is None:
         raise _not_found("Slot", slot_id)
     return FhirResponse(build.slot(row, _booking_url(request)(row.slot_id)))
 
 
 def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:
-    doctor_id, dash, location_id = resource_id.partition("-")
-    if not (dash and doctor_id.isdigit() and location_id.isdigit()):
+    doctor_part, _, location_part = resource_id.partition("-")
+    doctor_id, location_id = parse_row_id(doctor_part), parse_row_id(location_part)
+    if doctor_id is None or location_id is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
-    doctor = session.get(Doctor, int(doctor_id))
-    location = session.get(PracticeLocation, int(location_id))
+    doctor = session.get(Doctor, doctor_id)
+    location = session.get(PracticeLocation, location_id)
     if doctor is None or not doctor.active or location is None or location.doctor_id != doctor.id:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
     return doctor, location
@@ -115,20 +118,22 @@ def read_practitioner_role(role_id: str, session: DbSession) -> FhirResponse:
 
 @router.get("/Practitioner/{practitioner_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_practitioner(practitioner_id: str, session: DbSession) -> FhirResponse:
-    kind, _, number = practitioner_id.partition("-")
-    if number.isdigit() and kind == "doc":
-        doctor = session.get(Doctor, int(number))
+    kind, _, digits = practitioner_id.partition("-")
+    number = parse_row_id(digits)
+    if number is not None and kind == "doc":
+        doctor = session.get(Doctor, number)
         if doctor is not None and doctor.active:
             return FhirResponse(build.practitioner(doctor.id, doctor.rpps, doctor.family_name, doctor.given_name))
-    if number.isdigit() and kind == "reg":
-        user = session.get(User, int(number))
+    if number is not None and kind == "reg":
+        user = session.get(User, number)
         if user is not None and user.role == Role.REGULATOR.value:
             return FhirResponse(regulator_resource(user.id, regulator_data(session, user)))
     raise _not_found("Practitioner", practitioner_id)
 
 
 def _territory(session, resource_id: str) -> Territory:
-    territory = session.get(Territory, int(resource_id)) if resource_id.isdigit() else None
+    number = parse_row_id(resource_id)
+    territory = session.get(Territory, number) if number is not None else None
     if territory is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
     return territory

@@ -8,6 +8,7 @@ from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
+from app.core.inputs import DbId
 from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
@@ -42,7 +43,7 @@ Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESS
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": SubmissionOut, "description": "Already open: the existing request, updated."},
-        **error_responses(403, 422, 429),
+        **error_responses(401, 403, 422, 429),  # 401: a token sent that is not (or no longer) valid
     },
     dependencies=[Depends(INTAKE)],
 )
@@ -88,7 +89,7 @@ def queue(
     source: str | None = None,
     commune: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> RequestPage:
     """The queue, most urgent first (priority groups, then waiting time). Open requests by default."""
@@ -123,7 +124,7 @@ def queue(
 
 
 @router.get("/{request_id}", response_model=RequestOut, responses=error_responses(401, 403, 404))
-def read(request_id: int, principal: Reader, session: DbSession, request: Request) -> RequestOut:
+def read(request_id: DbId, principal: Reader, session: DbSession, request: Request) -> RequestOut:
     """The whole record, with its history. Every read is written to the audit trail."""
     patient_request = service.get_request(session, principal, request_id)
     record_read(
@@ -138,26 +139,26 @@ def read(request_id: int, principal: Reader, session: DbSession, request: Reques
 
 
 @router.post("/{request_id}/transitions", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
-def move(request_id: int, data: TransitionIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def move(request_id: DbId, data: TransitionIn, principal: Coordinator, session: DbSession) -> RequestOut:
     """received → proposed (list sent) → matched (the doctor's places decrease) or closed (with a reason)."""
     return service.request_out(service.transition(session, principal, request_id, data))
 
 
 @router.post("/{request_id}/notes", response_model=RequestOut, responses=error_responses(401, 403, 404, 422))
-def note(request_id: int, data: NoteIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def note(request_id: DbId, data: NoteIn, principal: Coordinator, session: DbSession) -> RequestOut:
     return service.request_out(service.add_note(session, principal, request_id, data))
 
 
 @router.post(
     "/{request_id}/messages/preview", response_model=MessagePreview, responses=error_responses(401, 403, 404, 409, 422)
 )
-def preview_list(request_id: int, data: SendListIn, principal: Coordinator, session: DbSession) -> MessagePreview:
+def preview_list(request_id: DbId, data: SendListIn, principal: Coordinator, session: DbSession) -> MessagePreview:
     """The message `send-list` would send, to read before sending it."""
     return compose_doctor_list(session, principal, request_id, data)[1]
 
 
 @router.post("/{request_id}/send-list", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
-def send_list(request_id: int, data: SendListIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def send_list(request_id: DbId, data: SendListIn, principal: Coordinator, session: DbSession) -> RequestOut:
     """Sends the chosen doctors to the patient (SMS or e-mail, through the outbox) and marks
     the request `proposed`, in one transaction."""
     send_doctor_list(session, principal, request_id, data)
@@ -166,7 +167,7 @@ def send_list(request_id: int, data: SendListIn, principal: Coordinator, session
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
-async def suggest(request_id: int, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
+async def suggest(request_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
     """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
 
     def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool

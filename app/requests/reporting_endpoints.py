@@ -9,6 +9,7 @@ from app.accounts.principal import Principal, require
 from app.audit.service import record
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable, error_responses
+from app.core.inputs import BoundedDate
 from app.doctors.service import territory_for
 from app.requests import reporting
 from app.requests.models import RequestStatus
@@ -34,8 +35,8 @@ def export(
     request: Request,
     format: Literal["csv", "xlsx"] = "csv",
     cpts: str | None = None,
-    since: Annotated[date | None, Query(alias="from")] = None,
-    until: Annotated[date | None, Query(alias="to")] = None,
+    since: Annotated[BoundedDate | None, Query(alias="from")] = None,
+    until: Annotated[BoundedDate | None, Query(alias="to")] = None,
     status: Annotated[list[RequestStatus] | None, Query()] = None,
     source: str | None = None,
 ) -> Response:
@@ -64,8 +65,8 @@ def territory_indicators(
     slug: str,
     principal: Coordinator,
     session: DbSession,
-    since: Annotated[date | None, Query(alias="from")] = None,
-    until: Annotated[date | None, Query(alias="to")] = None,
+    since: Annotated[BoundedDate | None, Query(alias="from")] = None,
+    until: Annotated[BoundedDate | None, Query(alias="to")] = None,
 ) -> Mapping[str, Any]:
     """Requests received, out of territory, proposed, matched, closed by reason; the same
     split ALD / 70+ / CSS (ACI); median days to a match; by commune and source; doctors,

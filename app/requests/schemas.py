@@ -5,6 +5,7 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.core.identifiers import normalize_phone
+from app.core.inputs import DbId
 
 SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
@@ -80,7 +81,7 @@ class RequestCreate(BaseModel):
 class SendListIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    doctor_ids: list[int] = Field(min_length=1, max_length=10)
+    doctor_ids: list[DbId] = Field(min_length=1, max_length=10)
     channel: Literal["sms", "email"] | None = Field(default=None, description="Default: the patient's preferred one.")
 
 
@@ -200,7 +201,7 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: Literal["proposed", "matched", "closed"]
-    doctor_id: int | None = Field(default=None, description="For `matched`: the doctor who accepted.")
+    doctor_id: DbId | None = Field(default=None, description="For `matched`: the doctor who accepted.")
     reason: CloseReason | None = Field(default=None, description="For `closed`.")
     note: str | None = Field(default=None, max_length=2000)
     notify: bool = Field(default=False, description="Tell the patient the outcome (matched or closed).")

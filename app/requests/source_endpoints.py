@@ -7,6 +7,7 @@ from app.accounts.models import Role
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
+from app.core.inputs import DbId
 from app.requests import sources
 from app.requests.sources import SourceCreate, SourceOut
 from app.web.templates import templates
@@ -47,7 +48,7 @@ def list_sources(
     responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}, **error_responses(401, 403, 404)},
 )
 def qr(
-    source_id: int, kind: Literal["svg", "png"], principal: Coordinator, session: DbSession, request: Request
+    source_id: DbId, kind: Literal["svg", "png"], principal: Coordinator, session: DbSession, request: Request
 ) -> Response:
     source = sources.get_source(session, principal, source_id)
     url = sources.form_url(request.app.state.settings.public_url, source)
@@ -60,7 +61,7 @@ def qr(
 
 
 @router.get("/{source_id}/flyer", response_class=HTMLResponse, responses=error_responses(401, 403, 404))
-def flyer(source_id: int, principal: Coordinator, session: DbSession, request: Request) -> HTMLResponse:
+def flyer(source_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> HTMLResponse:
     """A printable A5 flyer: the QR code, the CPTS's name and the coordinator's phone."""
     source = sources.get_source(session, principal, source_id)
     url = sources.form_url(request.app.state.settings.public_url, source)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -12,6 +12,7 @@ from app.audit.service import record_read
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import FieldError, NotFound, Unprocessable, error_responses
+from app.core.inputs import BoundedDatetime, DbId
 from app.notifications.models import OutboxMessage
 from app.snp import repository, service
 from app.snp.models import Booking
@@ -64,11 +65,11 @@ def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSes
 def list_slots(
     principal: CoordinatorOrDoctor,
     session: DbSession,
-    start: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: 7 days after `from`.")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description="Default: now.")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description="Default: 7 days after `from`.")] = None,
     cpts: str | None = None,
-    doctor_id: int | None = None,
-    centre_id: int | None = None,
+    doctor_id: DbId | None = None,
+    centre_id: DbId | None = None,
     slot_status: Annotated[str | None, Query(alias="status", pattern="^(free|booked)$")] = None,
 ) -> SlotList:
     """The board: slots meeting the period, free and booked, with their booking."""
@@ -87,7 +88,7 @@ def list_slots(
 
 
 @router.get("/slots/{slot_id}", response_model=SlotOut, responses=error_responses(401, 403, 404))
-def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> SlotOut:
+def get_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> SlotOut:
     slot = repository.visible_slot_view(session, principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
@@ -98,7 +99,7 @@ def get_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -
 @router.delete(
     "/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409)
 )
-def delete_slot(slot_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> Response:
+def delete_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> Response:
     """Removes a free slot (a booked one: cancel its booking first, 409)."""
     service.delete_slot(session, principal, slot_id)
     session.commit()
@@ -126,7 +127,7 @@ def list_patterns(principal: CoordinatorOrDoctor, session: DbSession) -> list[Pa
 
 @router.put("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404, 422))
 def update_pattern(
-    pattern_id: int, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession
+    pattern_id: DbId, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession
 ) -> PatternOut:
     """Replaces the pattern's free future slots; booked slots are kept as they are."""
     out = service.update_pattern(session, principal, pattern_id, data)
@@ -135,7 +136,7 @@ def update_pattern(
 
 
 @router.delete("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404))
-def delete_pattern(pattern_id: int, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+def delete_pattern(pattern_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
     """Ends the pattern and removes its free future slots; booked slots are kept."""
     out = service.delete_pattern(session, principal, pattern_id)
     session.commit()
@@ -175,11 +176,11 @@ def search(
     address: Annotated[str | None, Query(max_length=200)] = None,
     latitude: Annotated[float | None, Query(ge=-90, le=90)] = None,
     longitude: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: 48 h after `from`.")] = None,
+    start: Annotated[BoundedDatetime | None, Query(alias="from", description="Default: now.")] = None,
+    end: Annotated[BoundedDatetime | None, Query(alias="to", description="Default: 48 h after `from`.")] = None,
     kind: Annotated[str | None, Query(pattern="^(AMB|HH|VR)$")] = None,
     max_distance_km: Annotated[float | None, Query(gt=0, le=200)] = None,
-    doctor_id: int | None = None,
+    doctor_id: DbId | None = None,
 ) -> SearchAnswer:
     """Free bookable slots for a caller: soonest first, nearest first at the same time; says
     how many doctors and slots it looked at."""
@@ -235,7 +236,7 @@ def _reloaded(session: Session, principal: Principal, booking_id: int) -> Bookin
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def book_slot(
-    slot_id: int, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request, response: Response
+    slot_id: DbId, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request, response: Response
 ) -> BookingOut:
     """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
     others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
@@ -246,7 +247,7 @@ def book_slot(
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut, responses=error_responses(401, 403, 404))
-def get_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
+def get_booking(booking_id: DbId, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
     """A booking with its messages (confirmation, SAS push) and their delivery status."""
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
@@ -256,7 +257,9 @@ def get_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSess
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))
-def cancel_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
+def cancel_booking(
+    booking_id: DbId, principal: CoordinatorOrDoctor, session: DbSession, request: Request
+) -> BookingOut:
     """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
     service.cancel(session, request.app.state.settings, principal, booking_id)
     session.commit()
@@ -267,7 +270,7 @@ def cancel_booking(booking_id: int, principal: CoordinatorOrDoctor, session: DbS
     "/bookings/{booking_id}/outcome", response_model=BookingOut, responses=error_responses(401, 403, 404, 409, 422)
 )
 def record_outcome(
-    booking_id: int, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession, request: Request
+    booking_id: DbId, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession, request: Request
 ) -> BookingOut:
     """After the time: the patient came (`fulfilled`) or not (`noshow`)."""
     service.record_outcome(session, request.app.state.settings, principal, booking_id, data.outcome)

@@ -1,9 +1,10 @@
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from app.core.identifiers import normalize_phone
+from app.core.inputs import BoundedAwareDatetime, BoundedDate, DbId
 from app.snp.models import AppointmentType, SlotKind
 from app.snp.rules import MAX_PATTERN_DAYS
 
@@ -19,9 +20,9 @@ class SlotOffer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doctor_id: int | None = Field(default=None, description="A doctor's slot (or centre_id).")
-    location_id: int | None = Field(default=None, description="The doctor's practice; its first one by default.")
-    centre_id: int | None = Field(default=None, description="A slot of the CPTS's own centre (CSNP).")
+    doctor_id: DbId | None = Field(default=None, description="A doctor's slot (or centre_id).")
+    location_id: DbId | None = Field(default=None, description="The doctor's practice; its first one by default.")
+    centre_id: DbId | None = Field(default=None, description="A slot of the CPTS's own centre (CSNP).")
     kind: Kind = Field(default=SlotKind.SURGERY.value, description="AMB surgery, HH home visit, VR teleconsultation.")
     visibility: list[VisibilityCode] = Field(default=["SNP", "CPTS"], min_length=1, max_length=4)
     appointment_type: AppointmentTypeCode = Field(
@@ -38,8 +39,8 @@ class SlotOffer(BaseModel):
 
 
 class SlotCreate(SlotOffer):
-    start: AwareDatetime = Field(examples=["2026-12-01T16:00:00+01:00"])
-    end: AwareDatetime = Field(examples=["2026-12-01T16:20:00+01:00"])
+    start: BoundedAwareDatetime = Field(examples=["2026-12-01T16:00:00+01:00"])
+    end: BoundedAwareDatetime = Field(examples=["2026-12-01T16:20:00+01:00"])
 
     @model_validator(mode="after")
     def _order(self) -> "SlotCreate":
@@ -57,9 +58,9 @@ class PatternCreate(SlotOffer):
     start_time: time = Field(examples=["16:00"])
     end_time: time = Field(examples=["20:00"])
     slot_minutes: int = Field(ge=5, le=240, examples=[20])
-    first_date: date
+    first_date: BoundedDate
     weeks: int | None = Field(default=None, ge=1, le=52, description="How many weeks (or last_date).")
-    last_date: date | None = None
+    last_date: BoundedDate | None = None
 
     @field_validator("weekdays")
     @classmethod

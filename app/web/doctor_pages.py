@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from app.accounts.models import Role
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
+from app.core.inputs import DbId
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.models import Doctor
@@ -169,13 +170,13 @@ def _doctor_page(
 
 
 @router.get("/medecins/{doctor_id}", response_class=HTMLResponse)
-def doctor(doctor_id: int, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+def doctor(doctor_id: DbId, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
     return _doctor_page(request, caller, service.get_doctor(session, caller.principal, doctor_id), "espace/doctor.html")
 
 
 @router.post("/medecins/{doctor_id}", response_class=HTMLResponse)
 async def save_doctor(
-    doctor_id: int, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding
+    doctor_id: DbId, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding
 ) -> Response:
     form = await request.form()
     return await _run(save_doctor_sync, doctor_id, request, caller, session, geocoding, form)
@@ -214,7 +215,7 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
 
 
 @router.post("/medecins/{doctor_id}/desactiver")
-def deactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
+def deactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, False)
         return f"Dr {d.given_name} {d.family_name} est désactivé : il n'est plus proposé aux patients."
@@ -223,7 +224,7 @@ def deactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
 
 
 @router.post("/medecins/{doctor_id}/reactiver")
-def reactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
+def reactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, True)
         return f"Dr {d.given_name} {d.family_name} est de nouveau actif."
@@ -232,7 +233,7 @@ def reactivate(doctor_id: int, caller: Manager, session: DbSession) -> Response:
 
 
 @router.post("/medecins/{doctor_id}/rappel")
-def remind(doctor_id: int, request: Request, caller: Manager, session: DbSession) -> Response:
+def remind(doctor_id: DbId, request: Request, caller: Manager, session: DbSession) -> Response:
     def do() -> str:
         d = reminders.remind_one(session, request.app.state.settings, caller.principal, doctor_id)
         return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."

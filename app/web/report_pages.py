@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.audit.service import list_events
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable
+from app.core.inputs import BoundedDate
 from app.requests import reporting, sources
 from app.requests.sources import SourceCreate
 from app.web.pages import CLOSE_REASONS, render
@@ -111,8 +112,8 @@ def indicators(
     request: Request,
     caller: Manager,
     session: DbSession,
-    du: Annotated[date | None, Query()] = None,
-    au: Annotated[date | None, Query()] = None,
+    du: Annotated[BoundedDate | None, Query()] = None,
+    au: Annotated[BoundedDate | None, Query()] = None,
 ) -> HTMLResponse:
     since, until = du or _default_since(), au or date.today()
     figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
@@ -145,8 +146,8 @@ def indicators(
 def indicators_csv(
     caller: Manager,
     session: DbSession,
-    du: Annotated[date | None, Query()] = None,
-    au: Annotated[date | None, Query()] = None,
+    du: Annotated[BoundedDate | None, Query()] = None,
+    au: Annotated[BoundedDate | None, Query()] = None,
 ) -> Response:
     since, until = du or _default_since(), au or date.today()
     figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
@@ -187,8 +188,8 @@ def audit(
     session: DbSession,
     objet: Annotated[str, Query(max_length=40)] = "",
     numero: Annotated[str, Query(max_length=40)] = "",
-    du: Annotated[date | None, Query()] = None,
-    au: Annotated[date | None, Query()] = None,
+    du: Annotated[BoundedDate | None, Query()] = None,
+    au: Annotated[BoundedDate | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     since = datetime.combine(du, time(), reporting.PARIS) if du else None

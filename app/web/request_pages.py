@@ -18,6 +18,7 @@ from app.accounts.access import scoped
 from app.audit.service import record, record_read, record_reads
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
+from app.core.inputs import DbId
 from app.doctors.models import Doctor
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
@@ -132,7 +133,7 @@ def request_page(
     request: Request,
     caller: Caller,
     session,
-    request_id: int,
+    request_id: DbId,
     *,
     preview=None,
     chosen=(),
@@ -201,7 +202,7 @@ def request_page(
 
 
 @router.get("/demandes/{request_id}", response_class=HTMLResponse)
-def show(request_id: int, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+def show(request_id: DbId, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
     return request_page(request, caller, session, request_id)
 
 
@@ -231,7 +232,7 @@ def _channel(value: str) -> str | None:
 
 @router.post("/demandes/{request_id}/liste", response_class=HTMLResponse)
 def send_list(
-    request_id: int,
+    request_id: DbId,
     request: Request,
     caller: Manager,
     session: DbSession,
@@ -266,10 +267,10 @@ def send_list(
 
 @router.post("/demandes/{request_id}/attribution")
 def match(
-    request_id: int,
+    request_id: DbId,
     caller: Manager,
     session: DbSession,
-    doctor_id: Annotated[int | None, Form()] = None,
+    doctor_id: Annotated[DbId | None, Form()] = None,
     notify: Annotated[str | None, Form()] = None,
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -291,7 +292,7 @@ def match(
 
 @router.post("/demandes/{request_id}/cloture")
 def close(
-    request_id: int,
+    request_id: DbId,
     caller: Manager,
     session: DbSession,
     reason: Annotated[str, Form(max_length=30)] = "",
@@ -312,7 +313,7 @@ def close(
 
 @router.post("/demandes/{request_id}/notes")
 def add_note(
-    request_id: int, caller: Manager, session: DbSession, text: Annotated[str, Form(max_length=2000)] = ""
+    request_id: DbId, caller: Manager, session: DbSession, text: Annotated[str, Form(max_length=2000)] = ""
 ) -> Response:
     def do() -> str:
         service.add_note(session, caller.principal, request_id, NoteIn(text=text.strip()))

@@ -19,6 +19,7 @@ from app.audit.service import record_reads
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, Forbidden, NotFound
+from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors.models import Doctor
 from app.snp import repository, service
 from app.snp.models import AppointmentType, Booking, SlotKind, SlotStatus
@@ -98,9 +99,9 @@ def board(
     request: Request,
     caller: Publisher,
     session: DbSession,
-    jour: Annotated[date | None, Query()] = None,
+    jour: Annotated[BoundedDate | None, Query()] = None,
     vue: Annotated[str, Query(pattern="^(jour|semaine)$")] = "jour",
-    medecin: Annotated[int | None, Query()] = None,
+    medecin: Annotated[DbId | None, Query()] = None,
 ) -> HTMLResponse:
     """The board: per day, per doctor (or centre) and place, its slots, free, booked or walk-in."""
     day = jour or _today()
@@ -157,10 +158,11 @@ def board(
 
 def _owner_fields(owner: str) -> dict:
     """'d12' → a doctor, 'c3' → a centre (the board's select)."""
-    if owner[:1] == "d" and owner[1:].isdigit():
-        return {"doctor_id": int(owner[1:])}
-    if owner[:1] == "c" and owner[1:].isdigit():
-        return {"centre_id": int(owner[1:])}
+    number = parse_row_id(owner[1:])
+    if owner[:1] == "d" and number is not None:
+        return {"doctor_id": number}
+    if owner[:1] == "c" and number is not None:
+        return {"centre_id": number}
     return {"doctor_id": None}
 
 
@@ -178,7 +180,7 @@ def create_slot(
     caller: Publisher,
     session: DbSession,
     owner: Annotated[str, Form(max_length=12)] = "",
-    day: Annotated[date | None, Form()] = None,
+    day: Annotated[BoundedDate | None, Form()] = None,
     start: Annotated[time | None, Form()] = None,
     end: Annotated[time | None, Form()] = None,
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
@@ -210,7 +212,7 @@ def create_pattern(
     start: Annotated[time | None, Form()] = None,
     end: Annotated[time | None, Form()] = None,
     minutes: Annotated[int, Form(ge=5, le=240)] = 20,
-    first_date: Annotated[date | None, Form()] = None,
+    first_date: Annotated[BoundedDate | None, Form()] = None,
     weeks: Annotated[int, Form(ge=1, le=52)] = 4,
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
@@ -238,7 +240,7 @@ def create_pattern(
 
 
 @router.post("/recurrences/{pattern_id}/supprimer")
-def delete_pattern(pattern_id: int, caller: Publisher, session: DbSession) -> Response:
+def delete_pattern(pattern_id: DbId, caller: Publisher, session: DbSession) -> Response:
     def do() -> str:
         out = service.delete_pattern(session, caller.principal, pattern_id)
         session.commit()
@@ -250,7 +252,7 @@ def delete_pattern(pattern_id: int, caller: Publisher, session: DbSession) -> Re
 
 @router.post("/creneaux/{slot_id}/supprimer")
 def delete_slot(
-    slot_id: int, caller: Publisher, session: DbSession, jour: Annotated[str, Form(max_length=10)] = ""
+    slot_id: DbId, caller: Publisher, session: DbSession, jour: Annotated[str, Form(max_length=10)] = ""
 ) -> Response:
     def do() -> str:
         service.delete_slot(session, caller.principal, slot_id)
@@ -292,7 +294,7 @@ def search(
                 None,
                 utcnow() + timedelta(hours=heures),
                 type if type in KINDS else None,
-                float(distance) if distance.isdigit() else None,
+                float(distance) if distance.isascii() and distance.isdigit() else None,
                 None,
             )
         except (ApiError, ValidationError) as exc:
@@ -334,7 +336,7 @@ def _booking_page(
 
 @router.get("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
 def booking_form(
-    slot_id: int, request: Request, caller: Booker, session: DbSession, origin: str | None = None
+    slot_id: DbId, request: Request, caller: Booker, session: DbSession, origin: str | None = None
 ) -> HTMLResponse:
     """The slot's booking page: the booking URL the SAS receives in Slot.comment."""
     return _booking_page(request, caller, _bookable(session, caller, slot_id, origin), origin)
@@ -342,7 +344,7 @@ def booking_form(
 
 @router.post("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
 def book(
-    slot_id: int,
+    slot_id: DbId,
     request: Request,
     caller: Booker,
     session: DbSession,
@@ -383,7 +385,7 @@ def book(
 @router.post("/rendez-vous/{booking_id}/annuler")
 def cancel(
     request: Request,
-    booking_id: int,
+    booking_id: DbId,
     caller: Publisher,
     session: DbSession,
     jour: Annotated[str, Form(max_length=10)] = "",
@@ -399,7 +401,7 @@ def cancel(
 @router.post("/rendez-vous/{booking_id}/resultat")
 def outcome(
     request: Request,
-    booking_id: int,
+    booking_id: DbId,
     caller: Publisher,
     session: DbSession,
     resultat: Annotated[str, Form(max_length=10)] = "",

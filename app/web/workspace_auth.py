@@ -10,6 +10,7 @@ from app.accounts.models import Role
 from app.accounts.principal import SESSION_COOKIE
 from app.core.dependencies import DbSession
 from app.core.errors import TooManyRequests, Unauthorized
+from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
 from app.web.pages import home_of, render
 from app.web.session import AnyCaller, redirect, switch_territory
@@ -77,7 +78,7 @@ def sign_out(caller: AnyCaller, session: DbSession) -> Response:
 def switch(
     caller: AnyCaller,
     session: DbSession,
-    territory_id: Annotated[int, Form()],
+    territory_id: Annotated[DbId, Form()],
     suite: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     territory = switch_territory(session, caller, territory_id)
