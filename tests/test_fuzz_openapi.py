@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from app.core.settings import Settings
 from app.main import create_app
 
-MAX_EXAMPLES = int(os.environ.get("ORIENTATION_FUZZ_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("ORIENTATION_FUZZ_EXAMPLES", "10"))
+WITH_COVERAGE_PHASE = os.environ.get("ORIENTATION_FUZZ_COVERAGE") == "1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 DEMO_COORDINATOR = "coordination@cpts-grand-arras.example.fr"
 
@@ -74,7 +75,9 @@ def fuzz_schema(fuzzed_app, request: pytest.FixtureRequest):
     # schemathesis 4.32 renames the running test through the node's `_nodeid`, which pytest 9
     # no longer sets: give it one (the reports then name each operation).
     request.node._nodeid = request.node.nodeid
-    config = SchemathesisConfig()
+    # The coverage phase (every boundary of every parameter, ~50 calls an operation here) is
+    # left for longer hunts: the suite keeps to MAX_EXAMPLES an operation.
+    config = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": WITH_COVERAGE_PHASE}}})
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 

@@ -139,6 +139,17 @@ def test_a_body_that_is_not_json_is_a_422_not_a_400(client):
     assert response.json()["message"] == "Corps de la requête illisible."
 
 
+def test_a_body_multipart_cannot_read_is_a_422_on_the_api_and_a_french_page_in_the_workspace(client, coordinator):
+    broken = {"Content-Type": "multipart/form-data; boundary=xyz"}
+    imported = client.post(
+        "/api/v1/doctors/import?cpts=grand-arras", content=b"--xyz\r\nNone--xyz--\r\n", headers=broken | coordinator
+    )
+    assert _refused_field(imported) == "body"
+    page = client.post("/espace/connexion", content=b"--xyz\r\nNone--xyz--\r\n", headers=broken)
+    assert page.status_code == 422
+    assert "Le formulaire envoyé est illisible." in page.text
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("from=0001-01-01", "from"), ("to=9999-12-31", "to"), ("from=1899-12-31&to=2026-01-01", "from")],

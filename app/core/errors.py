@@ -135,10 +135,6 @@ def field_errors_from_validation(errors: Iterable[Mapping[str, Any]]) -> list[Fi
     return fields
 
 
-# What FastAPI says (400) of a body it cannot decode.
-UNREADABLE_BODY = "There was an error parsing the body"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     _document_error_body(app)
 
@@ -155,8 +151,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.detail == UNREADABLE_BODY:
-            # A body that is not JSON (or not UTF-8) is invalid input like any other: 422.
+        if exc.status_code == 400:
+            # Only FastAPI and Starlette raise a bare 400, for a body they cannot read (JSON
+            # that is not UTF-8, broken multipart): invalid input like any other, a 422.
             error = Unprocessable(
                 "Corps de la requête illisible.", fields=[FieldError(field="body", message="Corps JSON invalide.")]
             )

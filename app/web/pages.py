@@ -143,6 +143,8 @@ def install_page_errors(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_page(request):
             return await answer(http_error, request, exc)
+        if exc.status_code == 400:  # a form Starlette could not read (see app/core/errors.py)
+            return _error_page(request, 422, "Le formulaire envoyé est illisible.")
         message = {404: "Cette page n'existe pas.", 405: "Action non autorisée sur cette page."}.get(
             exc.status_code, "La demande n'a pas pu aboutir."
         )
