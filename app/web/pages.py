@@ -103,6 +103,15 @@ def _error_page(request: Request, status_code: int, message: str, fields=()) -> 
     return render(request, None, "espace/error.html", context, status_code=status_code)
 
 
+def _http_error_page(request: Request, status_code: int) -> HTMLResponse:
+    if status_code == 400:  # a form Starlette could not read: invalid input (see app/core/errors.py)
+        return _error_page(request, 422, "Le formulaire envoyé est illisible.")
+    message = {404: "Cette page n'existe pas.", 405: "Action non autorisée sur cette page."}.get(
+        status_code, "La demande n'a pas pu aboutir."
+    )
+    return _error_page(request, status_code, message)
+
+
 def install_page_errors(app: FastAPI) -> None:
     """Under /espace, errors are pages; elsewhere the API's JSON handlers answer as before."""
     api_error = app.exception_handlers[ApiError]
@@ -143,9 +152,4 @@ def install_page_errors(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_page(request):
             return await answer(http_error, request, exc)
-        if exc.status_code == 400:  # a form Starlette could not read (see app/core/errors.py)
-            return _error_page(request, 422, "Le formulaire envoyé est illisible.")
-        message = {404: "Cette page n'existe pas.", 405: "Action non autorisée sur cette page."}.get(
-            exc.status_code, "La demande n'a pas pu aboutir."
-        )
-        return _error_page(request, exc.status_code, message)
+        return _http_error_page(request, exc.status_code)
