@@ -203,13 +203,12 @@ def _document_error_body(app: FastAPI) -> None:
     make_document = app.openapi
 
     def document() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = make_document()
-            _, definitions = models_json_schema(
-                [(ErrorBody, "serialization")], ref_template="#/components/schemas/{model}"
-            )
-            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = make_document()  # FastAPI keeps it as app.openapi_schema
+        _, definitions = models_json_schema([(ErrorBody, "serialization")], ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+        return schema
 
     app.openapi = document  # type: ignore[method-assign]
 
