@@ -96,4 +96,3 @@ def test_every_operation_answers_as_documented(case, fuzzed_app):
     _, coordinator = fuzzed_app
     case.call_and_validate(checks=CHECKS)
     case.call_and_validate(headers=coordinator, checks=CHECKS)
-
