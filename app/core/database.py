@@ -107,18 +107,20 @@ POOL_SIZE, POOL_OVERFLOW = 10, 20  # per process (uvicorn worker); PostgreSQL al
 
 
 def build_engine(url: str) -> Engine:
+    # hide_parameters: an error's message must not quote the statement's values (names,
+    # birth dates, phones…), whoever prints it.
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
         event.listen(engine, "connect", _configure_sqlite)
         event.listen(engine, "begin", _begin)
         return engine
     # Connections kept open: a request holds one for its whole length, and beyond the pool's
     # size each extra connection is opened and closed again, which on PostgreSQL (a process
     # per connection) cost more than the request itself (docs/benchmarks.md, issue 4).
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, hide_parameters=True)
 
 
 @cache

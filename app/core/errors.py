@@ -5,7 +5,6 @@
 Extra keys may follow (e.g. ``candidates`` for an undecidable commune)."""
 
 import logging
-import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +15,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.logging import error_fields
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
         # The database is down, or (SQLite) another writer held it longer than the busy
         # timeout: nothing was done, and trying again shortly is the right move.
-        logger.error("database_unavailable", extra={"error_type": type(exc.orig).__name__})
+        logger.error("database_unavailable", extra=error_fields(exc))
         return JSONResponse(
             ErrorBody(
                 error="database_unavailable", message="Service momentanément indisponible, réessayez."
@@ -181,20 +182,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        # Logged by type and stack only: the message may quote personal data (SQL parameters).
-        logger.error(
-            "unhandled_error",
-            extra={
-                "error_type": type(exc).__name__,
-                "stack": "".join(traceback.format_tb(exc.__traceback__)),
-            },
-        )
-        return JSONResponse(
-            ErrorBody(error="internal_error", message="Erreur interne du service.").model_dump(),
-            status_code=500,
-        )
+    # Any other error is answered (500) and logged, without its message, by
+    # app.core.logging.RequestLogMiddleware.
 
 
 # For the OpenAPI document: the error shapes each endpoint may answer with.

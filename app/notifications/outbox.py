@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.core.database import execute_dml, utcnow
+from app.core.logging import error_fields
 from app.core.settings import Settings
 from app.notifications.models import MessageStatus, OutboxMessage
 from app.notifications.senders import DeliveryError, Outgoing, Sender, build_senders
@@ -151,7 +152,7 @@ class OutboxWorker:
                 session.commit()
         except SQLAlchemyError as exc:
             # Left "sending": sent again after the lease, with the same key.
-            logger.error("outbox_record_failed", extra={"message_id": message.id, "error_type": type(exc).__name__})
+            logger.error("outbox_record_failed", extra={"message_id": message.id, **error_fields(exc)})
             return False
         return True
 
@@ -200,5 +201,5 @@ class OutboxWorker:
             try:
                 self.run_once()
             except Exception as exc:
-                logger.error("outbox_worker_error", extra={"error_type": type(exc).__name__})
+                logger.error("outbox_worker_error", extra=error_fields(exc))
             stop.wait(interval)

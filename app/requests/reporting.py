@@ -1,7 +1,5 @@
 """Follow-up and reporting: the export of requests, and the CPTS's indicators (ACI figures)."""
 
-import csv
-import io
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -10,13 +8,14 @@ from datetime import date, datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
+from app.core import spreadsheet
 from app.core.database import utcnow
+from app.core.identifiers import french_phone
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus, Source
@@ -101,7 +100,7 @@ def export_rows(
                 r.family_name,
                 r.given_name,
                 age_on(r.birth_date, today),
-                r.phone,
+                french_phone(r.phone),
                 r.email or "",
                 r.commune_name,
                 r.insee_code,
@@ -122,24 +121,11 @@ def export_rows(
 
 
 def to_csv(rows: list[list[object]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(EXPORT_COLUMNS)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read the accents right
+    return spreadsheet.to_csv(EXPORT_COLUMNS, rows)
 
 
 def to_xlsx(rows: list[list[object]]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.worksheets[0]  # a new workbook's one sheet, the active one
-    sheet.title = "Demandes"
-    sheet.append(EXPORT_COLUMNS)
-    for row in rows:
-        sheet.append(row)
-    sheet.freeze_panes = "A2"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return spreadsheet.to_xlsx("Demandes", EXPORT_COLUMNS, rows)
 
 
 def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:

@@ -79,6 +79,8 @@ def submit_request(
     principal: Principal | None,
     data: RequestCreate,
     public_url: str,
+    *,
+    retry: bool = True,
 ) -> tuple[PatientRequest, bool, str]:
     """Returns (request, is_duplicate, follow-up URL). Committed when it returns."""
     if data.website:  # a hidden field only robots fill in
@@ -155,9 +157,12 @@ def submit_request(
     try:
         request_id: int = session.execute(_INSERT_REQUEST, values).scalar_one()
     except IntegrityError:
-        # The same person submitted twice at the same instant: the other one won; retry as a resubmission.
+        # The same person submitted twice at the same instant: the other one won; retry as a
+        # resubmission. Once: any other refusal would fail again, forever.
         session.rollback()
-        return submit_request(session, geocoding, principal, data, public_url)
+        if not retry:
+            raise
+        return submit_request(session, geocoding, principal, data, public_url, retry=False)
     session.execute(
         _INSERT_EVENT,
         {

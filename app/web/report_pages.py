@@ -1,7 +1,5 @@
 """Sources and flyers, indicators (with charts and a CSV export), and the audit trail."""
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -11,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.audit.service import list_events
+from app.core import spreadsheet
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable
 from app.core.inputs import BoundedDate
@@ -151,19 +150,19 @@ def indicators_csv(
 ) -> Response:
     since, until = du or _default_since(), au or date.today()
     figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"])
-    writer.writerows(_table(figures))
-    writer.writerow([])
-    writer.writerow(["commune", "demandes"])
-    writer.writerows(figures["by_commune"].items())
-    writer.writerow([])
-    writer.writerow(["source", "demandes"])
-    writer.writerows(figures["by_source"].items())
+    rows = [
+        *_table(figures),
+        [],
+        ["commune", "demandes"],
+        *figures["by_commune"].items(),
+        [],
+        ["source", "demandes"],
+        *figures["by_source"].items(),
+    ]
+    content = spreadsheet.to_csv(["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"], rows)
     filename = f"indicateurs-{caller.cpts}-{since}-{until}.csv"
     return Response(
-        out.getvalue().encode("utf-8-sig"),
+        content,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
