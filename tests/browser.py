@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -32,8 +33,10 @@ def running_server(
     env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     tls: ssl.SSLContext | None = None,
+    output: IO[bytes] | None = None,
 ) -> Iterator[str]:
-    """`orientation serve` on a free port; with `tls` (the client's context), over HTTPS."""
+    """`orientation serve` on a free port; with `tls` (the client's context), over HTTPS;
+    its stdout and stderr written to `output` when given."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -50,8 +53,8 @@ def running_server(
     server = subprocess.Popen(
         [ORIENTATION, "serve", "--port", str(port), *args],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
     )
     base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:

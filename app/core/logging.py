@@ -58,7 +58,7 @@ def frames_only(exc: BaseException) -> str:
         seen.add(id(exc))
         parts.append("".join(traceback.format_tb(exc.__traceback__)) + type(exc).__qualname__)
         exc = exc.__cause__ or exc.__context__
-    return "\n--- caused by ---\n".join(reversed(parts))
+    return "\nwhich caused:\n".join(reversed(parts))
 
 
 class SafeJsonFormatter(JsonFormatter):
@@ -69,14 +69,16 @@ class SafeJsonFormatter(JsonFormatter):
         return frames_only(ei[1]) if ei and ei[1] is not None else ""
 
 
+def json_formatter() -> SafeJsonFormatter:
+    return SafeJsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        SafeJsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
-    )
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
