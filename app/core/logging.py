@@ -54,10 +54,11 @@ def frames_only(exc: BaseException) -> str:
     """A traceback with the classes and the code's lines, never the messages."""
     parts = []
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        parts.append("".join(traceback.format_tb(exc.__traceback__)) + type(exc).__qualname__)
-        exc = exc.__cause__ or exc.__context__
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        parts.append("".join(traceback.format_tb(current.__traceback__)) + type(current).__qualname__)
+        current = current.__cause__ or current.__context__
     return "\nwhich caused:\n".join(reversed(parts))
 
 
