@@ -61,16 +61,15 @@ def to_csv(header: Sequence[str] | None, rows: Cells, delimiter: str = ";") -> b
     return out.getvalue().encode("utf-8-sig")
 
 
-def _xlsx_cell(sheet, value: object) -> Cell | object:
+def _write_xlsx_cell(cell: Cell, value: object) -> None:
     if value is None or isinstance(value, NON_TEXT):
-        return value
+        cell.value = value
+        return
     text = clean_text(str(value))
-    cell = Cell(sheet)
     cell.value = text  # openpyxl would take a leading "=" for a formula: the type is forced below
     cell.data_type = "s"
     if is_formula_like(text):
         cell.quotePrefix = True
-    return cell
 
 
 def to_xlsx(title: str, header: Sequence[str], rows: Cells) -> bytes:
@@ -78,8 +77,11 @@ def to_xlsx(title: str, header: Sequence[str], rows: Cells) -> bytes:
     workbook = Workbook()
     sheet = workbook.worksheets[0]  # a new workbook's one sheet, the active one
     sheet.title = title
-    for row in [header, *rows]:
-        sheet.append([_xlsx_cell(sheet, v) for v in row])
+    for row_number, row in enumerate([header, *rows], start=1):
+        for column_number, value in enumerate(row, start=1):
+            cell = sheet.cell(row=row_number, column=column_number)
+            assert isinstance(cell, Cell)  # a new sheet has no merged cells
+            _write_xlsx_cell(cell, value)
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     workbook.save(out)
