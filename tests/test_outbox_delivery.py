@@ -19,8 +19,9 @@ from app.notifications.outbox import LEASE, OutboxWorker, enqueue
 from app.notifications.senders import SmtpSender
 from tests.fakes.smtp import SmtpServer, _Collector
 
-# A minute after the messages are written (they are due at once).
-T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+# The worker's clock: a day after this module is loaded, so that every message a test writes
+# (due at once, on the real clock) is due at T0 however long the run before it took.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 AFTER_THE_LEASE = T0 + LEASE + timedelta(seconds=1)
 
 
