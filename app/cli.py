@@ -11,6 +11,11 @@ from app.core.errors import ApiError
 from app.core.settings import get_settings
 
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+FHIR_OPEN_WARNING = (
+    "!!! ATTENTION : ORIENTATION_FHIR_CLIENT_AUTH=none, /fhir est OUVERT À TOUS, sans certificat du SAS.\n"
+    "!!! N'importe qui peut y créer des comptes de régulation et obtenir les liens de réservation.\n"
+    "!!! Réservé au développement et à la démonstration : en production, 'tls' ou 'proxy'."
+)
 
 
 @click.group()
@@ -34,6 +39,8 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    if settings.fhir_client_auth == "none":
+        click.secho(FHIR_OPEN_WARNING, err=True, fg="red", bold=True)
     if migrate:
         migrations.upgrade()
     if with_worker:

@@ -206,6 +206,8 @@ def serve(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         "ORIENTATION_LOG_LEVEL": "WARNING",
         "ORIENTATION_INTAKE_PER_MINUTE": "100000000",
         "ORIENTATION_SECRET_KEY": "bench",
+        # The SAS feed is measured without TLS on loopback: /fhir opened on purpose.
+        "ORIENTATION_FHIR_CLIENT_AUTH": "none",
     }
     server = subprocess.Popen(
         [ORIENTATION, "serve", "--port", str(port), "--workers", str(workers)],

@@ -87,7 +87,7 @@ def bench_in_process(url: str, samples: int, token: str) -> None:
 
     rpps = _rpps_sample(url)
     rng = random.Random(5)
-    app = create_app(Settings(database_url=url, secret_key="bench", log_level="WARNING"))
+    app = create_app(Settings(database_url=url, secret_key="bench", log_level="WARNING", fhir_client_auth="none"))
     with TestClient(app) as client:
         latencies, slots = [], 0
         client.get(_slot_query(rng, rpps))

@@ -1,9 +1,10 @@
 """Unscheduled care in a real headless Chromium: the coordination books a slot for a caller
-and cancels it; a SAS regulator arrives from the SAS with origin=sas and books."""
+and cancels it; a SAS regulator arrives from the SAS with the link of the /fhir feed and books."""
 
 import re
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -75,9 +76,12 @@ def test_a_regulator_arriving_from_the_sas_books(database_url, db, slots):
         )
     ).first()
     db.commit()
-    with running_server(database_url) as base, chromium_page() as page:
-        # The booking URL of Slot.comment, with the parameter the SAS adds.
-        page.goto(f"{base}/espace/soins-non-programmes/creneaux/{slot.id}/reserver?origin=sas")
+    # /fhir opened on purpose: the certificates are test_fhir_transport's.
+    with running_server(database_url, {"ORIENTATION_FHIR_CLIENT_AUTH": "none"}) as base, chromium_page() as page:
+        # The booking URL the feed puts in Slot.comment, signed for this slot.
+        link = httpx.get(f"{base}/fhir/Slot/{slot.id}").json()["comment"]
+        assert link.startswith(f"{base}/espace/soins-non-programmes/creneaux/{slot.id}/reserver?origin=sas&sas=")
+        page.goto(link)
         page.get_by_label("Adresse e-mail").fill("regulation@sas62.example.fr")
         page.get_by_label("Mot de passe").fill("demo-orientation-2026")
         page.get_by_role("button", name="Se connecter").click()

@@ -19,6 +19,13 @@ from tests.fakes.sas import FakeSas
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
+
+@pytest.fixture
+def settings(settings):
+    """These tests call /fhir without a client certificate (test_fhir_transport has the
+    certificates; test_hardening_sasauth that the default is closed): opened on purpose."""
+    return settings.model_copy(update={"fhir_client_auth": "none"})
+
 # The guide's example (example-practitioner-regul1.fsh).
 REGULATOR = {
     "resourceType": "Practitioner",

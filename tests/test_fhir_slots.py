@@ -1,5 +1,6 @@
 """INT_R04: the SAS platform searches our slots (GET /fhir/Slot) and reads what they refer to."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -12,6 +13,13 @@ from app.snp.rules import PARIS
 from tests.fhir_conformance import problems
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
+
+
+@pytest.fixture
+def settings(settings):
+    """These tests call /fhir without a client certificate (test_fhir_transport has the
+    certificates; test_hardening_sasauth that the default is closed): opened on purpose."""
+    return settings.model_copy(update={"fhir_client_auth": "none"})
 
 # The guide's example query, character for character (specifications_techniques-cpts-recherche_creneaux.md).
 GUIDE_QUERY = (
@@ -87,7 +95,12 @@ def test_the_guides_example_query_returns_the_guides_example_bundle(client, make
     slot = bundle["entry"][0]["resource"]
     assert (slot["start"], slot["end"]) == ("2024-06-12T16:40:00+02:00", "2024-06-12T17:00:00+02:00")
     assert [s["code"] for s in slot["meta"]["security"]] == ["PUBLIC", "CPTS"]
-    assert slot["comment"].endswith(f"/espace/soins-non-programmes/creneaux/{slot['id']}/reserver")
+    # The booking page, with the token signed for this slot that lets a regulator in.
+    assert re.fullmatch(
+        rf"http://127\.0\.0\.1:8000/espace/soins-non-programmes/creneaux/{slot['id']}/reserver"
+        r"\?origin=sas&sas=\d+\.[0-9a-f]{32}",
+        slot["comment"],
+    )
     practitioner = bundle["entry"][2]["resource"]
     assert practitioner["identifier"][0]["value"] == "810002909371"
     organization = bundle["entry"][5]["resource"]

@@ -1,5 +1,5 @@
 """Unscheduled care in the workspace, through the HTTP client: the board, publishing,
-booking by the coordination and by a SAS regulator (origin=sas only), cancelling, outcomes."""
+booking by the coordination and by a SAS regulator (with the SAS's signed link only), cancelling, outcomes."""
 
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,6 +11,7 @@ from app.demo_people import DEMO_PASSWORD
 from app.snp.demo import load_demo_regulator, load_demo_slots
 from app.snp.models import Booking, Slot
 from app.snp.rules import PARIS
+from app.snp.sas_links import sas_booking_links
 from tests.test_workspace import COORDINATOR, DOCTOR, OTHER_COORDINATOR, csrf_of, demo, flash_of, sign_in  # noqa: F401
 
 REGULATOR = "regulation@sas62.example.fr"
@@ -49,6 +50,7 @@ def _book_form(client, path: str, **values) -> object:
     data = {
         "csrf_token": csrf_of(page.text),
         "origin": origin,
+        "sas": re.search(r'name="sas" value="([^"]*)"', page.text).group(1),
         "family_name": "Martin",
         "given_name": "Lucie",
         "phone": "06 12 34 56 78",
@@ -158,6 +160,13 @@ def test_the_search_for_a_caller_lists_bookable_slots(client, db, slots):
     assert wrong.status_code == 422
 
 
+def _sas_link(client, slot_id: int) -> str:
+    """The booking link the /fhir feed puts in this slot's Slot.comment (path and query)."""
+    links = sas_booking_links(client.app)
+    token = links.token(slot_id, links.expires(datetime.now(UTC)))
+    return f"{BOARD}/creneaux/{slot_id}/reserver?origin=sas&sas={token}"
+
+
 def test_a_regulator_books_from_the_sas_only(client, db, slots):
     slot = db.scalars(
         select(Slot).where(
@@ -168,24 +177,24 @@ def test_a_regulator_books_from_the_sas_only(client, db, slots):
         )
     ).first()
     db.commit()
-    path = f"{BOARD}/creneaux/{slot.id}/reserver"
+    link = _sas_link(client, slot.id)
     # Arriving from the SAS without a session: sign in, then back to the slot.
-    first = client.get(f"{path}?origin=sas", follow_redirects=False)
+    first = client.get(link, follow_redirects=False)
     assert first.status_code == 303 and "suite=" in first.headers["location"]
     signed = client.post(
         "/espace/connexion",
-        data={"email": REGULATOR, "password": DEMO_PASSWORD, "suite": f"{path}?origin=sas"},
+        data={"email": REGULATOR, "password": DEMO_PASSWORD, "suite": link},
         follow_redirects=False,
     )
-    assert signed.headers["location"] == f"{path}?origin=sas"
-    booked = _book_form(client, f"{path}?origin=sas")
+    assert signed.headers["location"] == link
+    booked = _book_form(client, link)
     assert booked.status_code == 200 and "Rendez-vous réservé" in booked.text
     db.rollback()
     booking = db.scalars(select(Booking).where(Booking.slot_id == slot.id)).one()
     assert booking.origin == "sas" and booking.sas_appointment_id
-    # Without origin=sas, or anywhere else in the workspace, the regulator gets nothing.
+    # Typing origin=sas, or anywhere else in the workspace, the regulator gets nothing.
     other = _free_slot(db)
-    assert client.get(f"{BOARD}/creneaux/{other.id}/reserver").status_code == 403
+    assert client.get(f"{BOARD}/creneaux/{other.id}/reserver?origin=sas").status_code == 403
     assert client.get(BOARD).status_code == 403
     assert client.get("/espace/demandes").status_code == 403
 
@@ -194,7 +203,7 @@ def test_a_slot_kept_inside_the_cpts_cannot_be_booked_from_the_sas(client, db, s
     slot = db.scalars(select(Slot).where(Slot.sas_visible.is_(False), Slot.status == "free")).first()
     db.commit()
     sign_in(client, REGULATOR)
-    assert client.get(f"{BOARD}/creneaux/{slot.id}/reserver?origin=sas").status_code == 404
+    assert client.get(_sas_link(client, slot.id)).status_code == 404
 
 
 def test_another_cptss_coordinator_cannot_book_or_cancel(client, db, slots):

@@ -98,8 +98,11 @@ def list_users(principal: Manager, session: DbSession) -> list[UserOut]:
     return [service.user_out(u) for u in service.list_users(session, principal)]
 
 
-@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=error_responses(401, 403, 404))
+@router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=error_responses(401, 403, 404, 409))
 def deactivate_user(user_id: DbId, principal: Manager, session: DbSession) -> UserOut:
+    """An admin deactivates the account. A coordinator decides for its CPTS only: an account
+    that also belongs to another CPTS leaves the coordinator's and stays active there. Nobody
+    deactivates its own account (409)."""
     return service.user_out(service.set_user_active(session, principal, user_id, False))
 
 

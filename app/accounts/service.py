@@ -98,14 +98,29 @@ def list_users(session: Session, principal: Principal) -> Sequence[User]:
 
 
 def set_user_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
+    """An admin switches the whole account. A coordinator decides for its own CPTS only: an
+    account that belongs to another CPTS too leaves the coordinator's CPTS (its memberships
+    there are removed) and stays active elsewhere; an account of the coordinator's CPTS alone
+    is switched off (and can be switched on again). Nobody deactivates its own account."""
     user = next((u for u in list_users(session, principal) if u.id == user_id), None)
     if user is None:
         raise NotFound("Compte introuvable.")
     if user.role == Role.ADMIN and principal.role is not Role.ADMIN:
         raise NotFound("Compte introuvable.")
+    if not active and user.id == principal.user_id:
+        raise Conflict("Vous ne pouvez pas désactiver votre propre compte.")
+    action = "user.activate" if active else "user.deactivate"
+    elsewhere = user.territory_ids - principal.territory_ids
+    if not active and principal.role is not Role.ADMIN and elsewhere:
+        leaving = [m for m in user.memberships if m.territory_id in principal.territory_ids]
+        for membership in leaving:
+            user.memberships.remove(membership)
+            record(session, principal, action, "user", user.id, membership.territory_id)
+        session.commit()
+        return user
     user.active = active
-    territory_id = next(iter(user.territory_ids & principal.territory_ids), None)
-    record(session, principal, "user.activate" if active else "user.deactivate", "user", user.id, territory_id)
+    for territory_id in sorted(user.territory_ids & principal.territory_ids) or [None]:
+        record(session, principal, action, "user", user.id, territory_id)
     session.commit()
     return user
 

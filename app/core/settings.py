@@ -3,6 +3,7 @@
 import secrets
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,11 +71,14 @@ class Settings(BaseSettings):
     sas_api_key: str | None = Field(default=None, repr=False)
     # Our "autorité d'affectation" for appointment identifiers: an OID or a URL of our own.
     appointment_identifier_system: str = "https://orientation.invalid/fhir/appointment-id"
-    # How the SAS platform proves who it is on /fhir: "none" (development), "tls" (uvicorn
-    # verifies the client certificate against tls_client_ca_file) or "proxy" (a reverse proxy
-    # verified it and passes its subject in fhir_proxy_subject_header; only requests from
-    # fhir_trusted_proxies are believed).
-    fhir_client_auth: str = "none"
+    # How the SAS platform proves who it is on /fhir: "tls" (uvicorn verifies the client
+    # certificate against tls_client_ca_file) or "proxy" (a reverse proxy verified it and passes
+    # its subject in fhir_proxy_subject_header; only requests from fhir_trusted_proxies are
+    # believed). Closed by default: without a certificate every /fhir call is refused (401).
+    # "none" opens /fhir to anyone, for development and the demo only, and must be set on purpose.
+    fhir_client_auth: Literal["tls", "proxy", "none"] = "tls"
+    # How long the booking links of a /fhir answer (Slot.comment) let a regulator in.
+    sas_booking_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
     # Subjects allowed on /fhir, each a list of RDN=value that must all be present in the
     # certificate's subject, e.g. "CN=sas.sante.fr,OU=SAS" (separate several with ';').
     fhir_allowed_subjects: str = ""

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.accounts.models import Role, User
 from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
-from app.core.database import autocommit_reads
+from app.core.database import autocommit_reads, utcnow
 from app.core.dependencies import DbSession
 from app.core.inputs import parse_row_id
 from app.core.settings import Settings
@@ -22,9 +22,11 @@ from app.fhir.profiles import FHIR_JSON
 from app.fhir.search import parse_slot_search
 from app.fhir.security import require_sas_platform
 from app.snp import repository
+from app.snp.sas_links import sas_booking_links
 from app.territories.models import Territory
 
-# + {id}/reserver: the page a regulator lands on from the SAS (the platform adds origin=sas).
+# + {id}/reserver?origin=sas&sas=…: the page a regulator lands on from the SAS, with the signed
+# token that lets it in (app.snp.sas_links).
 BOOKING_PATH = "/espace/soins-non-programmes/creneaux/"
 router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform)])
 
@@ -46,8 +48,11 @@ def _base(request: Request) -> str:
 
 
 def _booking_url(request: Request):
+    """Each slot's booking link, signed for that slot; one expiry for the whole answer."""
     prefix = _settings(request).public_url.rstrip("/") + BOOKING_PATH
-    return lambda slot_id: f"{prefix}{slot_id}/reserver"
+    links = sas_booking_links(request.app)
+    expires = links.expires(utcnow())
+    return lambda slot_id: f"{prefix}{slot_id}/reserver?origin=sas&sas={links.token(slot_id, expires)}"
 
 
 def _not_found(resource_type: str, resource_id: str) -> FhirError:

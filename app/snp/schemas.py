@@ -1,7 +1,16 @@
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from app.core.identifiers import normalize_phone
 from app.core.inputs import BoundedAwareDatetime, BoundedDate, DbId
@@ -13,6 +22,21 @@ from app.snp.rules import MAX_PATTERN_DAYS
 Kind = Literal["AMB", "HH", "VR"]
 VisibilityCode = Literal["PUBLIC", "PRO", "SNP", "CPTS"]
 AppointmentTypeCode = Literal["ROUTINE", "WALKIN"]
+
+# A pattern's times are Paris wall-clock times without an offset, read and served as "HH:MM".
+# JSON Schema's `format: time` (RFC 3339) would promise an offset: declared as a pattern instead.
+WallClockTime = Annotated[
+    time,
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
+            "description": "Heure de Paris (HH:MM), sans décalage ; servie HH:MM.",
+            "examples": ["16:00"],
+        }
+    ),
+]
 
 
 class SlotOffer(BaseModel):
@@ -55,8 +79,8 @@ class PatternCreate(SlotOffer):
     """Paris wall-clock times, e.g. every Tuesday 16:00–20:00 in 20-minute slots for 8 weeks."""
 
     weekdays: list[int] = Field(min_length=1, max_length=7, examples=[[2]], description="ISO weekdays, 1 = Monday.")
-    start_time: time = Field(examples=["16:00"])
-    end_time: time = Field(examples=["20:00"])
+    start_time: WallClockTime
+    end_time: WallClockTime
     slot_minutes: int = Field(ge=5, le=240, examples=[20])
     first_date: BoundedDate
     weeks: int | None = Field(default=None, ge=1, le=52, description="How many weeks (or last_date).")
@@ -111,8 +135,8 @@ class PatternOut(BaseModel):
     location_id: int | None
     centre_id: int | None
     weekdays: list[int]
-    start_time: time
-    end_time: time
+    start_time: WallClockTime
+    end_time: WallClockTime
     slot_minutes: int
     first_date: date
     last_date: date

@@ -1,6 +1,6 @@
 """Unscheduled care in the workspace: the day/week board of slots, publishing slots and
 patterns, the search for a caller, booking (by the coordination, or by a SAS regulator
-arriving from the SAS with origin=sas), cancelling and recording the outcome.
+arriving from the SAS with the signed link of the slot), cancelling and recording the outcome.
 
 Every rule is app.snp's; these pages read the form, call the service, and show the result."""
 
@@ -24,6 +24,7 @@ from app.doctors.models import Doctor
 from app.snp import repository, service
 from app.snp.models import AppointmentType, Booking, SlotKind, SlotStatus
 from app.snp.rules import PARIS, is_bookable
+from app.snp.sas_links import MAX_TOKEN_LENGTH, sas_booking_links
 from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
 from app.web.pages import render
 from app.web.request_pages import act, refusal
@@ -303,11 +304,18 @@ def search(
     return render(request, caller, "espace/snp_search.html", context, 422 if error else 200)
 
 
-def _bookable(session, caller: Caller, slot_id: int, origin: str | None):
-    """The slot, as this caller may book it: a regulator only from the SAS (origin=sas)."""
-    if caller.role is Role.REGULATOR and origin != "sas":
+def _from_sas(request: Request, slot_id: int, sas_token: str | None) -> bool:
+    """Arriving from the SAS: holding the signed link the /fhir feed gave for this slot."""
+    return sas_booking_links(request.app).valid(slot_id, sas_token, utcnow())
+
+
+def _bookable(session, request: Request, caller: Caller, slot_id: int, sas_token: str | None):
+    """The slot, as this caller may book it: a regulator only with the SAS's link for that slot
+    (app.snp.sas_links); the SAS is national, so any CPTS's slot the SAS sees."""
+    if caller.role is Role.REGULATOR and not _from_sas(request, slot_id, sas_token):
         raise Forbidden(
-            "Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS."
+            "Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS "
+            "(le lien d'un créneau est valable pour ce créneau, pendant une durée limitée)."
         )
     principal = None if caller.role is Role.REGULATOR else caller.principal  # None: the SAS's view
     slot = repository.visible_slot_view(session, principal, slot_id)
@@ -317,13 +325,15 @@ def _bookable(session, caller: Caller, slot_id: int, origin: str | None):
 
 
 def _booking_page(
-    request: Request, caller: Caller, slot, origin: str | None, status_code: int = 200, **extra
+    request: Request, caller: Caller, slot, sas_token: str | None, status_code: int = 200, **extra
 ) -> HTMLResponse:
     start = slot.start_at.astimezone(PARIS)
+    from_sas = caller.role is Role.REGULATOR  # it reached this page with a valid link
     context = {
         "slot": slot,
         "kind": KINDS.get(slot.kind, slot.kind),
-        "origin": origin if origin == "sas" else "",
+        "origin": "sas" if from_sas else "",
+        "sas_token": sas_token if from_sas else "",
         "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end_at.astimezone(PARIS):%H:%M}",
         "day": start.date(),
         "values": {},
@@ -336,10 +346,15 @@ def _booking_page(
 
 @router.get("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
 def booking_form(
-    slot_id: DbId, request: Request, caller: Booker, session: DbSession, origin: str | None = None
+    slot_id: DbId,
+    request: Request,
+    caller: Booker,
+    session: DbSession,
+    sas: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
 ) -> HTMLResponse:
-    """The slot's booking page: the booking URL the SAS receives in Slot.comment."""
-    return _booking_page(request, caller, _bookable(session, caller, slot_id, origin), origin)
+    """The slot's booking page: the booking URL the SAS receives in Slot.comment (with
+    origin=sas, informative, and sas, the signed token that lets a regulator in)."""
+    return _booking_page(request, caller, _bookable(session, request, caller, slot_id, sas), sas)
 
 
 @router.post("/creneaux/{slot_id}/reserver", response_class=HTMLResponse)
@@ -353,9 +368,9 @@ def book(
     phone: Annotated[str, Form(max_length=30)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
     reason: Annotated[str, Form(max_length=200)] = "",
-    origin: Annotated[str, Form(max_length=3)] = "",
+    sas: Annotated[str, Form(max_length=MAX_TOKEN_LENGTH)] = "",
 ) -> Response:
-    slot = _bookable(session, caller, slot_id, origin or None)
+    slot = _bookable(session, request, caller, slot_id, sas or None)
     values = {"family_name": family_name, "given_name": given_name, "phone": phone, "email": email, "reason": reason}
     try:
         data = BookingCreate(**{k: v for k, v in values.items() if v or k != "email"})
@@ -372,7 +387,7 @@ def book(
         session.rollback()
         status = exc.status_code if isinstance(exc, ApiError) else 422
         fresh = repository.slot_view(session, slot.id)
-        return _booking_page(request, caller, fresh, origin, status, values=values, error=refusal(exc))
+        return _booking_page(request, caller, fresh, sas, status, values=values, error=refusal(exc))
     message = (
         f"Rendez-vous réservé pour {booking.given_name} {booking.family_name} le "
         f"{slot.start_at.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation."
