@@ -33,7 +33,6 @@ WallClockTime = Annotated[
             "type": "string",
             "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$",
             "description": "Heure de Paris (HH:MM), sans décalage ; servie HH:MM.",
-            "examples": ["16:00"],
         }
     ),
 ]
@@ -79,8 +78,8 @@ class PatternCreate(SlotOffer):
     """Paris wall-clock times, e.g. every Tuesday 16:00–20:00 in 20-minute slots for 8 weeks."""
 
     weekdays: list[int] = Field(min_length=1, max_length=7, examples=[[2]], description="ISO weekdays, 1 = Monday.")
-    start_time: WallClockTime
-    end_time: WallClockTime
+    start_time: WallClockTime = Field(examples=["16:00"])
+    end_time: WallClockTime = Field(examples=["20:00"])
     slot_minutes: int = Field(ge=5, le=240, examples=[20])
     first_date: BoundedDate
     weeks: int | None = Field(default=None, ge=1, le=52, description="How many weeks (or last_date).")
