@@ -26,6 +26,7 @@ def settings(settings):
     certificates; test_hardening_sasauth that the default is closed): opened on purpose."""
     return settings.model_copy(update={"fhir_client_auth": "none"})
 
+
 # The guide's example (example-practitioner-regul1.fsh).
 REGULATOR = {
     "resourceType": "Practitioner",

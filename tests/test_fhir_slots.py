@@ -21,6 +21,7 @@ def settings(settings):
     certificates; test_hardening_sasauth that the default is closed): opened on purpose."""
     return settings.model_copy(update={"fhir_client_auth": "none"})
 
+
 # The guide's example query, character for character (specifications_techniques-cpts-recherche_creneaux.md).
 GUIDE_QUERY = (
     "/fhir/Slot?_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference"
