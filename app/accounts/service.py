@@ -119,7 +119,8 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
         session.commit()
         return user
     user.active = active
-    for territory_id in sorted(user.territory_ids & principal.territory_ids) or [None]:
+    territory_ids: list[int | None] = [*sorted(user.territory_ids & principal.territory_ids)] or [None]
+    for territory_id in territory_ids:
         record(session, principal, action, "user", user.id, territory_id)
     session.commit()
     return user
