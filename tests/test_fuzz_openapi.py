@@ -41,7 +41,8 @@ def fuzzed_app(settings: Settings, db: Session) -> Iterator[tuple]:
     from app.snp.demo import load_demo_regulator, load_demo_slots
     from app.territories.communes import get_commune_index
 
-    app = create_app(settings)
+    # /fhir opened on purpose, so that its handlers are fuzzed too (closed by default: 401).
+    app = create_app(settings.model_copy(update={"fhir_client_auth": "none"}))
     geocoding = build_geocoding_service(settings, app.state.write_sessions)
     communes = get_commune_index()
     load_demo(db, communes)

@@ -5,6 +5,14 @@ import pytest
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
+
+@pytest.fixture
+def settings(settings):
+    """/fhir is called here without the SAS's client certificate: opened on purpose (closed by
+    default: test_hardening_sasauth)."""
+    return settings.model_copy(update={"fhir_client_auth": "none"})
+
+
 COORDINATOR_CPTS = ["grand-arras"]
 REQUEST = {
     "family_name": "Durand",
