@@ -15,9 +15,13 @@ from typing import IO
 import httpx
 import pytest
 
+from app.demo_people import DEMO_PASSWORD
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ORIENTATION = str(Path(sys.executable).parent / "orientation")
 CHECKOUT = str(Path(__file__).resolve().parent.parent)  # the server runs this checkout's code
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+LAPTOP = {"width": 1280, "height": 900}
 
 
 def require_browser() -> None:
@@ -93,3 +97,25 @@ def chromium_page() -> Iterator[object]:
             yield page
         finally:
             browser.close()
+
+
+def assert_accessible(page, where: str) -> None:
+    """axe-core, run in the page: no serious or critical violation."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("""async () => {
+        const results = await axe.run(document, {resultTypes: ["violations"]});
+        return results.violations.map(v => ({id: v.id, impact: v.impact,
+            nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+    }""")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{where}: {serious}"
+
+
+def sign_in(page, base: str, email: str) -> None:
+    """Signs in through the sign-in page, as a person would, with the demo's password."""
+    page.context.clear_cookies()
+    page.goto(f"{base}/espace")
+    page.get_by_label("Adresse e-mail").fill(email)
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_load_state()

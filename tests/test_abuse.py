@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from tests.test_requests_intake import answers
+from tests.factories import answers
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 
 
 @pytest.fixture
-def coordinator(db):
+def claire(db):
+    """Claire, coordinator of the Grand Arras, signing in with a password (e-mail in mixed case)."""
     return create_user(
         db,
         UserCreate(
@@ -28,7 +29,7 @@ def login(client, email="claire@cpts.example.fr", password=PASSWORD):
     return client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
 
-def test_login_sets_a_secure_session_cookie_and_returns_a_csrf_token(client, coordinator):
+def test_login_sets_a_secure_session_cookie_and_returns_a_csrf_token(client, claire):
     response = login(client, email="CLAIRE@cpts.example.fr")
     assert response.status_code == 200
     cookie = response.headers["set-cookie"]
@@ -39,7 +40,7 @@ def test_login_sets_a_secure_session_cookie_and_returns_a_csrf_token(client, coo
     assert client.get("/api/v1/auth/me").json()["email"] == "claire@cpts.example.fr"
 
 
-def test_changes_through_the_cookie_need_the_csrf_token(client, coordinator):
+def test_changes_through_the_cookie_need_the_csrf_token(client, claire):
     csrf = login(client).json()["csrf_token"]
     assert client.post("/api/v1/auth/tokens", json={"name": "x"}).status_code == 403
     bad = client.post("/api/v1/auth/tokens", json={"name": "x"}, headers={"X-CSRF-Token": "nope"})
@@ -48,20 +49,20 @@ def test_changes_through_the_cookie_need_the_csrf_token(client, coordinator):
     assert good.status_code == 201
 
 
-def test_logout_ends_the_session(client, coordinator):
+def test_logout_ends_the_session(client, claire):
     csrf = login(client).json()["csrf_token"]
     assert client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
     assert client.get("/api/v1/auth/me").status_code == 401
 
 
-def test_wrong_password_and_unknown_email_get_the_same_answer(client, coordinator):
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, claire):
     wrong = login(client, password="wrong password!")
     unknown = login(client, email="nobody@cpts.example.fr")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
 
-def test_five_failures_lock_the_account_even_for_the_right_password(client, coordinator):
+def test_five_failures_lock_the_account_even_for_the_right_password(client, claire):
     for _ in range(5):
         assert login(client, password="wrong password!").status_code == 401
     locked = login(client)
@@ -69,7 +70,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(client, coor
     assert int(locked.headers["retry-after"]) > 60
 
 
-def test_expired_session_is_refused(client, coordinator, db):
+def test_expired_session_is_refused(client, claire, db):
     from sqlalchemy import update
 
     from app.accounts.models import WebSession
@@ -83,7 +84,7 @@ def test_expired_session_is_refused(client, coordinator, db):
     assert "expirée" in response.json()["message"]
 
 
-def test_api_token_is_shown_once_stored_hashed_and_revocable(client, coordinator, db):
+def test_api_token_is_shown_once_stored_hashed_and_revocable(client, claire, db):
     from app.accounts.models import ApiToken
 
     csrf = login(client).json()["csrf_token"]
@@ -102,7 +103,7 @@ def test_api_token_is_shown_once_stored_hashed_and_revocable(client, coordinator
     assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401
 
 
-def test_deactivated_user_is_locked_out(client, make_account, coordinator):
+def test_deactivated_user_is_locked_out(client, make_account, claire):
     admin = make_account("admin")
     token = make_account("coordinator", ["grand-arras"])
     me = client.get("/api/v1/auth/me", headers=token).json()

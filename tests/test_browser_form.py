@@ -3,7 +3,7 @@
 import pytest
 
 from tests.browser import chromium_page, require_browser, running_server
-from tests.test_requests_intake import born
+from tests.factories import born
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_territories")]
 

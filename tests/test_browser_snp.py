@@ -8,18 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app.snp.demo import load_demo_regulator, load_demo_slots
 from app.snp.models import Booking, Slot
-from tests.browser import chromium_page, require_browser, running_server
-from tests.test_browser_workspace import LAPTOP, assert_accessible, demo, sign_in  # noqa: F401
+from tests.browser import LAPTOP, assert_accessible, chromium_page, require_browser, running_server, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_territories")]
-
-
-@pytest.fixture
-def slots(db, demo):  # noqa: F811
-    load_demo_slots(db, demo)
-    load_demo_regulator(db)
+pytestmark = pytest.mark.browser
 
 
 def book(page, family_name: str, given_name: str, phone: str, reason: str) -> None:
@@ -31,7 +23,7 @@ def book(page, family_name: str, given_name: str, phone: str, reason: str) -> No
     page.get_by_role("button", name="Réserver").click()
 
 
-def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
+def test_the_coordination_books_a_slot_for_a_caller(database_url, db, demo_slots):
     require_browser()
     with running_server(database_url) as base, chromium_page() as page:
         page.set_viewport_size(LAPTOP)
@@ -65,7 +57,7 @@ def test_the_coordination_books_a_slot_for_a_caller(database_url, db, slots):
     assert booking.status == "cancelled" and db.get(Slot, booking.slot_id).status == "free"
 
 
-def test_a_regulator_arriving_from_the_sas_books(database_url, db, slots):
+def test_a_regulator_arriving_from_the_sas_books(database_url, db, demo_slots):
     require_browser()
     slot = db.scalars(
         select(Slot).where(

@@ -4,54 +4,20 @@ isolation between CPTS, and axe-core's accessibility check on every main page.""
 import re
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from app.core.database import utcnow
-from app.demo_people import DEMO_PASSWORD, demo_rpps, load_demo_accounts, load_demo_doctors, load_demo_requests
+from app.demo_people import DEMO_PASSWORD, demo_rpps
 from app.doctors.models import Doctor
 from app.requests.models import PatientRequest
 from app.requests.schemas import RequestCreate
 from app.requests.service import submit_request
-from app.territories.communes import get_commune_index
-from tests.browser import chromium_page, require_browser, running_server
+from tests.browser import LAPTOP, assert_accessible, chromium_page, require_browser, running_server, sign_in
 from tests.fakes.smtp import SmtpServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("demo_territories")]
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-LAPTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture
-def demo(client, db):
-    geocoding, communes = client.app.state.geocoding, get_commune_index()
-    load_demo_doctors(db, geocoding, communes)
-    load_demo_requests(db, geocoding, communes)
-    load_demo_accounts(db)
-    return client.app.state.geocoding
-
-
-def assert_accessible(page, where: str) -> None:
-    """axe-core, run in the page: no serious or critical violation."""
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate("""async () => {
-        const results = await axe.run(document, {resultTypes: ["violations"]});
-        return results.violations.map(v => ({id: v.id, impact: v.impact,
-            nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
-    }""")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert serious == [], f"{where}: {serious}"
-
-
-def sign_in(page, base: str, email: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/espace")
-    page.get_by_label("Adresse e-mail").fill(email)
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_load_state()
+pytestmark = pytest.mark.browser
 
 
 def _urgent_request(db, geocoding) -> int:
@@ -86,9 +52,9 @@ def _urgent_request(db, geocoding) -> int:
     return created.id
 
 
-def test_the_coordinators_day(database_url, db, demo):
+def test_the_coordinators_day(database_url, db, demo, geocoding):
     require_browser()
-    request_id = _urgent_request(db, demo)
+    request_id = _urgent_request(db, geocoding)
     smtp = SmtpServer()
     smtp.start()
     mail = {"ORIENTATION_SMTP_HOST": "127.0.0.1", "ORIENTATION_SMTP_PORT": str(smtp.port)}

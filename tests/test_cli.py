@@ -1,28 +1,13 @@
 """The `orientation` command, run as a user runs it (a separate process on the test database)."""
 
-import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-ORIENTATION = str(Path(sys.executable).parent / "orientation")
-# The command runs this checkout's code, whichever checkout the virtualenv was installed from.
-CHECKOUT = str(Path(__file__).resolve().parent.parent)
-
-
-def command_env(**variables: str) -> dict[str, str]:
-    pythonpath = os.pathsep.join(p for p in (CHECKOUT, os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": pythonpath, **variables}
-
-
-def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = command_env(ORIENTATION_DATABASE_URL=database_url)
-    return subprocess.run([ORIENTATION, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+from tests.helpers.cli import ORIENTATION, command_env, run
 
 
 def test_demo_creates_both_territories_and_running_it_again_changes_nothing(database_url, engine, client):

@@ -10,11 +10,6 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 
 
 @pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
-
-
-@pytest.fixture
 def stale_doctor(client, coordinator, db):
     from app.core.database import utcnow
     from app.doctors.models import Doctor

@@ -2,39 +2,12 @@
 
 import pytest
 
-from app.demo_people import demo_rpps
+from tests.factories import DOCTORS_CSV_HEADER as HEADER
+from tests.factories import doctor_csv_row as row
 from tests.fakes.ban import BanAddress
+from tests.helpers.cli import run
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-HEADER = (
-    "RPPS;Civilité;Nom;Prénom;Spécialité;E-mail;Téléphone;Adresse;Code postal;Commune;Accès PMR;"
-    "Accepte nouveaux patients;Places;Jusqu'au;Langues;Visites à domicile;Rayon visites (km)"
-)
-
-
-def row(n: int, *, city="Arras", postcode="62000", places="5", rpps=None, email=None, address="1 place des Héros"):
-    return ";".join(
-        [
-            rpps or demo_rpps(n),
-            "Mme",
-            f"Nom{n}",
-            "Émilie",
-            "Médecine générale",
-            email or f"m{n}@example.fr",
-            "03 21 00 00 00",
-            address,
-            postcode,
-            city,
-            "oui",
-            "oui",
-            places,
-            "31/12/2027",
-            "fr, en",
-            "non",
-            "",
-        ]
-    )
 
 
 def upload(client, headers, text: str, encoding="utf-8", **params):
@@ -44,11 +17,6 @@ def upload(client, headers, text: str, encoding="utf-8", **params):
         files={"file": ("medecins.csv", text.encode(encoding), "text/csv")},
         headers=headers,
     )
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 def test_import_then_import_again_changes_nothing(client, coordinator):
@@ -163,8 +131,6 @@ def test_addresses_are_geocoded_once_then_served_from_the_cache(ban_client, fake
 
 
 def test_command_line_import(database_url, engine, tmp_path):
-    from tests.test_cli import run
-
     path = tmp_path / "medecins.csv"
     path.write_text("\n".join([HEADER, row(1), row(2, rpps="12345678901")]), encoding="utf-8")
     refused = run(database_url, "doctors", "import", str(path), "--cpts", "grand-arras")

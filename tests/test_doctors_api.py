@@ -39,11 +39,6 @@ def doctor_body(**changes):
     return {**body, **changes}
 
 
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
-
-
 def create(client, headers, **changes):
     return client.post("/api/v1/doctors", json=doctor_body(**changes), headers=headers)
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.doctors.models import Doctor
 from app.snp.models import Slot
@@ -118,15 +118,8 @@ def test_the_guides_query_on_the_demo_with_a_bad_start_is_a_400_operation_outcom
     assert outcome["issue"][0]["severity"] == "error" and outcome["issue"][0]["expression"] == ["start"]
 
 
-def test_the_demo_answers_the_guides_query_for_the_coming_days(client, db):
-    from app.demo_people import load_demo_doctors
-    from app.geocoding.service import build_geocoding_service
-    from app.snp.demo import load_demo_slots
-    from app.territories.communes import get_commune_index
-
-    geocoding = build_geocoding_service(client.app.state.settings, client.app.state.write_sessions)
-    load_demo_doctors(db, geocoding, get_commune_index())
-    assert load_demo_slots(db, geocoding) > 500
+def test_the_demo_answers_the_guides_query_for_the_coming_days(client, db, demo_slots):
+    assert db.scalar(select(func.count()).select_from(Slot)) > 500
     rpps = [FORET] + list(db.scalars(select(Doctor.rpps).order_by(Doctor.id).limit(24)))
     bundle = client.get(_window_query(datetime.now(PARIS), 3, rpps)).json()
     assert problems(bundle) == []

@@ -578,7 +578,8 @@ def _classify(response) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role):
-    from tests.test_doctor_import import HEADER, row
+    from tests.factories import DOCTORS_CSV_HEADER as HEADER
+    from tests.factories import doctor_csv_row as row
 
     mismatches = []
     for entry, target in itertools.product(TABLE, ("own", "other")):

@@ -12,9 +12,8 @@ from app.core.database import for_writing, utcnow
 from app.notifications.models import OutboxMessage
 from app.notifications.outbox import OutboxWorker
 from app.notifications.senders import HttpSmsSender, SmtpSender
+from tests.factories import add_doctor, submit
 from tests.fakes.smtp import SmtpServer
-from tests.test_requests_intake import submit
-from tests.test_requests_workflow import add_doctor
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -25,11 +24,6 @@ def smtp():
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 @pytest.fixture

@@ -6,15 +6,9 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from tests.test_requests_intake import born, submit
-from tests.test_requests_workflow import add_doctor
+from tests.factories import add_doctor, born, submit
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 @pytest.fixture

@@ -2,35 +2,9 @@
 
 import pytest
 
-from tests.test_requests_intake import born
+from tests.factories import form
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-
-def form(**changes):
-    values = {
-        "submitted_by": "patient",
-        "family_name": "Dupré",
-        "given_name": "Anne",
-        "birth_date": born(45),
-        "phone": "06 12 34 56 78",
-        "email": "",
-        "preferred_channel": "sms",
-        "address": "5 rue de Cambrai",
-        "postcode": "62217",
-        "city": "Tilloy-lès-Mofflaines",
-        "ald": "no",
-        "css_or_ame": "unknown",
-        "needs_home_visits": "no",
-        "no_doctor_reason": "moved_in",
-        "languages": "",
-        "comment": "",
-        "consent": "yes",
-        "cpts": "grand-arras",
-        "source": "",
-        "website": "",
-    }
-    return {**values, **changes}
 
 
 def test_the_form_is_in_french_and_labelled(client):

@@ -4,41 +4,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.factories import answers, born, submit  # noqa: F401 (answers: kept importable from here)
+
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-
-def born(years_ago: int) -> str:
-    """A birth date giving this age today (a few days past the birthday)."""
-    return (date.today() - timedelta(days=round(365.25 * years_ago) + 5)).isoformat()
-
-
-def answers(**changes):
-    body = {
-        "family_name": "Dupré",
-        "given_name": "Anne",
-        "birth_date": born(45),
-        "phone": "06 12 34 56 78",
-        "email": "anne@example.fr",
-        "address": "5 rue de Cambrai",
-        "postcode": "62217",
-        "city": "Tilloy-lès-Mofflaines",
-        "ald": False,
-        "css_or_ame": "no",
-        "no_doctor_reason": "doctor_left",
-        "preferred_channel": "sms",
-        "consent": True,
-        "cpts": "grand-arras",
-    }
-    return {**body, **changes}
-
-
-def submit(client, headers=None, **changes):
-    return client.post("/api/v1/requests", json=answers(**changes), headers=headers or {})
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 def test_resident_of_tilloy_is_accepted_into_grand_arras(client, coordinator):

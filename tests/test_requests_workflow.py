@@ -2,30 +2,9 @@
 
 import pytest
 
-from app.demo_people import demo_rpps
-from tests.test_requests_intake import born, submit
+from tests.factories import add_doctor, born, submit
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
-
-
-def add_doctor(client, headers, n, city, postcode, **availability):
-    body = {
-        "cpts": "grand-arras",
-        "rpps": demo_rpps(500 + n),
-        "family_name": f"Docteur{n}",
-        "given_name": "Test",
-        "email": f"doc{n}@example.fr",
-        "locations": [{"address": "1 place de la Mairie", "postcode": postcode, "city": city}],
-        "availability": {"accepting_new_patients": True, "capacity_remaining": 5, **availability},
-    }
-    response = client.post("/api/v1/doctors", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
 
 
 def suggestions(client, headers, request_id):

@@ -4,24 +4,15 @@ booking by the coordination and by a SAS regulator (with the SAS's signed link o
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from app.demo_people import DEMO_PASSWORD
-from app.snp.demo import load_demo_regulator, load_demo_slots
 from app.snp.models import Booking, Slot
 from app.snp.rules import PARIS
 from app.snp.sas_links import sas_booking_links
-from tests.test_workspace import COORDINATOR, DOCTOR, OTHER_COORDINATOR, csrf_of, demo, flash_of, sign_in  # noqa: F401
+from tests.helpers.workspace import COORDINATOR, DOCTOR, OTHER_COORDINATOR, REGULATOR, csrf_of, flash_of, sign_in
 
-REGULATOR = "regulation@sas62.example.fr"
 BOARD = "/espace/soins-non-programmes"
-
-
-@pytest.fixture
-def slots(client, db, demo):  # noqa: F811
-    load_demo_slots(db, client.app.state.geocoding)
-    load_demo_regulator(db)
 
 
 def _free_slot(db, territory_slug: str = "grand-arras") -> Slot:
@@ -59,7 +50,7 @@ def _book_form(client, path: str, **values) -> object:
     return client.post(path, data=data, follow_redirects=False)
 
 
-def test_the_board_shows_the_days_slots_per_doctor(client, db, slots):
+def test_the_board_shows_the_days_slots_per_doctor(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     day = _free_slot(db).start_at.astimezone(PARIS).date()
     page = client.get(BOARD, params={"jour": day.isoformat()})
@@ -70,7 +61,7 @@ def test_the_board_shows_the_days_slots_per_doctor(client, db, slots):
     assert week.text.count('<h2 id="jour-') == 7
 
 
-def test_a_coordinator_books_cancels_and_the_slot_is_free_again(client, db, slots):
+def test_a_coordinator_books_cancels_and_the_slot_is_free_again(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     slot = _free_slot(db)
     booked = _book_form(client, f"{BOARD}/creneaux/{slot.id}/reserver")
@@ -105,7 +96,7 @@ def test_a_coordinator_books_cancels_and_the_slot_is_free_again(client, db, slot
     assert db.get(Slot, slot.id).status == "free"
 
 
-def test_bad_patient_details_come_back_with_the_reason(client, db, slots):
+def test_bad_patient_details_come_back_with_the_reason(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     slot = _free_slot(db)
     response = _book_form(client, f"{BOARD}/creneaux/{slot.id}/reserver", phone="12")
@@ -114,7 +105,7 @@ def test_bad_patient_details_come_back_with_the_reason(client, db, slots):
     assert db.scalars(select(Booking)).all() == []
 
 
-def test_publishing_a_pattern_from_the_board(client, db, slots):
+def test_publishing_a_pattern_from_the_board(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     page = client.get(BOARD)
     owner = re.search(r'<option value="(d\d+)">', page.text).group(1)
@@ -151,7 +142,7 @@ def test_publishing_a_pattern_from_the_board(client, db, slots):
     assert "heure de fin" in flash_of(client.get(bad.headers["location"]).text)
 
 
-def test_the_search_for_a_caller_lists_bookable_slots(client, db, slots):
+def test_the_search_for_a_caller_lists_bookable_slots(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     page = client.get(f"{BOARD}/recherche", params={"code_postal": "62000", "commune": "Arras", "heures": "336"})
     assert page.status_code == 200
@@ -167,7 +158,7 @@ def _sas_link(client, slot_id: int) -> str:
     return f"{BOARD}/creneaux/{slot_id}/reserver?origin=sas&sas={token}"
 
 
-def test_a_regulator_books_from_the_sas_only(client, db, slots):
+def test_a_regulator_books_from_the_sas_only(client, db, demo_slots):
     slot = db.scalars(
         select(Slot).where(
             Slot.sas_visible.is_(True),
@@ -199,20 +190,20 @@ def test_a_regulator_books_from_the_sas_only(client, db, slots):
     assert client.get("/espace/demandes").status_code == 403
 
 
-def test_a_slot_kept_inside_the_cpts_cannot_be_booked_from_the_sas(client, db, slots):
+def test_a_slot_kept_inside_the_cpts_cannot_be_booked_from_the_sas(client, db, demo_slots):
     slot = db.scalars(select(Slot).where(Slot.sas_visible.is_(False), Slot.status == "free")).first()
     db.commit()
     sign_in(client, REGULATOR)
     assert client.get(_sas_link(client, slot.id)).status_code == 404
 
 
-def test_another_cptss_coordinator_cannot_book_or_cancel(client, db, slots):
+def test_another_cptss_coordinator_cannot_book_or_cancel(client, db, demo_slots):
     slot = _free_slot(db)
     sign_in(client, OTHER_COORDINATOR)
     assert client.get(f"{BOARD}/creneaux/{slot.id}/reserver").status_code == 404
 
 
-def test_a_doctor_sees_and_publishes_its_own_slots(client, db, slots):
+def test_a_doctor_sees_and_publishes_its_own_slots(client, db, demo_slots):
     from app.accounts.models import User
 
     sign_in(client, DOCTOR)
@@ -243,7 +234,7 @@ def test_a_doctor_sees_and_publishes_its_own_slots(client, db, slots):
     assert mine == [doctor_id]
 
 
-def test_outcome_after_the_time(client, db, slots):
+def test_outcome_after_the_time(client, db, demo_slots):
     sign_in(client, COORDINATOR)
     slot = _free_slot(db)
     _book_form(client, f"{BOARD}/creneaux/{slot.id}/reserver")

@@ -37,11 +37,6 @@ def _paris(day: date, hour: int, minute: int = 0) -> str:
     return datetime.combine(day, time(hour, minute), tzinfo=PARIS).isoformat()
 
 
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
-
-
 # ---- Patterns and daylight saving -------------------------------------------------------------
 
 

@@ -2,14 +2,9 @@
 
 import pytest
 
-from tests.test_request_form import form
+from tests.factories import form
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 def test_a_source_gets_a_qr_code_a_flyer_and_counts_its_requests(client, coordinator):

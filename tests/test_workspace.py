@@ -3,51 +3,24 @@
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from app.accounts.models import WebSession
 from app.audit.models import AuditEvent
 from app.core.database import utcnow
-from app.demo_people import DEMO_PASSWORD, load_demo_accounts, load_demo_doctors, load_demo_requests
+from app.demo_people import DEMO_PASSWORD
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
 from app.requests.models import PatientRequest
-from app.territories.communes import get_commune_index
-
-COORDINATOR = "coordination@cpts-grand-arras.example.fr"
-OTHER_COORDINATOR = "coordination@cpts-provence-sante.example.fr"
-PROFESSIONAL = "pharmacie.centrale@grand-arras.example.fr"
-DOCTOR = "docteur@grand-arras.example.fr"
-
-
-@pytest.fixture
-def demo(client, db, demo_territories):
-    geocoding, communes = client.app.state.geocoding, get_commune_index()
-    load_demo_doctors(db, geocoding, communes)
-    load_demo_requests(db, geocoding, communes)
-    load_demo_accounts(db)
-
-
-def sign_in(client, email: str) -> None:
-    client.cookies.clear()
-    response = client.post(
-        "/espace/connexion", data={"email": email, "password": DEMO_PASSWORD}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def flash_of(html: str) -> str:
-    found = re.search(r'id="flash">([^<]*)<', html)
-    return found.group(1) if found else ""
-
-
-def queue_ids(html: str) -> list[int]:
-    return [int(i) for i in re.findall(r'href="/espace/demandes/(\d+)"', html)]
+from tests.helpers.workspace import (
+    COORDINATOR,
+    DOCTOR,
+    PROFESSIONAL,
+    csrf_of,
+    flash_of,
+    queue_ids,
+    sign_in,
+)
 
 
 def test_nobody_signed_in_is_sent_to_the_sign_in_page_and_back(client, demo):
@@ -262,7 +235,8 @@ def test_doctors_list_edit_deactivate_and_reminders(client, db, demo):
 
 
 def test_csv_import_shows_the_per_line_report(client, demo):
-    from tests.test_doctor_import import HEADER, row
+    from tests.factories import DOCTORS_CSV_HEADER as HEADER
+    from tests.factories import doctor_csv_row as row
 
     sign_in(client, COORDINATOR)
     token = csrf_of(client.get("/espace/medecins/import").text)

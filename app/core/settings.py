@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     tls_client_ca_file: Path | None = None
+    # Argon2id's cost for new password hashes. "standard" (argon2-cffi's defaults, RFC 9106's
+    # low-memory choice: 64 MiB, 3 passes) everywhere but in the test suite, which sets
+    # "test-only-cheap" to hash hundreds of accounts in milliseconds. Warned about at start.
+    password_hash_cost: Literal["standard", "test-only-cheap"] = "standard"
 
 
 @cache

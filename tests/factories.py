@@ -1,0 +1,207 @@
+"""Factories: the bodies and objects tests make (a territory, a doctor, a patient's request,
+a slot, an account), each in one place. Functions, not fixtures: tests call them with what
+they need, and the fixtures of conftest.py call them too."""
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.demo_people import demo_rpps
+
+PASSWORD = "correct horse battery"
+
+
+# ---- Territories ------------------------------------------------------------------------------
+
+
+def territory_body(**changes) -> dict:
+    """A new CPTS (Artois Lys: Béthune by its INSEE code, Essars by postcode and name)."""
+    body = {
+        "slug": "artois-lys",
+        "name": "CPTS Artois Lys",
+        "finess": "620000026",
+        "phone": "03.21.11.22.33",
+        "email": "contact@cpts-artois-lys.example.fr",
+        "communes": ["62119", {"postcode": "62400", "name": "Essars"}],
+    }
+    return {**body, **changes}
+
+
+def make_territory(client, headers, **changes):
+    """POST /api/v1/territories (an admin's headers); the response."""
+    return client.post("/api/v1/territories", json=territory_body(**changes), headers=headers)
+
+
+# ---- Accounts ---------------------------------------------------------------------------------
+
+
+def account_headers(
+    db: Session, role: str, n: int, cpts: list[str] | tuple[str, ...] = (), doctor_rpps: str | None = None
+) -> dict[str, str]:
+    """Authorization headers of a new account `{role}{n}@test.example.fr` with a personal API token."""
+    from app.accounts.models import Role
+    from app.accounts.principal import Principal
+    from app.accounts.schemas import UserCreate
+    from app.accounts.service import create_token, create_user
+
+    user = create_user(
+        db,
+        UserCreate(
+            email=f"{role}{n}@test.example.fr",
+            display_name=f"{role} {n}",
+            role=Role(role),
+            password=PASSWORD,
+            cpts=list(cpts),
+            doctor_rpps=doctor_rpps,
+        ),
+        None,
+    )
+    principal = Principal(user.id, user.email, Role(role), user.territory_ids, user.doctor_id, None)
+    secret, _ = create_token(db, principal, "tests")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+# ---- Doctors ----------------------------------------------------------------------------------
+
+
+def doctor_body(n: int, city: str = "Arras", postcode: str = "62000", cpts: str = "grand-arras", **availability):
+    """A volunteer doctor numbered n (its RPPS is demo_rpps(500 + n): none of the demo's)."""
+    return {
+        "cpts": cpts,
+        "rpps": demo_rpps(500 + n),
+        "family_name": f"Docteur{n}",
+        "given_name": "Test",
+        "email": f"doc{n}@example.fr",
+        "locations": [{"address": "1 place de la Mairie", "postcode": postcode, "city": city}],
+        "availability": {"accepting_new_patients": True, "capacity_remaining": 5, **availability},
+    }
+
+
+def add_doctor(client, headers, n, city, postcode, **availability) -> int:
+    """Registers doctor n through the API, accepting 5 new patients unless told otherwise; its id."""
+    response = client.post("/api/v1/doctors", json=doctor_body(n, city, postcode, **availability), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+DOCTORS_CSV_HEADER = (
+    "RPPS;Civilité;Nom;Prénom;Spécialité;E-mail;Téléphone;Adresse;Code postal;Commune;Accès PMR;"
+    "Accepte nouveaux patients;Places;Jusqu'au;Langues;Visites à domicile;Rayon visites (km)"
+)
+
+
+def doctor_csv_row(
+    n: int, *, city="Arras", postcode="62000", places="5", rpps=None, email=None, address="1 place des Héros"
+):
+    """Line n of a doctors' CSV import (French headers, `;`): doctor demo_rpps(n) in Arras, 5 places."""
+    return ";".join(
+        [
+            rpps or demo_rpps(n),
+            "Mme",
+            f"Nom{n}",
+            "Émilie",
+            "Médecine générale",
+            email or f"m{n}@example.fr",
+            "03 21 00 00 00",
+            address,
+            postcode,
+            city,
+            "oui",
+            "oui",
+            places,
+            "31/12/2027",
+            "fr, en",
+            "non",
+            "",
+        ]
+    )
+
+
+# ---- Patients' requests -----------------------------------------------------------------------
+
+
+def born(years_ago: int) -> str:
+    """A birth date giving this age today (a few days past the birthday)."""
+    return (date.today() - timedelta(days=round(365.25 * years_ago) + 5)).isoformat()
+
+
+def answers(**changes) -> dict:
+    """The questionnaire's answers (API), for a 45-year-old of Tilloy-lès-Mofflaines (Grand Arras)."""
+    body = {
+        "family_name": "Dupré",
+        "given_name": "Anne",
+        "birth_date": born(45),
+        "phone": "06 12 34 56 78",
+        "email": "anne@example.fr",
+        "address": "5 rue de Cambrai",
+        "postcode": "62217",
+        "city": "Tilloy-lès-Mofflaines",
+        "ald": False,
+        "css_or_ame": "no",
+        "no_doctor_reason": "doctor_left",
+        "preferred_channel": "sms",
+        "consent": True,
+        "cpts": "grand-arras",
+    }
+    return {**body, **changes}
+
+
+def submit(client, headers=None, **changes):
+    """POST /api/v1/requests with `answers(**changes)`; the response."""
+    return client.post("/api/v1/requests", json=answers(**changes), headers=headers or {})
+
+
+def form(**changes) -> dict:
+    """The same patient, as the page at / posts it (a browser without JavaScript)."""
+    values = {
+        "submitted_by": "patient",
+        "family_name": "Dupré",
+        "given_name": "Anne",
+        "birth_date": born(45),
+        "phone": "06 12 34 56 78",
+        "email": "",
+        "preferred_channel": "sms",
+        "address": "5 rue de Cambrai",
+        "postcode": "62217",
+        "city": "Tilloy-lès-Mofflaines",
+        "ald": "no",
+        "css_or_ame": "unknown",
+        "needs_home_visits": "no",
+        "no_doctor_reason": "moved_in",
+        "languages": "",
+        "comment": "",
+        "consent": "yes",
+        "cpts": "grand-arras",
+        "source": "",
+        "website": "",
+    }
+    return {**values, **changes}
+
+
+# ---- Unscheduled-care slots -------------------------------------------------------------------
+
+
+def make_slot(
+    db: Session, doctor_id: int, start: datetime, minutes: int = 20, visibility: int = 1 | 8, status: str = "free"
+) -> int:
+    """A slot at the doctor's first practice, written directly (no pattern); its id.
+    `visibility`: app.snp.models.Visibility's bits (PUBLIC 1, PRO 2, SNP 4: seen by the SAS; CPTS 8)."""
+    from app.doctors.models import Doctor
+    from app.snp.models import Slot
+
+    doctor = db.get(Doctor, doctor_id)
+    slot = Slot(
+        territory_id=doctor.territory_id,
+        doctor_id=doctor.id,
+        location_id=doctor.locations[0].id,
+        start_at=start,
+        end_at=start + timedelta(minutes=minutes),
+        kind="AMB",
+        visibility=visibility,
+        sas_visible=bool(visibility & 7),
+        appointment_type="ROUTINE",
+        status=status,
+    )
+    db.add(slot)
+    db.commit()
+    return slot.id
