@@ -165,9 +165,7 @@ def test_the_reasons_are_written_in_french():
 
 def test_without_coordinates_every_doctor_qualifies_and_located_ones_come_first():
     unlocated_patient = patient(latitude=None, longitude=None)
-    ranking = rank_doctors(
-        unlocated_patient, [doctor(1, 3.0, max_distance_km=1), doctor(2, 1.0, capacity_remaining=9)]
-    )
+    ranking = rank_doctors(unlocated_patient, [doctor(1, 3.0, max_distance_km=1), doctor(2, 1.0, capacity_remaining=9)])
     assert ids(ranking.eligible) == [2, 1]  # no distance to compare: the one with more places first
     assert all(s.distance_km is None for s in ranking.eligible)
     located = rank_doctors(patient(), [doctor(1, None), doctor(2, 30.0)])
