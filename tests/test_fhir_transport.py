@@ -34,8 +34,9 @@ def pki(tmp_path_factory):
     return files
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tls_server(database_url, pki, engine):
+    """One server for the module: its tests only read /healthz and /fhir/metadata."""
     env = {
         "ORIENTATION_TLS_CERTFILE": str(pki["server"]),
         "ORIENTATION_TLS_CLIENT_CA_FILE": str(pki["ca"]),
