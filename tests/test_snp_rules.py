@@ -17,12 +17,11 @@ from app.demo_people import demo_rpps
 from app.doctors import service as doctors
 from app.doctors.models import PracticeLocation
 from app.doctors.schemas import DoctorCreate, LocationIn
-from app.snp.demo import load_demo_slots
 from app.snp.models import AppointmentType, Booking, BookingStatus, Slot, SlotKind, SlotStatus, Visibility
 from app.snp.rules import SLOT_TAKEN, STARTED, WALK_IN, bookable_clause, is_bookable, why_not_bookable
 from app.snp.schemas import AppointmentTypeCode, Kind, VisibilityCode
 from app.territories.models import Territory
-from tests.test_workspace import COORDINATOR, csrf_of, demo, sign_in  # noqa: F401
+from tests.helpers.workspace import COORDINATOR, csrf_of, sign_in
 
 NOW = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)  # the clock, injected: the rule takes `now`
 BOARD = "/espace/soins-non-programmes"
@@ -128,8 +127,7 @@ def test_why_a_slot_is_not_bookable_is_said_in_french():
 
 
 @pytest.fixture
-def free_slot(client, db, demo) -> int:  # noqa: F811
-    load_demo_slots(db, client.app.state.geocoding)
+def free_slot(client, db, demo_slots) -> int:
     slot_id = db.scalars(
         select(Slot.id)
         .join(Territory, Territory.id == Slot.territory_id)
