@@ -20,7 +20,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.config import SchemathesisConfig
-from sqlalchemy.orm import Session
 
 from app.core.settings import Settings
 from app.main import create_app
@@ -32,25 +31,11 @@ DEMO_COORDINATOR = "coordination@cpts-grand-arras.example.fr"
 
 
 @pytest.fixture
-def fuzzed_app(settings: Settings, db: Session) -> Iterator[tuple]:
+def fuzzed_app(settings: Settings, demo_slots) -> Iterator[tuple]:
     """The app on the suite's database, with the demo's territories, doctors, requests, slots
     and accounts (so that ids hit real rows), and the Grand Arras coordinator's token."""
-    from app.demo import load_demo
-    from app.demo_people import load_demo_accounts, load_demo_doctors, load_demo_requests
-    from app.geocoding.service import build_geocoding_service
-    from app.snp.demo import load_demo_regulator, load_demo_slots
-    from app.territories.communes import get_commune_index
-
     # /fhir opened on purpose, so that its handlers are fuzzed too (closed by default: 401).
     app = create_app(settings.model_copy(update={"fhir_client_auth": "none"}))
-    geocoding = build_geocoding_service(settings, app.state.write_sessions)
-    communes = get_commune_index()
-    load_demo(db, communes)
-    load_demo_doctors(db, geocoding, communes)
-    load_demo_requests(db, geocoding, communes)
-    load_demo_accounts(db)
-    load_demo_slots(db, geocoding)
-    load_demo_regulator(db)
     with TestClient(app) as client:
         token = _coordinator_token(client)
         yield app, {"Authorization": f"Bearer {token}"}

@@ -23,7 +23,7 @@ from app.requests.priority import (
 )
 from app.requests.ranking import rank_doctors
 from app.territories.models import Territory
-from tests.test_requests_intake import submit
+from tests.factories import submit
 
 ADMIN = Principal(None, "admin@test.example.fr", Role.ADMIN, frozenset(), None, None)
 

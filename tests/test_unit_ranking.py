@@ -15,7 +15,6 @@ KM_PER_DEGREE_OF_LATITUDE = 111.195  # on the sphere of great_circle_km
 def patient(**changes) -> PatientRequest:
     values = {
         "birth_date": date(1980, 5, 1),
-        "aged_70_or_more": False,
         "ald": False,
         "css_or_ame": "no",
         "needs_home_visits": False,
@@ -119,7 +118,7 @@ def test_a_doctor_for_priority_patients_only_takes_the_fragile_only():
     for fragile in (
         patient(ald=True),
         patient(css_or_ame="yes"),
-        patient(birth_date=date(1940, 1, 1), aged_70_or_more=True),
+        patient(birth_date=date(1940, 1, 1)),
     ):
         [suggestion] = rank_doctors(fragile, [reserved]).eligible
         assert "réservé aux patients prioritaires : le patient l'est" in suggestion.reasons
