@@ -23,7 +23,7 @@ from app.core.logging import json_formatter
 from app.requests.models import PatientRequest, Source
 from app.territories.models import Territory
 from tests.browser import running_server
-from tests.test_requests_intake import answers, submit
+from tests.factories import answers, submit
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -47,11 +47,6 @@ PERSONAL = ["Zorglub", "Philom", "1951-04-27", "27/04/1951", "98 76 54 32", "698
 
 def leaks(log_text: str) -> list[str]:
     return [marker for marker in PERSONAL if marker.lower() in log_text.lower()]
-
-
-@pytest.fixture
-def coordinator(make_account):
-    return make_account("coordinator", ["grand-arras"])
 
 
 def store_hostile_requests(client, db) -> list[int]:

@@ -22,10 +22,9 @@ from app.accounts.security import hash_password
 from app.audit.models import AuditEvent
 from app.demo_people import demo_rpps
 from app.main import create_app
-from app.snp.demo import load_demo_regulator, load_demo_slots
 from app.snp.models import Booking, Slot
 from app.territories.models import Territory
-from tests.test_workspace import COORDINATOR, csrf_of, demo, sign_in  # noqa: F401
+from tests.helpers.workspace import COORDINATOR, csrf_of, sign_in
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -134,9 +133,8 @@ def feed(settings, engine):
 
 
 @pytest.fixture
-def slots(client, db, demo):  # noqa: F811
-    load_demo_slots(db, client.app.state.geocoding)
-    load_demo_regulator(db)
+def slots(demo_slots) -> None:
+    """The whole demo (conftest's demo_slots, restored): slots, and the regulator's identifier."""
 
 
 def _sas_slot(db, slug: str = "grand-arras", skip: int = 0) -> Slot:
