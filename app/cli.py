@@ -52,6 +52,9 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
         port=port,
         workers=workers,
         access_log=False,  # it would print query strings: postcodes, addresses
+        # The application alone reads X-Forwarded-For (TRUSTED_PROXIES, app/core/proxies.py):
+        # uvicorn's own rewriting would hide the proxy's address that the checks need.
+        proxy_headers=False,
         log_config=None,
         **_tls_options(settings),
     )

@@ -4,12 +4,14 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import sessionmaker
+from starlette.types import ASGIApp
 
 from app.accounts.endpoints import router as accounts_router
 from app.audit.endpoints import router as audit_router
 from app.core.bodylimit import BodySizeLimitMiddleware
-from app.core.database import build_engine, for_writing
+from app.core.database import build_engine, for_writing, utcnow
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeadersMiddleware, docs_policy
 from app.core.health import router as health_router
 from app.core.inputs import refuse_unstorable_text
 from app.core.logging import RequestLogMiddleware, configure_logging
@@ -44,9 +46,20 @@ médecin traitant pour les personnes qui n'en ont pas, soins non programmés et 
 Every error answers `{"error": code, "message": text, "fields": [{"field", "message"}]}`."""
 
 
+class Orientation(FastAPI):
+    """The app, wrapped in its security headers outside Starlette's error middleware: the
+    middleware added with add_middleware runs inside it, and a 500 would go out without them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        docs_paths = tuple(p for p in (self.docs_url, self.redoc_url, self.swagger_ui_oauth2_redirect_url) if p)
+        return SecurityHeadersMiddleware(
+            super().build_middleware_stack(), self.state.settings, docs_policy(self), docs_paths
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    app = Orientation(
         title="Orientation",
         version="0.1.0",
         description=DESCRIPTION,
@@ -54,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = build_engine(settings.database_url)
     app.state.settings = settings
+    app.state.clock = utcnow  # tests move it
     app.state.engine = engine
     app.state.read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.write_sessions = sessionmaker(bind=for_writing(engine), expire_on_commit=False)

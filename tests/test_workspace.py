@@ -47,7 +47,9 @@ def test_sign_in_never_sends_elsewhere(client, demo):
     assert signed.headers["location"] == "/espace/demandes"
 
 
-def test_a_wrong_password_is_said_in_french_and_locks_after_five(client, demo):
+def test_a_wrong_password_is_said_in_french_and_slows_down_after_five(client, demo):
+    now = utcnow()
+    client.app.state.clock = lambda: now
     for _ in range(5):
         response = client.post("/espace/connexion", data={"email": COORDINATOR, "password": "faux"})
         assert response.status_code == 401

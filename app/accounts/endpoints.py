@@ -27,10 +27,11 @@ Caller = Annotated[Principal, Depends(current_principal)]
     "/auth/login", response_model=SessionOut, responses=error_responses(401, 422, 429), dependencies=[Depends(LOGIN)]
 )
 def login(data: LoginIn, request: Request, response: Response, session: DbSession) -> SessionOut:
-    """Opens a browser session (HttpOnly cookie). Five failures in a row lock the account
-    for a quarter of an hour (429 with Retry-After)."""
+    """Opens a browser session (HttpOnly cookie). After five failures in a row for an e-mail
+    address, each further try waits 1, 2, 4… seconds (at most a minute) after the last
+    failure: 429 with Retry-After meanwhile, whether an account has this address or not."""
     settings = request.app.state.settings
-    user = service.authenticate(session, settings, str(data.email), data.password)
+    user = service.authenticate(session, settings, str(data.email), data.password, request.app.state.clock())
     secret, web_session = service.open_session(session, settings, user)
     response.set_cookie(
         SESSION_COOKIE,
@@ -38,8 +39,7 @@ def login(data: LoginIn, request: Request, response: Response, session: DbSessio
         max_age=int(settings.session_hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
+        path="/",  # Secure over HTTPS: app/core/headers.py
     )
     return SessionOut(user=service.user_out(user), csrf_token=web_session.csrf_token, expires_at=web_session.expires_at)
 

@@ -84,3 +84,14 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     user: Mapped[User] = relationship()
+
+
+class SignInFailures(Base):
+    """Failed sign-ins in a row for one e-mail address, whether an account has it or not (the
+    answers must not tell), keyed by a digest of the address rather than the address itself."""
+
+    __tablename__ = "sign_in_failures"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import ApiToken, Membership, Role, User, WebSession
 from app.accounts.security import digest
+from app.core import proxies
 from app.core.database import utcnow
 from app.core.dependencies import get_db
 from app.core.errors import Forbidden, Unauthorized
@@ -55,11 +56,8 @@ def operator() -> Principal:
 
 
 def client_address(request: Request) -> str | None:
-    if request.app.state.settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:45]
-    return request.client.host if request.client else None
+    """The caller's address, as the rate limits and the audit trail count it (app/core/proxies.py)."""
+    return proxies.client_address(request.scope, request.app.state.settings)
 
 
 def _principal(user: User, request: Request, session_id: int | None = None) -> Principal:

@@ -1,13 +1,17 @@
-"""Accounts: creating users, signing in (with lockout), sessions and personal API tokens."""
+"""Accounts: creating users, signing in (with growing delays), sessions and personal API tokens."""
 
+import hashlib
+import math
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts.models import ApiToken, Membership, Role, User, WebSession
+from app.accounts.models import ApiToken, Membership, Role, SignInFailures, User, WebSession
 from app.accounts.principal import Principal
 from app.accounts.schemas import UserCreate, UserOut
 from app.accounts.security import TOKEN_PREFIX, digest, hash_password, new_secret, verify_password
@@ -126,27 +130,56 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
     return user
 
 
-def authenticate(session: Session, settings: Settings, email: str, password: str) -> User:
-    user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).one_or_none()
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        seconds = int((user.locked_until - now).total_seconds()) + 1
-        raise TooManyRequests(
-            "Trop de tentatives : compte bloqué quelques minutes.",
-            headers={"Retry-After": str(seconds)},
-        )
+def sign_in_delay(settings: Settings, failures: int) -> timedelta:
+    """How long after the last failure the next try waits: nothing for the first
+    MAX_FAILED_LOGINS failures, then 1, 2, 4… seconds, at most LOGIN_DELAY_MAX_SECONDS."""
+    if failures < settings.max_failed_logins:
+        return timedelta(0)
+    doublings = min(failures - settings.max_failed_logins, 30)
+    return timedelta(seconds=min(2**doublings, settings.login_delay_max_seconds))
+
+
+def authenticate(session: Session, settings: Settings, email: str, password: str, now: datetime) -> User:
+    """The account with this e-mail and password, or 401; an e-mail with failures in a row
+    waits a short, growing delay between tries (429 with Retry-After).
+
+    An unknown e-mail gets the same answers, delays included, after checking the password
+    against a dummy hash (as long): nothing tells whether an account exists. The delay
+    belongs to the e-mail, not to an address, so the right password is never refused for
+    longer than it, wherever the failures came from; the per-address limit is the LOGIN rate
+    limit (app/core/ratelimit.py)."""
+    email = email.strip().lower()
+    key = hashlib.sha256(email.encode()).hexdigest()
+    failures = session.get(SignInFailures, key)
+    forgotten = failures is not None and failures.last_failure_at < now - timedelta(
+        minutes=settings.login_failures_kept_minutes
+    )
+    if failures is not None and not forgotten:
+        retry_at = failures.last_failure_at + sign_in_delay(settings, failures.failures)
+        if retry_at > now:
+            seconds = math.ceil((retry_at - now).total_seconds())
+            raise TooManyRequests(
+                f"Trop de tentatives avec cette adresse e-mail : réessayez dans {seconds} s.",
+                headers={"Retry-After": str(seconds)},
+            )
+    user = session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
     # Checked even without an account, against a dummy hash: the answer takes as long either way.
     password_ok = verify_password(password, user.password_hash if user else None)
     if user is None or not password_ok or not user.active:
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= settings.max_failed_logins:
-                user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
-                user.failed_logins = 0
-            session.commit()
+        # One atomic statement: concurrent failures all count.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(SignInFailures)
+            .values(email_digest=key, failures=1, last_failure_at=now)
+            .on_conflict_do_update(
+                index_elements=["email_digest"],
+                set_={"failures": 1 if forgotten else SignInFailures.failures + 1, "last_failure_at": now},
+            )
+        )
+        session.commit()  # kept whatever happens next: the refusal below ends the request
         raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
-    user.failed_logins = 0
-    user.locked_until = None
+    if failures is not None:
+        session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
     return user
 
 

@@ -4,7 +4,6 @@
 the limit holds across several workers and hosts."""
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,7 +84,7 @@ class Limit:
 
         limiter: Store = request.app.state.rate_limit_store
         per_window = getattr(request.app.state.settings, self.setting)
-        now = int(time.time())
+        now = int(request.app.state.clock().timestamp())
         window = now // self.seconds
         key = f"{self.name}:{client_address(request) or 'unknown'}"
         count = (

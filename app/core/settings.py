@@ -5,7 +5,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "orientation.sqlite3"
@@ -29,12 +29,20 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     secret_key_file: Path = Path("var") / "secret_key"
     session_hours: float = 10.0  # a working day; then sign in again
-    # Send the session cookie over HTTPS only. Off by default for http://127.0.0.1.
+    # Cookies are sent with Secure whenever the request came over HTTPS (see app/core/proxies.py);
+    # this forces it for every request, e.g. behind a proxy whose address is not trusted.
     cookie_secure: bool = False
-    # Behind a reverse proxy, take the client address from X-Forwarded-For.
+    # Behind reverse proxies, take the client address from X-Forwarded-For: the rightmost
+    # entry not in trusted_proxies, and only when the peer itself is one of them.
     trust_forwarded_for: bool = False
+    # Addresses or networks (CIDR) of our own reverse proxies, comma-separated.
+    trusted_proxies: str = "127.0.0.1,::1"
+    # Sign-in: after this many failures in a row for one e-mail address (an account or not),
+    # each further try waits 1, 2, 4… seconds after the last failure, at most
+    # login_delay_max_seconds; failures are forgotten after login_failures_kept_minutes.
     max_failed_logins: int = 5
-    lockout_minutes: int = 15
+    login_delay_max_seconds: int = 60
+    login_failures_kept_minutes: int = 60
     confirmation_link_days: int = 30
     # Outgoing e-mail (SMTP). Unset host: e-mails are written to mail_file (demo only!).
     smtp_host: str | None = None
@@ -94,6 +102,19 @@ class Settings(BaseSettings):
     # low-memory choice: 64 MiB, 3 passes) everywhere but in the test suite, which sets
     # "test-only-cheap" to hash hundreds of accounts in milliseconds. Warned about at start.
     password_hash_cost: Literal["standard", "test-only-cheap"] = "standard"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            for part in value.split(","):
+                if part.strip():
+                    ipaddress.ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise ValueError("TRUSTED_PROXIES: adresses ou réseaux (CIDR) séparés par des virgules.") from None
+        return value
 
 
 @cache

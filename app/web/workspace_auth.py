@@ -49,9 +49,11 @@ def sign_in(
             422,
         )
     try:
-        user = accounts.authenticate(session, settings, email.strip(), password)
+        user = accounts.authenticate(session, settings, email.strip(), password, request.app.state.clock())
     except (Unauthorized, TooManyRequests) as exc:
-        return render(request, None, "espace/sign_in.html", context | {"error": exc.message}, exc.status_code)
+        page = render(request, None, "espace/sign_in.html", context | {"error": exc.message}, exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
     secret, _ = accounts.open_session(session, settings, user)
     response = redirect(_safe_next(suite) or home_of(Role(user.role)))
     response.set_cookie(
@@ -60,8 +62,7 @@ def sign_in(
         max_age=int(settings.session_hours * 3600),
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
-        path="/",
+        path="/",  # Secure over HTTPS: app/core/headers.py
     )
     return response
 
