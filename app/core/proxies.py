@@ -57,8 +57,10 @@ def peer_is_trusted_proxy(scope: Scope, settings: Settings) -> bool:
 def client_address(scope: Scope, settings: Settings) -> str | None:
     """The client's address: the peer's, or behind trusted proxies the rightmost untrusted hop."""
     peer = _peer(scope)
+    if peer is None:
+        return None
     if not settings.trust_forwarded_for or not peer_is_trusted_proxy(scope, settings):
-        return peer[:MAX_ADDRESS_LENGTH] if peer else None
+        return peer[:MAX_ADDRESS_LENGTH]
     entries = [
         entry
         for name, value in scope.get("headers", ())
