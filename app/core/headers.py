@@ -23,7 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core import proxies
 from app.core.settings import Settings
 
-HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+# A year, this host only: other hosts of the domain may still serve plain HTTP.
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 DOCS_CDN = "https://cdn.jsdelivr.net"
 
