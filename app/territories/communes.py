@@ -1,5 +1,8 @@
 """Every French commune, offline and in memory: by INSEE code, by postcode, by name.
 
+Names are INSEE's official ones, with their article ("Le Havre", "L'Herm"), and are found
+with or without it: people write both.
+
 The table (``data/communes.csv.gz``, ~35,000 rows, built by ``scripts/build_communes.py``)
 is read once per process. Every lookup is a dictionary hit; the commune picker's prefix
 search bisects a sorted list of normalised names, so nothing ever scans the whole table."""
@@ -22,7 +25,7 @@ from operator import attrgetter
 @dataclass(frozen=True, slots=True)
 class Commune:
     insee: str  # "62041", "2A004", "75101"
-    name: str  # "Arras"
+    name: str  # official, with its article: "Arras", "Le Touquet-Paris-Plage", "L'Herm"
     department: str  # "62", "2A", "971"
     population: int
     latitude: float | None
@@ -36,7 +39,7 @@ class Commune:
 
 _SEPARATORS = re.compile(r"[^a-z0-9]+")
 # Ways of writing the same word in commune names: "St-Laurent", "Tilloy-lez-Mofflaines".
-# Articles ("l", "le", "la", "les") are kept: "Le Havre" is not "Havre".
+# Articles ("l", "le", "la", "les") are kept here: the index knows which names have one.
 _WORDS = {"st": "saint", "ste": "sainte", "lez": "les"}
 
 
@@ -76,6 +79,25 @@ def normalize_name(text: str) -> str:
     return text
 
 
+# The articles of official names, normalised (INSEE's TNCC: Le, La, Les, L', Aux, Las, Los).
+_ARTICLES = frozenset({"le", "la", "les", "l", "aux", "las", "los"})
+# Words too common to pick a commune by: "Saint" alone is not "Saint-Omer".
+_TOO_VAGUE = _ARTICLES | {"saint", "sainte"}
+
+
+_OFFICIAL_ARTICLE = re.compile(r"(?:Le|La|Les|Aux|Las|Los) |L['’]")
+
+
+def _without_article(name: str, normalized: str) -> str | None:
+    """ "touquet paris plage" for "Le Touquet-Paris-Plage" (normalised: "le touquet paris
+    plage"): the name as many people write it, and as INSEE's table without articles does.
+    None for a name without an article. Decided on the official spelling, so that
+    "Aux-Aussat" keeps its "Aux"."""
+    if _OFFICIAL_ARTICLE.match(name):
+        return normalized.partition(" ")[2] or None
+    return None
+
+
 # --- Index -------------------------------------------------------------------------------
 
 
@@ -86,23 +108,31 @@ class CommuneIndex:
         self._ranked = sorted(communes, key=attrgetter("population"), reverse=True)
         self._by_insee = {c.insee: c for c in self._ranked}
         self._by_name: dict[str, list[Commune]] = defaultdict(list)  # names and former names
+        self._by_bare_name: dict[str, list[Commune]] = defaultdict(list)  # the same, without article
         self._arrondissements: dict[str, list[Commune]] = defaultdict(list)  # by city
         # Prefix search: (normalised text, order) where order = kind × n + population rank,
         # kind 0 = the name starts with it, 1 = a former commune's name does, 2 = a later
-        # word of the name does ("mofflaines" finds Tilloy-lès-Mofflaines).
+        # word of the name does ("mofflaines" finds Tilloy-lès-Mofflaines). A name without
+        # its article is the name: "touquet" finds Le Touquet-Paris-Plage as "le touquet" does.
         texts = [normalize_name(c.name) for c in self._ranked]
         n = len(texts)
         orders = list(range(n))
         for rank, (name, commune) in enumerate(zip(texts[:n], self._ranked, strict=True)):
             self._by_name[name].append(commune)
+            bare = _without_article(commune.name, name)  # 1 commune in 16
             if commune.parent_insee:
                 self._arrondissements[commune.parent_insee].append(commune)
             if commune.aliases:  # 1 commune in 40
-                for alias in {normalize_name(a) for a in commune.aliases} - {name}:
-                    self._by_name[alias].append(commune)
-                    texts.append(alias)
+                for text, names in self._former_names(commune, name, bare):
+                    names[text].append(commune)
+                    texts.append(text)
                     orders.append(n + rank)
             space = name.find(" ")
+            if bare:  # the words after the article: the name itself, not a later word
+                self._by_bare_name[bare].append(commune)
+                texts.append(bare)
+                orders.append(rank)
+                space = name.find(" ", space + 1)
             while space != -1:
                 texts.append(name[space + 1 :])
                 orders.append(2 * n + rank)
@@ -125,6 +155,20 @@ class CommuneIndex:
         self._postcodes = sorted(by_postcode)
         # Plain dicts from here on: a lookup must never add an empty entry.
         self._by_name, self._arrondissements = dict(self._by_name), dict(self._arrondissements)
+        self._by_bare_name = dict(self._by_bare_name)
+
+    def _former_names(
+        self, commune: Commune, name: str, bare: str | None
+    ) -> Iterator[tuple[str, dict[str, list[Commune]]]]:
+        """Its former communes' names (normalised) not already its own, each with the
+        dictionary it goes in: with its article or without."""
+        seen = {name, bare}
+        for alias in commune.aliases:
+            normalized = normalize_name(alias)
+            for text, names in ((normalized, self._by_name), (_without_article(alias, normalized), self._by_bare_name)):
+                if text and text not in seen:
+                    seen.add(text)
+                    yield text, names
 
     @classmethod
     def from_packaged_file(cls) -> "CommuneIndex":
@@ -142,6 +186,10 @@ class CommuneIndex:
     def __len__(self) -> int:
         return len(self._by_insee)
 
+    def __iter__(self) -> Iterator[Commune]:
+        """Every commune (and arrondissement), most populated first."""
+        return iter(self._ranked)
+
     def get(self, insee: str) -> Commune | None:
         return self._by_insee.get(insee.strip().upper())
 
@@ -151,19 +199,49 @@ class CommuneIndex:
 
     def match(self, postcode: str, name: str) -> list[Commune]:
         """The communes of this postcode answering to this name (their own, a former
-        commune's, or for an arrondissement its city's). Usually one; none when the name is
-        not served by this postcode."""
-        postcode, found = postcode.strip(), []
-        for commune in self._by_name.get(normalize_name(name), ()):
+        commune's, or for an arrondissement its city's), with or without its article.
+        Failing that, those whose name starts with these words ("Le Touquet" for Le
+        Touquet-Paris-Plage). Usually one; none when the name is not served by this postcode."""
+        postcode, wanted = postcode.strip(), normalize_name(name)
+        found = (
+            self._serving(postcode, self._by_name.get(wanted, ()))
+            # "Touquet-Paris-Plage" for Le Touquet-Paris-Plage; only when no commune of this
+            # postcode has that very name (were one called "Touquet-Paris-Plage", it would be it).
+            or self._serving(postcode, self._by_bare_name.get(wanted, ()))
+            or self._serving(postcode, self._starting_with(postcode, wanted))
+        )
+        return sorted(found, key=attrgetter("name"))
+
+    def _serving(self, postcode: str, candidates: Iterable[Commune]) -> list[Commune]:
+        found: list[Commune] = []
+        for commune in candidates:
             if postcode in commune.postcodes:
                 # "Marseille" written with 13001: the arrondissement serving it, 13201.
                 cut = self._arrondissements.get(commune.insee)
                 found += [a for a in cut if postcode in a.postcodes] if cut else [commune]
-        return sorted(found, key=attrgetter("name"))
+        return found
+
+    def _starting_with(self, postcode: str, wanted: str) -> list[Commune]:
+        """The communes of this postcode with a name (or former name, with or without its
+        article) starting with these whole words. Only after an exact name failed: a few
+        communes to normalise, never the table."""
+        if all(word in _TOO_VAGUE for word in wanted.split()):  # "", "Le", "Saint"
+            return []
+        prefix = wanted + " "
+        return [
+            commune
+            for commune in self._by_postcode.get(postcode, ())
+            if any(text.startswith(prefix) for text in _written_names(commune))
+        ]
 
     def find_by_name(self, name: str) -> list[Commune]:
-        """Communes anywhere in France with this name (or former name), most populated first."""
-        return list(self._by_name.get(normalize_name(name), ()))
+        """Communes anywhere in France with this name (or former name), with or without its
+        article, most populated first."""
+        return self._named(normalize_name(name))
+
+    def _named(self, normalized: str) -> list[Commune]:
+        found = {c.insee: c for c in (*self._by_name.get(normalized, ()), *self._by_bare_name.get(normalized, ()))}
+        return sorted(found.values(), key=attrgetter("population"), reverse=True)
 
     def search(self, query: str, limit: int = 20) -> list[Commune]:
         """For a picker: the start of a postcode, an INSEE code, or the start of a name (or of
@@ -181,7 +259,7 @@ class CommuneIndex:
         wanted = normalize_name(text)
         if not wanted:
             return []
-        by_insee = {c.insee: c for c in self._by_name.get(wanted, ())[:limit]}
+        by_insee = {c.insee: c for c in self._named(wanted)[:limit]}
         # Normalised texts hold only [a-z0-9 ], all of which sort before "{".
         start = bisect_left(self._prefix_texts, wanted)
         stop = bisect_left(self._prefix_texts, wanted + "{", lo=start)
@@ -210,6 +288,16 @@ class CommuneIndex:
                     break
                 found.update((c.insee, c) for c in self._by_postcode[postcode] if c.insee not in found)
         return list(found.values())[:limit]
+
+
+def _written_names(commune: Commune) -> Iterator[str]:
+    """Every normalised way of naming this commune the index knows."""
+    for name in (commune.name, *commune.aliases):
+        normalized = normalize_name(name)
+        yield normalized
+        bare = _without_article(name, normalized)
+        if bare:
+            yield bare
 
 
 _HEADER = "insee;name;department;population;lat;lon;postcodes;parent;aliases"
