@@ -4,9 +4,12 @@ St/Saint, hyphens or spaces. On the real packaged table, and through the API."""
 
 import unicodedata
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
+from app.core import migrations
 from app.territories.communes import Commune, CommuneIndex, get_commune_index, normalize_name
 
 ARTICLES = ("Le ", "La ", "Les ", "L'", "Aux ", "Las ", "Los ")
@@ -234,3 +237,47 @@ def test_the_commune_picker_shows_official_names(client):
     assert response.json()[0]["name"] == "Le Touquet-Paris-Plage"
     response = client.get("/api/v1/communes", params={"postcode": "09000"})
     assert "L'Herm" in {c["name"] for c in response.json()}
+
+
+# --- Names stored before the table had articles ----------------------------------------------
+
+
+def test_names_stored_before_get_their_article_when_the_database_is_upgraded(database_url, engine):
+    stored_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    migrations.downgrade("0006", database_url=database_url)
+    try:
+        with engine.begin() as connection:
+            territory_id = connection.execute(
+                text(
+                    "INSERT INTO territories (slug, name, finess, phone, email, created_at, updated_at)"
+                    " VALUES ('cote-opale', 'CPTS de la Côte d''Opale', '620000000', '03 21 00 00 00',"
+                    " 'contact@example.org', :at, :at) RETURNING id"
+                ),
+                {"at": stored_at},
+            ).scalar_one()
+            centres = [
+                ("62826", "Touquet-Paris-Plage"),  # the old spelling of its commune
+                ("09138", "Herm"),
+                ("40123", "Herm"),  # the Herm of the Landes: that is its name
+                ("62041", "Arras"),
+                ("76351", "Montivilliers"),  # not the old spelling of 76351: left as it is
+            ]
+            for insee, city in centres:
+                connection.execute(
+                    text(
+                        "INSERT INTO snp_centres (territory_id, name, address, postcode, insee_code, city, created_at)"
+                        " VALUES (:territory, 'Centre', '1 rue de la Mer', '62520', :insee, :city, :at)"
+                    ),
+                    {"territory": territory_id, "insee": insee, "city": city, "at": stored_at},
+                )
+    finally:
+        migrations.upgrade("head", database_url=database_url)
+    with engine.connect() as connection:
+        names = {insee: city for insee, city in connection.execute(text("SELECT insee_code, city FROM snp_centres"))}
+    assert names == {
+        "62826": "Le Touquet-Paris-Plage",
+        "09138": "L'Herm",
+        "40123": "Herm",
+        "62041": "Arras",
+        "76351": "Montivilliers",
+    }

@@ -88,6 +88,13 @@ _TOO_VAGUE = _ARTICLES | {"saint", "sainte"}
 _OFFICIAL_ARTICLE = re.compile(r"(?:Le|La|Les|Aux|Las|Los) |L['’]")
 
 
+def name_without_article(name: str) -> str | None:
+    """ "Touquet-Paris-Plage" for "Le Touquet-Paris-Plage", as INSEE's table without
+    articles writes it; None for a name without an article."""
+    found = _OFFICIAL_ARTICLE.match(name)
+    return name[found.end() :] if found else None
+
+
 def _without_article(name: str, normalized: str) -> str | None:
     """ "touquet paris plage" for "Le Touquet-Paris-Plage" (normalised: "le touquet paris
     plage"): the name as many people write it, and as INSEE's table without articles does.

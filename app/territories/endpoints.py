@@ -79,7 +79,14 @@ def residency(
     session: DbSession,
     geocoding: Geocoding,
     postcode: Annotated[str, Query(description="5-digit postcode")],
-    city: Annotated[str | None, Query(max_length=100, description="Commune name")] = None,
+    city: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="Commune name, with or without its article (Le Havre, Havre); case, accents, "
+            "hyphens and St/Saint do not matter.",
+        ),
+    ] = None,
     address: Annotated[str | None, Query(max_length=200, description="Street address")] = None,
 ) -> ResidencyOut:
     """Does this person live in one of the deployment's CPTS? An undecidable commune → 422

@@ -73,7 +73,7 @@ class TerritoryUpdate(BaseModel):
 
 class CommuneOut(BaseModel):
     insee: str
-    name: str
+    name: str = Field(description="Official name, with its article as INSEE writes it.", examples=["Le Havre"])
     department: str
     postcodes: list[str]
     population: int
