@@ -34,6 +34,10 @@ def main() -> None:
         "by_postcode('62217')": (lambda: index.by_postcode("62217"), 200_000),
         "match('62217', 'tilloy les mofflaines')": (lambda: index.match("62217", "tilloy les mofflaines"), 100_000),
         "match('13001', 'Marseille')": (lambda: index.match("13001", "Marseille"), 100_000),
+        "match('62520', 'le touquet paris plage')": (lambda: index.match("62520", "le touquet paris plage"), 100_000),
+        "match('62520', 'Touquet-Paris-Plage')": (lambda: index.match("62520", "Touquet-Paris-Plage"), 100_000),
+        "match('62520', 'LE TOUQUET') (start of a name)": (lambda: index.match("62520", "LE TOUQUET"), 100_000),
+        "match('09000', 'Mercatel') (no such commune)": (lambda: index.match("09000", "Mercatel"), 20_000),
         "find_by_name('Saint-Martin')": (lambda: index.find_by_name("Saint-Martin"), 100_000),
         "search('arras')": (lambda: index.search("arras"), 10_000),
         "search('mofflaines')": (lambda: index.search("mofflaines"), 10_000),
@@ -43,7 +47,7 @@ def main() -> None:
         "search('62041')": (lambda: index.search("62041"), 10_000),
     }
     for name, (action, repeat) in cases.items():
-        print(f"{name:42s} {per_call_us(action, repeat):9.1f} µs/call")
+        print(f"{name:48s} {per_call_us(action, repeat):9.1f} µs/call")
 
 
 if __name__ == "__main__":

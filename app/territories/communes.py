@@ -100,7 +100,8 @@ def _without_article(name: str, normalized: str) -> str | None:
     plage"): the name as many people write it, and as INSEE's table without articles does.
     None for a name without an article. Decided on the official spelling, so that
     "Aux-Aussat" keeps its "Aux"."""
-    if _OFFICIAL_ARTICLE.match(name):
+    # Every article starts with "L" or "A": most names are decided without the regex.
+    if name[:1] in ("L", "A") and _OFFICIAL_ARTICLE.match(name):
         return normalized.partition(" ")[2] or None
     return None
 
@@ -247,7 +248,10 @@ class CommuneIndex:
         return self._named(normalize_name(name))
 
     def _named(self, normalized: str) -> list[Commune]:
-        found = {c.insee: c for c in (*self._by_name.get(normalized, ()), *self._by_bare_name.get(normalized, ()))}
+        named, bare = self._by_name.get(normalized, ()), self._by_bare_name.get(normalized)
+        if not bare:  # nearly always: the list is already most populated first
+            return list(named)
+        found = {c.insee: c for c in (*named, *bare)}
         return sorted(found.values(), key=attrgetter("population"), reverse=True)
 
     def search(self, query: str, limit: int = 20) -> list[Commune]:
