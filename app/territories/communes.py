@@ -164,6 +164,10 @@ class CommuneIndex:
         # Plain dicts from here on: a lookup must never add an empty entry.
         self._by_name, self._arrondissements = dict(self._by_name), dict(self._arrondissements)
         self._by_bare_name = dict(self._by_bare_name)
+        # Every way of writing a commune, normalised, for the few communes a postcode serves
+        # when no name matched exactly: filled on first use rather than adding to the load.
+        # Concurrent fills write the same value.
+        self._written: dict[str, tuple[str, ...]] = {}
 
     def _former_names(
         self, commune: Commune, name: str, bare: str | None
@@ -236,11 +240,14 @@ class CommuneIndex:
         if all(word in _TOO_VAGUE for word in wanted.split()):  # "", "Le", "Saint"
             return []
         prefix = wanted + " "
-        return [
-            commune
-            for commune in self._by_postcode.get(postcode, ())
-            if any(text.startswith(prefix) for text in _written_names(commune))
-        ]
+        found = []
+        for commune in self._by_postcode.get(postcode, ()):
+            written = self._written.get(commune.insee)
+            if written is None:
+                written = self._written[commune.insee] = tuple(_written_names(commune))
+            if any(text.startswith(prefix) for text in written):
+                found.append(commune)
+        return found
 
     def find_by_name(self, name: str) -> list[Commune]:
         """Communes anywhere in France with this name (or former name), with or without its
