@@ -244,7 +244,7 @@ def test_the_commune_picker_shows_official_names(client):
 
 def test_names_stored_before_get_their_article_when_the_database_is_upgraded(database_url, engine):
     stored_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-    migrations.downgrade("0006", database_url=database_url)
+    migrations.downgrade("0007", database_url=database_url)  # the revision before 0008
     try:
         with engine.begin() as connection:
             territory_id = connection.execute(

@@ -7,8 +7,8 @@ read "Touquet-Paris-Plage", "Herm". They become the official "Le Touquet-Paris-P
 is rewritten. Data only; nothing to undo on the way down (the names with their article are
 right for the older code too).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-23 15:40:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
