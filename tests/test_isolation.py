@@ -93,7 +93,8 @@ def _territory_body(_: str, _world: dict) -> dict:
     }
 
 
-_slot_hours = itertools.count(30)
+# Clear of the world's slots (hours 3 to 7, and a day later in the other CPTS), whichever role runs first.
+_slot_hours = itertools.count(48)
 
 
 def _slot_body(cpts: str, world: dict) -> dict:

@@ -7,29 +7,79 @@ coordinator of CPTS A asking for an object of CPTS B finds nothing (404), not a 
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import Boolean, ColumnElement, Select, false, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import Grouping
+from sqlalchemy.sql.visitors import InternalTraversal
 
-from app.accounts.models import Role
+from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
+from app.audit.models import AuditEvent
 from app.doctors.models import Doctor
-from app.requests.models import PatientRequest
+from app.requests.models import PatientRequest, Source
 from app.snp.models import Booking, Centre, Slot, SlotPattern
+from app.territories.models import Territory
 
 RoleRule = Callable[[Principal], ColumnElement[bool]]
+TerritoryRule = Callable[[frozenset[int]], ColumnElement[bool]]
+
+
+class Visibility(ColumnElement[bool]):
+    """A visibility clause, recognisable in a statement: it compiles to its clause alone, and
+    tells a reader of the statement (the tests' guard against unscoped selects,
+    tests/test_scoped_queries.py) that the query went through this module."""
+
+    __visit_name__ = "visibility"
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement), ("scope", InternalTraversal.dp_string)]
+
+    def __init__(self, clause: ColumnElement[bool], scope: str) -> None:
+        self.clause, self.scope = clause, scope
+
+
+@compiles(Visibility)
+def _compile_visibility(element: Visibility, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(Grouping(element.clause), **kw)
 
 
 @dataclass(frozen=True)
 class ScopeRule:
-    # The column naming the object's CPTS (a request out of every territory has none).
-    territory: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
+    # The column naming the object's CPTS (a request out of every territory has none)…
+    territory: InstrumentedAttribute[int] | InstrumentedAttribute[int | None] | None = None
+    # …or, for an object of several CPTS (an account), the clause "belongs to one of these".
+    within: TerritoryRule | None = None
     # Roles beyond admin and coordinator see only what these clauses allow; a role absent
     # here sees nothing of the model.
     own: dict[Role, RoleRule] = field(default_factory=dict)
     coordinators: bool = True
-    # Whether the roles of `own` see their objects only inside the CPTS they belong to.
-    own_within_territories: bool = True
+    # The roles of `own` that see their objects whatever CPTS they belong to (the others:
+    # only inside the CPTS they belong to).
+    anywhere: frozenset[Role] = frozenset()
+
+    def in_territories(self, territory_ids: frozenset[int]) -> ColumnElement[bool]:
+        if not territory_ids:
+            return false()
+        if self.within is not None:
+            return self.within(territory_ids)
+        assert self.territory is not None, "a rule names its CPTS column or its within clause"
+        return self.territory.in_(territory_ids)
+
+
+def sas_visible_clause() -> ColumnElement[bool]:
+    """What the SAS regulation sees, whatever CPTS a slot belongs to: the slots served to the
+    SAS (app.snp.rules.served_to_sas, stored in Slot.sas_visible). The SAS platform's feed
+    (no account) and the regulators' accounts read slots through it."""
+    return Visibility(Slot.sas_visible.is_(True), "sas")
+
+
+def _everything(_: Principal) -> ColumnElement[bool]:
+    return true()
 
 
 RULES: dict[type, ScopeRule] = {
@@ -37,17 +87,22 @@ RULES: dict[type, ScopeRule] = {
         territory=Doctor.territory_id,
         own={Role.DOCTOR: lambda p: Doctor.id == p.doctor_id if p.doctor_id else false()},
     ),
-    # A professional sees the requests it submitted; nobody else but the CPTS's coordinators.
+    # A professional sees the requests it submitted; nobody else but the CPTS's coordinators…
+    # …even when the patient turned out to live in another CPTS than the professional's.
     PatientRequest: ScopeRule(
         territory=PatientRequest.territory_id,
         own={Role.PROFESSIONAL: lambda p: PatientRequest.submitted_by_user_id == p.user_id},
-        # …even when the patient turned out to live in another CPTS than the professional's.
-        own_within_territories=False,
+        anywhere=frozenset({Role.PROFESSIONAL}),
     ),
-    # A doctor sees and manages its own slots and patterns, and the bookings made on them.
+    # A doctor sees and manages its own slots and patterns, and the bookings made on them; the
+    # SAS regulation sees the slots served to the SAS, whatever their CPTS.
     Slot: ScopeRule(
         territory=Slot.territory_id,
-        own={Role.DOCTOR: lambda p: Slot.doctor_id == p.doctor_id if p.doctor_id else false()},
+        own={
+            Role.DOCTOR: lambda p: Slot.doctor_id == p.doctor_id if p.doctor_id else false(),
+            Role.REGULATOR: lambda p: Slot.sas_visible.is_(True),
+        },
+        anywhere=frozenset({Role.REGULATOR}),
     ),
     SlotPattern: ScopeRule(
         territory=SlotPattern.territory_id,
@@ -62,29 +117,33 @@ RULES: dict[type, ScopeRule] = {
         },
     ),
     Centre: ScopeRule(territory=Centre.territory_id),
+    Source: ScopeRule(territory=Source.territory_id),
+    # The audit trail of a CPTS: its coordinators (and the admins) only.
+    AuditEvent: ScopeRule(territory=AuditEvent.territory_id),
+    # The CPTS one works in: those one belongs to (an admin: all).
+    Territory: ScopeRule(territory=Territory.id, own={role: _everything for role in Role}),
+    # Accounts: a coordinator sees those of its CPTS.
+    User: ScopeRule(within=lambda ids: User.memberships.any(Membership.territory_id.in_(ids))),
 }
 
 
 def visible(model: type, principal: Principal) -> ColumnElement[bool]:
-    rule = RULES[model]
+    """The WHERE clause of what `principal` may see of `model`."""
+    return Visibility(_clause(RULES[model], principal), getattr(model, "__tablename__", model.__name__))
+
+
+def _clause(rule: ScopeRule, principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.ADMIN:
         return true()
     if principal.role is Role.COORDINATOR and rule.coordinators:
-        return rule.territory.in_(principal.territory_ids) if principal.territory_ids else false()
+        return rule.in_territories(principal.territory_ids)
     own = rule.own.get(principal.role)
     if own is None:
         return false()
-    if not rule.own_within_territories:
+    if principal.role in rule.anywhere:
         return own(principal)
     # Even its own objects, a caller sees only inside the CPTS it belongs to.
-    in_territories = rule.territory.in_(principal.territory_ids) if principal.territory_ids else false()
-    return own(principal) & in_territories
-
-
-def sas_visible_clause() -> ColumnElement[bool]:
-    """What the SAS regulation sees, whatever CPTS a slot belongs to: the slots served to the
-    SAS (app.snp.rules.served_to_sas, stored in Slot.sas_visible)."""
-    return Slot.sas_visible.is_(True)
+    return own(principal) & rule.in_territories(principal.territory_ids)
 
 
 def scoped(model: type, principal: Principal) -> Select:

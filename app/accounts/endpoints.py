@@ -3,7 +3,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.accounts import service
-from app.accounts.models import Role, User
+from app.accounts.models import User
+from app.accounts.policy import Action
 from app.accounts.principal import SESSION_COOKIE, Principal, current_principal, require
 from app.accounts.schemas import (
     LoginIn,
@@ -79,7 +80,7 @@ def revoke_token(token_id: DbId, principal: Caller, session: DbSession) -> Token
     return TokenOut.model_validate(service.revoke_token(session, principal, token_id))
 
 
-Manager = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
+AccountManager = Annotated[Principal, require(Action.MANAGE_ACCOUNTS)]
 
 
 @router.post(
@@ -88,18 +89,18 @@ Manager = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 409, 422),
 )
-def create_user(data: UserCreate, principal: Manager, session: DbSession) -> UserOut:
+def create_user(data: UserCreate, principal: AccountManager, session: DbSession) -> UserOut:
     """Admins create any account; coordinators create accounts in their own CPTS."""
     return service.user_out(service.create_user(session, data, principal))
 
 
 @router.get("/users", response_model=list[UserOut], responses=error_responses(401, 403))
-def list_users(principal: Manager, session: DbSession) -> list[UserOut]:
+def list_users(principal: AccountManager, session: DbSession) -> list[UserOut]:
     return [service.user_out(u) for u in service.list_users(session, principal)]
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserOut, responses=error_responses(401, 403, 404, 409))
-def deactivate_user(user_id: DbId, principal: Manager, session: DbSession) -> UserOut:
+def deactivate_user(user_id: DbId, principal: AccountManager, session: DbSession) -> UserOut:
     """An admin deactivates the account. A coordinator decides for its CPTS only: an account
     that also belongs to another CPTS leaves the coordinator's and stays active there. Nobody
     deactivates its own account (409)."""
@@ -107,5 +108,5 @@ def deactivate_user(user_id: DbId, principal: Manager, session: DbSession) -> Us
 
 
 @router.post("/users/{user_id}/activate", response_model=UserOut, responses=error_responses(401, 403, 404))
-def activate_user(user_id: DbId, principal: Manager, session: DbSession) -> UserOut:
+def activate_user(user_id: DbId, principal: AccountManager, session: DbSession) -> UserOut:
     return service.user_out(service.set_user_active(session, principal, user_id, True))

@@ -1,7 +1,7 @@
 """Who is calling: a web session (cookie), a personal API token (bearer), or nobody.
 
-Endpoints declare the roles they accept with ``require(...)``; what each caller may see
-is decided in ``app.accounts.access``."""
+Endpoints declare the action they serve with ``require(Action…)``, whose roles are read in
+``app.accounts.policy``; what each caller may see is decided in ``app.accounts.access``."""
 
 import getpass
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import ApiToken, Membership, Role, User, WebSession
+from app.accounts.policy import Action, may
 from app.accounts.security import digest
 from app.core import proxies
 from app.core.database import utcnow
@@ -37,10 +38,6 @@ class Principal:
     doctor_id: int | None
     client_address: str | None
     session_id: int | None = None  # set when signed in through the browser
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
 
 
 def operator() -> Principal:
@@ -150,12 +147,11 @@ async def current_principal(
     return principal
 
 
-def require(*roles: Role):
-    """Dependency: the caller must be signed in with one of these roles (403 otherwise)."""
-    allowed = frozenset(roles)
+def require(action: Action):
+    """Dependency: the caller must be signed in with a role that may do this (403 otherwise)."""
 
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in allowed:
+        if not may(principal, action):
             raise Forbidden("Votre rôle ne permet pas cette action.")
         return principal
 

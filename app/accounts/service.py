@@ -11,7 +11,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts.access import visible
 from app.accounts.models import ApiToken, Membership, Role, SignInFailures, User, WebSession
+from app.accounts.policy import may_change_account, may_create_account, switches_whole_account
 from app.accounts.principal import Principal
 from app.accounts.schemas import UserCreate, UserOut
 from app.accounts.security import TOKEN_PREFIX, digest, hash_password, new_secret, verify_password
@@ -51,11 +53,7 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
             "Un compte appartient à au moins une CPTS.", fields=[FieldError(field="cpts", message="Au moins une CPTS.")]
         )
     # Coordinators add people to their own CPTS, never an admin.
-    if (
-        by is not None
-        and by.role is not Role.ADMIN
-        and (data.role is Role.ADMIN or any(t.id not in by.territory_ids for t in territories))
-    ):
+    if not may_create_account(by, data.role, {t.id for t in territories}):
         raise Forbidden("Vous ne pouvez créer de comptes que dans vos CPTS, et pas d'administrateur.")
     doctor = None
     if data.role is Role.DOCTOR:
@@ -95,10 +93,7 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
 
 
 def list_users(session: Session, principal: Principal) -> Sequence[User]:
-    query = select(User).order_by(User.email)
-    if principal.role is not Role.ADMIN:
-        query = query.where(User.memberships.any(Membership.territory_id.in_(principal.territory_ids)))
-    return session.scalars(query).all()
+    return session.scalars(select(User).where(visible(User, principal)).order_by(User.email)).all()
 
 
 def set_user_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
@@ -109,13 +104,12 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
     user = next((u for u in list_users(session, principal) if u.id == user_id), None)
     if user is None:
         raise NotFound("Compte introuvable.")
-    if user.role == Role.ADMIN and principal.role is not Role.ADMIN:
+    if not may_change_account(principal, Role(user.role)):
         raise NotFound("Compte introuvable.")
     if not active and user.id == principal.user_id:
         raise Conflict("Vous ne pouvez pas désactiver votre propre compte.")
     action = "user.activate" if active else "user.deactivate"
-    elsewhere = user.territory_ids - principal.territory_ids
-    if not active and principal.role is not Role.ADMIN and elsewhere:
+    if not active and not switches_whole_account(principal, user.territory_ids):
         leaving = [m for m in user.memberships if m.territory_id in principal.territory_ids]
         for membership in leaving:
             user.memberships.remove(membership)

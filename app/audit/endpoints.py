@@ -4,7 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import list_events
 from app.core.dependencies import DbSession
@@ -32,7 +32,7 @@ class AuditEventOut(BaseModel):
 @router.get("/audit", response_model=list[AuditEventOut], responses=error_responses(401, 403))
 def read_audit_trail(
     session: DbSession,
-    principal: Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)],
+    principal: Annotated[Principal, require(Action.READ_AUDIT)],
     object_type: str | None = None,
     object_id: str | None = None,
     actor_user_id: DbId | None = None,

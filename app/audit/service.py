@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.accounts.models import Role
+from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
 from app.core.database import utcnow
@@ -113,9 +113,13 @@ def list_events(
     limit: int = 100,
     offset: int = 0,
 ) -> Sequence[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
-    if principal.role is not Role.ADMIN:  # coordinators read their CPTS's trail only
-        query = query.where(AuditEvent.territory_id.in_(principal.territory_ids))
+    query = (
+        select(AuditEvent)
+        .where(visible(AuditEvent, principal))  # a coordinator reads its CPTS's trail only
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     if territory_id is not None:
         query = query.where(AuditEvent.territory_id == territory_id)
     if object_type:

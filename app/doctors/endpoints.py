@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
@@ -23,8 +23,8 @@ from app.doctors.schemas import (
 
 router = APIRouter(prefix="/api/v1/doctors", tags=["doctors"])
 
-Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
-CoordinatorOrDoctor = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
+DoctorManager = Annotated[Principal, require(Action.MANAGE_DOCTORS)]
+DoctorEditor = Annotated[Principal, require(Action.EDIT_DOCTOR)]
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
@@ -35,7 +35,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
     responses=error_responses(401, 403, 409, 422),
 )
 def create_doctor(
-    data: DoctorCreate, principal: Coordinator, session: DbSession, geocoding: Geocoding, response: Response
+    data: DoctorCreate, principal: DoctorManager, session: DbSession, geocoding: Geocoding, response: Response
 ) -> DoctorOut:
     """Registers a volunteer doctor. Each practice is geocoded and must lie in the CPTS."""
     doctor = service.create_doctor(session, geocoding, principal, data)
@@ -45,7 +45,7 @@ def create_doctor(
 
 @router.get("", response_model=DoctorPage, responses=error_responses(401, 403))
 def list_doctors(
-    principal: CoordinatorOrDoctor,
+    principal: DoctorEditor,
     session: DbSession,
     cpts: str | None = None,
     commune: Annotated[str | None, Query(description="INSEE code of a practice's commune")] = None,
@@ -62,34 +62,32 @@ def list_doctors(
 
 
 @router.get("/{doctor_id}", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def get_doctor(doctor_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> DoctorOut:
+def get_doctor(doctor_id: DbId, principal: DoctorEditor, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.get_doctor(session, principal, doctor_id))
 
 
 @router.patch("/{doctor_id}", response_model=DoctorOut, responses=error_responses(401, 403, 404, 422))
 def update_doctor(
-    doctor_id: DbId, data: DoctorUpdate, principal: CoordinatorOrDoctor, session: DbSession, geocoding: Geocoding
+    doctor_id: DbId, data: DoctorUpdate, principal: DoctorEditor, session: DbSession, geocoding: Geocoding
 ) -> DoctorOut:
     """Coordinators of its CPTS, or the doctor itself."""
     return service.doctor_out(service.update_doctor(session, geocoding, principal, doctor_id, data))
 
 
 @router.put("/{doctor_id}/availability", response_model=DoctorOut, responses=error_responses(401, 403, 404, 422))
-def confirm_availability(
-    doctor_id: DbId, data: Availability, principal: CoordinatorOrDoctor, session: DbSession
-) -> DoctorOut:
+def confirm_availability(doctor_id: DbId, data: Availability, principal: DoctorEditor, session: DbSession) -> DoctorOut:
     """What the doctor offers now; renews `confirmed_at` for six months."""
     doctor = service.get_doctor(session, principal, doctor_id)
     return service.doctor_out(service.confirm_availability(session, principal, doctor, data))
 
 
 @router.post("/{doctor_id}/deactivate", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def deactivate_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
+def deactivate_doctor(doctor_id: DbId, principal: DoctorManager, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.set_active(session, principal, doctor_id, False))
 
 
 @router.post("/{doctor_id}/reactivate", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def reactivate_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
+def reactivate_doctor(doctor_id: DbId, principal: DoctorManager, session: DbSession) -> DoctorOut:
     return service.doctor_out(service.set_active(session, principal, doctor_id, True))
 
 
@@ -99,7 +97,7 @@ def reactivate_doctor(doctor_id: DbId, principal: Coordinator, session: DbSessio
     responses=error_responses(401, 403, 404),
 )
 def confirmation_link(
-    doctor_id: DbId, principal: Coordinator, session: DbSession, request: Request
+    doctor_id: DbId, principal: DoctorManager, session: DbSession, request: Request
 ) -> ConfirmationLinkOut:
     """A signed link for the doctor to confirm its availability without an account."""
     doctor = service.get_doctor(session, principal, doctor_id)
@@ -113,20 +111,20 @@ class RemindersOut(BaseModel):
 
 @router.post("/reminders", response_model=RemindersOut, responses=error_responses(401, 403, 422))
 def remind_stale_doctors(
-    principal: Coordinator, session: DbSession, request: Request, cpts: Annotated[str, Query()]
+    principal: DoctorManager, session: DbSession, request: Request, cpts: Annotated[str, Query()]
 ) -> RemindersOut:
     """E-mails every stale doctor of the CPTS its confirmation link (through the outbox)."""
     return RemindersOut(queued=reminders.remind_stale(session, request.app.state.settings, principal, cpts))
 
 
 @router.post("/{doctor_id}/reminder", response_model=DoctorOut, responses=error_responses(401, 403, 404))
-def remind_doctor(doctor_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> DoctorOut:
+def remind_doctor(doctor_id: DbId, principal: DoctorManager, session: DbSession, request: Request) -> DoctorOut:
     """E-mails this doctor its confirmation link (through the outbox)."""
     return service.doctor_out(reminders.remind_one(session, request.app.state.settings, principal, doctor_id))
 
 
 @router.post("/{doctor_id}/take-place", response_model=DoctorOut, responses=error_responses(401, 403, 404, 409))
-def take_place(doctor_id: DbId, principal: Coordinator, session: DbSession) -> DoctorOut:
+def take_place(doctor_id: DbId, principal: DoctorManager, session: DbSession) -> DoctorOut:
     """A patient was matched to this doctor: one place fewer (409 when none is left)."""
     if not service.take_place(session, principal, doctor_id):
         raise Conflict("Ce médecin n'a plus de place disponible.")
@@ -137,7 +135,7 @@ def take_place(doctor_id: DbId, principal: Coordinator, session: DbSession) -> D
 @router.post("/import", response_model=ImportReport, responses=error_responses(401, 403, 413, 422))
 def import_csv(
     file: UploadFile,
-    principal: Coordinator,
+    principal: DoctorManager,
     session: DbSession,
     geocoding: Geocoding,
     cpts: Annotated[str, Query(description="Slug of the CPTS")],

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
@@ -50,6 +51,7 @@ def remind_stale(session: Session, settings: Settings, principal: Principal, cpt
     territory = territory_for(session, principal, cpts)
     stale = session.scalars(
         select(Doctor).where(
+            visible(Doctor, principal),
             Doctor.territory_id == territory.id,
             Doctor.active.is_(True),
             Doctor.confirmed_at < utcnow() - STALE_AFTER,

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.access import may_act_in
-from app.accounts.models import Role
+from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
@@ -197,8 +197,7 @@ def _set_availability(doctor: Doctor, availability: Availability) -> None:
 
 
 def set_active(session: Session, principal: Principal, doctor_id: int, active: bool) -> Doctor:
-    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise Forbidden("Seul un coordinateur peut désactiver un médecin.")
+    ensure(principal, Action.MANAGE_DOCTORS, "Seul un coordinateur peut désactiver un médecin.")
     doctor = get_doctor(session, principal, doctor_id)
     doctor.active = active
     doctor.updated_at = utcnow()

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
 from app.core.dependencies import DbSession, Geocoding
@@ -33,8 +33,8 @@ from app.requests.schemas import (
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
-Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
-Reader = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.PROFESSIONAL)]
+Handler = Annotated[Principal, require(Action.HANDLE_REQUESTS)]
+Reader = Annotated[Principal, require(Action.READ_REQUESTS)]
 
 
 @router.post(
@@ -139,26 +139,26 @@ def read(request_id: DbId, principal: Reader, session: DbSession, request: Reque
 
 
 @router.post("/{request_id}/transitions", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
-def move(request_id: DbId, data: TransitionIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def move(request_id: DbId, data: TransitionIn, principal: Handler, session: DbSession) -> RequestOut:
     """received → proposed (list sent) → matched (the doctor's places decrease) or closed (with a reason)."""
     return service.request_out(service.transition(session, principal, request_id, data))
 
 
 @router.post("/{request_id}/notes", response_model=RequestOut, responses=error_responses(401, 403, 404, 422))
-def note(request_id: DbId, data: NoteIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def note(request_id: DbId, data: NoteIn, principal: Handler, session: DbSession) -> RequestOut:
     return service.request_out(service.add_note(session, principal, request_id, data))
 
 
 @router.post(
     "/{request_id}/messages/preview", response_model=MessagePreview, responses=error_responses(401, 403, 404, 409, 422)
 )
-def preview_list(request_id: DbId, data: SendListIn, principal: Coordinator, session: DbSession) -> MessagePreview:
+def preview_list(request_id: DbId, data: SendListIn, principal: Handler, session: DbSession) -> MessagePreview:
     """The message `send-list` would send, to read before sending it."""
     return compose_doctor_list(session, principal, request_id, data)[1]
 
 
 @router.post("/{request_id}/send-list", response_model=RequestOut, responses=error_responses(401, 403, 404, 409, 422))
-def send_list(request_id: DbId, data: SendListIn, principal: Coordinator, session: DbSession) -> RequestOut:
+def send_list(request_id: DbId, data: SendListIn, principal: Handler, session: DbSession) -> RequestOut:
     """Sends the chosen doctors to the patient (SMS or e-mail, through the outbox) and marks
     the request `proposed`, in one transaction."""
     send_doctor_list(session, principal, request_id, data)
@@ -167,7 +167,7 @@ def send_list(request_id: DbId, data: SendListIn, principal: Coordinator, sessio
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
-async def suggest(request_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> SuggestionsOut:
+async def suggest(request_id: DbId, principal: Handler, session: DbSession, request: Request) -> SuggestionsOut:
     """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
 
     def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.access import scoped
+from app.accounts.access import scoped, visible
 from app.accounts.principal import Principal
 from app.core import spreadsheet
 from app.core.database import utcnow
@@ -172,7 +172,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     # Counted by the database, one row per combination of status and priority groups: a CPTS
     # receives thousands of requests a year. The groups are those at intake (`groups_at_intake`):
     # the ACI figures count who was received in the period, as received.
-    mine = PatientRequest.territory_id == territory.id
+    mine = visible(PatientRequest, principal) & (PatientRequest.territory_id == territory.id)
     columns = (
         PatientRequest.status,
         PatientRequest.close_reason,
@@ -220,7 +220,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
 
     doctors = session.execute(
         select(Doctor.accepting_new_patients, Doctor.capacity_remaining, Doctor.confirmed_at).where(
-            Doctor.territory_id == territory.id, Doctor.active.is_(True)
+            visible(Doctor, principal), Doctor.territory_id == territory.id, Doctor.active.is_(True)
         )
     ).all()
     stale_limit = utcnow() - STALE_AFTER

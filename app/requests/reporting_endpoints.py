@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import record
 from app.core.dependencies import DbSession
@@ -15,7 +15,7 @@ from app.requests import reporting
 from app.requests.models import RequestStatus
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
-Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
+IndicatorReader = Annotated[Principal, require(Action.READ_INDICATORS)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -30,7 +30,7 @@ def _period(since: date | None, until: date | None) -> reporting.Period:
     responses={200: {"content": {"text/csv": {}, XLSX: {}}}, **error_responses(401, 403, 422)},
 )
 def export(
-    principal: Coordinator,
+    principal: IndicatorReader,
     session: DbSession,
     request: Request,
     format: Literal["csv", "xlsx"] = "csv",
@@ -63,7 +63,7 @@ def export(
 @router.get("/territories/{slug}/indicators", responses=error_responses(401, 403, 422))
 def territory_indicators(
     slug: str,
-    principal: Coordinator,
+    principal: IndicatorReader,
     session: DbSession,
     since: Annotated[BoundedDate | None, Query(alias="from")] = None,
     until: Annotated[BoundedDate | None, Query(alias="to")] = None,

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
-from app.accounts.models import Role
+from app.accounts.policy import Action, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
@@ -48,13 +48,11 @@ def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, i
         if data.submitted_by not in ("patient", "relative"):
             raise Forbidden("Connectez-vous pour déposer une demande pour un patient.")
         return data.submitted_by, None
-    if principal.role not in (Role.PROFESSIONAL, Role.COORDINATOR, Role.ADMIN):
-        raise Forbidden("Votre rôle ne permet pas de déposer une demande.")
+    ensure(principal, Action.SUBMIT_REQUEST, "Votre rôle ne permet pas de déposer une demande.")
     if not data.patient_consent_attested:
         message = "Confirmez que le patient a donné son accord."
         raise Unprocessable(message, fields=[FieldError(field="patient_consent_attested", message=message)])
-    kind = "professional" if principal.role is Role.PROFESSIONAL else "coordinator"
-    return kind, principal.user_id
+    return submitter_kind(principal), principal.user_id
 
 
 def _intake_territory(session: Session, data: RequestCreate) -> tuple[Territory | None, Source | None]:
@@ -270,8 +268,7 @@ def request_out(request: PatientRequest) -> RequestOut:
 
 
 def transition(session: Session, principal: Principal, request_id: int, data: TransitionIn) -> PatientRequest:
-    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise Forbidden("Seul un coordinateur fait avancer une demande.")
+    ensure(principal, Action.HANDLE_REQUESTS, "Seul un coordinateur fait avancer une demande.")
     request = get_request(session, principal, request_id)
     current, target = RequestStatus(request.status), RequestStatus(data.to)
     if target not in TRANSITIONS.get(current, set()):  # before taking a place from a doctor
@@ -356,8 +353,7 @@ def _matching_doctor(session: Session, principal: Principal, request: PatientReq
 
 
 def add_note(session: Session, principal: Principal, request_id: int, data: NoteIn) -> PatientRequest:
-    if principal.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise Forbidden("Seul un coordinateur annote une demande.")
+    ensure(principal, Action.HANDLE_REQUESTS, "Seul un coordinateur annote une demande.")
     request = get_request(session, principal, request_id)
     request.events.append(RequestEvent(user_id=principal.user_id, actor=principal.email, kind="note", text=data.text))
     record(session, principal, "request.note", "patient_request", request.id, request.territory_id)

@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import HTMLResponse
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
@@ -13,7 +13,7 @@ from app.requests.sources import SourceCreate, SourceOut
 from app.web.templates import templates
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
-Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
+SourceManager = Annotated[Principal, require(Action.MANAGE_SOURCES)]
 
 
 def _out(request: Request, source, count: int) -> SourceOut:
@@ -31,14 +31,14 @@ def _out(request: Request, source, count: int) -> SourceOut:
 @router.post(
     "", response_model=SourceOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 422)
 )
-def create(data: SourceCreate, principal: Coordinator, session: DbSession, request: Request) -> SourceOut:
+def create(data: SourceCreate, principal: SourceManager, session: DbSession, request: Request) -> SourceOut:
     """A named place that hands out flyers; its requests are counted."""
     return _out(request, sources.create_source(session, principal, data), 0)
 
 
 @router.get("", response_model=list[SourceOut], responses=error_responses(401, 403))
 def list_sources(
-    principal: Coordinator, session: DbSession, request: Request, cpts: str | None = None
+    principal: SourceManager, session: DbSession, request: Request, cpts: str | None = None
 ) -> list[SourceOut]:
     return [_out(request, s, n) for s, n in sources.visible_sources(session, principal, cpts)]
 
@@ -48,7 +48,7 @@ def list_sources(
     responses={200: {"content": {"image/svg+xml": {}, "image/png": {}}}, **error_responses(401, 403, 404)},
 )
 def qr(
-    source_id: DbId, kind: Literal["svg", "png"], principal: Coordinator, session: DbSession, request: Request
+    source_id: DbId, kind: Literal["svg", "png"], principal: SourceManager, session: DbSession, request: Request
 ) -> Response:
     source = sources.get_source(session, principal, source_id)
     url = sources.form_url(request.app.state.settings.public_url, source)
@@ -61,7 +61,7 @@ def qr(
 
 
 @router.get("/{source_id}/flyer", response_class=HTMLResponse, responses=error_responses(401, 403, 404))
-def flyer(source_id: DbId, principal: Coordinator, session: DbSession, request: Request) -> HTMLResponse:
+def flyer(source_id: DbId, principal: SourceManager, session: DbSession, request: Request) -> HTMLResponse:
     """A printable A5 flyer: the QR code, the CPTS's name and the coordinator's phone."""
     source = sources.get_source(session, principal, source_id)
     url = sources.form_url(request.app.state.settings.public_url, source)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts.models import Role
+from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.errors import NotFound
@@ -61,18 +61,17 @@ def visible_sources(session: Session, principal: Principal, cpts: str | None = N
     query = (
         select(Source, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.source_id == Source.id)
+        .where(visible(Source, principal))
         .order_by(Source.name)
     )
-    if principal.role is not Role.ADMIN:
-        query = query.where(Source.territory_id.in_(principal.territory_ids))
     if cpts:
         query = query.where(Source.territory.has(slug=cpts))
     return session.execute(query).all()
 
 
 def get_source(session: Session, principal: Principal, source_id: int) -> Source:
-    source = session.get(Source, source_id)
-    if source is None or (principal.role is not Role.ADMIN and source.territory_id not in principal.territory_ids):
+    source = session.scalars(select(Source).where(Source.id == source_id, visible(Source, principal))).one_or_none()
+    if source is None:
         raise NotFound("Source introuvable.")
     return source
 

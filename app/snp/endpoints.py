@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.access import may_act_in
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import record_read
 from app.core.database import utcnow
@@ -34,8 +34,10 @@ from app.territories.models import Territory
 
 router = APIRouter(prefix="/api/v1/snp", tags=["unscheduled care"])
 
-Coordinator = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR)]
-CoordinatorOrDoctor = Annotated[Principal, require(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
+SlotManager = Annotated[Principal, require(Action.MANAGE_SLOTS)]
+CentreManager = Annotated[Principal, require(Action.MANAGE_CENTRES)]
+Searcher = Annotated[Principal, require(Action.SEARCH_SLOTS)]
+Booker = Annotated[Principal, require(Action.BOOK_SLOT)]
 
 
 def _territory(session: Session, principal: Principal, slug: str) -> Territory:
@@ -53,7 +55,7 @@ def _territory(session: Session, principal: Principal, slug: str) -> Territory:
 @router.post(
     "/slots", response_model=SlotOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 409, 422)
 )
-def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSession, response: Response) -> SlotOut:
+def create_slot(data: SlotCreate, principal: SlotManager, session: DbSession, response: Response) -> SlotOut:
     """One slot. A doctor publishes its own; coordinators any doctor's or the centre's."""
     slot = service.create_slot(session, principal, data)
     session.commit()
@@ -63,7 +65,7 @@ def create_slot(data: SlotCreate, principal: CoordinatorOrDoctor, session: DbSes
 
 @router.get("/slots", response_model=SlotList, responses=error_responses(401, 403, 422))
 def list_slots(
-    principal: CoordinatorOrDoctor,
+    principal: SlotManager,
     session: DbSession,
     start: Annotated[BoundedDatetime | None, Query(alias="from", description="Default: now.")] = None,
     end: Annotated[BoundedDatetime | None, Query(alias="to", description="Default: 7 days after `from`.")] = None,
@@ -88,7 +90,7 @@ def list_slots(
 
 
 @router.get("/slots/{slot_id}", response_model=SlotOut, responses=error_responses(401, 403, 404))
-def get_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> SlotOut:
+def get_slot(slot_id: DbId, principal: SlotManager, session: DbSession) -> SlotOut:
     slot = repository.visible_slot_view(session, principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
@@ -99,7 +101,7 @@ def get_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) 
 @router.delete(
     "/slots/{slot_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403, 404, 409)
 )
-def delete_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> Response:
+def delete_slot(slot_id: DbId, principal: SlotManager, session: DbSession) -> Response:
     """Removes a free slot (a booked one: cancel its booking first, 409)."""
     service.delete_slot(session, principal, slot_id)
     session.commit()
@@ -112,7 +114,7 @@ def delete_slot(slot_id: DbId, principal: CoordinatorOrDoctor, session: DbSessio
     status_code=status.HTTP_201_CREATED,
     responses=error_responses(401, 403, 422),
 )
-def create_pattern(data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+def create_pattern(data: PatternCreate, principal: SlotManager, session: DbSession) -> PatternOut:
     """A recurring pattern in Paris time, expanded into slots at once (slots that would
     overlap an existing one are skipped)."""
     out = service.create_pattern(session, principal, data)
@@ -121,14 +123,12 @@ def create_pattern(data: PatternCreate, principal: CoordinatorOrDoctor, session:
 
 
 @router.get("/patterns", response_model=list[PatternOut], responses=error_responses(401, 403))
-def list_patterns(principal: CoordinatorOrDoctor, session: DbSession) -> list[PatternOut]:
+def list_patterns(principal: SlotManager, session: DbSession) -> list[PatternOut]:
     return [service.pattern_out(session, p) for p in repository.list_patterns(session, principal)]
 
 
 @router.put("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404, 422))
-def update_pattern(
-    pattern_id: DbId, data: PatternCreate, principal: CoordinatorOrDoctor, session: DbSession
-) -> PatternOut:
+def update_pattern(pattern_id: DbId, data: PatternCreate, principal: SlotManager, session: DbSession) -> PatternOut:
     """Replaces the pattern's free future slots; booked slots are kept as they are."""
     out = service.update_pattern(session, principal, pattern_id, data)
     session.commit()
@@ -136,7 +136,7 @@ def update_pattern(
 
 
 @router.delete("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404))
-def delete_pattern(pattern_id: DbId, principal: CoordinatorOrDoctor, session: DbSession) -> PatternOut:
+def delete_pattern(pattern_id: DbId, principal: SlotManager, session: DbSession) -> PatternOut:
     """Ends the pattern and removes its free future slots; booked slots are kept."""
     out = service.delete_pattern(session, principal, pattern_id)
     session.commit()
@@ -149,7 +149,7 @@ def delete_pattern(pattern_id: DbId, principal: CoordinatorOrDoctor, session: Db
 @router.post(
     "/centres", response_model=CentreOut, status_code=status.HTTP_201_CREATED, responses=error_responses(401, 403, 422)
 )
-def create_centre(data: CentreCreate, principal: Coordinator, session: DbSession, geocoding: Geocoding) -> CentreOut:
+def create_centre(data: CentreCreate, principal: CentreManager, session: DbSession, geocoding: Geocoding) -> CentreOut:
     """The CPTS's own unscheduled-care centre (CSNP), which may publish slots too."""
     centre = service.create_centre(session, geocoding, principal, data)
     session.commit()
@@ -157,7 +157,7 @@ def create_centre(data: CentreCreate, principal: Coordinator, session: DbSession
 
 
 @router.get("/centres", response_model=list[CentreOut], responses=error_responses(401, 403))
-def list_centres(principal: Coordinator, session: DbSession) -> list[CentreOut]:
+def list_centres(principal: CentreManager, session: DbSession) -> list[CentreOut]:
     slugs = repository.territory_slugs(session)
     return [service.centre_out(c, slugs) for c in repository.list_centres(session, principal)]
 
@@ -167,7 +167,7 @@ def list_centres(principal: Coordinator, session: DbSession) -> list[CentreOut]:
 
 @router.get("/search", response_model=SearchAnswer, responses=error_responses(401, 403, 422))
 def search(
-    principal: Coordinator,
+    principal: Searcher,
     session: DbSession,
     geocoding: Geocoding,
     cpts: str,
@@ -236,7 +236,7 @@ def _reloaded(session: Session, principal: Principal, booking_id: int) -> Bookin
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def book_slot(
-    slot_id: DbId, data: BookingCreate, principal: Coordinator, session: DbSession, request: Request, response: Response
+    slot_id: DbId, data: BookingCreate, principal: Booker, session: DbSession, request: Request, response: Response
 ) -> BookingOut:
     """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
     others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
@@ -247,7 +247,7 @@ def book_slot(
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut, responses=error_responses(401, 403, 404))
-def get_booking(booking_id: DbId, principal: CoordinatorOrDoctor, session: DbSession, request: Request) -> BookingOut:
+def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
     """A booking with its messages (confirmation, SAS push) and their delivery status."""
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
@@ -257,9 +257,7 @@ def get_booking(booking_id: DbId, principal: CoordinatorOrDoctor, session: DbSes
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))
-def cancel_booking(
-    booking_id: DbId, principal: CoordinatorOrDoctor, session: DbSession, request: Request
-) -> BookingOut:
+def cancel_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
     """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
     service.cancel(session, request.app.state.settings, principal, booking_id)
     session.commit()
@@ -270,7 +268,7 @@ def cancel_booking(
     "/bookings/{booking_id}/outcome", response_model=BookingOut, responses=error_responses(401, 403, 404, 409, 422)
 )
 def record_outcome(
-    booking_id: DbId, data: OutcomeIn, principal: CoordinatorOrDoctor, session: DbSession, request: Request
+    booking_id: DbId, data: OutcomeIn, principal: SlotManager, session: DbSession, request: Request
 ) -> BookingOut:
     """After the time: the patient came (`fulfilled`) or not (`noshow`)."""
     service.record_outcome(session, request.app.state.settings, principal, booking_id, data.outcome)

@@ -31,13 +31,6 @@ def get_slot(session: Session, principal: Principal, slot_id: int) -> Slot | Non
     ).one_or_none()
 
 
-def get_slot_for_sas(session: Session, slot_id: int) -> Slot | None:
-    """A slot as the SAS regulation may see it, whatever CPTS it belongs to."""
-    return session.scalars(
-        select(Slot).options(*_slot_with_place()).where(Slot.id == slot_id, sas_visible_clause())
-    ).one_or_none()
-
-
 @dataclass(frozen=True)
 class SlotFilters:
     start: datetime
@@ -118,11 +111,9 @@ def slot_view(session: Session, slot_id: int) -> SlotView:
     return SlotView(*session.execute(_views().where(Slot.id == slot_id)).one())
 
 
-def visible_slot_view(session: Session, principal: Principal | None, slot_id: int) -> SlotView | None:
-    """The slot as `principal` may see it; with no principal, as the SAS regulation may
-    (any CPTS, SAS-visible slots only). One query."""
-    scope = visible(Slot, principal) if principal is not None else sas_visible_clause()
-    row = session.execute(_views().where(Slot.id == slot_id, scope)).first()
+def visible_slot_view(session: Session, principal: Principal, slot_id: int) -> SlotView | None:
+    """The slot as `principal` may see it (a regulator: a SAS-visible slot of any CPTS). One query."""
+    row = session.execute(_views().where(Slot.id == slot_id, visible(Slot, principal))).first()
     return SlotView(*row) if row else None
 
 
@@ -147,6 +138,7 @@ def list_slots(session: Session, principal: Principal, filters: SlotFilters, lim
 
 def bookable_slots_in_window(
     session: Session,
+    principal: Principal,
     territory_id: int,
     now: datetime,
     start: datetime,
@@ -158,6 +150,7 @@ def bookable_slots_in_window(
     query = (
         _views()
         .where(
+            visible(Slot, principal),
             Slot.territory_id == territory_id,
             bookable_clause(now),
             Slot.start_at >= start,

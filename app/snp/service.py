@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.accounts.models import Role
+from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import execute_dml, utcnow
@@ -72,13 +72,13 @@ class Offer:
 
 def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> Offer:
     if offer.centre_id is not None:
-        if principal.role not in (Role.ADMIN, Role.COORDINATOR):
+        if not may_publish_for(principal, None):
             raise Forbidden("Seule la coordination gère les créneaux du centre.")
         centre = repository.get_centre(session, principal, offer.centre_id)
         if centre is None:
             raise _field_error("centre_id", "Centre inconnu dans vos CPTS.")
         return Offer(centre.territory_id, None, None, centre)
-    if principal.role is Role.DOCTOR and offer.doctor_id != principal.doctor_id:
+    if not may_publish_for(principal, offer.doctor_id):
         raise Forbidden("Un médecin publie ses propres créneaux.")
     doctor = visible_doctor(session, principal, offer.doctor_id) if offer.doctor_id is not None else None
     if doctor is None:
@@ -394,7 +394,7 @@ def search(
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
-    slots = repository.bookable_slots_in_window(session, territory.id, now, start, end, kind, doctor_id)
+    slots = repository.bookable_slots_in_window(session, principal, territory.id, now, start, end, kind, doctor_id)
     results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
@@ -518,14 +518,13 @@ def regulator_identifier(session: Session, user_id: int | None) -> tuple[str, st
 def book(
     session: Session, settings: Settings, principal: Principal, slot_id: int, data: BookingCreate, origin: str
 ) -> Booking:
-    if origin == "sas":
-        if principal.role is not Role.REGULATOR:
-            raise Forbidden("Seule la régulation du SAS réserve depuis le SAS.")
-        slot = repository.get_slot_for_sas(session, slot_id)
-    else:
-        if principal.role not in (Role.ADMIN, Role.COORDINATOR):
-            raise Forbidden("Votre rôle ne permet pas de réserver.")
-        slot = repository.get_slot(session, principal, slot_id)
+    refused = (
+        "Seule la régulation du SAS réserve depuis le SAS."
+        if origin == "sas"
+        else "Votre rôle ne permet pas de réserver."
+    )
+    ensure(principal, booking_action(origin), refused)
+    slot = repository.get_slot(session, principal, slot_id)  # a regulator: a SAS-visible slot of any CPTS
     if slot is None:
         raise NotFound("Créneau introuvable.")
     now = utcnow()
@@ -579,8 +578,7 @@ def _booking_for_change(session: Session, principal: Principal, booking_id: int)
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
         raise NotFound("Rendez-vous introuvable.")
-    if principal.role not in (Role.ADMIN, Role.COORDINATOR, Role.DOCTOR):
-        raise Forbidden("Votre rôle ne permet pas cette action.")
+    ensure(principal, Action.MANAGE_SLOTS)
     return booking
 
 

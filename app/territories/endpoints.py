@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.accounts.principal import require
 from app.core.dependencies import Communes, DbSession, Geocoding
 from app.core.errors import FieldError, Unprocessable, error_responses
@@ -120,7 +120,7 @@ def get_territory(slug: str, session: DbSession, communes: Communes) -> Territor
     "/territories",
     response_model=TerritoryOut,
     status_code=status.HTTP_201_CREATED,
-    dependencies=[require(Role.ADMIN)],
+    dependencies=[require(Action.MANAGE_TERRITORIES)],
     responses=error_responses(401, 403, 409, 422),
 )
 def create_territory(data: TerritoryCreate, session: DbSession, communes: Communes, response: Response) -> TerritoryOut:
@@ -132,7 +132,7 @@ def create_territory(data: TerritoryCreate, session: DbSession, communes: Commun
 @router.patch(
     "/territories/{slug}",
     response_model=TerritoryOut,
-    dependencies=[require(Role.ADMIN)],
+    dependencies=[require(Action.MANAGE_TERRITORIES)],
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def update_territory(slug: str, data: TerritoryUpdate, session: DbSession, communes: Communes) -> TerritoryOut:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from app.accounts.models import Role
+from app.accounts.policy import Action
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
 from app.core.inputs import DbId
@@ -18,10 +18,11 @@ from app.doctors.models import Doctor
 from app.doctors.schemas import Availability, DoctorUpdate
 from app.web.pages import render
 from app.web.request_pages import act
-from app.web.session import Caller, Manager, page_for
+from app.web.session import Caller, page_for
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
-DoctorCaller = Annotated[Caller, page_for(Role.DOCTOR)]
+DoctorManager = Annotated[Caller, page_for(Action.MANAGE_DOCTORS)]
+DoctorCaller = Annotated[Caller, page_for(Action.EDIT_OWN_PRACTICE)]
 PER_PAGE = 50
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
@@ -54,7 +55,7 @@ AVAILABILITY_FIELDS = (
 @router.get("/medecins", response_class=HTMLResponse)
 def doctors(
     request: Request,
-    caller: Manager,
+    caller: DoctorManager,
     session: DbSession,
     etat: Annotated[str, Query(max_length=20)] = "actifs",
     q: Annotated[str, Query(max_length=100)] = "",
@@ -78,7 +79,7 @@ def doctors(
 
 
 @router.post("/medecins/rappels")
-def remind_all(request: Request, caller: Manager, session: DbSession) -> Response:
+def remind_all(request: Request, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         if caller.cpts is None:
             raise NotFound("Aucune CPTS.")
@@ -93,14 +94,14 @@ def remind_all(request: Request, caller: Manager, session: DbSession) -> Respons
 
 
 @router.get("/medecins/import", response_class=HTMLResponse)
-def import_page(request: Request, caller: Manager) -> HTMLResponse:
+def import_page(request: Request, caller: DoctorManager) -> HTMLResponse:
     return render(request, caller, "espace/doctor_import.html", {"report": None})
 
 
 @router.post("/medecins/import", response_class=HTMLResponse)
 def import_file(
     request: Request,
-    caller: Manager,
+    caller: DoctorManager,
     session: DbSession,
     geocoding: Geocoding,
     file: UploadFile | None = None,
@@ -170,13 +171,13 @@ def _doctor_page(
 
 
 @router.get("/medecins/{doctor_id}", response_class=HTMLResponse)
-def doctor(doctor_id: DbId, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+def doctor(doctor_id: DbId, request: Request, caller: DoctorManager, session: DbSession) -> HTMLResponse:
     return _doctor_page(request, caller, service.get_doctor(session, caller.principal, doctor_id), "espace/doctor.html")
 
 
 @router.post("/medecins/{doctor_id}", response_class=HTMLResponse)
 async def save_doctor(
-    doctor_id: DbId, request: Request, caller: Manager, session: DbSession, geocoding: Geocoding
+    doctor_id: DbId, request: Request, caller: DoctorManager, session: DbSession, geocoding: Geocoding
 ) -> Response:
     form = await request.form()
     return await _run(save_doctor_sync, doctor_id, request, caller, session, geocoding, form)
@@ -215,7 +216,7 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
 
 
 @router.post("/medecins/{doctor_id}/desactiver")
-def deactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response:
+def deactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, False)
         return f"Dr {d.given_name} {d.family_name} est désactivé : il n'est plus proposé aux patients."
@@ -224,7 +225,7 @@ def deactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response
 
 
 @router.post("/medecins/{doctor_id}/reactiver")
-def reactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response:
+def reactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, True)
         return f"Dr {d.given_name} {d.family_name} est de nouveau actif."
@@ -233,7 +234,7 @@ def reactivate(doctor_id: DbId, caller: Manager, session: DbSession) -> Response
 
 
 @router.post("/medecins/{doctor_id}/rappel")
-def remind(doctor_id: DbId, request: Request, caller: Manager, session: DbSession) -> Response:
+def remind(doctor_id: DbId, request: Request, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         d = reminders.remind_one(session, request.app.state.settings, caller.principal, doctor_id)
         return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."

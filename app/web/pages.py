@@ -10,30 +10,32 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import HTTPExceptionHandler
 
 from app.accounts.models import Role
+from app.accounts.policy import Action, allows
 from app.core.errors import ApiError, Unauthorized, field_errors_from_validation
 from app.web.session import FLASH_COOKIE, Caller, SignInRequired, redirect, sign_in_url, take_flash
 from app.web.templates import templates
 
 PREFIX = "/espace"
 
-# The navigation of each role: (path, label).
-NAVIGATION = {
-    Role.ADMIN: [
-        ("/espace/demandes", "Demandes"),
-        ("/espace/medecins", "Médecins"),
-        ("/espace/soins-non-programmes", "Soins non programmés"),
-        ("/espace/sources", "Sources et affiches"),
-        ("/espace/indicateurs", "Indicateurs"),
-        ("/espace/journal", "Journal d'audit"),
-    ],
-    Role.PROFESSIONAL: [
-        ("/espace/mes-demandes", "Mes demandes"),
-        ("/espace/mes-demandes/nouvelle", "Nouvelle demande"),
-    ],
-    Role.DOCTOR: [("/espace/mon-cabinet", "Mon cabinet"), ("/espace/soins-non-programmes", "Mes créneaux")],
-    Role.REGULATOR: [],
-}
-NAVIGATION[Role.COORDINATOR] = NAVIGATION[Role.ADMIN]
+# The navigation: (path, label, the action it serves); each caller sees the entries its role
+# may use (app.accounts.policy).
+NAVIGATION = [
+    ("/espace/demandes", "Demandes", Action.HANDLE_REQUESTS),
+    ("/espace/medecins", "Médecins", Action.MANAGE_DOCTORS),
+    ("/espace/soins-non-programmes", "Soins non programmés", Action.MANAGE_CPTS_SLOTS),
+    ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),
+    ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS),
+    ("/espace/journal", "Journal d'audit", Action.READ_AUDIT),
+    ("/espace/mes-demandes", "Mes demandes", Action.LIST_OWN_SUBMISSIONS),
+    ("/espace/mes-demandes/nouvelle", "Nouvelle demande", Action.LIST_OWN_SUBMISSIONS),
+    ("/espace/mon-cabinet", "Mon cabinet", Action.EDIT_OWN_PRACTICE),
+    ("/espace/soins-non-programmes", "Mes créneaux", Action.EDIT_OWN_PRACTICE),
+]
+
+
+def navigation_of(role: Role) -> list[tuple[str, str]]:
+    return [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
+
 
 STATUS_LABELS = {
     "received": "Reçue",
@@ -53,11 +55,14 @@ GROUP_BADGES = {"ald": "ALD", "age_70": "70+", "css": "CSS"}
 
 
 def home_of(role: Role) -> str:
-    return {
-        Role.PROFESSIONAL: "/espace/mes-demandes",
-        Role.DOCTOR: "/espace/mon-cabinet",
-        Role.REGULATOR: "/espace/accueil",
-    }.get(role, "/espace/demandes")
+    for action, home in (
+        (Action.HANDLE_REQUESTS, "/espace/demandes"),
+        (Action.LIST_OWN_SUBMISSIONS, "/espace/mes-demandes"),
+        (Action.EDIT_OWN_PRACTICE, "/espace/mon-cabinet"),
+    ):
+        if allows(role, action):
+            return home
+    return "/espace/accueil"
 
 
 def render(
@@ -72,7 +77,7 @@ def render(
         "caller": caller,
         "flash": flash,
         "csrf_token": caller.csrf_token if caller else None,
-        "navigation": NAVIGATION.get(caller.role, []) if caller else [],
+        "navigation": navigation_of(caller.role) if caller else [],
         "current_path": request.url.path,
         "status_labels": STATUS_LABELS,
         "close_reasons": CLOSE_REASONS,

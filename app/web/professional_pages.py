@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.accounts.models import Role
+from app.accounts.policy import Action, submitter_kind
 from app.audit.service import record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
@@ -23,8 +23,8 @@ from app.web.request_pages import summary
 from app.web.session import Caller, page_for, redirect
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
-Professional = Annotated[Caller, page_for(Role.PROFESSIONAL)]
-Submitter = Annotated[Caller, page_for(Role.PROFESSIONAL, Role.COORDINATOR, Role.ADMIN)]
+Professional = Annotated[Caller, page_for(Action.LIST_OWN_SUBMISSIONS)]
+Submitter = Annotated[Caller, page_for(Action.SUBMIT_REQUEST)]
 PER_PAGE = 50
 
 
@@ -74,7 +74,7 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
     form = await request.form()
     values = {name: str(form.get(name, "")).strip() for name in FIELDS}
     values["attested"] = str(form.get("patient_consent_attested", ""))
-    kind = "professional" if caller.role is Role.PROFESSIONAL else "coordinator"
+    kind = submitter_kind(caller.principal)
     # The patient's consent is what the professional attests; the form asks for it once.
     values |= {
         "consent": "yes" if values["attested"] == "yes" else "",
@@ -109,7 +109,7 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
             exc.extra.get("candidates", []),
         )
     message = _said(created, duplicate)
-    if caller.role is Role.PROFESSIONAL:
+    if caller.can(Action.LIST_OWN_SUBMISSIONS):
         return redirect("/espace/mes-demandes", message)
     return redirect(f"/espace/demandes/{created.id}", message)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.accounts.policy import Action
 from app.audit.service import list_events
 from app.core import spreadsheet
 from app.core.dependencies import DbSession
@@ -17,7 +18,11 @@ from app.requests import reporting, sources
 from app.requests.sources import SourceCreate
 from app.web.pages import CLOSE_REASONS, render
 from app.web.request_pages import act
-from app.web.session import Manager
+from app.web.session import Caller, page_for
+
+SourceManager = Annotated[Caller, page_for(Action.MANAGE_SOURCES)]
+IndicatorReader = Annotated[Caller, page_for(Action.READ_INDICATORS)]
+AuditReader = Annotated[Caller, page_for(Action.READ_AUDIT)]
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 SOURCE_KINDS = {
@@ -30,7 +35,7 @@ SOURCE_KINDS = {
 
 
 @router.get("/sources", response_class=HTMLResponse)
-def source_list(request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+def source_list(request: Request, caller: SourceManager, session: DbSession) -> HTMLResponse:
     public_url = request.app.state.settings.public_url
     rows = [
         {"source": s, "count": n, "url": sources.form_url(public_url, s)}
@@ -41,7 +46,7 @@ def source_list(request: Request, caller: Manager, session: DbSession) -> HTMLRe
 
 @router.post("/sources")
 def create_source(
-    caller: Manager,
+    caller: SourceManager,
     session: DbSession,
     name: Annotated[str, Form(max_length=200)] = "",
     kind: Annotated[str, Form(max_length=20)] = "other",
@@ -109,7 +114,7 @@ def _default_since() -> date:
 @router.get("/indicateurs", response_class=HTMLResponse)
 def indicators(
     request: Request,
-    caller: Manager,
+    caller: IndicatorReader,
     session: DbSession,
     du: Annotated[BoundedDate | None, Query()] = None,
     au: Annotated[BoundedDate | None, Query()] = None,
@@ -143,7 +148,7 @@ def indicators(
 
 @router.get("/indicateurs.csv")
 def indicators_csv(
-    caller: Manager,
+    caller: IndicatorReader,
     session: DbSession,
     du: Annotated[BoundedDate | None, Query()] = None,
     au: Annotated[BoundedDate | None, Query()] = None,
@@ -183,7 +188,7 @@ OBJECT_TYPES = {
 @router.get("/journal", response_class=HTMLResponse)
 def audit(
     request: Request,
-    caller: Manager,
+    caller: AuditReader,
     session: DbSession,
     objet: Annotated[str, Query(max_length=40)] = "",
     numero: Annotated[str, Query(max_length=40)] = "",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.accounts.access import scoped
+from app.accounts.policy import Action
 from app.audit.service import record, record_read, record_reads
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
@@ -28,7 +29,9 @@ from app.requests.schemas import NoteIn, SendListIn, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.models import TerritoryCommune
 from app.web.pages import render
-from app.web.session import Caller, Manager, redirect
+from app.web.session import Caller, page_for, redirect
+
+Handler = Annotated[Caller, page_for(Action.HANDLE_REQUESTS)]
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 PER_PAGE = 50
@@ -66,7 +69,7 @@ def summary(r: PatientRequest, today: date) -> dict:
 @router.get("/demandes", response_class=HTMLResponse)
 def queue(
     request: Request,
-    caller: Manager,
+    caller: Handler,
     session: DbSession,
     statut: Annotated[str, Query(max_length=20)] = "ouvertes",
     source: Annotated[str, Query(max_length=64)] = "",
@@ -202,7 +205,7 @@ def request_page(
 
 
 @router.get("/demandes/{request_id}", response_class=HTMLResponse)
-def show(request_id: DbId, request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
+def show(request_id: DbId, request: Request, caller: Handler, session: DbSession) -> HTMLResponse:
     return request_page(request, caller, session, request_id)
 
 
@@ -234,7 +237,7 @@ def _channel(value: str) -> str | None:
 def send_list(
     request_id: DbId,
     request: Request,
-    caller: Manager,
+    caller: Handler,
     session: DbSession,
     doctor_ids: Annotated[list[int] | None, Form()] = None,
     channel: Annotated[str, Form(max_length=10)] = "",
@@ -268,7 +271,7 @@ def send_list(
 @router.post("/demandes/{request_id}/attribution")
 def match(
     request_id: DbId,
-    caller: Manager,
+    caller: Handler,
     session: DbSession,
     doctor_id: Annotated[DbId | None, Form()] = None,
     notify: Annotated[str | None, Form()] = None,
@@ -293,7 +296,7 @@ def match(
 @router.post("/demandes/{request_id}/cloture")
 def close(
     request_id: DbId,
-    caller: Manager,
+    caller: Handler,
     session: DbSession,
     reason: Annotated[str, Form(max_length=30)] = "",
     notify: Annotated[str | None, Form()] = None,
@@ -313,7 +316,7 @@ def close(
 
 @router.post("/demandes/{request_id}/notes")
 def add_note(
-    request_id: DbId, caller: Manager, session: DbSession, text: Annotated[str, Form(max_length=2000)] = ""
+    request_id: DbId, caller: Handler, session: DbSession, text: Annotated[str, Form(max_length=2000)] = ""
 ) -> Response:
     def do() -> str:
         service.add_note(session, caller.principal, request_id, NoteIn(text=text.strip()))

@@ -19,7 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.accounts.access import visible
 from app.accounts.models import Role, WebSession
+from app.accounts.policy import Action, may
 from app.accounts.principal import (
     SAFE_METHODS,
     Principal,
@@ -59,9 +61,9 @@ class Caller:
     def role(self) -> Role:
         return self.principal.role
 
-    @property
-    def is_manager(self) -> bool:
-        return self.principal.role in (Role.ADMIN, Role.COORDINATOR)
+    def can(self, action: Action | str) -> bool:
+        """What the pages and templates ask (`caller.can('book_slot')`): app.accounts.policy."""
+        return may(self.principal, Action(action))
 
     @property
     def cpts(self) -> str | None:
@@ -69,10 +71,7 @@ class Caller:
 
 
 def _territories(db: Session, principal: Principal) -> list[Territory]:
-    query = select(Territory).order_by(Territory.name)
-    if principal.role is not Role.ADMIN:
-        query = query.where(Territory.id.in_(principal.territory_ids or {-1}))
-    return list(db.scalars(query))
+    return list(db.scalars(select(Territory).where(visible(Territory, principal)).order_by(Territory.name)))
 
 
 def resolve_caller(
@@ -109,12 +108,11 @@ async def page_caller(request: Request, caller: Annotated[Caller, Depends(resolv
     return caller
 
 
-def page_for(*roles: Role):
-    """Dependency: a page for these roles (a 403 page for the others)."""
-    allowed = frozenset(roles)
+def page_for(*actions: Action):
+    """Dependency: a page for the roles that may do one of these actions (a 403 page for the others)."""
 
     def dependency(caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
-        if caller.role not in allowed:
+        if not any(caller.can(action) for action in actions):
             raise Forbidden("Cette page n'est pas ouverte à votre rôle.")
         return caller
 
@@ -122,7 +120,6 @@ def page_for(*roles: Role):
 
 
 AnyCaller = Annotated[Caller, Depends(page_caller)]
-Manager = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR)]
 
 
 def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territory:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from app.accounts.access import scoped
-from app.accounts.models import Role
+from app.accounts.policy import Action, books_from_sas
 from app.audit.service import record_reads
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
@@ -32,9 +32,9 @@ from app.web.session import Caller, page_for, redirect
 
 BASE = "/espace/soins-non-programmes"
 router = APIRouter(prefix=BASE, include_in_schema=False)
-Manager = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR)]
-Publisher = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.DOCTOR)]
-Booker = Annotated[Caller, page_for(Role.ADMIN, Role.COORDINATOR, Role.REGULATOR)]
+Searcher = Annotated[Caller, page_for(Action.SEARCH_SLOTS)]
+Publisher = Annotated[Caller, page_for(Action.MANAGE_SLOTS)]
+Booker = Annotated[Caller, page_for(Action.BOOK_SLOT, Action.BOOK_SLOT_FROM_SAS)]
 
 KINDS: dict[str, str] = {
     SlotKind.SURGERY: "Au cabinet",
@@ -63,12 +63,12 @@ def _owners(session, caller: Caller) -> tuple[list, list]:
         .where(Doctor.active.is_(True))
         .order_by(Doctor.family_name, Doctor.given_name)
     )
-    if caller.role is not Role.DOCTOR and caller.territory is not None:
+    if caller.can(Action.MANAGE_CPTS_SLOTS) and caller.territory is not None:
         query = query.where(Doctor.territory_id == caller.territory.id)
     doctors = list(session.execute(query.limit(1000)))  # names only: the board's select
     centres = (
         []
-        if caller.role is Role.DOCTOR
+        if not caller.can(Action.MANAGE_CPTS_SLOTS)
         else [
             c
             for c in repository.list_centres(session, caller.principal)
@@ -108,7 +108,9 @@ def board(
     day = jour or _today()
     days = 1 if vue == "jour" else 7
     start, end = _at(day, time()), _at(day + timedelta(days=days), time())
-    territory_id = caller.territory.id if caller.territory is not None and caller.role is not Role.DOCTOR else None
+    territory_id = (
+        caller.territory.id if caller.territory is not None and caller.can(Action.MANAGE_CPTS_SLOTS) else None
+    )
     slots = repository.list_slots(
         session, caller.principal, repository.SlotFilters(start, end, territory_id=territory_id, doctor_id=medecin)
     )
@@ -168,7 +170,7 @@ def _owner_fields(owner: str) -> dict:
 
 
 def _offer(caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None) -> dict:
-    fields = _owner_fields(owner) if caller.role is not Role.DOCTOR else {"doctor_id": caller.principal.doctor_id}
+    fields = _owner_fields(owner) if caller.can(Action.MANAGE_CPTS_SLOTS) else {"doctor_id": caller.principal.doctor_id}
     return fields | {
         "kind": kind,
         "visibility": visibility or ["SNP", "CPTS"],
@@ -266,7 +268,7 @@ def delete_slot(
 @router.get("/recherche", response_class=HTMLResponse)
 def search(
     request: Request,
-    caller: Manager,
+    caller: Searcher,
     session: DbSession,
     geocoding: Geocoding,
     code_postal: Annotated[str, Query(max_length=5)] = "",
@@ -311,14 +313,13 @@ def _from_sas(request: Request, slot_id: int, sas_token: str | None) -> bool:
 
 def _bookable(session, request: Request, caller: Caller, slot_id: int, sas_token: str | None):
     """The slot, as this caller may book it: a regulator only with the SAS's link for that slot
-    (app.snp.sas_links); the SAS is national, so any CPTS's slot the SAS sees."""
-    if caller.role is Role.REGULATOR and not _from_sas(request, slot_id, sas_token):
+    (app.snp.sas_links); the SAS is national, so any CPTS's slot the SAS sees (visible(Slot))."""
+    if books_from_sas(caller.principal) and not _from_sas(request, slot_id, sas_token):
         raise Forbidden(
             "Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS "
             "(le lien d'un créneau est valable pour ce créneau, pendant une durée limitée)."
         )
-    principal = None if caller.role is Role.REGULATOR else caller.principal  # None: the SAS's view
-    slot = repository.visible_slot_view(session, principal, slot_id)
+    slot = repository.visible_slot_view(session, caller.principal, slot_id)
     if slot is None:
         raise NotFound("Créneau introuvable.")
     return slot
@@ -328,7 +329,7 @@ def _booking_page(
     request: Request, caller: Caller, slot, sas_token: str | None, status_code: int = 200, **extra
 ) -> HTMLResponse:
     start = slot.start_at.astimezone(PARIS)
-    from_sas = caller.role is Role.REGULATOR  # it reached this page with a valid link
+    from_sas = books_from_sas(caller.principal)  # it reached this page with a valid link
     context = {
         "slot": slot,
         "kind": KINDS.get(slot.kind, slot.kind),
@@ -380,7 +381,7 @@ def book(
             caller.principal,
             slot.id,
             data,
-            origin="sas" if caller.role is Role.REGULATOR else "cpts",
+            origin="sas" if books_from_sas(caller.principal) else "cpts",
         )
         service.commit_booking(session)
     except (ApiError, ValidationError) as exc:
@@ -392,7 +393,7 @@ def book(
         f"Rendez-vous réservé pour {booking.given_name} {booking.family_name} le "
         f"{slot.start_at.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation."
     )
-    if caller.role is Role.REGULATOR:
+    if books_from_sas(caller.principal):
         return render(request, caller, "espace/snp_booked.html", {"slot": slot, "booking": booking, "message": message})
     return redirect(f"{BASE}?jour={slot.start_at.astimezone(PARIS).date().isoformat()}", message)
 

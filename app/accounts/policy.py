@@ -1,0 +1,172 @@
+"""Who may do what: the one table of the roles' rights, and the few rules that also look at
+the object. Endpoints (`require`), pages (`page_for`, the templates' `can`) and services ask
+here instead of comparing roles; which rows a caller sees is `app.accounts.access`.
+
+README's "Who may do what" table is generated from `PERMISSIONS` (`markdown_table`), and a
+test holds the two equal."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from app.accounts.models import Role
+from app.core.errors import Forbidden
+
+if TYPE_CHECKING:  # principal.py's `require` reads this table
+    from app.accounts.principal import Principal
+
+
+class Action(StrEnum):
+    MANAGE_TERRITORIES = "manage_territories"
+    MANAGE_ACCOUNTS = "manage_accounts"
+    READ_AUDIT = "read_audit"
+    MANAGE_DOCTORS = "manage_doctors"
+    EDIT_DOCTOR = "edit_doctor"
+    EDIT_OWN_PRACTICE = "edit_own_practice"
+    SUBMIT_REQUEST = "submit_request"
+    READ_REQUESTS = "read_requests"
+    LIST_OWN_SUBMISSIONS = "list_own_submissions"
+    HANDLE_REQUESTS = "handle_requests"
+    READ_INDICATORS = "read_indicators"
+    MANAGE_SOURCES = "manage_sources"
+    MANAGE_SLOTS = "manage_slots"
+    MANAGE_CPTS_SLOTS = "manage_cpts_slots"
+    MANAGE_CENTRES = "manage_centres"
+    SEARCH_SLOTS = "search_slots"
+    BOOK_SLOT = "book_slot"
+    BOOK_SLOT_FROM_SAS = "book_slot_from_sas"
+
+
+@dataclass(frozen=True)
+class Permission:
+    roles: frozenset[Role]
+    what: str  # for README's table
+
+
+def _roles(*roles: Role) -> frozenset[Role]:
+    return frozenset(roles)
+
+
+MANAGERS = _roles(Role.ADMIN, Role.COORDINATOR)
+
+PERMISSIONS: dict[Action, Permission] = {
+    Action.MANAGE_TERRITORIES: Permission(_roles(Role.ADMIN), "create and change a CPTS"),
+    Action.MANAGE_ACCOUNTS: Permission(
+        MANAGERS, "list, create, deactivate accounts (a coordinator: in its CPTS, never an admin)"
+    ),
+    Action.READ_AUDIT: Permission(MANAGERS, "read the audit trail (a coordinator: its CPTS's)"),
+    Action.MANAGE_DOCTORS: Permission(
+        MANAGERS, "register, import, deactivate doctors; confirmation links and reminders; take a place"
+    ),
+    Action.EDIT_DOCTOR: Permission(
+        MANAGERS | {Role.DOCTOR}, "read and edit a doctor's record and availability (a doctor: its own)"
+    ),
+    Action.EDIT_OWN_PRACTICE: Permission(_roles(Role.DOCTOR), "its own practice's page (`/espace/mon-cabinet`)"),
+    Action.SUBMIT_REQUEST: Permission(
+        MANAGERS | {Role.PROFESSIONAL}, "submit a request for a patient, attesting consent"
+    ),
+    Action.READ_REQUESTS: Permission(
+        MANAGERS | {Role.PROFESSIONAL}, "read requests (a professional: those it submitted)"
+    ),
+    Action.LIST_OWN_SUBMISSIONS: Permission(
+        _roles(Role.PROFESSIONAL), "its submissions' page (`/espace/mes-demandes`)"
+    ),
+    Action.HANDLE_REQUESTS: Permission(
+        MANAGERS, "the queue: suggestions, send the list, notes, transitions (match, close)"
+    ),
+    Action.READ_INDICATORS: Permission(MANAGERS, "indicators and exports"),
+    Action.MANAGE_SOURCES: Permission(MANAGERS, "flyer sources and their QR codes"),
+    Action.MANAGE_SLOTS: Permission(
+        MANAGERS | {Role.DOCTOR}, "see, publish and change slots, patterns and bookings (a doctor: its own)"
+    ),
+    Action.MANAGE_CPTS_SLOTS: Permission(MANAGERS, "publish for any doctor or centre of the CPTS"),
+    Action.MANAGE_CENTRES: Permission(MANAGERS, "unscheduled-care centres"),
+    Action.SEARCH_SLOTS: Permission(MANAGERS, "search free slots for a caller"),
+    Action.BOOK_SLOT: Permission(MANAGERS, "book a slot for a patient (API or booking page)"),
+    Action.BOOK_SLOT_FROM_SAS: Permission(
+        _roles(Role.REGULATOR), "book a slot visible to the SAS, on the booking page opened from the SAS only"
+    ),
+}
+
+
+def roles_for(action: Action) -> frozenset[Role]:
+    return PERMISSIONS[action].roles
+
+
+def allows(role: Role, action: Action) -> bool:
+    return role in PERMISSIONS[action].roles
+
+
+def may(principal: "Principal", action: Action) -> bool:
+    return allows(principal.role, action)
+
+
+def ensure(principal: "Principal", action: Action, message: str = "Votre rôle ne permet pas cette action.") -> None:
+    """Raises Forbidden (403) unless the caller may do this."""
+    if not may(principal, action):
+        raise Forbidden(message)
+
+
+# ---- Rules that look at the object ---------------------------------------------------------
+
+
+def booking_action(origin: str) -> Action:
+    """From the SAS (`origin` "sas") only the SAS regulation books; elsewhere the coordination."""
+    return Action.BOOK_SLOT_FROM_SAS if origin == "sas" else Action.BOOK_SLOT
+
+
+def may_book_slot(principal: "Principal", origin: str) -> bool:
+    return may(principal, booking_action(origin))
+
+
+def books_from_sas(principal: "Principal") -> bool:
+    """Whether the caller's bookings come from the SAS (the regulation's accounts)."""
+    return may(principal, Action.BOOK_SLOT_FROM_SAS)
+
+
+def may_publish_for(principal: "Principal", doctor_id: int | None) -> bool:
+    """A slot for this doctor (None: a centre). Which doctors and centres exist for the
+    caller is visibility (app.accounts.access); this is whether it may publish for others."""
+    if may(principal, Action.MANAGE_CPTS_SLOTS):
+        return True
+    return doctor_id is not None and doctor_id == principal.doctor_id and may(principal, Action.MANAGE_SLOTS)
+
+
+def may_create_account(by: "Principal | None", role: Role, territory_ids: set[int]) -> bool:
+    """`by` None: the deployment's operator at the command line. Coordinators add people to
+    their own CPTS, never an admin."""
+    if by is None or by.role is Role.ADMIN:
+        return True
+    return may(by, Action.MANAGE_ACCOUNTS) and role is not Role.ADMIN and territory_ids <= by.territory_ids
+
+
+def may_change_account(principal: "Principal", role: Role) -> bool:
+    """An admin's account is changed by an admin only."""
+    return may(principal, Action.MANAGE_ACCOUNTS) and (role is not Role.ADMIN or principal.role is Role.ADMIN)
+
+
+def switches_whole_account(principal: "Principal", account_territory_ids: frozenset[int]) -> bool:
+    """Deactivating: an admin switches the whole account off; a coordinator only when every CPTS
+    of the account is one of its (otherwise the account leaves the coordinator's CPTS alone)."""
+    return principal.role is Role.ADMIN or account_territory_ids <= principal.territory_ids
+
+
+def submitter_kind(principal: "Principal") -> str:
+    """How a signed-in submission is labelled: by the coordination, or by a professional."""
+    return "coordinator" if may(principal, Action.HANDLE_REQUESTS) else "professional"
+
+
+# ---- README ---------------------------------------------------------------------------------
+
+
+def markdown_table() -> str:
+    """README's "Who may do what" table, generated from PERMISSIONS."""
+    roles = list(Role)
+    lines = [
+        "| action | what | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
+        "| --- | --- | " + " | ".join(":---:" for _ in roles) + " |",
+    ]
+    for action, permission in PERMISSIONS.items():
+        marks = " | ".join("✓" if r in permission.roles else "" for r in roles)
+        lines.append(f"| `{action.value}` | {permission.what} | {marks} |")
+    return "\n".join(lines)
