@@ -14,6 +14,7 @@ from sqlalchemy import select
 from stdnum import luhn
 
 from app.demo_people import demo_rpps
+from tests.helpers.scoped_queries import scoped_reads_guard
 
 OK = "2xx"
 ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulator"]
@@ -579,10 +580,20 @@ def _classify(response) -> str:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role):
+    """…and reads a CPTS's rows only through app.accounts.access (tests/helpers/scoped_queries.py)."""
     from tests.factories import DOCTORS_CSV_HEADER as HEADER
     from tests.factories import doctor_csv_row as row
 
     mismatches = []
+    with scoped_reads_guard() as guard:
+        _walk(client, world, role, HEADER, row, mismatches)
+    assert mismatches == []
+    assert guard.violations == []
+    if role not in ("anonymous", "regulator"):  # those two are refused before any read
+        assert guard.reads > 0  # the hook saw the app's reads
+
+
+def _walk(client, world, role, HEADER, row, mismatches: list[str]) -> None:
     for entry, target in itertools.product(TABLE, ("own", "other")):
         expected = entry.expect.get(role, same("401"))[0 if target == "own" else 1]
         # Logging out or revoking its own token would sign the caller out for the next rows.
@@ -607,7 +618,6 @@ def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role)
             mismatches.append(
                 f"{entry.method} {entry.path} [{target}]: expected {expected}, got {response.status_code}"
             )
-    assert mismatches == []
 
 
 def _api_routes(routes) -> list[APIRoute]:
