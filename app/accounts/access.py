@@ -1,9 +1,10 @@
 """Which rows may this caller see: the one place that decides it.
 
-Every query of data that belongs to a CPTS (doctors now; patient requests, slots and
-bookings later) adds ``visible(Model, principal)`` to its WHERE clause, so that a
-coordinator of CPTS A asking for an object of CPTS B finds nothing (404), not a refusal
-(403) that would confirm it exists."""
+Every query of data that belongs to a CPTS (doctors, requests, slots, patterns, bookings,
+centres, sources, the audit trail, accounts) adds ``visible(Model, principal)`` to its WHERE
+clause, so that a coordinator of CPTS A asking for an object of CPTS B finds nothing (404),
+not a refusal (403) that would confirm it exists. What each role may *do* is
+``app.accounts.policy``."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,10 +51,9 @@ def _compile_visibility(element: Visibility, compiler: SQLCompiler, **kw: Any) -
 
 @dataclass(frozen=True)
 class ScopeRule:
-    # The column naming the object's CPTS (a request out of every territory has none)…
-    territory: InstrumentedAttribute[int] | InstrumentedAttribute[int | None] | None = None
-    # …or, for an object of several CPTS (an account), the clause "belongs to one of these".
-    within: TerritoryRule | None = None
+    # "Belongs to one of these CPTS": its CPTS column (`in_column`), or for an account of
+    # several CPTS, a clause on its memberships.
+    within: TerritoryRule
     # Roles beyond admin and coordinator see only what these clauses allow; a role absent
     # here sees nothing of the model.
     own: dict[Role, RoleRule] = field(default_factory=dict)
@@ -63,12 +63,12 @@ class ScopeRule:
     anywhere: frozenset[Role] = frozenset()
 
     def in_territories(self, territory_ids: frozenset[int]) -> ColumnElement[bool]:
-        if not territory_ids:
-            return false()
-        if self.within is not None:
-            return self.within(territory_ids)
-        assert self.territory is not None, "a rule names its CPTS column or its within clause"
-        return self.territory.in_(territory_ids)
+        return self.within(territory_ids) if territory_ids else false()
+
+
+def in_column(column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]) -> TerritoryRule:
+    """The rule of an object whose CPTS is this column (a request out of every territory has none)."""
+    return lambda territory_ids: column.in_(territory_ids)
 
 
 def sas_visible_clause() -> ColumnElement[bool]:
@@ -84,44 +84,44 @@ def _everything(_: Principal) -> ColumnElement[bool]:
 
 RULES: dict[type, ScopeRule] = {
     Doctor: ScopeRule(
-        territory=Doctor.territory_id,
+        within=in_column(Doctor.territory_id),
         own={Role.DOCTOR: lambda p: Doctor.id == p.doctor_id if p.doctor_id else false()},
     ),
     # A professional sees the requests it submitted; nobody else but the CPTS's coordinators…
     # …even when the patient turned out to live in another CPTS than the professional's.
     PatientRequest: ScopeRule(
-        territory=PatientRequest.territory_id,
+        within=in_column(PatientRequest.territory_id),
         own={Role.PROFESSIONAL: lambda p: PatientRequest.submitted_by_user_id == p.user_id},
         anywhere=frozenset({Role.PROFESSIONAL}),
     ),
     # A doctor sees and manages its own slots and patterns, and the bookings made on them; the
     # SAS regulation sees the slots served to the SAS, whatever their CPTS.
     Slot: ScopeRule(
-        territory=Slot.territory_id,
+        within=in_column(Slot.territory_id),
         own={
             Role.DOCTOR: lambda p: Slot.doctor_id == p.doctor_id if p.doctor_id else false(),
-            Role.REGULATOR: lambda p: Slot.sas_visible.is_(True),
+            Role.REGULATOR: lambda p: sas_visible_clause(),
         },
         anywhere=frozenset({Role.REGULATOR}),
     ),
     SlotPattern: ScopeRule(
-        territory=SlotPattern.territory_id,
+        within=in_column(SlotPattern.territory_id),
         own={Role.DOCTOR: lambda p: SlotPattern.doctor_id == p.doctor_id if p.doctor_id else false()},
     ),
     Booking: ScopeRule(
-        territory=Booking.territory_id,
+        within=in_column(Booking.territory_id),
         own={
             Role.DOCTOR: lambda p: (
                 Booking.slot_id.in_(select(Slot.id).where(Slot.doctor_id == p.doctor_id)) if p.doctor_id else false()
             ),
         },
     ),
-    Centre: ScopeRule(territory=Centre.territory_id),
-    Source: ScopeRule(territory=Source.territory_id),
+    Centre: ScopeRule(within=in_column(Centre.territory_id)),
+    Source: ScopeRule(within=in_column(Source.territory_id)),
     # The audit trail of a CPTS: its coordinators (and the admins) only.
-    AuditEvent: ScopeRule(territory=AuditEvent.territory_id),
+    AuditEvent: ScopeRule(within=in_column(AuditEvent.territory_id)),
     # The CPTS one works in: those one belongs to (an admin: all).
-    Territory: ScopeRule(territory=Territory.id, own={role: _everything for role in Role}),
+    Territory: ScopeRule(within=in_column(Territory.id), own={role: _everything for role in Role}),
     # Accounts: a coordinator sees those of its CPTS.
     User: ScopeRule(within=lambda ids: User.memberships.any(Membership.territory_id.in_(ids))),
 }
