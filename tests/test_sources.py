@@ -24,7 +24,10 @@ def test_a_source_gets_a_qr_code_a_flyer_and_counts_its_requests(client, coordin
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
 
     flyer = client.get(f"/api/v1/sources/{source['id']}/flyer", headers=coordinator)
-    assert "size: A5" in flyer.text and "CPTS du Grand Arras" in flyer.text and "03 21 00 00 01" in flyer.text
+    assert "CPTS du Grand Arras" in flyer.text and "03 21 00 00 01" in flyer.text
+    # Printed on A5, by its own stylesheet (no inline style under the Content-Security-Policy).
+    assert '<link rel="stylesheet" href="/static/public/flyer.css">' in flyer.text
+    assert "size: A5" in client.get("/static/public/flyer.css").text
     assert "<svg" in flyer.text
 
     # The form opened from the QR code is the CPTS's, and its requests are counted.
