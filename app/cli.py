@@ -45,6 +45,12 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
         migrations.upgrade()
     if with_worker:
         _start_worker_thread()
+    scheme = "https" if settings.tls_certfile else "http"
+    links = (
+        settings.public_url
+        or f"{scheme}://{host}:{port} (l'adresse de ce serveur ; ORIENTATION_PUBLIC_URL la remplace)"
+    )
+    click.echo(f"Orientation : {scheme}://{host}:{port} ; liens envoyés : {links}", err=True)
     uvicorn.run(
         "app.main:create_production_app",
         factory=True,
@@ -264,6 +270,7 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--cpts", "cpts", multiple=True, help="Slug of a CPTS it belongs to. Repeatable.")
 @click.option("--doctor-rpps", help="For role doctor: the RPPS of its registry entry.")
+@click.option("--organisation", help="For a professional: the tag of its pharmacy's (practice's…) source.")
 @click.option("--password", help="Default: asked for (or generated with --generate-password).")
 @click.option("--generate-password", is_flag=True, help="Generate a password and print it once.")
 def users_create(
@@ -272,6 +279,7 @@ def users_create(
     role: str,
     cpts: tuple[str, ...],
     doctor_rpps: str | None,
+    organisation: str | None,
     password: str | None,
     generate_password: bool,
 ) -> None:
@@ -294,6 +302,7 @@ def users_create(
         password=password,
         cpts=list(cpts),
         doctor_rpps=doctor_rpps,
+        organisation=organisation,
     )
     migrations.upgrade()
     with get_sessionmaker()() as session:

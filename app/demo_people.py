@@ -15,6 +15,7 @@ from app.doctors import service as doctors
 from app.doctors.models import Doctor
 from app.doctors.schemas import Availability, DoctorCreate, LocationIn
 from app.geocoding.service import GeocodingService
+from app.requests.models import Source
 from app.territories.communes import CommuneIndex
 from app.territories.models import Territory
 
@@ -186,9 +187,21 @@ def load_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
         user.active, user.failed_logins, user.locked_until = True, 0, None
         if role is Role.DOCTOR:
             user.doctor_id = demo_doctor.id
+        if role is Role.PROFESSIONAL:  # the pharmacy is credited with the requests it submits
+            user.organisation_id = _demo_organisation(session, territories[slugs[0]], name).id
         accounts.append((email, role.value, ", ".join(slugs) or "toutes"))
     session.commit()
     return accounts
+
+
+def _demo_organisation(session: Session, territory: Territory, name: str) -> Source:
+    tag = f"{_ascii(name).replace(chr(39), '-')}-demo"
+    source = session.scalars(select(Source).where(Source.tag == tag)).one_or_none()
+    if source is None:
+        source = Source(territory_id=territory.id, tag=tag, name=name, kind="pharmacy")
+        session.add(source)
+        session.flush()
+    return source
 
 
 def _ascii(text: str) -> str:
@@ -201,7 +214,7 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
     """A few dozen fictional requests in various states, the same every run (added once)."""
     from datetime import date
 
-    from app.requests.models import PatientRequest, Source
+    from app.requests.models import PatientRequest
     from app.requests.schemas import RequestCreate, TransitionIn
     from app.requests.service import submit_request, transition
 

@@ -27,6 +27,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # For role doctor: the registry entry this account manages.
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"), unique=True)
+    # For a professional: its organisation (pharmacy, practice, CPAM…), a source of the CPTS,
+    # credited with the requests it submits.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -36,7 +36,11 @@ def find_regulator(session: Session, system: str, value: str) -> User | None:
 
 
 def upsert_regulator(
-    session: Session, settings: Settings, data: RegulatorData, by_identifier: tuple[str, str] | None = None
+    session: Session,
+    settings: Settings,
+    base_url: str,
+    data: RegulatorData,
+    by_identifier: tuple[str, str] | None = None,
 ) -> tuple[User, bool]:
     """(account, created). Found by the identifier of a conditional update, else by any of
     the identifiers sent; created when none is known (the guide's idempotent update)."""
@@ -67,7 +71,7 @@ def upsert_regulator(
             session.add(RegulatorIdentifier(user_id=user.id, system=system, value=value, kind=kind))
     record(session, None, "regulator.create" if created else "regulator.update", "user", user.id, None, actor="sas")
     if created and data.active:
-        link = f"{settings.public_url.rstrip('/')}/comptes/mot-de-passe/{password_token(settings, user)}"
+        link = f"{base_url}/comptes/mot-de-passe/{password_token(settings, user)}"
         subject, body = render(
             "regulator_welcome", "email", given_name=data.given_name, link=link, days=settings.confirmation_link_days
         )

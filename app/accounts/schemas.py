@@ -20,6 +20,12 @@ class UserCreate(BaseModel):
     password: str = Field(max_length=200)
     cpts: list[str] = Field(default_factory=list, description="Slugs of the CPTS the user belongs to.")
     doctor_rpps: str | None = Field(default=None, description="For role doctor: its RPPS.")
+    organisation: str | None = Field(
+        default=None,
+        max_length=64,
+        description="For a professional: the tag of its organisation's source (pharmacy, practice, CPAM…) "
+        "in one of its CPTS, credited with the requests it submits.",
+    )
 
     @field_validator("password")
     @classmethod

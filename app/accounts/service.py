@@ -22,6 +22,7 @@ from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.core.settings import Settings
 from app.doctors.models import Doctor
+from app.requests.models import Source
 from app.territories.models import Territory
 
 
@@ -36,6 +37,17 @@ def user_out(user: User) -> UserOut:
         doctor_id=user.doctor_id,
         created_at=user.created_at,
     )
+
+
+def _organisation(session: Session, tag: str, territories: list[Territory]) -> Source:
+    """A professional's organisation: a source of one of its CPTS."""
+    organisation = session.scalars(
+        select(Source).where(Source.tag == tag, Source.territory_id.in_([t.id for t in territories]))
+    ).one_or_none()
+    if organisation is None:
+        message = f"Organisation : aucune source « {tag} » dans ces CPTS."
+        raise Unprocessable(message, fields=[FieldError(field="organisation", message=message)])
+    return organisation
 
 
 def create_user(session: Session, data: UserCreate, by: Principal | None) -> User:
@@ -68,6 +80,7 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
                 "Aucun médecin de ces CPTS avec ce RPPS.",
                 fields=[FieldError(field="doctor_rpps", message="Médecin introuvable dans ces CPTS.")],
             )
+    organisation = _organisation(session, data.organisation, territories) if data.organisation else None
     email = str(data.email).lower()
     if session.scalars(select(User.id).where(func.lower(User.email) == email)).first() is not None:
         raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
@@ -77,6 +90,7 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
         role=data.role.value,
         password_hash=hash_password(data.password),
         doctor_id=doctor.id if doctor else None,
+        organisation_id=organisation.id if organisation else None,
         memberships=[Membership(territory_id=t.id) for t in territories],
     )
     session.add(user)

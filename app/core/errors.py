@@ -105,10 +105,41 @@ _FRENCH_MESSAGES = {
     "literal_error": "Valeur non autorisée.",
     "date_from_datetime_parsing": "Date invalide (AAAA-MM-JJ).",
     "date_parsing": "Date invalide (AAAA-MM-JJ).",
+    "date_type": "Date invalide (AAAA-MM-JJ).",
+    "date_from_datetime_inexact": "Date invalide (AAAA-MM-JJ).",
+    "datetime_type": "Date et heure invalides.",
+    "bool_type": "Valeur oui/non attendue.",
+    "int_type": "Nombre entier attendu.",
+    "int_from_float": "Nombre entier attendu.",
+    "float_type": "Nombre attendu.",
+    "string_unicode": "Texte attendu.",
+    "value_error_missing": "Ce champ est obligatoire.",
     "datetime_parsing": "Date et heure invalides.",
     "greater_than_equal": "Valeur trop petite.",
     "less_than_equal": "Valeur trop grande.",
     "value_error": None,  # our own validators already speak French
+}
+
+
+# With the field's name in front ("Date de naissance : …"), for a message read apart from its
+# field (a form's list of errors, a screen reader): what is expected, by error type.
+_EXPECTED = {
+    "missing": "à remplir.",
+    "string_type": "à remplir.",
+    "string_too_short": "à remplir.",
+    "string_too_long": "trop long ({max_length} caractères au plus).",
+    "string_pattern_mismatch": "format invalide.",
+    "date_type": "une date JJ/MM/AAAA est attendue.",
+    "date_parsing": "une date JJ/MM/AAAA est attendue.",
+    "date_from_datetime_parsing": "une date JJ/MM/AAAA est attendue.",
+    "date_from_datetime_inexact": "une date JJ/MM/AAAA est attendue.",
+    "literal_error": "choisissez l'une des réponses proposées.",
+    "enum": "choisissez l'une des réponses proposées.",
+    "bool_type": "répondez oui ou non.",
+    "bool_parsing": "répondez oui ou non.",
+    "int_parsing": "un nombre entier est attendu.",
+    "list_type": "une liste est attendue.",
+    "too_long": "{max_length} au plus.",
 }
 
 
@@ -125,14 +156,37 @@ def french_message(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "Valeur invalide."))
     if message.startswith("value is not a valid email address"):
         return "Adresse e-mail invalide."
-    return _FRENCH_MESSAGES.get(error.get("type", "")) or message.removeprefix("Value error, ")
+    kind = error.get("type", "")
+    if kind in _FRENCH_MESSAGES:
+        return _FRENCH_MESSAGES[kind] or message.removeprefix("Value error, ")
+    # A type nobody translated yet: French all the same, never Pydantic's English.
+    return "Valeur invalide."
 
 
-def field_errors_from_validation(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
+def labelled_message(label: str, error: Mapping[str, Any]) -> str:
+    """One error said with its field's name and what is expected: "Nom : à remplir."."""
+    expected = _EXPECTED.get(error.get("type", ""))
+    if expected is not None:
+        try:
+            return f"{label} : {expected.format(**(error.get('ctx') or {}))}"
+        except (KeyError, IndexError):
+            return f"{label} : {expected}"
+    message = french_message(error)
+    if message.startswith(label) or " : " in message:  # our validators often name it already
+        return message
+    return f"{label} : {message[:1].lower()}{message[1:]}"
+
+
+def field_errors_from_validation(
+    errors: Iterable[Mapping[str, Any]], labels: Mapping[str, str] | None = None
+) -> list[FieldError]:
+    """With `labels` (field → its name on the form), each message names its field."""
     fields = []
     for err in errors:
-        message = french_message(err)
-        fields.append(FieldError(field=_field_name(tuple(err.get("loc", ()))), message=message))
+        field = _field_name(tuple(err.get("loc", ())))
+        label = (labels or {}).get(field)
+        message = labelled_message(label, err) if label else french_message(err)
+        fields.append(FieldError(field=field, message=message))
     return fields
 
 

@@ -49,9 +49,61 @@ def normalize_phone(value: str, region: str = "FR") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# France and its overseas departments and collectivities: numbers a person answers there.
+_FRENCH_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "NC", "PF", "WF"})
+_CALLABLE = frozenset(
+    {
+        phonenumbers.PhoneNumberType.FIXED_LINE,
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.VOIP,  # 09: a box's line, at home
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+_SMS = frozenset({phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
+CONTACT_PHONE_EXPECTED = (
+    "Téléphone : un numéro français (06 12 34 56 78, 03 21 55 66 77, +33…) "
+    "ou un portable étranger avec son indicatif (+32 470 12 34 56) est attendu."
+)
+
+
+def contact_phone(value: str) -> str:
+    """A number a person can be called on → E.164: any French line (mobile, landline, 09,
+    with or without +33, spaces, dots) or a foreign mobile written with its prefix
+    (Belgium is next door). ValueError in French otherwise."""
+    try:
+        number = phonenumbers.parse(value, "FR")
+    except phonenumbers.NumberParseException:
+        raise ValueError(CONTACT_PHONE_EXPECTED) from None
+    kind = phonenumbers.number_type(number)
+    french = phonenumbers.region_code_for_number(number) in _FRENCH_REGIONS
+    if not phonenumbers.is_valid_number(number) or kind not in (_CALLABLE if french else _SMS):
+        raise ValueError(CONTACT_PHONE_EXPECTED)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def can_receive_sms(e164: str | None) -> bool:
+    """Whether an SMS reaches this number: decided by its type (a mobile), never guessed."""
+    if not e164:
+        return False
+    try:
+        number = phonenumbers.parse(e164, "FR")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(number) in _SMS
+
+
 def french_phone(value: str | None) -> str:
     """+33321000000 → 03 21 00 00 00, as people read and dial it."""
     if not value or not value.startswith("+33") or len(value) != 12:
-        return value or ""
+        return _international(value) if value else ""
     digits = "0" + value[3:]
     return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+
+
+def _international(value: str) -> str:
+    """+32470123456 → +32 470 12 34 56: a foreign number as its country writes it."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return value

@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     lookups_per_minute: int = 120
     max_body_bytes: int = 256 * 1024  # CSV imports have their own, larger cap
     log_level: str = "INFO"
-    # Public base URL of the service, used in links we hand out.
-    public_url: str = "http://127.0.0.1:8000"
+    # Public base URL of the service, used in links we hand out. Unset: the address the server
+    # answers on (scheme, host and port of `orientation serve`); set it behind a reverse proxy.
+    public_url: str | None = None
     # The workspace's map tiles ({z}/{x}/{y}); empty: no tiles, the markers and the list still
     # show. Point it at a tile server you may use (OpenStreetMap's has a usage policy).
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("TRUSTED_PROXIES: adresses ou réseaux (CIDR) séparés par des virgules.") from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _unset_when_empty(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") or None if value else None
 
 
 @cache

@@ -8,6 +8,7 @@ from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
 from app.core.inputs import DbId
+from app.core.links import public_base_url
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.links import make_link
@@ -101,7 +102,7 @@ def confirmation_link(
 ) -> ConfirmationLinkOut:
     """A signed link for the doctor to confirm its availability without an account."""
     doctor = service.get_doctor(session, principal, doctor_id)
-    url, expires_at = make_link(request.app.state.settings, doctor)
+    url, expires_at = make_link(request.app.state.settings, public_base_url(request), doctor)
     return ConfirmationLinkOut(url=url, expires_at=expires_at)
 
 
@@ -114,13 +115,17 @@ def remind_stale_doctors(
     principal: DoctorManager, session: DbSession, request: Request, cpts: Annotated[str, Query()]
 ) -> RemindersOut:
     """E-mails every stale doctor of the CPTS its confirmation link (through the outbox)."""
-    return RemindersOut(queued=reminders.remind_stale(session, request.app.state.settings, principal, cpts))
+    return RemindersOut(
+        queued=reminders.remind_stale(session, request.app.state.settings, public_base_url(request), principal, cpts)
+    )
 
 
 @router.post("/{doctor_id}/reminder", response_model=DoctorOut, responses=error_responses(401, 403, 404))
 def remind_doctor(doctor_id: DbId, principal: DoctorManager, session: DbSession, request: Request) -> DoctorOut:
     """E-mails this doctor its confirmation link (through the outbox)."""
-    return service.doctor_out(reminders.remind_one(session, request.app.state.settings, principal, doctor_id))
+    return service.doctor_out(
+        reminders.remind_one(session, request.app.state.settings, public_base_url(request), principal, doctor_id)
+    )
 
 
 @router.post("/{doctor_id}/take-place", response_model=DoctorOut, responses=error_responses(401, 403, 404, 409))

@@ -15,10 +15,10 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key(settings), salt=_SALT)
 
 
-def make_link(settings: Settings, doctor: Doctor) -> tuple[str, datetime]:
+def make_link(settings: Settings, base_url: str, doctor: Doctor) -> tuple[str, datetime]:
     # The RPPS is signed with the id: a link outlives nothing if the entry is re-created.
     token = _serializer(settings).dumps({"d": doctor.id, "r": doctor.rpps})
-    url = f"{settings.public_url.rstrip('/')}/medecins/confirmer/{token}"
+    url = f"{base_url}/medecins/confirmer/{token}"
     return url, utcnow() + timedelta(days=settings.confirmation_link_days)
 
 

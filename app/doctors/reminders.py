@@ -15,8 +15,8 @@ from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 
 
-def _enqueue_reminder(session: Session, settings: Settings, doctor: Doctor) -> None:
-    link, _ = make_link(settings, doctor)
+def _enqueue_reminder(session: Session, settings: Settings, base_url: str, doctor: Doctor) -> None:
+    link, _ = make_link(settings, base_url, doctor)
     subject, body = render(
         "doctor_reminder",
         "email",
@@ -38,15 +38,15 @@ def _enqueue_reminder(session: Session, settings: Settings, doctor: Doctor) -> N
     )
 
 
-def remind_one(session: Session, settings: Settings, principal: Principal, doctor_id: int) -> Doctor:
+def remind_one(session: Session, settings: Settings, base_url: str, principal: Principal, doctor_id: int) -> Doctor:
     doctor = get_doctor(session, principal, doctor_id)
-    _enqueue_reminder(session, settings, doctor)
+    _enqueue_reminder(session, settings, base_url, doctor)
     record(session, principal, "doctor.remind", "doctor", doctor.id, doctor.territory_id)
     session.commit()
     return doctor
 
 
-def remind_stale(session: Session, settings: Settings, principal: Principal, cpts: str) -> int:
+def remind_stale(session: Session, settings: Settings, base_url: str, principal: Principal, cpts: str) -> int:
     """Every active doctor of the CPTS not confirmed for six months. Returns how many."""
     territory = territory_for(session, principal, cpts)
     stale = session.scalars(
@@ -58,7 +58,7 @@ def remind_stale(session: Session, settings: Settings, principal: Principal, cpt
         )
     ).all()
     for doctor in stale:
-        _enqueue_reminder(session, settings, doctor)
+        _enqueue_reminder(session, settings, base_url, doctor)
         record(session, principal, "doctor.remind", "doctor", doctor.id, territory.id)
     session.commit()
     return len(stale)

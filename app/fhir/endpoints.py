@@ -12,6 +12,7 @@ from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_re
 from app.core.database import autocommit_reads, utcnow
 from app.core.dependencies import DbSession
 from app.core.inputs import parse_row_id
+from app.core.links import public_base_url
 from app.core.settings import Settings
 from app.doctors.models import Doctor, PracticeLocation
 from app.fhir import slots as build
@@ -44,12 +45,12 @@ def _settings(request: Request) -> Settings:
 
 
 def _base(request: Request) -> str:
-    return _settings(request).public_url.rstrip("/") + "/fhir"
+    return public_base_url(request) + "/fhir"
 
 
 def _booking_url(request: Request):
     """Each slot's booking link, signed for that slot; one expiry for the whole answer."""
-    prefix = _settings(request).public_url.rstrip("/") + BOOKING_PATH
+    prefix = public_base_url(request) + BOOKING_PATH
     links = sas_booking_links(request.app)
     expires = links.expires(utcnow())
     return lambda slot_id: f"{prefix}{slot_id}/reserver?origin=sas&sas={links.token(slot_id, expires)}"
@@ -169,7 +170,7 @@ ResourceBody = Annotated[Any, Depends(_resource_body)]
 def _save_regulator(request: Request, session, body: Any, by_identifier: tuple[str, str] | None) -> Response:
     data = parse_regulator(body)
     try:
-        user, created = upsert_regulator(session, _settings(request), data, by_identifier)
+        user, created = upsert_regulator(session, _settings(request), public_base_url(request), data, by_identifier)
         session.commit()
     except RegulatorConflict:
         session.rollback()

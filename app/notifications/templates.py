@@ -14,6 +14,7 @@ _env = Environment(
 SUBJECTS = {
     "doctor_list": "Des médecins qui peuvent devenir votre médecin traitant",
     "outcome": "Votre demande de médecin traitant",
+    "receipt": "Votre demande de médecin traitant est enregistrée",
     "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
     "snp_booking": "Votre rendez-vous de soins non programmés",
     "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",

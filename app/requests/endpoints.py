@@ -9,6 +9,7 @@ from app.audit.service import record_read, record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import error_responses
 from app.core.inputs import DbId
+from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
@@ -57,7 +58,7 @@ async def submit(
 ) -> SubmissionOut:
     """The questionnaire: from the patient or a relative (no account), or from a signed-in
     professional or coordinator on the patient's behalf. 201 means stored."""
-    public_url = request.app.state.settings.public_url
+    public_url = public_base_url(request)
     # The database work in one hop to the thread pool; the answer is built from what it
     # returns (nothing left to load), on the event loop.
     patient_request, duplicate, follow_up = await run_in_threadpool(

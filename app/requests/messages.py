@@ -7,12 +7,13 @@ from sqlalchemy.orm import Session
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.errors import Conflict, FieldError, Unprocessable
-from app.core.identifiers import french_phone
+from app.core.identifiers import can_receive_sms, french_phone
 from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus
 from app.requests.ranking import distance_to
+from app.requests.receipts import receipt_channel
 from app.requests.schemas import MessagePreview, SendListIn
 from app.requests.service import get_request, move
 
@@ -23,6 +24,9 @@ def _recipient(request: PatientRequest, channel: str | None) -> tuple[str, str]:
         message = "Le patient préfère être appelé : choisissez SMS ou e-mail pour lui écrire."
         raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
     if channel != "email":
+        if not can_receive_sms(request.phone):
+            message = "Ce numéro est un fixe, il ne reçoit pas de SMS : appelez le patient, ou écrivez-lui par e-mail."
+            raise Unprocessable(message, fields=[FieldError(field="channel", message=message)])
         return channel, request.phone
     if not request.email:
         message = "Pas d'adresse e-mail pour ce patient : envoyez un SMS."
@@ -108,10 +112,11 @@ def send_doctor_list(session: Session, principal: Principal, request_id: int, da
 
 def enqueue_outcome(session: Session, request: PatientRequest, status: RequestStatus, doctor: Doctor | None) -> None:
     # By e-mail when that is the patient's choice and there is an address; else by SMS.
-    if request.preferred_channel == "email" and request.email:
-        channel, recipient = "email", request.email
-    else:
-        channel, recipient = "sms", request.phone
+    # By the receipt's rule: e-mail when chosen, else SMS to a mobile, else e-mail if any.
+    reach = receipt_channel(request.preferred_channel, request.phone, request.email)
+    if reach is None:  # a landline only: the coordination tells them on the phone
+        return
+    channel, recipient = reach
     doctor_name = f"Le Dr {doctor.given_name} {doctor.family_name}" if doctor else ""
     subject, body = render("outcome", channel, status=status.value, doctor=doctor_name, **_context(request))
     enqueue(

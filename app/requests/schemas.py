@@ -1,26 +1,15 @@
 from datetime import date, datetime
 from typing import Literal
 
-import phonenumbers
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
-from app.core.identifiers import normalize_phone
+from app.core.identifiers import can_receive_sms, contact_phone
 from app.core.inputs import DbId
 
 SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
 Channel = Literal["sms", "email", "phone"]
 CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "other"]
-
-
-def mobile_phone(value: str) -> str:
-    e164 = normalize_phone(value)
-    if phonenumbers.number_type(phonenumbers.parse(e164)) not in (
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise ValueError("Numéro de téléphone portable attendu (06 ou 07…).")
-    return e164
 
 
 class RequestCreate(BaseModel):
@@ -31,7 +20,11 @@ class RequestCreate(BaseModel):
     family_name: str = Field(min_length=1, max_length=100)
     given_name: str = Field(min_length=1, max_length=100)
     birth_date: date
-    phone: str = Field(description="Mobile phone, any French way of writing it.", examples=["06 12 34 56 78"])
+    phone: str = Field(
+        description="A number the patient can be called on: any French line (mobile or landline, with or "
+        "without +33, spaces, dots) or a foreign mobile with its prefix. SMS go to mobiles only.",
+        examples=["06 12 34 56 78", "03 21 55 66 77", "+32 470 12 34 56"],
+    )
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=200)
     postcode: str = Field(examples=["62217"])
@@ -40,7 +33,12 @@ class RequestCreate(BaseModel):
     css_or_ame: Literal["yes", "no", "unknown"] = "unknown"
     needs_home_visits: bool = False
     no_doctor_reason: NoDoctorReason
-    preferred_channel: Channel = "sms"
+    preferred_channel: Channel | None = Field(
+        default=None,
+        validate_default=True,
+        description="How to reach the patient. Default: `sms` for a mobile, `phone` for a landline "
+        "(which receives no SMS: `sms` with a landline is refused).",
+    )
     languages: list[str] = Field(default_factory=list, max_length=10)
     comment: str | None = Field(default=None, max_length=1000)
     consent: bool = Field(description="Consent to the processing of the data, for the stated purpose and time.")
@@ -52,7 +50,25 @@ class RequestCreate(BaseModel):
     cpts: str | None = Field(default=None, max_length=64, description="Slug of the CPTS whose form this is.")
     website: str | None = Field(default=None, description="Leave empty (anti-robot field).")
 
-    _phone = field_validator("phone")(mobile_phone)
+    _phone = field_validator("phone")(contact_phone)
+
+    @field_validator("preferred_channel")
+    @classmethod
+    def _channel_reaches(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The channel must reach the person: SMS to a mobile, e-mail to an address."""
+        phone = info.data.get("phone")
+        if phone is None:  # the phone itself was refused: that error is enough
+            return value
+        if value is None:
+            return "sms" if can_receive_sms(phone) else "phone"
+        if value == "sms" and not can_receive_sms(phone):
+            raise ValueError(
+                "Être contacté par SMS : ce numéro est un fixe, il ne reçoit pas de SMS. "
+                "Choisissez « Appel téléphonique », ou « E-mail » avec votre adresse."
+            )
+        if value == "email" and "email" in info.data and not info.data["email"]:
+            raise ValueError("Être contacté par e-mail : indiquez votre adresse e-mail, ou choisissez un autre moyen.")
+        return value
 
     @field_validator("birth_date")
     @classmethod

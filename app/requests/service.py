@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
+from app.accounts.models import User
 from app.accounts.policy import Action, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
@@ -20,6 +21,7 @@ from app.geocoding.service import GeocodingService
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
 from app.requests.ranking import Ranking, rank_doctors
+from app.requests.receipts import enqueue_receipt
 from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
@@ -55,10 +57,18 @@ def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, i
     return submitter_kind(principal), principal.user_id
 
 
-def _intake_territory(session: Session, data: RequestCreate) -> tuple[Territory | None, Source | None]:
+def _intake_territory(
+    session: Session, data: RequestCreate, user_id: int | None
+) -> tuple[Territory | None, Source | None]:
+    """The CPTS whose form or source it came through, and that source: the flyer's, or the
+    organisation (pharmacy, practice…) of the professional who submits."""
     source = None
     if data.source:
         source = session.scalars(select(Source).where(Source.tag == data.source)).one_or_none()
+    elif user_id is not None:
+        source = session.scalars(
+            select(Source).join(User, User.organisation_id == Source.id).where(User.id == user_id)
+        ).one_or_none()
     if source is not None:
         return source.territory, source
     if data.cpts:
@@ -86,8 +96,9 @@ def submit_request(
     submitted_by, user_id = _submitter(principal, data)
     residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
     commune, point = residency.placement.commune, residency.placement.location
-    intake_territory, source = _intake_territory(session, data)
+    intake_territory, source = _intake_territory(session, data, user_id if submitted_by == "professional" else None)
     territory = residency.territory or intake_territory
+    by = source.name if source is not None and submitted_by == "professional" else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
     key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()
@@ -104,6 +115,7 @@ def submit_request(
         if existing_id is not None:
             existing = session.get_one(PatientRequest, existing_id)
             _update_contact(existing, data, token)
+            _acknowledge(session, existing.id, residency.territory, data, follow_up_url(public_url, token), by)
             record(
                 session,
                 principal,
@@ -114,10 +126,11 @@ def submit_request(
                 actor=_actor(None, data),
             )
             session.commit()
-            return existing, True, _follow_up_url(public_url, token)
+            return existing, True, follow_up_url(public_url, token)
 
     now = utcnow()
     territory_id = territory.id if territory else None
+    channel = data.preferred_channel or "phone"  # decided by the schema from the number
     values = dict(
         territory_id=territory_id,
         source_id=source.id if source else None,
@@ -139,7 +152,7 @@ def submit_request(
         aged_70_or_more=is_70_or_more(data.birth_date, day_in_paris(now)),  # at intake: the indicators'
         needs_home_visits=data.needs_home_visits,
         no_doctor_reason=data.no_doctor_reason,
-        preferred_channel=data.preferred_channel,
+        preferred_channel=channel,
         languages=data.languages,
         comment=data.comment,
         consent_at=now,
@@ -180,11 +193,13 @@ def submit_request(
         territory_id,
         actor=_actor(None, data),
     )
+    if residency.territory is not None:  # outside every CPTS, the page said we cannot help
+        _acknowledge(session, request_id, residency.territory, data, follow_up_url(public_url, token), by)
     session.commit()
     # What was stored, detached: its CPTS and source are already at hand, nothing to reload.
     request = PatientRequest(id=request_id, territory=territory, source=source, **values)
     make_transient_to_detached(request)
-    return request, False, _follow_up_url(public_url, token)
+    return request, False, follow_up_url(public_url, token)
 
 
 def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: str | None) -> str:
@@ -211,13 +226,30 @@ def _update_contact(request: PatientRequest, data: RequestCreate, token: str) ->
         request.email = str(data.email)
     if data.address:
         request.address = data.address
-    request.preferred_channel = data.preferred_channel
+    request.preferred_channel = data.preferred_channel or "phone"
     # Only the hash of a follow-up token is kept: a resubmission gets a new link.
     request.follow_up_token_hash = digest(token)
     request.updated_at = utcnow()
 
 
-def _follow_up_url(public_url: str, token: str) -> str:
+def _acknowledge(
+    session: Session, request_id: int, territory: Territory, data: RequestCreate, link: str, by: str | None
+) -> None:
+    """The receipt, in the transaction of the request: committed together or not at all."""
+    enqueue_receipt(
+        session,
+        request_id=request_id,
+        territory=territory,
+        given_name=data.given_name.strip(),
+        preferred_channel=data.preferred_channel or "phone",
+        phone=data.phone,
+        email=str(data.email) if data.email else None,
+        follow_up_url=link,
+        submitted_by=by,
+    )
+
+
+def follow_up_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/suivi/{token}"
 
 

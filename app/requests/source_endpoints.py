@@ -8,6 +8,7 @@ from app.accounts.principal import Principal, require
 from app.core.dependencies import DbSession
 from app.core.errors import error_responses
 from app.core.inputs import DbId
+from app.core.links import public_base_url
 from app.requests import sources
 from app.requests.sources import SourceCreate, SourceOut
 from app.web.templates import templates
@@ -23,7 +24,7 @@ def _out(request: Request, source, count: int) -> SourceOut:
         tag=source.tag,
         name=source.name,
         kind=source.kind,
-        form_url=sources.form_url(request.app.state.settings.public_url, source),
+        form_url=sources.form_url(public_base_url(request), source),
         requests=count,
     )
 
@@ -51,7 +52,7 @@ def qr(
     source_id: DbId, kind: Literal["svg", "png"], principal: SourceManager, session: DbSession, request: Request
 ) -> Response:
     source = sources.get_source(session, principal, source_id)
-    url = sources.form_url(request.app.state.settings.public_url, source)
+    url = sources.form_url(public_base_url(request), source)
     media = "image/svg+xml" if kind == "svg" else "image/png"
     return Response(
         sources.qr_code(url, kind),
@@ -64,7 +65,7 @@ def qr(
 def flyer(source_id: DbId, principal: SourceManager, session: DbSession, request: Request) -> HTMLResponse:
     """A printable A5 flyer: the QR code, the CPTS's name and the coordinator's phone."""
     source = sources.get_source(session, principal, source_id)
-    url = sources.form_url(request.app.state.settings.public_url, source)
+    url = sources.form_url(public_base_url(request), source)
     svg = sources.qr_code(url, "svg").decode()
     context = {"source": source, "territory": source.territory, "url": url, "qr_svg": svg}
     return templates.TemplateResponse(request, "flyer.html", context)

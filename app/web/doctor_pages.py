@@ -12,6 +12,7 @@ from app.accounts.policy import Action
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
 from app.core.inputs import DbId
+from app.core.links import public_base_url
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors
 from app.doctors.models import Doctor
@@ -83,7 +84,9 @@ def remind_all(request: Request, caller: DoctorManager, session: DbSession) -> R
     def do() -> str:
         if caller.cpts is None:
             raise NotFound("Aucune CPTS.")
-        count = reminders.remind_stale(session, request.app.state.settings, caller.principal, caller.cpts)
+        count = reminders.remind_stale(
+            session, request.app.state.settings, public_base_url(request), caller.principal, caller.cpts
+        )
         return (
             f"E-mail de confirmation envoyé à {count} médecin(s) à confirmer."
             if count
@@ -236,7 +239,9 @@ def reactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Re
 @router.post("/medecins/{doctor_id}/rappel")
 def remind(doctor_id: DbId, request: Request, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
-        d = reminders.remind_one(session, request.app.state.settings, caller.principal, doctor_id)
+        d = reminders.remind_one(
+            session, request.app.state.settings, public_base_url(request), caller.principal, doctor_id
+        )
         return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."
 
     return act(f"/espace/medecins/{doctor_id}", do)

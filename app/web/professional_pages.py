@@ -13,12 +13,13 @@ from app.accounts.policy import Action, submitter_kind
 from app.audit.service import record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
+from app.core.links import public_base_url
 from app.requests import repository
 from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import day_in_paris
 from app.requests.service import submit_request
 from app.web.pages import render
-from app.web.request_form import FIELDS, REASONS, request_from_form
+from app.web.request_form import FIELDS, LABELS, REASONS, request_from_form
 from app.web.request_pages import summary
 from app.web.session import Caller, page_for, redirect
 
@@ -86,13 +87,16 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
         data = request_from_form(values, submitted_by=kind, patient_consent_attested=values["attested"] == "yes")
     except ValidationError as exc:
         errors = [
-            FieldError(field="patient_consent_attested", message="Confirmez que le patient a donné son accord.")
+            FieldError(
+                field="patient_consent_attested",
+                message="Accord du patient : confirmez que le patient a donné son accord.",
+            )
             if e.field == "consent"
             else e
-            for e in field_errors_from_validation(exc.errors())
+            for e in field_errors_from_validation(exc.errors(), LABELS)
         ]
         return _form(request, caller, values, 422, errors)
-    public_url = request.app.state.settings.public_url
+    public_url = public_base_url(request)
     try:
         created, duplicate, _ = await run_in_threadpool(
             submit_request, session, geocoding, caller.principal, data, public_url

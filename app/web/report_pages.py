@@ -14,6 +14,7 @@ from app.core import spreadsheet
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable
 from app.core.inputs import BoundedDate
+from app.core.links import public_base_url
 from app.requests import reporting, sources
 from app.requests.sources import SourceCreate
 from app.web.pages import CLOSE_REASONS, render
@@ -36,7 +37,7 @@ SOURCE_KINDS = {
 
 @router.get("/sources", response_class=HTMLResponse)
 def source_list(request: Request, caller: SourceManager, session: DbSession) -> HTMLResponse:
-    public_url = request.app.state.settings.public_url
+    public_url = public_base_url(request)
     rows = [
         {"source": s, "count": n, "url": sources.form_url(public_url, s)}
         for s, n in sources.visible_sources(session, caller.principal, caller.cpts)

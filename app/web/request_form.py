@@ -3,6 +3,8 @@
 It posts to itself; errors come back next to their fields; an undecidable commune comes
 back as a list of the postcode's communes to pick from."""
 
+import re
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
@@ -11,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
+from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
 from app.requests.models import Source
 from app.requests.ranking import LANGUAGE_NAMES
@@ -28,6 +31,28 @@ REASONS = [
     ("never_had", "Je n'en ai jamais eu"),
     ("other", "Autre raison"),
 ]
+# The questionnaire's fields as the person reads them: every error message starts with one.
+LABELS = {
+    "submitted_by": "Pour qui est la demande",
+    "family_name": "Nom",
+    "given_name": "Prénom",
+    "birth_date": "Date de naissance",
+    "phone": "Téléphone",
+    "email": "E-mail",
+    "preferred_channel": "Moyen de contact",
+    "address": "Numéro et rue",
+    "postcode": "Code postal",
+    "city": "Commune",
+    "ald": "Affection de longue durée",
+    "css_or_ame": "Complémentaire santé solidaire ou AME",
+    "needs_home_visits": "Déplacement au cabinet",
+    "no_doctor_reason": "Pourquoi pas de médecin traitant",
+    "languages": "Langues parlées",
+    "comment": "Un mot pour la coordination",
+    "consent": "Accord",
+    "patient_consent_attested": "Accord du patient",
+}
+_FRENCH_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _LANGUAGE_CODES = {normalize_name(name): code for code, name in LANGUAGE_NAMES.items()}
 FIELDS = (
     "source",
@@ -96,11 +121,11 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
     try:
         data = request_from_form(values)
     except ValidationError as exc:
-        return _page(request, session, values, 422, field_errors_from_validation(exc.errors()))
+        return _page(request, session, values, 422, field_errors_from_validation(exc.errors(), LABELS))
     try:
         # Synchronous work (database, geocoder) off the event loop.
         created, duplicate, follow_up = await run_in_threadpool(
-            submit_request, session, geocoding, None, data, request.app.state.settings.public_url
+            submit_request, session, geocoding, None, data, public_base_url(request)
         )
     except ApiError as exc:
         return _page(
@@ -119,26 +144,32 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
 def request_from_form(values: dict[str, str], **extra: object) -> RequestCreate:
     """The questionnaire's fields (as posted, stripped) as a request; ValidationError otherwise.
     Also used by the workspace, where a professional fills it for a patient."""
-    payload = {
-        **{
-            k: values[k] or None
-            for k in (
-                "family_name",
-                "given_name",
-                "birth_date",
-                "phone",
-                "email",
-                "address",
-                "postcode",
-                "city",
-                "comment",
-                "source",
-                "cpts",
-                "website",
-            )
-        },
+    # An empty answer is no answer: "missing" then names the field ("Nom : à remplir"),
+    # where None would be "a text is expected".
+    payload: dict[str, object] = {
+        k: values[k]
+        for k in (
+            "family_name",
+            "given_name",
+            "birth_date",
+            "phone",
+            "email",
+            "address",
+            "postcode",
+            "city",
+            "comment",
+            "source",
+            "cpts",
+            "website",
+            "preferred_channel",
+        )
+        if values[k]
+    }
+    if french_date := _FRENCH_DATE.match(values["birth_date"]):  # typed as people write it: 02/03/1950
+        day, month, year = french_date.groups()
+        payload["birth_date"] = f"{year}-{int(month):02d}-{int(day):02d}"
+    payload |= {
         "submitted_by": values["submitted_by"] or "patient",
-        "preferred_channel": values["preferred_channel"] or "sms",
         "ald": values["ald"] == "yes",
         "css_or_ame": values["css_or_ame"] or "unknown",
         "needs_home_visits": values["needs_home_visits"] == "yes",
@@ -146,5 +177,4 @@ def request_from_form(values: dict[str, str], **extra: object) -> RequestCreate:
         "languages": _languages(values["languages"]),
         "consent": values["consent"] == "yes",
     }
-    payload["postcode"] = payload["postcode"] or ""
     return RequestCreate.model_validate(payload | extra)

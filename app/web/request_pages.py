@@ -25,6 +25,7 @@ from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
 from app.requests.priority import Weights, age_on, day_in_paris, priority_of
+from app.requests.receipts import to_call
 from app.requests.schemas import NoteIn, SendListIn, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.models import TerritoryCommune
@@ -63,6 +64,7 @@ def summary(r: PatientRequest, today: date) -> dict:
         "days_waiting": (today - r.created_at.date()).days,
         "created_at": r.created_at,
         "submitted_by": r.submitted_by,
+        "to_call": to_call(r),
     }
 
 
