@@ -52,6 +52,7 @@ def _test_settings(database_url: str) -> Settings:
         database_url=database_url,
         ban_url=None,
         secret_key="test-secret-key",
+        public_url="http://127.0.0.1:8000",  # links as a deployment sets them (unset: test_hardening_form.py)
         intake_per_minute=100_000,
         lookups_per_minute=100_000,
     )

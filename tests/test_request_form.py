@@ -22,9 +22,9 @@ def test_a_filled_form_is_accepted_with_a_follow_up_link(client):
 
 
 def test_errors_come_back_next_to_their_fields_and_the_answers_are_kept(client):
-    response = client.post("/", data=form(phone="03 21 00 00 00", consent=""))
+    response = client.post("/", data=form(phone="12", consent=""))
     assert response.status_code == 422
-    assert 'id="phone-error"' in response.text and "Numéro de téléphone portable attendu" in response.text
+    assert 'id="phone-error"' in response.text and "Téléphone : un numéro français" in response.text
     assert 'id="consent-error"' in response.text
     assert 'value="Dupré"' in response.text  # nothing typed is lost
 

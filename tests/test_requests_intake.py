@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from app.core.identifiers import CONTACT_PHONE_EXPECTED
 from tests.factories import answers, born, submit  # noqa: F401 (answers: kept importable from here)
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
@@ -50,8 +51,13 @@ def test_undecidable_commune_asks_which_one(client):
     ("changes", "field", "message"),
     [
         ({"consent": False}, "consent", "Votre accord est nécessaire pour traiter votre demande."),
-        ({"phone": "03 21 00 00 00"}, "phone", "Numéro de téléphone portable attendu (06 ou 07…)."),
-        ({"phone": "12"}, "phone", "Numéro de téléphone invalide."),
+        (
+            {"phone": "03 21 00 00 00", "preferred_channel": "sms"},
+            "preferred_channel",
+            "Être contacté par SMS : ce numéro est un fixe, il ne reçoit pas de SMS. "
+            "Choisissez « Appel téléphonique », ou « E-mail » avec votre adresse.",
+        ),
+        ({"phone": "12"}, "phone", CONTACT_PHONE_EXPECTED),
         ({"birth_date": (date.today() + timedelta(days=2)).isoformat()}, "birth_date", "Date de naissance invalide."),
         ({"email": "anne@"}, "email", "Adresse e-mail invalide."),
         ({"family_name": ""}, "family_name", "Trop court."),
