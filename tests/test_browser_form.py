@@ -16,7 +16,7 @@ def test_a_patient_fills_the_form_submits_and_follows_the_request(database_url, 
         page.get_by_label("Nom", exact=True).fill("Dupré")
         page.get_by_label("Prénom").fill("Anne")
         page.get_by_label("Date de naissance").fill(born(72))
-        page.get_by_label("Téléphone portable").fill("06 12 34 56 78")
+        page.get_by_label("Téléphone", exact=True).fill("06 12 34 56 78")
         page.get_by_label("Numéro et rue").fill("5 rue de Cambrai")
         page.get_by_label("Code postal").fill("62217")
         # The commune is left empty: 62217 serves seven communes, the page asks which one.

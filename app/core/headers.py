@@ -114,7 +114,7 @@ class SecurityHeadersMiddleware:
         self.page_headers = _common(page_policy(settings))
         self.docs_headers = _common(docs_policy)
         self.docs_paths = docs_paths
-        self.public_https = settings.public_url.startswith("https://")
+        self.public_https = (settings.public_url or "").startswith("https://")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
