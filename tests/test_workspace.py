@@ -149,7 +149,8 @@ def test_the_coordinators_day_send_preview_send_match(client, db, demo):
         data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "preview"},
     )
     assert preview.status_code == 200 and "Aperçu (SMS" in preview.text
-    assert db.scalars(select(OutboxMessage)).all() == []  # a preview sends nothing
+    # A preview sends nothing (the receipts written at submission aside).
+    assert db.scalars(select(OutboxMessage).where(OutboxMessage.kind != "receipt")).all() == []
     sent = client.post(
         f"/espace/demandes/{request_id}/liste",
         data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "send"},
@@ -288,7 +289,7 @@ def test_a_professional_sees_its_requests_and_submits_one(client, db, demo):
         "no_doctor_reason": "moved_in",
     }
     refused = client.post("/espace/mes-demandes/nouvelle", data=patient)
-    assert refused.status_code == 422 and "Confirmez que le patient a donné son accord." in refused.text
+    assert refused.status_code == 422 and "Accord du patient : confirmez que le patient a donné son accord." in refused.text
     done = client.post("/espace/mes-demandes/nouvelle", data=patient | {"patient_consent_attested": "yes"})
     assert "Demande de Marc LENOIR enregistrée" in flash_of(done.text)
     assert "LENOIR Marc" in done.text
