@@ -289,7 +289,8 @@ def test_a_professional_sees_its_requests_and_submits_one(client, db, demo):
         "no_doctor_reason": "moved_in",
     }
     refused = client.post("/espace/mes-demandes/nouvelle", data=patient)
-    assert refused.status_code == 422 and "Accord du patient : confirmez que le patient a donné son accord." in refused.text
+    assert refused.status_code == 422
+    assert "Accord du patient : confirmez que le patient a donné son accord." in refused.text
     done = client.post("/espace/mes-demandes/nouvelle", data=patient | {"patient_consent_attested": "yes"})
     assert "Demande de Marc LENOIR enregistrée" in flash_of(done.text)
     assert "LENOIR Marc" in done.text
