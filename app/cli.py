@@ -104,7 +104,8 @@ def _start_worker_thread():
 @click.option("--once", is_flag=True, help="Send what is due, then stop.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between two looks at the outbox.")
 def worker(once: bool, interval: float) -> None:
-    """Deliver the outbox's messages (e-mail, SMS), with retries and backoff."""
+    """Deliver the outbox's messages (e-mail, SMS), with retries and backoff; apply the
+    retention of personal data once a day."""
     import signal
     import threading
 
@@ -200,6 +201,29 @@ def openapi(output: Path, check: bool) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(rendered, encoding="utf-8")
     click.echo(f"wrote {output}")
+
+
+@main.group()
+def retention() -> None:
+    """Retention of personal data (also run daily by the worker)."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would be erased; change nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Erase the personal data whose retention period is over; print the counts."""
+    from app.core.database import get_sessionmaker
+    from app.core.logging import configure_logging
+    from app.privacy import retention as rules
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    migrations.upgrade()
+    with get_sessionmaker()() as session:
+        counts = rules.run(session, settings, dry_run=dry_run)
+    verb = "to erase" if dry_run else "erased"
+    for name, number in counts.as_dict().items():
+        click.echo(f"{name:22s} {number:8d} {verb}")
 
 
 @main.group()

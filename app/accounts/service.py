@@ -131,6 +131,11 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
         session.commit()
         return user
     user.active = active
+    # Retention counts inactivity from a reactivation too, and erasure from a deactivation.
+    if active:
+        user.last_active_at, user.deactivated_at = utcnow(), None
+    else:
+        user.deactivated_at = utcnow()
     territory_ids: list[int | None] = [*sorted(user.territory_ids & principal.territory_ids)] or [None]
     for territory_id in territory_ids:
         record(session, principal, action, "user", user.id, territory_id)
@@ -188,6 +193,7 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
         raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
     if failures is not None:
         session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
+    user.last_active_at = now  # committed with the session opened next; retention reads it
     return user
 
 

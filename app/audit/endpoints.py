@@ -27,6 +27,7 @@ class AuditEventOut(BaseModel):
     object_type: str
     object_id: str
     client_address: str | None
+    details: dict[str, int] | None = None
 
 
 @router.get("/audit", response_model=list[AuditEventOut], responses=error_responses(401, 403))

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -24,3 +24,5 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str] = mapped_column(String(40))
     client_address: Mapped[str | None] = mapped_column(String(45))
+    # Figures about the event, never personal data: e.g. a retention run's counts.
+    details: Mapped[dict[str, int] | None] = mapped_column(JSON)

@@ -104,6 +104,25 @@ class Settings(BaseSettings):
     # "test-only-cheap" to hash hundreds of accounts in milliseconds. Warned about at start.
     password_hash_cost: Literal["standard", "test-only-cheap"] = "standard"
 
+    # --- Retention of personal data (app/privacy/retention.py), run daily by the worker ---
+    # A closed or matched médecin-traitant request: its personal data erased this long after
+    # its closure (the anonymous facts the indicators count are kept).
+    retention_closed_request_months: int = Field(default=12, ge=1, le=120)
+    # A request out of territory, or closed because the patient withdrew or could not be
+    # reached: erased this long after its last event.
+    retention_abandoned_request_months: int = Field(default=3, ge=1, le=120)
+    # An unscheduled-care booking: the patient's fields erased this long after the slot.
+    retention_snp_booking_months: int = Field(default=3, ge=1, le=120)
+    # Outbox messages sent or failed for good: recipient and body erased after these days.
+    retention_outbox_days: int = Field(default=30, ge=1, le=3650)
+    # The audit trail (no personal data of patients): rows older than this are dropped.
+    retention_audit_months: int = Field(default=36, ge=12, le=240)
+    # Accounts: deactivated after this long without signing in, erased this long after that.
+    retention_account_inactive_months: int = Field(default=24, ge=1, le=240)
+    retention_account_erase_months: int = Field(default=12, ge=1, le=240)
+    # Rows changed per transaction by a retention run.
+    retention_batch_size: int = Field(default=500, ge=1, le=10000)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -18,6 +18,7 @@ from app.notifications.senders import DeliveryError, Outgoing, Sender, build_sen
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
+RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if_due)
 
 
 def enqueue(
@@ -98,6 +99,7 @@ class OutboxWorker:
         self.sessions = sessions
         self.senders = senders or build_senders(settings)
         self.clock = clock
+        self._retention_due_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -196,10 +198,27 @@ class OutboxWorker:
                 sent += 1
         return sent
 
+    def retain_if_due(self) -> bool:
+        """Runs the retention of personal data (app/privacy/retention.py) once a day: at the
+        worker's start, then a day after each run. True when it ran."""
+        from app.privacy import retention
+
+        now = self.clock()
+        if self._retention_due_at is not None and now < self._retention_due_at:
+            return False
+        self._retention_due_at = now + RETENTION_EVERY
+        with self.sessions() as session:
+            retention.run(session, self.settings, now)
+        return True
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
                 self.run_once()
             except Exception as exc:
                 logger.error("outbox_worker_error", extra=error_fields(exc))
+            try:
+                self.retain_if_due()
+            except Exception as exc:
+                logger.error("retention_error", extra=error_fields(exc))
             stop.wait(interval)

@@ -85,6 +85,11 @@ class PatientRequest(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     comment: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the personal data was erased (app/privacy/retention.py): names and phone
+    # blanked, the birth date reduced to the 1st of January of its decade, the age at intake
+    # kept as a band ("60-69"); what the indicators count survives.
+    age_band: Mapped[str | None] = mapped_column(String(10))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | coordinator
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

@@ -167,6 +167,8 @@ class Booking(Base):
     booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Our identifier of the appointment towards the SAS platform (FrAppointmentSAS.identifier).
     sas_appointment_id: Mapped[str | None] = mapped_column(String(36))
+    # Set when the patient's fields were erased (app/privacy/retention.py).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
