@@ -374,3 +374,29 @@ def test_the_command_line_runs_it_and_the_dry_run_changes_nothing(database_url, 
     assert "1 erased" in done.stdout
     assert db.get(OutboxMessage, message).body == ""
     assert "Quennehen" not in done.stdout + done.stderr
+
+
+def test_an_erased_request_still_opens_in_the_api_the_workspace_and_the_exports(
+    client, demo_territories, coordinator, write_session, settings
+):
+    matched, closed, _ = _closed_and_matched(client, coordinator)
+    retention.run(write_session, settings, months_later(13))
+    write_session.rollback()
+
+    shown = client.get(f"/api/v1/requests/{closed}", headers=coordinator)
+    assert shown.status_code == 200 and shown.json()["family_name"] == ""
+    assert shown.json()["status"] == "closed" and shown.json()["close_reason"] == "found_alone"
+    for export_format in ("csv", "xlsx"):
+        exported = client.get("/api/v1/requests/export", params={"format": export_format}, headers=coordinator)
+        assert exported.status_code == 200
+    assert "Quennehen" not in client.get("/api/v1/requests/export", headers=coordinator).text
+
+    factories.account_headers(write_session, "coordinator", 77, ["grand-arras"])
+    signed_in = client.post(
+        "/espace/connexion",
+        data={"email": "coordinator77@test.example.fr", "password": factories.PASSWORD},
+        follow_redirects=False,
+    )
+    assert signed_in.status_code == 303
+    page = client.get(f"/espace/demandes/{matched}")
+    assert page.status_code == 200 and "Quennehen" not in page.text and NOTE not in page.text
