@@ -139,8 +139,8 @@ def test_a_pharmacists_submission_is_credited_to_the_pharmacy(client, db, demo, 
         "csrf_token": csrf_of(page),
         "patient_consent_attested": "yes",
     }
-    response = client.post("/espace/mes-demandes/nouvelle", data=values, follow_redirects=False)
-    assert response.status_code == 303, response.text
+    response = client.post("/espace/mes-demandes/nouvelle", data=values)
+    assert "Le patient reçoit l&#39;accusé de réception et son lien de suivi par SMS." in response.text
     created = db.scalars(select(PatientRequest).where(PatientRequest.family_name == "Lefebvre")).one()
     assert created.source is not None and created.source.name == "Pharmacie centrale d'Arras"
     assert created.source.kind == "pharmacy" and created.submitted_by == "professional"
@@ -247,3 +247,17 @@ def test_each_yes_no_question_is_a_fieldset_with_its_legend(client):
     ):
         assert f"<legend>{question}</legend>" in html, question
     assert html.count('type="radio"') == 12
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({}, "Nous vous l'envoyons aussi par SMS au 06 12 34 56 78."),
+        ({"preferred_channel": "email", "email": "anne@example.fr"}, "par e-mail à anne@example.fr."),
+        ({"phone": "03 21 55 66 77", "preferred_channel": "phone"}, "La coordination vous appellera au 03 21 55 66 77"),
+    ],
+)
+def test_the_page_after_submission_says_how_the_receipt_comes(client, changes, said):
+    response = client.post("/", data=form(**changes))
+    assert response.status_code == 200, response.text
+    assert said in response.text

@@ -17,6 +17,7 @@ from app.core.links import public_base_url
 from app.requests import repository
 from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import day_in_paris
+from app.requests.receipts import receipt_channel
 from app.requests.service import submit_request
 from app.web.pages import render
 from app.web.request_form import FIELDS, LABELS, REASONS, request_from_form
@@ -112,10 +113,22 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
             exc.fields or [FieldError(field="form", message=exc.message)],
             exc.extra.get("candidates", []),
         )
-    message = _said(created, duplicate)
+    message = _said(created, duplicate) + _receipt_said(created)
     if caller.can(Action.LIST_OWN_SUBMISSIONS):
         return redirect("/espace/mes-demandes", message)
     return redirect(f"/espace/demandes/{created.id}", message)
+
+
+def _receipt_said(created: PatientRequest) -> str:
+    """What the professional tells the patient to expect."""
+    if created.status == RequestStatus.OUT_OF_TERRITORY:
+        return ""
+    reach = receipt_channel(created.preferred_channel, created.phone, created.email)
+    if reach is None:
+        return " Le patient n'a qu'un fixe : la coordination l'appellera pour le lui confirmer."
+    return (
+        f" Le patient reçoit l'accusé de réception et son lien de suivi par {'SMS' if reach[0] == 'sms' else 'e-mail'}."
+    )
 
 
 def _said(created: PatientRequest, duplicate: bool) -> str:

@@ -15,8 +15,9 @@ from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
-from app.requests.models import Source
+from app.requests.models import RequestStatus, Source
 from app.requests.ranking import LANGUAGE_NAMES
+from app.requests.receipts import receipt_channel
 from app.requests.schemas import RequestCreate
 from app.requests.service import submission_message, submit_request
 from app.territories.communes import normalize_name
@@ -137,7 +138,10 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
             exc.extra.get("candidates", []),
         )
     message = submission_message(created, duplicate, data.cpts)
-    context = {"status": created.status, "message": message, "follow_up_url": follow_up}
+    receipt = None
+    if created.status != RequestStatus.OUT_OF_TERRITORY:  # no receipt is written outside every CPTS
+        receipt = receipt_channel(created.preferred_channel, created.phone, created.email) or ("phone", created.phone)
+    context = {"status": created.status, "message": message, "follow_up_url": follow_up, "receipt": receipt}
     return templates.TemplateResponse(request, "request_done.html", context)
 
 
