@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the project (in .venv) and runs the whole test suite twice: on SQLite, then on
-# PostgreSQL. PostgreSQL is taken at $ORIENTATION_TEST_POSTGRES_URL, by default the local
-# server (127.0.0.1:5432, user postgres, database test). Without one the PostgreSQL run is
-# skipped with a warning, unless ORIENTATION_REQUIRE_POSTGRES=1 (set by CI), then it fails.
+# Installs the project (in .venv), checks it with ruff (lint, format) and mypy (types of
+# app/), then runs the whole test suite twice: on SQLite, then on PostgreSQL. PostgreSQL is
+# taken at $ORIENTATION_TEST_POSTGRES_URL, by default the local server (127.0.0.1:5432, user
+# postgres, database test). Without one the PostgreSQL run is skipped with a warning, unless
+# ORIENTATION_REQUIRE_POSTGRES=1 (set by CI), then it fails.
 # Extra arguments go to pytest: scripts/test.sh -k residency
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,9 @@ fi
 echo "=== Lint and format (ruff)"
 .venv/bin/ruff check app tests bench scripts migrations
 .venv/bin/ruff format --check app tests bench scripts migrations
+
+echo "=== Types (mypy, configured in pyproject.toml)"
+.venv/bin/mypy
 
 PG_URL="${ORIENTATION_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 status=0
