@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import ApiToken, Membership, User, WebSession
 from app.audit.models import AuditEvent
-from app.core.database import utcnow
+from app.core.database import execute_dml, utcnow
 from app.core.settings import Settings
 from app.geocoding.cache import cache_key
 from app.geocoding.models import GeocodeCacheEntry
@@ -243,7 +243,7 @@ def _drop_expired_geocoding(session: Session, settings: Settings, now: datetime,
     condition = GeocodeCacheEntry.created_at < now - timedelta(days=settings.geocode_cache_days)
     if dry_run:
         return _count(session, GeocodeCacheEntry, condition)
-    dropped = session.execute(delete(GeocodeCacheEntry).where(condition)).rowcount
+    dropped = execute_dml(session, delete(GeocodeCacheEntry).where(condition)).rowcount
     session.commit()
     return dropped or 0
 
@@ -257,7 +257,7 @@ def _drop_old_audit(session: Session, settings: Settings, now: datetime, dry_run
         # The trail is append-only there (trigger); this function alone may drop its old rows.
         dropped = session.scalar(text("SELECT purge_audit_events(:older_than)"), {"older_than": older_than})
     else:
-        dropped = session.execute(delete(AuditEvent).where(condition)).rowcount
+        dropped = execute_dml(session, delete(AuditEvent).where(condition)).rowcount
     session.commit()
     return dropped or 0
 
