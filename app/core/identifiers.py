@@ -94,16 +94,19 @@ def can_receive_sms(e164: str | None) -> bool:
 
 
 def french_phone(value: str | None) -> str:
-    """+33321000000 → 03 21 00 00 00, as people read and dial it."""
-    if not value or not value.startswith("+33") or len(value) != 12:
-        return _international(value) if value else ""
-    digits = "0" + value[3:]
-    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
-
-
-def _international(value: str) -> str:
-    """+32470123456 → +32 470 12 34 56: a foreign number as its country writes it."""
+    """A stored number as people in France read and dial it, the one format every page and
+    message shows: +33321000001 → 03 21 00 00 01, +262692123456 → 0692 12 34 56 (national
+    format of the French numbering plans); a foreign number in its international format.
+    Anything unreadable is shown as it is."""
+    if not value:
+        return ""
     try:
-        return phonenumbers.format_number(phonenumbers.parse(value), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        number = phonenumbers.parse(value, "FR")
     except phonenumbers.NumberParseException:
         return value
+    if not phonenumbers.is_possible_number(number):
+        return value
+    french = phonenumbers.region_code_for_number(number) in _FRENCH_REGIONS or number.country_code == 33
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if french else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+

@@ -7,6 +7,7 @@ from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
+from app.core.identifiers import french_phone
 from app.core.settings import Settings
 from app.doctors.links import make_link
 from app.doctors.models import STALE_AFTER, Doctor
@@ -22,7 +23,7 @@ def _enqueue_reminder(session: Session, settings: Settings, base_url: str, docto
         "email",
         family_name=doctor.family_name,
         territory=doctor.territory.name,
-        territory_phone=doctor.territory.phone,
+        territory_phone=french_phone(doctor.territory.phone),
         link=link,
         days=settings.confirmation_link_days,
     )

@@ -12,7 +12,7 @@ from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus
-from app.requests.ranking import distance_to
+from app.requests.ranking import placed_distance_to
 from app.requests.receipts import receipt_channel
 from app.requests.schemas import MessagePreview, SendListIn
 from app.requests.service import get_request, move
@@ -57,7 +57,21 @@ def _context(request: PatientRequest) -> dict[str, object]:
     return {
         "given_name": request.given_name,
         "territory": territory.name,
-        "territory_phone": territory.phone,
+        "territory_phone": french_phone(territory.phone) or None,
+    }
+
+
+def _doctor_lines(request: PatientRequest, doctor: Doctor) -> dict[str, str | None]:
+    """A doctor as a message names it. The distance only between two placed addresses: from a
+    commune's centre it would be a figure about nobody's home ("à 0,0 km")."""
+    location = doctor.locations[0]
+    distance = placed_distance_to(request, location)
+    return {
+        "name": f"Dr {doctor.given_name} {doctor.family_name}",
+        "address": location.address,
+        "commune": location.city,
+        "phone": french_phone(location.phone or doctor.phone) or None,
+        "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
     }
 
 
@@ -70,17 +84,7 @@ def compose_doctor_list(
     channel, recipient = _recipient(request, data.channel)
     doctors = []
     for doctor in _doctors(session, request, data.doctor_ids):
-        location = doctor.locations[0]
-        distance = distance_to(request, location)
-        doctors.append(
-            {
-                "name": f"Dr {doctor.given_name} {doctor.family_name}",
-                "address": location.address,
-                "commune": location.city,
-                "phone": french_phone(location.phone or doctor.phone) or None,
-                "distance": f"{distance:.1f}".replace(".", ",") if distance is not None else None,
-            }
-        )
+        doctors.append(_doctor_lines(request, doctor))
     subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
     return request, MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
 
@@ -110,15 +114,40 @@ def send_doctor_list(session: Session, principal: Principal, request_id: int, da
     session.commit()
 
 
-def enqueue_outcome(session: Session, request: PatientRequest, status: RequestStatus, doctor: Doctor | None) -> None:
-    # By e-mail when that is the patient's choice and there is an address; else by SMS.
+# Why a request was closed, as the patient reads it ("Votre demande … est close : …").
+CLOSED_BECAUSE = {
+    "found_alone": "vous nous avez indiqué avoir trouvé un médecin traitant",
+    "unreachable": "nous n'avons pas réussi à vous joindre",
+    "withdrew": "vous nous avez indiqué ne plus en avoir besoin",
+    "moved_out": "vous avez quitté le territoire de la CPTS",
+}
+
+
+def enqueue_outcome(
+    session: Session,
+    request: PatientRequest,
+    status: RequestStatus,
+    doctor: Doctor | None,
+    close_reason: str | None = None,
+) -> None:
+    """Tells the patient the outcome: the doctor found (where, how to reach the practice, how
+    the first appointment goes), or why the request is closed and how to reach the
+    coordination. Never for a duplicate: the patient's other request goes on."""
+    if status is RequestStatus.CLOSED and close_reason == "duplicate":
+        return
     # By the receipt's rule: e-mail when chosen, else SMS to a mobile, else e-mail if any.
     reach = receipt_channel(request.preferred_channel, request.phone, request.email)
     if reach is None:  # a landline only: the coordination tells them on the phone
         return
     channel, recipient = reach
-    doctor_name = f"Le Dr {doctor.given_name} {doctor.family_name}" if doctor else ""
-    subject, body = render("outcome", channel, status=status.value, doctor=doctor_name, **_context(request))
+    subject, body = render(
+        "outcome",
+        channel,
+        status=status.value,
+        doctor=_doctor_lines(request, doctor) if doctor else None,
+        closed_because=CLOSED_BECAUSE.get(close_reason or ""),
+        **_context(request),
+    )
     enqueue(
         session,
         kind="outcome",

@@ -53,6 +53,8 @@ class PatientRequest(Base):
             sqlite_where=text("status IN ('received', 'proposed')"),
             postgresql_where=text("status IN ('received', 'proposed')"),
         ),
+        # The same phone and birth date in a CPTS: a possible duplicate (app.requests.service).
+        Index("ix_patient_requests_birth_date_phone", "territory_id", "birth_date", "phone"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +99,11 @@ class PatientRequest(Base):
     identity_key: Mapped[str] = mapped_column(String(64))
     follow_up_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     matched_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
+    # Possibly the same patient as this earlier open request (same phone and birth date, other
+    # names): shown on that request, not as a row of its own, until merged or told apart.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patient_requests.id", ondelete="SET NULL"), index=True
+    )
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -3,8 +3,11 @@
 Eligible: a doctor of the request's CPTS, active, accepting, with places left today, whose
 constraints the patient meets (priority patients only; home visits within its radius when
 the patient needs them; its maximum distance; a shared language when the patient gave some).
-Ordered by distance (great-circle, whole kilometres), then by places left, so that the same
-nearest doctor is not always the one asked. Doctors excluded only because their entry is
+Ordered (ORDER_EXPLANATION says it to the coordinator, _order does it): first the doctors who
+keep their places for priority patients (a priority patient takes one of those, leaving the
+open places to the others), then by distance rounded to the kilometre (great-circle), then by
+places left, so that the same nearest doctor is not always the one asked; then the exact
+distance. Doctors excluded only because their entry is
 stale are listed apart: the coordinator can phone them."""
 
 from collections.abc import Sequence
@@ -56,6 +59,18 @@ def distance_to(request: PatientRequest, location: PracticeCard | PracticeLocati
     if request.latitude is None or request.longitude is None or location.latitude is None or location.longitude is None:
         return None
     return great_circle_km(request.latitude, request.longitude, location.latitude, location.longitude)
+
+
+# Positions that are the address itself, not a commune's centre (app.geocoding precision).
+PLACED = frozenset({"housenumber", "street", "locality"})
+
+
+def placed_distance_to(request: PatientRequest, location: PracticeLocation) -> float | None:
+    """The distance a patient may read: only when both the patient's and the practice's
+    addresses were placed by the geocoder (a commune's centre says nothing about either)."""
+    if request.precision not in PLACED or location.precision not in PLACED:
+        return None
+    return distance_to(request, location)
 
 
 def _assess(request: PatientRequest, doctor: DoctorCard, today: date) -> Suggestion | None:
@@ -111,10 +126,20 @@ def _explain(request: PatientRequest, suggestion: Suggestion) -> Suggestion:
     return suggestion
 
 
-def _order(suggestion: Suggestion) -> tuple[float, int, float]:
+ORDER_EXPLANATION = (
+    "Ordre de la liste : d'abord les médecins qui réservent leurs places aux patients prioritaires, "
+    "puis du plus proche au plus lointain en kilomètres arrondis (4,1 km et 3,8 km comptent tous deux "
+    "pour 4 km), puis, à kilomètre égal, ceux qui ont le plus de places ; un cabinet sans position "
+    "connue vient en dernier."
+)
+
+
+def _order(suggestion: Suggestion) -> tuple[int, float, int, float]:
+    """The order of ORDER_EXPLANATION: change them together."""
     distance = suggestion.distance_km
     whole_km = float("inf") if distance is None else float(round(distance))
-    return (whole_km, -suggestion.places_left, distance if distance is not None else float("inf"))
+    reserved_first = 0 if suggestion.doctor.priority_only else 1
+    return (reserved_first, whole_km, -suggestion.places_left, distance if distance is not None else float("inf"))
 
 
 def rank_doctors(

@@ -3,14 +3,16 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
 from app.requests.models import OPEN_STATUSES, PatientRequest, Source
 from app.requests.priority import day_in_paris, score_expression
 from app.territories.models import Territory
+
+OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class QueueFilters:
     source: str | None = None
     commune: str | None = None
     q: str | None = None
+    # The coordination's queue folds a possible duplicate into its original's row; a
+    # professional's list of its own submissions shows them all.
+    fold_possible_duplicates: bool = True
 
 
 def queue_page(
@@ -37,6 +42,16 @@ def queue_page(
         query = query.where(Territory.slug == filters.cpts)
     if filters.statuses:
         query = query.where(PatientRequest.status.in_(filters.statuses))
+    # A possible duplicate is shown on the open request it may duplicate, not as a row of its own.
+    if filters.fold_possible_duplicates:
+        original = aliased(PatientRequest)
+        query = query.where(
+            ~exists().where(
+                original.id == PatientRequest.duplicate_of_id,
+                PatientRequest.status.in_(OPEN_VALUES),
+                original.status.in_(OPEN_VALUES),
+            )
+        )
     if filters.source:
         query = query.where(PatientRequest.source.has(Source.tag == filters.source))
     if filters.commune:
@@ -57,6 +72,19 @@ def queue_page(
         .offset((page - 1) * per_page)
     ).all()
     return list(rows), total
+
+
+def flagged_as_duplicated(session: Session, request_ids: list[int]) -> set[int]:
+    """Which of these requests have an open possible duplicate waiting for the coordinator."""
+    if not request_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(PatientRequest.duplicate_of_id).where(
+                PatientRequest.duplicate_of_id.in_(request_ids), PatientRequest.status.in_(OPEN_VALUES)
+            )
+        )
+    )
 
 
 def by_follow_up_token(session: Session, token_hash: str) -> PatientRequest | None:

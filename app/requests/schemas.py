@@ -9,7 +9,7 @@ from app.core.inputs import DbId
 SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
 Channel = Literal["sms", "email", "phone"]
-CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "other"]
+CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "duplicate", "other"]
 
 
 class RequestCreate(BaseModel):
@@ -186,6 +186,9 @@ class RequestOut(BaseModel):
     priority: PriorityOut
     days_waiting: int
     matched_doctor_id: int | None
+    duplicate_of_id: int | None = Field(
+        description="Possibly the same patient as this open request (same phone and birth date): merge or tell apart."
+    )
     created_at: datetime
     updated_at: datetime
     events: list[EventOut]

@@ -3,7 +3,7 @@
 import hashlib
 from datetime import date
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -17,7 +17,7 @@ from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
-from app.geocoding.service import GeocodingService
+from app.geocoding.service import GeocodingService, Placement
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
 from app.requests.ranking import Ranking, rank_doctors
@@ -26,6 +26,9 @@ from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, Requ
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
 from app.territories.residency import check_residency
+
+# The close reason of a request merged into another one of the same patient.
+DUPLICATE = "duplicate"
 
 # Which status may follow which (anything else is a 409).
 TRANSITIONS = {
@@ -103,18 +106,22 @@ def submit_request(
     key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()
 
+    duplicate_of_id = None
     if residency.territory is not None:
-        # Only the id first: a new person (nearly everybody) costs one index lookup.
-        existing_id = session.scalar(
-            select(PatientRequest.id).where(
-                PatientRequest.territory_id == residency.territory.id,
-                PatientRequest.identity_key == key,
-                PatientRequest.status.in_(OPEN_STATUSES),
+        # Only ids first: a new person (nearly everybody) costs one index lookup.
+        same_person, same_phone = _open_requests_of(session, residency.territory.id, key, data)
+        if same_person is not None:
+            existing = session.get_one(PatientRequest, same_person)
+            _update_answers(existing, data, residency.placement, token)
+            existing.events.append(
+                RequestEvent(
+                    user_id=user_id,
+                    actor=_actor(principal, data),
+                    kind="note",
+                    text="Nouvelle demande du même patient : ses réponses et coordonnées sont mises à jour.",
+                )
             )
-        )
-        if existing_id is not None:
-            existing = session.get_one(PatientRequest, existing_id)
-            _update_contact(existing, data, token)
+            # The receipt again: its new follow-up link replaces the one sent the first time.
             _acknowledge(session, existing.id, residency.territory, data, follow_up_url(public_url, token), by)
             record(
                 session,
@@ -127,6 +134,7 @@ def submit_request(
             )
             session.commit()
             return existing, True, follow_up_url(public_url, token)
+        duplicate_of_id = same_phone
 
     now = utcnow()
     territory_id = territory.id if territory else None
@@ -159,6 +167,7 @@ def submit_request(
         submitted_by=submitted_by,
         submitted_by_user_id=user_id,
         identity_key=key,
+        duplicate_of_id=duplicate_of_id,
         follow_up_token_hash=digest(token),
         created_at=now,
         updated_at=now,
@@ -184,6 +193,18 @@ def submit_request(
             "to_status": status.value,
         },
     )
+    if duplicate_of_id is not None:
+        session.execute(
+            _INSERT_EVENT,
+            {
+                "request_id": duplicate_of_id,
+                "user_id": user_id,
+                "actor": _actor(principal, data),
+                "kind": "note",
+                "text": f"Possible doublon : la demande n° {request_id} a le même téléphone et la même date "
+                "de naissance.",
+            },
+        )
     record(
         session,
         principal,
@@ -193,7 +214,9 @@ def submit_request(
         territory_id,
         actor=_actor(None, data),
     )
-    if residency.territory is not None:  # outside every CPTS, the page said we cannot help
+    # Outside every CPTS, the page said we cannot help; a possible duplicate's phone already
+    # had its receipt (the patient's other request): nothing is sent for it.
+    if residency.territory is not None and duplicate_of_id is None:
         _acknowledge(session, request_id, residency.territory, data, follow_up_url(public_url, token), by)
     session.commit()
     # What was stored, detached: its CPTS and source are already at hand, nothing to reload.
@@ -220,12 +243,52 @@ def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: st
     return text + " Vous pouvez suivre son avancement avec votre lien personnel."
 
 
-def _update_contact(request: PatientRequest, data: RequestCreate, token: str) -> None:
+def _open_requests_of(
+    session: Session, territory_id: int, key: str, data: RequestCreate
+) -> tuple[int | None, int | None]:
+    """(the open request of the same person, the open request of the same phone and birth
+    date) in the CPTS. The same person: the same normalised names and birth date. The same
+    phone and birth date under other names is only possibly the same person (a typo, a
+    maiden name; or twins sharing a parent's phone): the coordinator decides."""
+    rows = session.execute(
+        select(PatientRequest.id, PatientRequest.identity_key, PatientRequest.duplicate_of_id)
+        .where(
+            PatientRequest.territory_id == territory_id,
+            PatientRequest.status.in_(OPEN_STATUSES),
+            or_(
+                PatientRequest.identity_key == key,
+                and_(PatientRequest.birth_date == data.birth_date, PatientRequest.phone == data.phone),
+            ),
+        )
+        .order_by(PatientRequest.id)
+    ).all()
+    same_person = next((row.id for row in rows if row.identity_key == key), None)
+    # Linked to the first of them, never to a request that is itself a possible duplicate.
+    same_phone = next((row.id for row in rows if row.duplicate_of_id is None), None)
+    return same_person, same_phone
+
+
+def _update_answers(request: PatientRequest, data: RequestCreate, placement: Placement, token: str) -> None:
+    """A second submission of the same person: its answers are the newer, they replace the
+    earlier ones (the request keeps its place in the queue)."""
     request.phone = data.phone
     if data.email:
         request.email = str(data.email)
     if data.address:
         request.address = data.address
+    commune, point = placement.commune, placement.location
+    if point is not None or commune.insee != request.insee_code:
+        request.postcode, request.insee_code, request.commune_name = data.postcode, commune.insee, commune.name
+        request.latitude = point.latitude if point else None
+        request.longitude = point.longitude if point else None
+        request.precision = point.precision if point else None
+    request.ald = data.ald
+    request.css_or_ame = data.css_or_ame
+    request.needs_home_visits = data.needs_home_visits
+    request.no_doctor_reason = data.no_doctor_reason
+    request.languages = data.languages
+    if data.comment:
+        request.comment = data.comment
     request.preferred_channel = data.preferred_channel or "phone"
     # Only the hash of a follow-up token is kept: a resubmission gets a new link.
     request.follow_up_token_hash = digest(token)
@@ -292,6 +355,7 @@ def request_out(request: PatientRequest) -> RequestOut:
         priority=PriorityOut(**vars(priority)),
         days_waiting=(today - request.created_at.date()).days,
         matched_doctor_id=request.matched_doctor_id,
+        duplicate_of_id=request.duplicate_of_id,
         created_at=request.created_at,
         updated_at=request.updated_at,
         events=[EventOut.model_validate(e) for e in request.events],
@@ -320,10 +384,11 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
             raise Conflict("Ce médecin n'a plus de place disponible.")
         values["matched_doctor_id"] = doctor.id
     move(session, principal, request, target, note=data.note, reason=data.reason, **values)
-    if data.notify and target in (RequestStatus.MATCHED, RequestStatus.CLOSED):
+    # A duplicate's patient has the other request: telling them "closed" would be false.
+    if data.notify and target in (RequestStatus.MATCHED, RequestStatus.CLOSED) and data.reason != DUPLICATE:
         from app.requests.messages import enqueue_outcome
 
-        enqueue_outcome(session, request, target, doctor)
+        enqueue_outcome(session, request, target, doctor, data.reason)
     record(session, principal, f"request.{target.value}", "patient_request", request.id, request.territory_id)
     session.commit()
     session.expire_all()
@@ -382,6 +447,61 @@ def _matching_doctor(session: Session, principal: Principal, request: PatientReq
             fields=[FieldError(field="doctor_id", message="Médecin inconnu dans cette CPTS.")],
         )
     return doctor
+
+
+def possible_duplicates(session: Session, principal: Principal, request: PatientRequest) -> list[PatientRequest]:
+    """The open requests flagged as possibly the same patient as this one."""
+    return list(
+        session.scalars(
+            scoped(PatientRequest, principal)
+            .where(PatientRequest.duplicate_of_id == request.id, PatientRequest.status.in_(OPEN_STATUSES))
+            .order_by(PatientRequest.id)
+        )
+    )
+
+
+def _flagged_pair(session: Session, principal: Principal, request_id: int) -> tuple[PatientRequest, PatientRequest]:
+    ensure(principal, Action.HANDLE_REQUESTS, "Seul un coordinateur traite les doublons.")
+    duplicate = get_request(session, principal, request_id)
+    if duplicate.duplicate_of_id is None:
+        raise Conflict("Cette demande n'est signalée comme doublon d'aucune autre.")
+    return duplicate, get_request(session, principal, duplicate.duplicate_of_id)
+
+
+def _note(principal: Principal, request_id: int, text: str) -> RequestEvent:
+    return RequestEvent(request_id=request_id, user_id=principal.user_id, actor=principal.email, kind="note", text=text)
+
+
+def merge_duplicate(session: Session, principal: Principal, request_id: int) -> PatientRequest:
+    """Closes a possible duplicate into the request it duplicates, as "doublon". Nothing is
+    sent to the patient: the other request goes on. Returns the request kept."""
+    duplicate, kept = _flagged_pair(session, principal, request_id)
+    move(
+        session,
+        principal,
+        duplicate,
+        RequestStatus.CLOSED,
+        reason=DUPLICATE,
+        note=f"Doublon fusionné dans la demande n° {kept.id}.",
+        close_reason=DUPLICATE,
+    )
+    session.add(_note(principal, kept.id, f"La demande n° {duplicate.id}, doublon de celle-ci, y est fusionnée."))
+    for request in (duplicate, kept):
+        record(session, principal, "request.merge", "patient_request", request.id, request.territory_id)
+    session.commit()
+    return kept
+
+
+def dismiss_duplicate(session: Session, principal: Principal, request_id: int) -> PatientRequest:
+    """Not the same patient after all: the request becomes a queue row of its own."""
+    duplicate, other = _flagged_pair(session, principal, request_id)
+    duplicate.duplicate_of_id = None
+    duplicate.updated_at = utcnow()
+    session.add(_note(principal, duplicate.id, f"Pas un doublon de la demande n° {other.id}."))
+    session.add(_note(principal, other.id, f"La demande n° {duplicate.id} n'est pas un doublon de celle-ci."))
+    record(session, principal, "request.not_duplicate", "patient_request", duplicate.id, duplicate.territory_id)
+    session.commit()
+    return duplicate
 
 
 def add_note(session: Session, principal: Principal, request_id: int, data: NoteIn) -> PatientRequest:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from app.accounts.principal import client_address
 from app.core.dependencies import DbSession
 from app.core.errors import field_errors_from_validation
+from app.core.identifiers import french_phone
 from app.doctors import service
 from app.doctors.links import InvalidLink, read_link
 from app.doctors.models import Doctor
@@ -36,7 +37,7 @@ def _page(request: Request, doctor: Doctor, status_code: int = 200, **extra) -> 
         "doctor": doctor,
         "a": extra.pop("availability", None) or service.availability_of(doctor),
         "territory_name": doctor.territory.name,
-        "territory_phone": doctor.territory.phone,
+        "territory_phone": french_phone(doctor.territory.phone),
         "saved": False,
         "errors": [],
         "field_errors": {},

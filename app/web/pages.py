@@ -12,6 +12,8 @@ from starlette.types import HTTPExceptionHandler
 from app.accounts.models import Role
 from app.accounts.policy import Action, allows
 from app.core.errors import ApiError, Unauthorized, field_errors_from_validation
+from app.web import labels
+from app.web.labels import CLOSE_REASONS, GROUP_BADGES, STATUS_LABELS
 from app.web.session import FLASH_COOKIE, Caller, SignInRequired, redirect, sign_in_url, take_flash
 from app.web.templates import templates
 
@@ -36,22 +38,6 @@ NAVIGATION = [
 def navigation_of(role: Role) -> list[tuple[str, str]]:
     return [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
 
-
-STATUS_LABELS = {
-    "received": "Reçue",
-    "proposed": "Liste envoyée",
-    "matched": "Médecin trouvé",
-    "closed": "Close",
-    "out_of_territory": "Hors territoire",
-}
-CLOSE_REASONS = {
-    "found_alone": "A trouvé un médecin seul",
-    "unreachable": "Injoignable",
-    "withdrew": "A renoncé",
-    "moved_out": "A déménagé",
-    "other": "Autre",
-}
-GROUP_BADGES = {"ald": "ALD", "age_70": "70+", "css": "CSS"}
 
 
 def home_of(role: Role) -> str:
@@ -82,6 +68,7 @@ def render(
         "status_labels": STATUS_LABELS,
         "close_reasons": CLOSE_REASONS,
         "group_badges": GROUP_BADGES,
+        "labels": labels,
         **(context or {}),
     }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)

@@ -19,6 +19,7 @@ from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import day_in_paris
 from app.requests.receipts import receipt_channel
 from app.requests.service import submit_request
+from app.web.labels import of_name
 from app.web.pages import render
 from app.web.request_form import FIELDS, LABELS, REASONS, request_from_form
 from app.web.request_pages import summary
@@ -34,7 +35,7 @@ PER_PAGE = 50
 def my_requests(
     request: Request, caller: Professional, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
-    filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus))
+    filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus), fold_possible_duplicates=False)
     today = day_in_paris()
     rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE, today)  # its own only
     record_reads(
@@ -136,9 +137,9 @@ def _said(created: PatientRequest, duplicate: bool) -> str:
     territory = created.territory
     if created.status == RequestStatus.OUT_OF_TERRITORY or territory is None:
         return (
-            f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande de {who} "
+            f"{created.commune_name} n'est dans le territoire d'aucune CPTS de ce service : la demande {of_name(who)} "
             "est enregistrée, mais nous ne pourrons pas l'orienter."
         )
     if duplicate:
         return f"{who} avait déjà une demande en cours : ses coordonnées sont mises à jour."
-    return f"Demande de {who} enregistrée par la {territory.name} ({created.commune_name})."
+    return f"Demande {of_name(who)} enregistrée par la {territory.name} ({created.commune_name})."

@@ -17,7 +17,8 @@ from app.core.inputs import BoundedDate
 from app.core.links import public_base_url
 from app.requests import reporting, sources
 from app.requests.sources import SourceCreate
-from app.web.pages import CLOSE_REASONS, render
+from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
+from app.web.pages import render
 from app.web.request_pages import act
 from app.web.session import Caller, page_for
 
@@ -26,13 +27,6 @@ IndicatorReader = Annotated[Caller, page_for(Action.READ_INDICATORS)]
 AuditReader = Annotated[Caller, page_for(Action.READ_AUDIT)]
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
-SOURCE_KINDS = {
-    "pharmacy": "Pharmacie",
-    "surgery": "Cabinet médical",
-    "town_hall": "Mairie",
-    "cpam": "CPAM",
-    "other": "Autre",
-}
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -177,13 +171,6 @@ def indicators_csv(
 # Audit trail ----------------------------------------------------------------------------------
 
 AUDIT_PER_PAGE = 100
-OBJECT_TYPES = {
-    "patient_request": "Demande",
-    "doctor": "Médecin",
-    "user": "Compte",
-    "source": "Source",
-    "territory": "CPTS",
-}
 
 
 @router.get("/journal", response_class=HTMLResponse)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.accounts.access import scoped
 from app.accounts.policy import Action
-from app.audit.service import record, record_read, record_reads
+from app.audit.service import record, record_reads
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.core.inputs import DbId
@@ -25,7 +25,9 @@ from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
 from app.requests.priority import Weights, age_on, day_in_paris, priority_of
+from app.requests.ranking import ORDER_EXPLANATION
 from app.requests.receipts import to_call
+from app.requests.repository import OPEN_VALUES
 from app.requests.schemas import NoteIn, SendListIn, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.models import TerritoryCommune
@@ -52,7 +54,7 @@ def communes_of(request: Request, session, territory_id: int | None) -> list[tup
     return sorted(((code, index.get(code).name if index.get(code) else code) for code in codes), key=lambda c: c[1])
 
 
-def summary(r: PatientRequest, today: date) -> dict:
+def summary(r: PatientRequest, today: date, flagged: frozenset[int] | set[int] = frozenset()) -> dict:
     return {
         "id": r.id,
         "name": f"{r.family_name.upper()} {r.given_name}",
@@ -65,6 +67,7 @@ def summary(r: PatientRequest, today: date) -> dict:
         "created_at": r.created_at,
         "submitted_by": r.submitted_by,
         "to_call": to_call(r),
+        "possible_duplicate": r.id in flagged,
     }
 
 
@@ -93,8 +96,9 @@ def queue(
         "patient_request",
         [(r.id, r.territory_id) for r in rows],
     )
+    flagged = repository.flagged_as_duplicated(session, [r.id for r in rows])
     context = {
-        "rows": [summary(r, today) for r in rows],
+        "rows": [summary(r, today, flagged) for r in rows],
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
@@ -146,17 +150,25 @@ def request_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
+    # The possible duplicates are on screen too (their names and birth dates): read as well.
+    duplicates = service.possible_duplicates(session, caller.principal, patient_request)
+    duplicate_of = None
+    if patient_request.duplicate_of_id is not None and patient_request.status in OPEN_VALUES:
+        duplicate_of = session.scalars(
+            scoped(PatientRequest, caller.principal).where(PatientRequest.id == patient_request.duplicate_of_id)
+        ).one_or_none()
+    shown = [patient_request, *duplicates, *([duplicate_of] if duplicate_of else [])]
     if request.method == "GET":
-        record_read(
+        record_reads(
             session,
             request.app.state.write_sessions,
             caller.principal,
             "patient_request",
-            patient_request.id,
-            patient_request.territory_id,
+            [(r.id, r.territory_id) for r in shown],
         )
     else:  # a preview: this request's session may already write (SQLite has one writer)
-        record(session, caller.principal, "read", "patient_request", patient_request.id, patient_request.territory_id)
+        for r in shown:
+            record(session, caller.principal, "read", "patient_request", r.id, r.territory_id)
         session.commit()
     eligible, stale, considered = [], [], 0
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
@@ -170,7 +182,7 @@ def request_page(
         {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set()
     )
     points = [
-        {"lat": s["lat"], "lon": s["lon"], "label": f"{i}. {s['name']}", "doctor": True}
+        {"lat": s["lat"], "lon": s["lon"], "number": i, "label": f"{i}. {s['name']}", "doctor": True}
         for i, s in enumerate(eligible, start=1)
         if s["lat"] is not None
     ]
@@ -202,6 +214,10 @@ def request_page(
         "chosen": set(chosen),
         "channel": channel or patient_request.preferred_channel,
         "is_open": patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED),
+        "ranking_order": ORDER_EXPLANATION,
+        "duplicates": duplicates,
+        "duplicate_of": duplicate_of,
+        "can_merge": duplicate_of is not None and duplicate_of.status in OPEN_VALUES,
     }
     return render(request, caller, "espace/request.html", context, status_code)
 
@@ -312,6 +328,31 @@ def close(
             TransitionIn(to="closed", reason=reason or None, notify=notify is not None, note=note or None),
         )
         return "Demande close."
+
+    return act(f"/espace/demandes/{request_id}", do)
+
+
+@router.post("/demandes/{request_id}/fusion")
+def merge(request_id: DbId, caller: Handler, session: DbSession) -> Response:
+    """Closes this possible duplicate into the request it duplicates; the patient is not told.
+    Back on the request that goes on."""
+    try:
+        kept = service.merge_duplicate(session, caller.principal, request_id)
+    except (NotFound, Forbidden):
+        raise
+    except ApiError as exc:
+        return redirect(f"/espace/demandes/{request_id}", refusal(exc), "error")
+    message = (
+        f"La demande n° {request_id} est fusionnée dans celle-ci et close comme doublon ; aucun message au patient."
+    )
+    return redirect(f"/espace/demandes/{kept.id}", message)
+
+
+@router.post("/demandes/{request_id}/pas-un-doublon")
+def not_a_duplicate(request_id: DbId, caller: Handler, session: DbSession) -> Response:
+    def do() -> str:
+        service.dismiss_duplicate(session, caller.principal, request_id)
+        return "Ce n'est pas un doublon : la demande a désormais sa propre ligne dans la file."
 
     return act(f"/espace/demandes/{request_id}", do)
 

@@ -278,7 +278,7 @@ def search(
     heures: Annotated[int, Query(ge=1, le=336)] = 48,
 ) -> HTMLResponse:
     """Free slots for a caller: by their commune, the next 48 hours first."""
-    answer, error = None, None
+    answer, error, candidates = None, None, []
     form = {"code_postal": code_postal, "commune": commune, "type": type, "distance": distance, "heures": heures}
     if caller.territory is None:
         raise NotFound("Choisissez d'abord une CPTS.")
@@ -302,7 +302,9 @@ def search(
             )
         except (ApiError, ValidationError) as exc:
             error = refusal(exc)
-    context = {"answer": answer, "error": error, "f": form, "kinds": KINDS}
+            # The communes of that postcode, when the one typed is not among them: offered as links.
+            candidates = exc.extra.get("candidates", []) if isinstance(exc, ApiError) else []
+    context = {"answer": answer, "error": error, "candidates": candidates, "f": form, "kinds": KINDS}
     return render(request, caller, "espace/snp_search.html", context, 422 if error else 200)
 
 

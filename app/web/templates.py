@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 from fastapi.templating import Jinja2Templates
 
 from app.core.identifiers import french_phone
+from app.web.labels import french_number, label, of_name, plural
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -22,3 +23,7 @@ def french_date(value) -> str:
 templates.env.filters["paris_time"] = paris_time
 templates.env.filters["french_phone"] = french_phone
 templates.env.filters["french_date"] = french_date
+templates.env.filters["french_number"] = french_number
+templates.env.filters["plural"] = plural
+templates.env.filters["of_name"] = of_name
+templates.env.filters["label"] = label

@@ -19,7 +19,13 @@
     bounds.push([data.patient.lat, data.patient.lon]);
   }
   data.doctors.forEach(function (d) {
-    L.marker([d.lat, d.lon], { title: d.label, alt: d.label }).addTo(map).bindPopup(d.label);
+    // The number of the list's row, drawn in the marker (styled in workspace.css: no inline style).
+    var icon = L.divIcon({
+      className: "map-number", html: "<span>" + Number(d.number) + "</span>",
+      iconSize: [28, 28], iconAnchor: [14, 14], popupAnchor: [0, -14]
+    });
+    L.marker([d.lat, d.lon], { icon: icon, title: d.label, alt: d.label, keyboard: true })
+      .addTo(map).bindPopup(document.createTextNode(d.label));
     bounds.push([d.lat, d.lon]);
   });
   if (bounds.length === 1) map.setView(bounds[0], 13); else map.fitBounds(bounds, { padding: [20, 20] });

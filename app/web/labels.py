@@ -1,0 +1,132 @@
+"""The glossary: the French words the pages show for the codes the service stores (statuses,
+roles, actions, kinds), and the French way of writing numbers and counts. One place, so a
+status is called the same on the queue, a request, the indicators and the audit trail."""
+
+import re
+
+STATUS_LABELS = {
+    "received": "Reçue",
+    "proposed": "Liste envoyée",
+    "matched": "Médecin trouvé",
+    "closed": "Close",
+    "out_of_territory": "Hors territoire",
+}
+CLOSE_REASONS = {
+    "found_alone": "A trouvé un médecin seul",
+    "unreachable": "Injoignable",
+    "withdrew": "A renoncé",
+    "moved_out": "A déménagé",
+    "duplicate": "Doublon d'une autre demande",
+    "other": "Autre",
+}
+GROUP_BADGES = {"ald": "ALD", "age_70": "70+", "css": "CSS"}
+ROLE_LABELS = {
+    "admin": "administrateur",
+    "coordinator": "coordination",
+    "professional": "professionnel",
+    "doctor": "médecin",
+    "regulator": "régulateur SAS",
+    "link": "lien personnel",
+}
+SUBMITTED_BY = {
+    "patient": "le patient",
+    "relative": "un proche",
+    "professional": "un professionnel",
+    "coordinator": "la coordination",
+}
+NO_DOCTOR_REASONS = {
+    "doctor_left": "son médecin est parti",
+    "moved_in": "vient d'emménager",
+    "never_had": "n'en a jamais eu",
+    "other": "autre raison",
+}
+CHANNELS = {"sms": "un SMS", "email": "un e-mail", "phone": "un appel"}
+MESSAGE_KINDS = {"doctor_list": "Liste de médecins", "outcome": "Issue de la demande"}
+MESSAGE_STATES = {"pending": "en attente", "sending": "en cours d'envoi", "sent": "envoyé", "failed": "échec"}
+PRECISIONS = {
+    "housenumber": "l'adresse exacte",
+    "street": "la rue",
+    "locality": "le lieu-dit",
+    "municipality": "le centre de la commune",
+}
+SOURCE_KINDS = {
+    "pharmacy": "Pharmacie",
+    "surgery": "Cabinet médical",
+    "town_hall": "Mairie",
+    "cpam": "CPAM",
+    "other": "Autre",
+}
+OBJECT_TYPES = {
+    "patient_request": "Demande",
+    "doctor": "Médecin",
+    "user": "Compte",
+    "source": "Source",
+    "territory": "CPTS",
+    "slot": "Créneau",
+    "slot_pattern": "Créneaux récurrents",
+    "snp_booking": "Réservation",
+    "snp_centre": "Centre de soins non programmés",
+}
+# The audit trail's actions (app.audit.service.record callers).
+ACTION_LABELS = {
+    "read": "lecture",
+    "create": "création",
+    "update": "modification",
+    "delete": "suppression",
+    "cancel": "annulation",
+    "fulfilled": "patient venu",
+    "noshow": "patient absent",
+    "request.create": "dépôt de la demande",
+    "request.resubmit": "nouveau dépôt du même patient",
+    "request.proposed": "liste envoyée",
+    "request.matched": "médecin trouvé",
+    "request.closed": "clôture",
+    "request.note": "note",
+    "request.send_list": "envoi de la liste",
+    "request.merge": "fusion de doublons",
+    "request.not_duplicate": "pas un doublon",
+    "request.export": "export",
+    "doctor.create": "inscription du médecin",
+    "doctor.update": "modification du médecin",
+    "doctor.confirm": "confirmation des disponibilités",
+    "doctor.remind": "rappel des disponibilités",
+    "doctor.take_place": "place attribuée",
+    "doctor.deactivate": "désactivation",
+    "doctor.reactivate": "réactivation",
+    "user.create": "création du compte",
+    "user.password": "mot de passe choisi",
+    "user.deactivate": "désactivation du compte",
+    "user.activate": "réactivation du compte",
+    "regulator.create": "compte de régulateur créé par le SAS",
+    "regulator.update": "compte de régulateur mis à jour par le SAS",
+    "source.create": "création de la source",
+}
+
+
+def label(code: str | None, table: dict[str, str]) -> str:
+    """The French label of a code; an unknown code is shown as it is rather than hidden."""
+    if code is None:
+        return ""
+    return table.get(code, code)
+
+
+def french_number(value: float | int | None, decimals: int = 1) -> str:
+    """3.8 → "3,8"; 12345.6 → "12 345,6" (a narrow no-break space between thousands)."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}" if isinstance(value, float) or decimals else f"{value:,}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """French agreement: 0 and 1 take the singular ("0 jour", "1 jour", "2 jours")."""
+    word = singular if abs(count) < 2 else (plural_form or singular + "s")
+    return f"{count} {word}"
+
+
+_ELIDING = re.compile(r"^[aeiouyhàâäéèêëîïôöùûüœæ]", re.IGNORECASE)
+
+
+def of_name(name: str) -> str:
+    """ "de" before a name, elided before a vowel or a mute h: "de Martin", "d'Odette"."""
+    return f"d'{name}" if _ELIDING.match(name.strip()) else f"de {name}"
