@@ -2,6 +2,7 @@
 a slot, an account), each in one place. Functions, not fixtures: tests call them with what
 they need, and the fixtures of conftest.py call them too."""
 
+import hashlib
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -143,7 +144,18 @@ def answers(**changes) -> dict:
         "consent": True,
         "cpts": "grand-arras",
     }
-    return {**body, **changes}
+    return {**body, **_own_phone(changes), **changes}
+
+
+def _own_phone(changes: dict) -> dict:
+    """Another person of the family (another given name) gets their own mobile number: the
+    same phone and birth date under other names is a possible duplicate (app.requests.service),
+    which a test of two patients does not mean."""
+    if "phone" in changes or changes.get("given_name", "Anne") == "Anne":
+        return {}
+    names = f"{changes.get('family_name', '')}|{changes['given_name']}"
+    number = int(hashlib.sha256(names.encode()).hexdigest(), 16) % 10**6
+    return {"phone": f"0613{number:06d}"}
 
 
 def submit(client, headers=None, **changes):
@@ -175,7 +187,7 @@ def form(**changes) -> dict:
         "source": "",
         "website": "",
     }
-    return {**values, **changes}
+    return {**values, **_own_phone(changes), **changes}
 
 
 # ---- Unscheduled-care slots -------------------------------------------------------------------

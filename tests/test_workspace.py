@@ -317,7 +317,7 @@ def test_sources_indicators_and_audit_pages(client, demo):
     )
     assert client.get("/espace/indicateurs?du=2026-05-01&au=2026-01-01").status_code == 422
     audit = client.get("/espace/journal?objet=source")
-    assert audit.status_code == 200 and "source.create" in audit.text
+    assert audit.status_code == 200 and "création de la source" in audit.text  # the glossary's words, not the code
     assert "request.create" not in audit.text
 
 
