@@ -74,15 +74,15 @@ def queue_page(
     return list(rows), total
 
 
-def flagged_as_duplicated(session: Session, request_ids: list[int]) -> set[int]:
+def flagged_as_duplicated(session: Session, principal: Principal, request_ids: list[int]) -> set[int]:
     """Which of these requests have an open possible duplicate waiting for the coordinator."""
     if not request_ids:
         return set()
     return set(
         session.scalars(
-            select(PatientRequest.duplicate_of_id).where(
-                PatientRequest.duplicate_of_id.in_(request_ids), PatientRequest.status.in_(OPEN_VALUES)
-            )
+            scoped(PatientRequest, principal)
+            .with_only_columns(PatientRequest.duplicate_of_id)
+            .where(PatientRequest.duplicate_of_id.in_(request_ids), PatientRequest.status.in_(OPEN_VALUES))
         )
     )
 

@@ -39,7 +39,6 @@ def navigation_of(role: Role) -> list[tuple[str, str]]:
     return [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
 
 
-
 def home_of(role: Role) -> str:
     for action, home in (
         (Action.HANDLE_REQUESTS, "/espace/demandes"),

@@ -96,7 +96,7 @@ def queue(
         "patient_request",
         [(r.id, r.territory_id) for r in rows],
     )
-    flagged = repository.flagged_as_duplicated(session, [r.id for r in rows])
+    flagged = repository.flagged_as_duplicated(session, caller.principal, [r.id for r in rows])
     context = {
         "rows": [summary(r, today, flagged) for r in rows],
         "total": total,

@@ -41,6 +41,7 @@ ALLOWED = {
     # Whoever submits (the public questionnaire has no account), a patient's request is checked
     # against the CPTS's open requests before anyone may see it.
     "app.requests.service.submit_request": "the intake's duplicate check",
+    "app.requests.service._open_requests_of": "the intake's duplicate check (of submit_request)",
     # An RPPS is one doctor in the whole deployment, whatever CPTS it works in.
     "app.doctors.service.create_doctor": "an RPPS registered once in the deployment",
     "app.doctors.importer._existing": "an RPPS registered once in the deployment",
