@@ -95,7 +95,10 @@ def test_the_coordinators_day(database_url, db, demo, geocoding):
             page.reload()
             assert "envoyé" in page.locator("#messages").inner_text()
 
-            # The patient chose a doctor: record it; its places decrease.
+            # The patient chose a doctor: the coordinator picks it (none is preselected), records
+            # it; its places decrease.
+            assert page.locator("#match-doctor").input_value() == ""
+            page.select_option("#match-doctor", index=1)
             chosen = page.locator("#match-doctor").input_value()
             db.rollback()
             places = db.get(Doctor, int(chosen)).capacity_remaining
