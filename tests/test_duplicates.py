@@ -20,7 +20,7 @@ PHONE = "06 98 76 54 32"
 
 
 def messages_of(db, *request_ids: int) -> list[OutboxMessage]:
-    db.expire_all()
+    db.rollback()  # a fresh snapshot: what the app committed since
     return list(db.scalars(select(OutboxMessage).where(OutboxMessage.request_id.in_(request_ids))))
 
 
@@ -31,11 +31,19 @@ def a_pair(client) -> tuple[int, int]:
     second = submit(client, family_name="Carpentier", given_name="Odile", birth_date=BIRTH, phone=PHONE)
     assert first.status_code == 201 and second.status_code == 201, second.text
     assert second.json()["duplicate"] is False  # nothing tells a stranger that this phone is known
-    return first.json()["id"], second.json()["id"]
+    original, duplicate = first.json()["id"], second.json()["id"]
+    return original, duplicate
+
+
+def kinds(messages: list[OutboxMessage]) -> list[tuple[int, str]]:
+    return [(m.request_id, m.kind) for m in messages]
 
 
 def test_a_possible_duplicate_is_one_flagged_queue_row_and_merging_it_sends_nothing(client, db):
     original, duplicate = a_pair(client)
+    # The first submission's receipt only: none for the possible duplicate (it would reach the
+    # same phone).
+    assert kinds(messages_of(db, original, duplicate)) == [(original, "receipt")]
     sign_in(client, COORDINATOR)
     queue = client.get("/espace/demandes?q=odile").text
     assert queue_ids(queue) == [original]
@@ -48,11 +56,11 @@ def test_a_possible_duplicate_is_one_flagged_queue_row_and_merging_it_sends_noth
     assert merged.url.path == f"/espace/demandes/{original}"
     assert "fusionnée" in flash_of(merged.text) and 'id="possible-duplicates"' not in merged.text
 
-    db.expire_all()
+    db.rollback()
     closed = db.get(PatientRequest, duplicate)
     assert (closed.status, closed.close_reason) == ("closed", "duplicate")
     assert db.get(PatientRequest, original).status == "received"
-    assert messages_of(db, original, duplicate) == []
+    assert kinds(messages_of(db, original, duplicate)) == [(original, "receipt")]  # nothing for the merge
     merges = db.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "request.merge")).all()
     assert sorted(merges) == sorted([str(original), str(duplicate)])
     # The merged request's own follow-up says where it went, not "closed".
@@ -72,7 +80,7 @@ def test_the_same_person_again_updates_the_request_and_sends_nothing(client, db)
         comment="Diabète",
     ).json()
     assert again["id"] == first["id"] and again["duplicate"] is True
-    db.expire_all()
+    db.rollback()
     stored = db.get(PatientRequest, first["id"])
     assert (stored.phone, stored.ald, stored.email, stored.comment) == (
         "+33781223344",
@@ -81,7 +89,8 @@ def test_the_same_person_again_updates_the_request_and_sends_nothing(client, db)
         "Diabète",
     )
     assert db.scalar(select(PatientRequest.id).where(PatientRequest.family_name.ilike("lef%vre")).offset(1)) is None
-    assert messages_of(db, first["id"]) == []
+    # Only the receipts (the second carries the new follow-up link): nothing else goes out.
+    assert kinds(messages_of(db, first["id"])) == [(first["id"], "receipt")] * 2
     sign_in(client, COORDINATOR)
     page = client.get(f"/espace/demandes/{first['id']}").text
     assert "Nouvelle demande du même patient" in page
@@ -124,7 +133,7 @@ def test_closing_as_a_duplicate_never_messages_the_patient(client, db, coordinat
     )
     assert closed.status_code == 200, closed.text
     assert closed.json()["close_reason"] == "duplicate"
-    assert messages_of(db, request_id) == []
+    assert kinds(messages_of(db, request_id)) == [(request_id, "receipt")]  # the intake's, nothing since
 
 
 def test_the_api_says_which_request_a_possible_duplicate_may_duplicate(client, coordinator):

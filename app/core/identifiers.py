@@ -109,4 +109,3 @@ def french_phone(value: str | None) -> str:
     french = phonenumbers.region_code_for_number(number) in _FRENCH_REGIONS or number.country_code == 33
     style = phonenumbers.PhoneNumberFormat.NATIONAL if french else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     return phonenumbers.format_number(number, style)
-
