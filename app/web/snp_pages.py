@@ -278,7 +278,8 @@ def search(
     heures: Annotated[int, Query(ge=1, le=336)] = 48,
 ) -> HTMLResponse:
     """Free slots for a caller: by their commune, the next 48 hours first."""
-    answer, error, candidates = None, None, []
+    answer, error = None, None
+    candidates: list[dict[str, str]] = []
     form = {"code_postal": code_postal, "commune": commune, "type": type, "distance": distance, "heures": heures}
     if caller.territory is None:
         raise NotFound("Choisissez d'abord une CPTS.")
