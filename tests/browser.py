@@ -100,7 +100,7 @@ def chromium_page() -> Iterator[object]:
 
 
 def assert_accessible(page, where: str) -> None:
-    """axe-core, run in the page: no serious or critical violation."""
+    """axe-core, run in the page: no violation at all, whatever its impact."""
     # Evaluated by the test's driver, not added as an inline <script>: the page's policy
     # (Content-Security-Policy, script-src 'self') refuses those, as it should.
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
@@ -109,8 +109,7 @@ def assert_accessible(page, where: str) -> None:
         return results.violations.map(v => ({id: v.id, impact: v.impact,
             nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
     }""")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert serious == [], f"{where}: {serious}"
+    assert violations == [], f"{where}: {violations}"
 
 
 def sign_in(page, base: str, email: str) -> None:
