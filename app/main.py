@@ -21,6 +21,7 @@ from app.doctors.endpoints import router as doctors_router
 from app.fhir.endpoints import router as fhir_router
 from app.fhir.outcome import FhirError, fhir_error_response
 from app.geocoding.service import build_geocoding_service
+from app.privacy.endpoints import router as privacy_router
 from app.requests.endpoints import router as requests_router
 from app.requests.reporting_endpoints import router as reporting_router
 from app.requests.source_endpoints import router as sources_router
@@ -30,6 +31,7 @@ from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
 from app.web.follow_up import router as follow_up_router
 from app.web.pages import install_page_errors
+from app.web.person_pages import router as person_pages_router
 from app.web.professional_pages import router as professional_pages_router
 from app.web.regulator_password import router as regulator_password_router
 from app.web.report_pages import router as report_pages_router
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reporting_router)  # before requests_router: /requests/export is not /requests/{id}
     app.include_router(requests_router)
     app.include_router(sources_router)
+    app.include_router(privacy_router)
     app.include_router(snp_router)
     app.include_router(fhir_router)
     app.include_router(doctor_confirmation_router)
@@ -101,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(professional_pages_router)
     app.include_router(report_pages_router)
     app.include_router(snp_pages_router)
+    app.include_router(person_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

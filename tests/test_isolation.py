@@ -30,6 +30,7 @@ PUBLIC = {
     ("POST", "/medecins/confirmer/{token}"),
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),
+    ("POST", "/suivi/{token}/{choice}"),  # the follow-up link is the proof (test_privacy_rights)
     ("GET", "/"),
     ("POST", "/"),
     ("GET", "/comptes/mot-de-passe/{token}"),
@@ -263,6 +264,12 @@ TABLE = [
     Row("GET", "/api/v1/snp/bookings/{booking}", DOCTOR_RECORD),
     Row("POST", "/api/v1/snp/bookings/{past_booking}/outcome", DOCTOR_RECORD, body={"outcome": "fulfilled"}),
     Row("POST", "/api/v1/snp/bookings/{booking}/cancel", DOCTOR_RECORD),
+    # A person's rights: the search is scoped to the caller's CPTS (test_privacy_rights).
+    Row("POST", "/api/v1/privacy/search", MANAGERS_ONLY, body={"phone": "0612345678"}),
+    Row("POST", "/api/v1/privacy/export", MANAGERS_ONLY, body={"phone": "0612345678"}),
+    Row("PATCH", "/api/v1/privacy/requests/{request}", DOCTOR_MANAGEMENT, body={"address": "2 rue Neuve"}),
+    # Nobody has this phone: erasing it erases nothing the other rows use.
+    Row("POST", "/api/v1/privacy/erase", MANAGERS_ONLY, body={"phone": "0699999999"}),
     # Last: they remove what earlier rows use.
     Row("DELETE", "/api/v1/snp/slots/{spare_slot}", DOCTOR_RECORD),
     Row("DELETE", "/api/v1/snp/patterns/{spare_pattern}", DOCTOR_RECORD),
@@ -341,6 +348,11 @@ TABLE += [
     Row("GET", "/espace/indicateurs", PAGE_MANAGERS),
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),
+    Row("GET", "/espace/personnes", PAGE_MANAGERS),
+    Row("POST", "/espace/personnes", PAGE_MANAGERS, body={"phone": "0612345678"}),
+    Row("POST", "/espace/personnes/export", PAGE_MANAGERS, body={"phone": "0612345678", "format": "json"}),
+    Row("POST", "/espace/personnes/effacer", PAGE_MANAGERS, body={"phone": "0699999999", "confirm": "yes"}),
+    Row("POST", "/espace/personnes/demandes/{request}/rectifier", PAGE_OBJECT, body={"address": "3 rue Neuve"}),
     # Signing out sends everyone to the sign-in page.
     Row("GET", "/espace/soins-non-programmes", {"anonymous": same(SIGNIN), **SLOT_READERS}),
     Row("GET", "/espace/soins-non-programmes/recherche", PAGE_MANAGERS),

@@ -21,6 +21,7 @@ from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
 from app.doctors.models import Doctor
+from app.notifications.models import OutboxMessage
 from app.requests.models import PatientRequest, Source
 from app.snp.models import Booking, Centre, Slot, SlotPattern
 from app.territories.models import Territory
@@ -124,6 +125,8 @@ RULES: dict[type, ScopeRule] = {
     Territory: ScopeRule(within=in_column(Territory.id), own={role: _everything for role in Role}),
     # Accounts: a coordinator sees those of its CPTS.
     User: ScopeRule(within=lambda ids: User.memberships.any(Membership.territory_id.in_(ids))),
+    # Messages to patients and doctors: the coordination of their CPTS (a person's rights).
+    OutboxMessage: ScopeRule(within=in_column(OutboxMessage.territory_id)),
 }
 
 

@@ -35,6 +35,7 @@ class Action(StrEnum):
     SEARCH_SLOTS = "search_slots"
     BOOK_SLOT = "book_slot"
     BOOK_SLOT_FROM_SAS = "book_slot_from_sas"
+    EXERCISE_RIGHTS = "exercise_rights"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,9 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.BOOK_SLOT: Permission(MANAGERS, "book a slot for a patient (API or booking page)"),
     Action.BOOK_SLOT_FROM_SAS: Permission(
         _roles(Role.REGULATOR), "book a slot visible to the SAS, on the booking page opened from the SAS only"
+    ),
+    Action.EXERCISE_RIGHTS: Permission(
+        MANAGERS, "a person's rights: find, export, rectify and erase a person's records (`/espace/personnes`)"
     ),
 }
 

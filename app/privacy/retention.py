@@ -7,11 +7,8 @@ daily (app/notifications/outbox.py), `orientation retention run [--dry-run]` on 
 run leaves one audit event with its counts, and one log line with the same counts: ids and
 figures only, never a row's content.
 
-Erasure blanks the personal columns and keeps the anonymous facts the indicators count
-(app/requests/reporting.py): CPTS, source, status and close reason, commune (INSEE code,
-name, postcode), the priority groups at intake (ALD, 70+, CSS), the dates and the history's
-status changes. The birth date becomes an age band at intake ("60-69"), the date itself
-reduced to the 1st of January of its decade because the column cannot be empty.
+Erasure blanks the personal columns and keeps the anonymous facts the indicators count: what
+that means is app/privacy/erasure.py's, shared with the right to erasure (app/privacy/rights.py).
 
 This is a batch job owning its session: it commits after each batch, so that a run over a
 large backlog holds no lock for long, and a run interrupted halfway resumes where it stopped.
@@ -20,7 +17,7 @@ large backlog holds no lock for long, and a run interrupted halfway resumes wher
 import calendar
 import logging
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -29,11 +26,10 @@ from app.accounts.models import ApiToken, Membership, User, WebSession
 from app.audit.models import AuditEvent
 from app.core.database import execute_dml, utcnow
 from app.core.settings import Settings
-from app.geocoding.cache import cache_key
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import MessageStatus, OutboxMessage
+from app.privacy.erasure import erase_booking, erase_request
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus
-from app.requests.priority import age_on
 from app.snp.models import Booking, RegulatorIdentifier, Slot
 
 logger = logging.getLogger(__name__)
@@ -66,15 +62,6 @@ def months_before(moment: datetime, months: int) -> datetime:
     year, month = divmod(index, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
-
-
-def age_band(birth_date: date, on: date) -> str:
-    """Ten-year bands, "90+" at the top: what the statistics may keep of a birth date."""
-    age = max(age_on(birth_date, on), 0)
-    if age >= 90:
-        return "90+"
-    low = age // 10 * 10
-    return f"{low}-{low + 9}"
 
 
 def _closed_at() -> ColumnElement:
@@ -112,59 +99,6 @@ def _abandoned_requests_due(settings: Settings, now: datetime) -> ColumnElement[
             ),
         ),
         _last_event_at() < months_before(now, settings.retention_abandoned_request_months),
-    )
-
-
-def erase_request(session: Session, request: PatientRequest, now: datetime) -> None:
-    """Blanks one request's personal data, its notes, its messages and its address's geocoding;
-    keeps what the indicators count. Joins the caller's transaction."""
-    if request.erased_at is not None:
-        return
-    if request.address or request.latitude is not None:
-        # The BAN's answer for this address, found by its key (as the patient's commune is
-        # named officially) or by the exact point it gave the request.
-        same_point = and_(
-            GeocodeCacheEntry.insee_code == request.insee_code,
-            GeocodeCacheEntry.latitude == request.latitude,
-            GeocodeCacheEntry.longitude == request.longitude,
-        )
-        keys = [cache_key(request.address, request.postcode, request.commune_name)] if request.address else []
-        found = or_(GeocodeCacheEntry.key.in_(keys), same_point) if request.latitude is not None else None
-        if found is None and keys:
-            found = GeocodeCacheEntry.key.in_(keys)
-        if found is not None:
-            session.execute(delete(GeocodeCacheEntry).where(found))
-    request.age_band = age_band(request.birth_date, request.created_at.date())
-    request.birth_date = date(request.birth_date.year // 10 * 10, 1, 1)
-    request.family_name = ""
-    request.given_name = ""
-    request.phone = ""
-    request.email = None
-    request.address = None
-    request.latitude = None
-    request.longitude = None
-    request.comment = None
-    request.identity_key = ""
-    request.erased_at = now
-    session.execute(update(RequestEvent).where(RequestEvent.request_id == request.id).values(text=None))
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.request_id == request.id).values(recipient="", subject=None, body="")
-    )
-
-
-def erase_booking(session: Session, booking: Booking, now: datetime) -> None:
-    """Blanks the patient's fields of an unscheduled-care booking (and its messages); the
-    booking itself (slot, status, origin) stays for the indicators."""
-    if booking.erased_at is not None:
-        return
-    booking.family_name = ""
-    booking.given_name = ""
-    booking.phone = ""
-    booking.email = None
-    booking.reason = ""
-    booking.erased_at = now
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.booking_id == booking.id).values(recipient="", subject=None, body="")
     )
 
 

@@ -1,11 +1,17 @@
-"""The patient's private follow-up page: where the request stands, in plain French."""
+"""The patient's private follow-up page: where the request stands, in plain French; and, from
+there, withdrawing the request or erasing it (each after a confirmation step). The link is the
+proof: whoever holds it is the person who submitted the request."""
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from app.accounts.security import digest
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
+from app.privacy import rights
+from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
 from app.requests.repository import by_follow_up_token
 from app.web.templates import templates
 
@@ -23,17 +29,40 @@ STATUS_TEXT = {
         "Votre commune ne fait pas partie du territoire de la CPTS : nous ne pouvons pas vous orienter."
     ),
 }
+# What each choice does, said before the person confirms it.
+CHOICES = {
+    "retrait": {
+        "title": "Retirer ma demande",
+        "explanation": (
+            "Votre demande sera close : la coordination ne vous cherchera plus de médecin traitant et ne vous "
+            "contactera plus. Vos données restent conservées un an après la clôture, puis sont effacées ; "
+            "vous pouvez aussi demander leur effacement dès maintenant depuis cette page."
+        ),
+        "button": "Oui, retirer ma demande",
+    },
+    "effacement": {
+        "title": "Effacer mes données",
+        "explanation": (
+            "Vos nom, prénom, date de naissance, téléphone, e-mail, adresse et commentaire, ainsi que les messages "
+            "que nous vous avons envoyés, seront effacés tout de suite et définitivement. Si votre demande est en "
+            "cours, elle sera close : la coordination ne pourra plus vous contacter. Seuls restent, sans votre "
+            "nom, des chiffres anonymes pour les statistiques de la CPTS (commune, tranche d’âge, dates). "
+            "Ce lien ne fonctionnera plus."
+        ),
+        "button": "Oui, effacer mes données",
+    },
+}
 
 
 # A request merged into another one of the same patient: that one goes on.
 DUPLICATE_TEXT = "Cette demande a été réunie avec une autre demande à votre nom, qui suit son cours."
 
 
-@router.get("/suivi/{token}", response_class=HTMLResponse)
-def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
-    patient_request = by_follow_up_token(session, digest(token))
-    if patient_request is None:
-        return templates.TemplateResponse(request, "link_invalid.html", {"expired": False}, status_code=404)
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _status_page(request: Request, patient_request: PatientRequest, notice: str | None = None) -> HTMLResponse:
     territory = patient_request.territory
     context = {
         "given_name": patient_request.given_name,
@@ -43,5 +72,46 @@ def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
         "since": patient_request.updated_at,
         "territory_name": territory.name if territory else None,
         "territory_phone": french_phone(territory.phone) if territory else None,
+        "is_open": RequestStatus(patient_request.status) in OPEN_STATUSES,
+        "token": request.path_params["token"],
+        "notice": notice,
     }
     return templates.TemplateResponse(request, "follow_up.html", context)
+
+
+def _invalid(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "link_invalid.html", {"expired": False}, status_code=404)
+
+
+@router.get("/suivi/{token}", response_class=HTMLResponse)
+def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
+    patient_request = by_follow_up_token(session, digest(token))
+    if patient_request is None:
+        return _invalid(request)
+    return _status_page(request, patient_request)
+
+
+@router.post("/suivi/{token}/{choice}", response_class=HTMLResponse)
+def choose(
+    token: str,
+    choice: str,
+    request: Request,
+    session: DbSession,
+    confirm: Annotated[str, Form(max_length=3)] = "",
+) -> HTMLResponse:
+    """`retrait` or `effacement`: without `confirm=yes`, the page saying what will happen."""
+    patient_request = by_follow_up_token(session, digest(token))
+    if patient_request is None or choice not in CHOICES:
+        return _invalid(request)
+    if confirm != "yes":
+        context = {"token": token, "choice": choice, **CHOICES[choice]}
+        return templates.TemplateResponse(request, "follow_up_confirm.html", context)
+    if choice == "retrait":
+        done = rights.withdraw(session, patient_request, _client(request))
+        session.expire_all()
+        notice = "Votre demande est retirée." if done else "Votre demande n'était plus en cours : rien à retirer."
+        return _status_page(request, by_follow_up_token(session, digest(token)) or patient_request, notice)
+    territory = patient_request.territory
+    context = {"territory_name": territory.name if territory else None}
+    rights.erase_own(session, patient_request, _client(request))
+    return templates.TemplateResponse(request, "follow_up_erased.html", context)

@@ -66,6 +66,8 @@ OBJECT_TYPES = {
     "slot_pattern": "Créneaux récurrents",
     "snp_booking": "Réservation",
     "snp_centre": "Centre de soins non programmés",
+    "person": "Personne (droits ; numéro : fiches trouvées)",
+    "outbox_message": "Message",
 }
 # The audit trail's actions (app.audit.service.record callers).
 ACTION_LABELS = {
@@ -100,6 +102,11 @@ ACTION_LABELS = {
     "regulator.create": "compte de régulateur créé par le SAS",
     "regulator.update": "compte de régulateur mis à jour par le SAS",
     "source.create": "création de la source",
+    "request.withdraw": "demande retirée par le patient",
+    "privacy.search": "recherche d'une personne",
+    "privacy.export": "copie remise à la personne",
+    "privacy.rectify": "rectification",
+    "privacy.erase": "effacement à la demande de la personne",
 }
 
 

@@ -28,6 +28,7 @@ NAVIGATION = [
     ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),
     ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS),
     ("/espace/journal", "Journal d'audit", Action.READ_AUDIT),
+    ("/espace/personnes", "Droits des personnes", Action.EXERCISE_RIGHTS),
     ("/espace/mes-demandes", "Mes demandes", Action.LIST_OWN_SUBMISSIONS),
     ("/espace/mes-demandes/nouvelle", "Nouvelle demande", Action.LIST_OWN_SUBMISSIONS),
     ("/espace/mon-cabinet", "Mon cabinet", Action.EDIT_OWN_PRACTICE),

@@ -1,0 +1,188 @@
+"""A person's rights in the workspace (`/espace/personnes`): find a person's records, hand
+them over (a printable page, a JSON file), correct a request, erase them now. The rules are
+app.privacy.rights'; these pages read the forms and show the results. The person is named in
+the forms' bodies, never in a URL."""
+
+import json
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from app.accounts.policy import Action
+from app.core.dependencies import DbSession
+from app.core.errors import ApiError, Forbidden, NotFound
+from app.core.inputs import DbId
+from app.privacy import rights
+from app.privacy.schemas import PersonQuery, PersonRecords, RectifyIn
+from app.web.pages import render
+from app.web.request_pages import refusal
+from app.web.session import Caller, page_for, redirect
+
+router = APIRouter(prefix="/espace", include_in_schema=False)
+PAGE = "/espace/personnes"
+
+Text = Annotated[str, Form(max_length=254)]
+Manager = Annotated[Caller, page_for(Action.EXERCISE_RIGHTS)]
+
+
+def _query_of(phone: str, email: str, family_name: str, given_name: str, birth_date: str) -> PersonQuery:
+    return PersonQuery(
+        phone=phone.strip() or None,
+        email=email.strip() or None,
+        family_name=family_name.strip() or None,
+        given_name=given_name.strip() or None,
+        birth_date=birth_date.strip() or None,  # type: ignore[arg-type]  # pydantic parses the text
+    )
+
+
+def _form(phone: str, email: str, family_name: str, given_name: str, birth_date: str) -> dict[str, str]:
+    return {
+        "phone": phone,
+        "email": email,
+        "family_name": family_name,
+        "given_name": given_name,
+        "birth_date": birth_date,
+    }
+
+
+def _territory_id(caller: Caller) -> int | None:
+    return caller.territory.id if caller.territory else None
+
+
+def _page(
+    request: Request, caller: Caller, form: dict, *, records: PersonRecords | None = None, error=None, status=200
+):
+    context = {"form": form, "records": records, "error": error}
+    return render(request, caller, "espace/persons.html", context, status)
+
+
+@router.get("/personnes", response_class=HTMLResponse)
+def persons(request: Request, caller: Manager) -> HTMLResponse:
+    return _page(request, caller, _form("", "", "", "", ""))
+
+
+@router.post("/personnes", response_class=HTMLResponse)
+def find(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    phone: Text = "",
+    email: Text = "",
+    family_name: Text = "",
+    given_name: Text = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    form = _form(phone, email, family_name, given_name, birth_date)
+    try:
+        records = rights.search(
+            session,
+            caller.principal,
+            _query_of(phone, email, family_name, given_name, birth_date),
+            _territory_id(caller),
+        )
+    except (NotFound, Forbidden):
+        raise
+    except (ApiError, ValidationError) as exc:
+        return _page(request, caller, form, error=refusal(exc), status=422)
+    return _page(request, caller, form, records=records)
+
+
+@router.post("/personnes/export", response_model=None)
+def export(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    phone: Text = "",
+    email: Text = "",
+    family_name: Text = "",
+    given_name: Text = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+    format: Annotated[str, Form(max_length=4)] = "html",
+) -> Response:
+    """The right of access: a printable page (`html`) or a JSON file (`json`)."""
+    form = _form(phone, email, family_name, given_name, birth_date)
+    try:
+        records = rights.export(
+            session,
+            caller.principal,
+            _query_of(phone, email, family_name, given_name, birth_date),
+            _territory_id(caller),
+        )
+    except (NotFound, Forbidden):
+        raise
+    except (ApiError, ValidationError) as exc:
+        return _page(request, caller, form, error=refusal(exc), status=422)
+    name = rights.export_filename(records.searched_at)
+    if format == "json":
+        body = json.dumps(records.model_dump(mode="json"), ensure_ascii=False, indent=2)
+        return Response(
+            body,
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}.json"'},
+        )
+    return render(request, caller, "espace/person_export.html", {"records": records, "today": date.today()})
+
+
+@router.post("/personnes/effacer")
+def erase(
+    request: Request,
+    caller: Manager,
+    session: DbSession,
+    phone: Text = "",
+    email: Text = "",
+    family_name: Text = "",
+    given_name: Text = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+    confirm: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    form = _form(phone, email, family_name, given_name, birth_date)
+    if confirm != "yes":
+        message = "Cochez la case de confirmation pour effacer les données de cette personne."
+        return _page(request, caller, form, error=message, status=422)
+    try:
+        result = rights.erase(
+            session,
+            caller.principal,
+            _query_of(phone, email, family_name, given_name, birth_date),
+            _territory_id(caller),
+        )
+    except (NotFound, Forbidden):
+        raise
+    except (ApiError, ValidationError) as exc:
+        return _page(request, caller, form, error=refusal(exc), status=422)
+    return redirect(PAGE, result.message)
+
+
+@router.post("/personnes/demandes/{request_id}/rectifier")
+def rectify(
+    request_id: DbId,
+    caller: Manager,
+    session: DbSession,
+    family_name: Annotated[str, Form(max_length=100)] = "",
+    given_name: Annotated[str, Form(max_length=100)] = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+    phone: Annotated[str, Form(max_length=30)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    address: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Fields left empty stay as they are (an e-mail or an address is removed by the API)."""
+    values = {
+        "family_name": family_name,
+        "given_name": given_name,
+        "birth_date": birth_date,
+        "phone": phone,
+        "email": email,
+        "address": address,
+    }
+    url = f"/espace/demandes/{request_id}"
+    try:
+        data = RectifyIn(**{k: v.strip() for k, v in values.items() if v.strip()})
+        rights.rectify(session, caller.principal, request_id, data)
+    except (NotFound, Forbidden):
+        raise
+    except (ApiError, ValidationError) as exc:
+        return redirect(url, refusal(exc), "error")
+    return redirect(url, "Données rectifiées.")
