@@ -139,16 +139,13 @@ def erase(
     confirm: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     form = _form(phone, email, family_name, given_name, birth_date)
-    if confirm != "yes":
-        message = "Cochez la case de confirmation pour effacer les données de cette personne."
-        return _page(request, caller, form, error=message, status=422)
     try:
-        result = rights.erase(
-            session,
-            caller.principal,
-            _query_of(phone, email, family_name, given_name, birth_date),
-            _territory_id(caller),
-        )
+        query = _query_of(phone, email, family_name, given_name, birth_date)
+        if confirm != "yes":  # the records again, with the reason
+            records = rights.search(session, caller.principal, query, _territory_id(caller))
+            message = "Cochez la case de confirmation pour effacer les données de cette personne."
+            return _page(request, caller, form, records=records, error=message, status=422)
+        result = rights.erase(session, caller.principal, query, _territory_id(caller))
     except (NotFound, Forbidden):
         raise
     except (ApiError, ValidationError) as exc:
