@@ -17,7 +17,7 @@ from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
-from app.core.identifiers import normalize_phone
+from app.core.identifiers import can_receive_sms, normalize_phone
 from app.privacy import erasure, repository
 from app.privacy.schemas import (
     BookingRecord,
@@ -220,6 +220,8 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
         raise Unprocessable(message, fields=[FieldError(field=f, message=message) for f in fields])
     if not changes:
         return request
+    if "phone" in changes and request.preferred_channel == "sms" and not can_receive_sms(changes["phone"]):
+        changes["preferred_channel"] = "phone"  # a landline: the coordination calls
     new_key = identity_key(
         changes.get("family_name", request.family_name),
         changes.get("given_name", request.given_name),
@@ -236,7 +238,7 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
     except IntegrityError:
         session.rollback()
         raise Conflict("Cette personne a déjà une demande en cours dans cette CPTS.") from None
-    labels = ", ".join(RECTIFIED_FIELDS[name] for name in changes)
+    labels = ", ".join(RECTIFIED_FIELDS[name] for name in changes if name in RECTIFIED_FIELDS)
     session.add(
         RequestEvent(
             request_id=request.id,

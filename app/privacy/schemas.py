@@ -2,8 +2,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from app.core.identifiers import contact_phone
 from app.core.inputs import BoundedDate
-from app.requests.schemas import mobile_phone
 
 
 class PersonQuery(BaseModel):
@@ -111,7 +111,7 @@ class RectifyIn(BaseModel):
     email: EmailStr | None = None
     address: str | None = Field(default=None, max_length=200)
 
-    _phone = field_validator("phone")(lambda value: mobile_phone(value) if value else value)
+    _phone = field_validator("phone")(lambda value: contact_phone(value) if value else value)
 
     @field_validator("family_name", "given_name")
     @classmethod
