@@ -35,8 +35,8 @@ CHOICES = {
         "title": "Retirer ma demande",
         "explanation": (
             "Votre demande sera close : la coordination ne vous cherchera plus de médecin traitant et ne vous "
-            "contactera plus. Vos données restent conservées un an après la clôture, puis sont effacées ; "
-            "vous pouvez aussi demander leur effacement dès maintenant depuis cette page."
+            "contactera plus. Vos données sont ensuite effacées au bout de {months} mois ; vous pouvez aussi "
+            "demander leur effacement dès maintenant depuis cette page."
         ),
         "button": "Oui, retirer ma demande",
     },
@@ -104,7 +104,9 @@ def choose(
     if patient_request is None or choice not in CHOICES:
         return _invalid(request)
     if confirm != "yes":
-        context = {"token": token, "choice": choice, **CHOICES[choice]}
+        months = request.app.state.settings.retention_abandoned_request_months
+        texts = CHOICES[choice]
+        context = {"token": token, "choice": choice, **texts, "explanation": texts["explanation"].format(months=months)}
         return templates.TemplateResponse(request, "follow_up_confirm.html", context)
     if choice == "retrait":
         done = rights.withdraw(session, patient_request, _client(request))
