@@ -35,6 +35,7 @@ def _navigation(page: str) -> list[str]:
                 "Sources et affiches",
                 "Indicateurs",
                 "Journal d'audit",
+                "Droits des personnes",
             ],
         ),
         (PROFESSIONAL, "/espace/mes-demandes", ["Mes demandes", "Nouvelle demande"]),
