@@ -7,6 +7,7 @@ is recorded with how many records it found, not with what was typed). The API an
 workspace pages call these functions; they commit (one transaction per step)."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -207,7 +208,7 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
         raise NotFound("Demande introuvable.")
     if request.erased_at is not None:
         raise Conflict("Les données de cette demande ont été effacées : il n'y a plus rien à rectifier.")
-    changes = {
+    changes: dict[str, Any] = {
         name: (str(value) if name == "email" and value is not None else value)
         for name, value in data.model_dump(exclude_unset=True).items()
         if name in RECTIFIED_FIELDS and value != getattr(request, name)

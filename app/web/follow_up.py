@@ -114,6 +114,6 @@ def choose(
         notice = "Votre demande est retirée." if done else "Votre demande n'était plus en cours : rien à retirer."
         return _status_page(request, by_follow_up_token(session, digest(token)) or patient_request, notice)
     territory = patient_request.territory
-    context = {"territory_name": territory.name if territory else None}
+    erased_by = {"territory_name": territory.name if territory else None}
     rights.erase_own(session, patient_request, _client(request))
-    return templates.TemplateResponse(request, "follow_up_erased.html", context)
+    return templates.TemplateResponse(request, "follow_up_erased.html", erased_by)

@@ -34,7 +34,7 @@ def _query_of(phone: str, email: str, family_name: str, given_name: str, birth_d
         email=email.strip() or None,
         family_name=family_name.strip() or None,
         given_name=given_name.strip() or None,
-        birth_date=birth_date.strip() or None,  # type: ignore[arg-type]  # pydantic parses the text
+        birth_date=birth_date.strip() or None,  # pydantic parses the text
     )
 
 
