@@ -40,7 +40,9 @@ def person(client, db, coordinator):
         headers=coordinator,
     )
     assert booked.status_code == 201, booked.text
-    elsewhere = submit(client, family_name="Autre", given_name="Paul", postcode="13790", city="Rousset", cpts=None)
+    elsewhere = submit(
+        client, family_name="Autre", given_name="Paul", phone=PHONE, postcode="13790", city="Rousset", cpts=None
+    )
     assert elsewhere.status_code == 201, elsewhere.text
     return {"request": request_id, "booking": booked.json()["id"], "elsewhere": elsewhere.json()["id"]}
 
