@@ -42,6 +42,8 @@ ALLOWED = {
     # against the CPTS's open requests before anyone may see it.
     "app.requests.service.submit_request": "the intake's duplicate check",
     "app.requests.service._open_requests_of": "the intake's duplicate check (of submit_request)",
+    # The flyer named by the form's tag (public), or the submitting professional's own organisation.
+    "app.requests.service._intake_territory": "the source the submission names, or the submitter's own",
     # An RPPS is one doctor in the whole deployment, whatever CPTS it works in.
     "app.doctors.service.create_doctor": "an RPPS registered once in the deployment",
     "app.doctors.importer._existing": "an RPPS registered once in the deployment",
