@@ -14,6 +14,7 @@ from app.core.errors import install_error_handlers
 from app.core.headers import SecurityHeadersMiddleware, docs_policy
 from app.core.health import router as health_router
 from app.core.inputs import refuse_unstorable_text
+from app.core.links import CurrentBaseUrlMiddleware
 from app.core.logging import RequestLogMiddleware, configure_logging
 from app.core.ratelimit import DatabaseStore, MemoryStore
 from app.core.settings import Settings, get_settings
@@ -32,6 +33,7 @@ from app.web.doctor_pages import router as doctor_pages_router
 from app.web.follow_up import router as follow_up_router
 from app.web.pages import install_page_errors
 from app.web.person_pages import router as person_pages_router
+from app.web.privacy_page import router as privacy_page_router
 from app.web.professional_pages import router as professional_pages_router
 from app.web.regulator_password import router as regulator_password_router
 from app.web.report_pages import router as report_pages_router
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_page_errors(app)  # under /espace, errors are French pages
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(CurrentBaseUrlMiddleware)  # the privacy link of messages (app.notifications.templates)
     app.include_router(health_router)
     app.include_router(territories_router)
     app.include_router(accounts_router)
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
+    app.include_router(privacy_page_router)
     app.include_router(regulator_password_router)
     app.include_router(request_form_router)
     # The workspace of coordinators, doctors and professionals, and its own static files (no CDN).

@@ -31,6 +31,7 @@ PUBLIC = {
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),
     ("POST", "/suivi/{token}/{choice}"),  # the follow-up link is the proof (test_privacy_rights)
+    ("GET", "/confidentialite"),
     ("GET", "/"),
     ("POST", "/"),
     ("GET", "/comptes/mot-de-passe/{token}"),

@@ -1,7 +1,14 @@
 """Where the links we hand out (follow-up, QR codes, flyers, doctors' and regulators' links,
 the SAS's booking links) point."""
 
+from contextvars import ContextVar
+
 from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# The base URL of the request being served, for what is written deep inside a service with no
+# request at hand (the privacy link ending every message): set by CurrentBaseUrlMiddleware.
+current_base_url: ContextVar[str | None] = ContextVar("current_base_url", default=None)
 
 
 def public_base_url(request: Request) -> str:
@@ -21,3 +28,20 @@ def public_base_url(request: Request) -> str:
         host = f"[{host}]"
     default_port = {"http": 80, "https": 443}.get(scheme)
     return f"{scheme}://{host}" if port == default_port else f"{scheme}://{host}:{port}"
+
+
+class CurrentBaseUrlMiddleware:
+    """Sets `current_base_url` to `public_base_url` of each HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = current_base_url.set(public_base_url(Request(scope)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_base_url.reset(token)

@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     map_tile_attribution: str = "© les contributeurs d'OpenStreetMap"
 
+    # --- Privacy (RGPD): what the "Confidentialité" page tells people (app/privacy/notice.py) ---
+    # The data controller: unset, each CPTS is the controller of its own requests (its name and
+    # contact details as registered); set them when one legal entity runs the deployment.
+    privacy_controller_name: str | None = None
+    privacy_controller_address: str | None = None
+    # The data protection officer (DPO): an e-mail address or postal address people can write to.
+    privacy_dpo_contact: str | None = None
+    # Who hosts the service and its database (an HDS-certified host for health data).
+    privacy_host: str | None = None
+    # How long personal data is kept: the retention_* settings below, which the page shows.
+
     # --- The SAS platform (FHIR R4) ---
     # Where booked appointments are pushed (FrAppointmentSAS). Unset: nothing is pushed.
     sas_base_url: str | None = None

@@ -4,6 +4,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from app.core.links import current_base_url
+from app.core.settings import get_settings
+
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     undefined=StrictUndefined,
@@ -21,7 +24,17 @@ SUBJECTS = {
 }
 
 
+def privacy_url() -> str | None:
+    """The "Confidentialité" page every message links to (app/web/privacy_page.py): at the
+    address of the request being served, or PUBLIC_URL's (the command line); None without
+    either, and the message goes without the link."""
+    base = current_base_url.get() or get_settings().public_url
+    return f"{base.rstrip('/')}/confidentialite" if base else None
+
+
 def render(kind: str, channel: str, **context: object) -> tuple[str | None, str]:
-    """(subject, body) of a message; SMS have no subject."""
+    """(subject, body) of a message; SMS have no subject. Every message ends with the link to
+    the privacy notice."""
+    context.setdefault("privacy_url", privacy_url())
     body = _env.get_template(f"{kind}.{channel}.txt").render(**context).strip() + "\n"
     return (SUBJECTS[kind] if channel == "email" else None), body

@@ -87,6 +87,8 @@ class PatientRequest(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     comment: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The consent text accepted (app.privacy.consent); None for requests older than its versions.
+    consent_version: Mapped[str | None] = mapped_column(String(32))
     # Set when the personal data was erased (app/privacy/retention.py): names and phone
     # blanked, the birth date reduced to the 1st of January of its decade, the age at intake
     # kept as a band ("60-69"); what the indicators count survives.

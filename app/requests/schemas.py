@@ -42,6 +42,13 @@ class RequestCreate(BaseModel):
     languages: list[str] = Field(default_factory=list, max_length=10)
     comment: str | None = Field(default=None, max_length=1000)
     consent: bool = Field(description="Consent to the processing of the data, for the stated purpose and time.")
+    consent_version: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The version of the consent text the patient was shown (the questionnaire's, on "
+        "/confidentialite); stored with the request. Omitted: the current one. Another: 422.",
+        examples=["2026-11/12m"],
+    )
     submitted_by: SubmittedBy = "patient"
     patient_consent_attested: bool = Field(
         default=False, description="For a professional or coordinator: the patient agreed."

@@ -18,6 +18,7 @@ from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocess
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.geocoding.service import GeocodingService, Placement
+from app.privacy.consent import accepted_consent_version
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
 from app.requests.ranking import Ranking, rank_doctors
@@ -97,6 +98,7 @@ def submit_request(
     if data.website:  # a hidden field only robots fill in
         raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
     submitted_by, user_id = _submitter(principal, data)
+    accepted_consent_version(data.consent_version)  # a stale text is refused before anything is read
     residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
     commune, point = residency.placement.commune, residency.placement.location
     intake_territory, source = _intake_territory(session, data, user_id if submitted_by == "professional" else None)
@@ -164,6 +166,7 @@ def submit_request(
         languages=data.languages,
         comment=data.comment,
         consent_at=now,
+        consent_version=accepted_consent_version(data.consent_version),
         submitted_by=submitted_by,
         submitted_by_user_id=user_id,
         identity_key=key,
@@ -290,6 +293,9 @@ def _update_answers(request: PatientRequest, data: RequestCreate, placement: Pla
     if data.comment:
         request.comment = data.comment
     request.preferred_channel = data.preferred_channel or "phone"
+    # Submitting again is agreeing again, to the text shown this time.
+    request.consent_at = utcnow()
+    request.consent_version = accepted_consent_version(data.consent_version)
     # Only the hash of a follow-up token is kept: a resubmission gets a new link.
     request.follow_up_token_hash = digest(token)
     request.updated_at = utcnow()

@@ -14,6 +14,7 @@ from app.audit.service import record_reads
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
+from app.privacy.consent import current_consent
 from app.requests import repository
 from app.requests.models import PatientRequest, RequestStatus
 from app.requests.priority import day_in_paris
@@ -63,6 +64,7 @@ def _form(
         "field_errors": {e.field: e.message for e in errors},
         "candidates": list(candidates),
         "reasons": REASONS,
+        "consent": current_consent(request.app.state.settings),
     }
     return render(request, caller, "espace/new_request.html", context, status_code)
 
@@ -106,6 +108,8 @@ async def submit(request: Request, caller: Submitter, session: DbSession, geocod
     except ApiError as exc:
         if exc.status_code in (403, 404):
             raise
+        if any(e.field == "consent_version" for e in exc.fields):
+            values["attested"] = ""  # the text changed: read it again and attest again
         return _form(
             request,
             caller,

@@ -15,6 +15,7 @@ from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
+from app.privacy.consent import current_consent
 from app.requests.models import RequestStatus, Source
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.receipts import receipt_channel
@@ -76,6 +77,7 @@ FIELDS = (
     "languages",
     "comment",
     "consent",
+    "consent_version",
 )
 
 
@@ -90,13 +92,16 @@ def _territory(session, cpts: str | None, source: str | None) -> Territory | Non
 
 
 def _page(request: Request, session, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:
+    territory = _territory(session, values.get("cpts"), values.get("source"))
     context = {
         "v": values,
         "errors": list(errors),
         "field_errors": {e.field: e.message for e in errors},
         "candidates": list(candidates),
         "reasons": REASONS,
-        "territory": _territory(session, values.get("cpts"), values.get("source")),
+        "territory": territory,
+        # The text shown is the one whose version the form posts back (app.privacy.consent).
+        "consent": current_consent(request.app.state.settings, territory.name if territory else None),
     }
     return templates.TemplateResponse(request, "request_form.html", context, status_code=status_code)
 
@@ -129,6 +134,8 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
             submit_request, session, geocoding, None, data, public_base_url(request)
         )
     except ApiError as exc:
+        if any(e.field == "consent_version" for e in exc.fields):
+            values["consent"] = ""  # the text changed: read it again and tick again
         return _page(
             request,
             session,
@@ -180,5 +187,6 @@ def request_from_form(values: dict[str, str], **extra: object) -> RequestCreate:
         "no_doctor_reason": values["no_doctor_reason"] or "other",
         "languages": _languages(values["languages"]),
         "consent": values["consent"] == "yes",
+        "consent_version": values.get("consent_version") or None,
     }
     return RequestCreate.model_validate(payload | extra)
