@@ -279,7 +279,7 @@ def territories_create(
     data = _validated(TerritoryCreate, slug=slug, name=name, finess=finess, phone=phone, email=email, communes=refs)
     migrations.upgrade()
     with get_sessionmaker()() as session:
-        territory = _or_exit(lambda: create_territory(session, data, get_commune_index()))
+        territory = _committed(session, lambda: create_territory(session, data, get_commune_index()))
         click.echo(f"created {territory.slug} ({len(territory.communes)} communes)")
 
 
@@ -330,7 +330,7 @@ def users_create(
     )
     migrations.upgrade()
     with get_sessionmaker()() as session:
-        user = _or_exit(lambda: create_user(session, data, None))
+        user = _committed(session, lambda: create_user(session, data, None))
     click.echo(f"created user {user.email} ({user.role})")
     if generate_password:
         click.echo(f"password: {password}")
@@ -359,8 +359,9 @@ def doctors_import(file: Path, cpts: str, skip_invalid: bool) -> None:
     geocoding = build_geocoding_service(get_settings(), sessions)
     started = time.perf_counter()
     with sessions() as session:
-        report = _or_exit(
-            lambda: import_doctors(session, geocoding, operator(), cpts, file.read_bytes(), skip_invalid=skip_invalid)
+        report = _committed(
+            session,
+            lambda: import_doctors(session, geocoding, operator(), cpts, file.read_bytes(), skip_invalid=skip_invalid),
         )
     for problem in report.problems:
         click.echo(f"line {problem.line}: {problem.reason}", err=True)
@@ -393,6 +394,25 @@ def _validated(model, **values):
         for error in field_errors_from_validation(exc.errors()):
             click.echo(f"{error.field}: {error.message}", err=True)
         sys.exit(2)
+
+
+def _committed(session, action):
+    """Runs an action and commits it: a command is its own unit of work (the services only
+    flush). A broken known constraint (a rival write meanwhile) is the API's 409 message."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.core.constraints import conflict_for
+
+    def run():
+        result = action()
+        try:
+            session.commit()
+        except IntegrityError as error:
+            session.rollback()
+            raise conflict_for(error) or error from None
+        return result
+
+    return _or_exit(run)
 
 
 def _or_exit(action):

@@ -99,4 +99,5 @@ def load_demo(session: Session, communes: CommuneIndex) -> list[str]:
             done.append(f"updated {spec.slug}")
         else:
             done.append(f"unchanged {spec.slug}")
+    session.commit()  # a builder run as a script (the CLI, tests): the services leave committing to it
     return done

@@ -167,7 +167,7 @@ def load_demo_doctors(session: Session, geocoding: GeocodingService, communes: C
             doctor = doctors.create_doctor(session, geocoding, operator(), data)
             if number % 6 == 0:  # some have not confirmed for eight months: stale
                 doctor.confirmed_at = utcnow() - timedelta(days=240)
-                session.commit()
+            session.commit()  # a builder run as a script: one doctor at a time, as an import would
             added += 1
     return added
 
@@ -261,6 +261,7 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
             request, _, _ = submit_request(session, geocoding, None, data, "http://127.0.0.1:8000")
             added += 1
             if request.status != "received":
+                session.commit()
                 continue
             fate = i % 5
             if fate in (1, 2):
@@ -277,4 +278,5 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
                     transition(session, coordinator, request.id, TransitionIn(to="matched", doctor_id=doctor.id))
             if fate == 3:
                 transition(session, coordinator, request.id, TransitionIn(to="closed", reason="found_alone"))
+            session.commit()  # a builder run as a script: one request at a time, as the form would
     return added

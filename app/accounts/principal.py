@@ -18,7 +18,7 @@ from app.accounts.policy import Action, may
 from app.accounts.security import digest
 from app.core import proxies
 from app.core.database import utcnow
-from app.core.dependencies import get_db
+from app.core.dependencies import DbSession
 from app.core.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "orientation_session"
@@ -128,7 +128,7 @@ def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
 
 async def optional_principal(
     request: Request,
-    db: Annotated[Session, Depends(get_db)],
+    db: DbSession,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal | None:

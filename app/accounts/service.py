@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.access import visible
@@ -18,7 +17,7 @@ from app.accounts.principal import Principal
 from app.accounts.schemas import UserCreate, UserOut
 from app.accounts.security import TOKEN_PREFIX, digest, hash_password, new_secret, verify_password
 from app.audit.service import record
-from app.core.database import utcnow
+from app.core.database import commit_early, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.core.settings import Settings
 from app.doctors.models import Doctor
@@ -94,15 +93,10 @@ def create_user(session: Session, data: UserCreate, by: Principal | None) -> Use
         memberships=[Membership(territory_id=t.id) for t in territories],
     )
     session.add(user)
-    session.flush()
+    session.flush()  # the id, for the trail; a rival account with this e-mail is a 409 (core/constraints.py)
     territory_ids: list[int | None] = [t.id for t in territories]
     for territory_id in territory_ids or [None]:
         record(session, by, "user.create", "user", user.id, territory_id, actor="cli")
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict("Un compte existe déjà avec cette adresse e-mail ou pour ce médecin.") from None
     return user
 
 
@@ -128,7 +122,6 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
         for membership in leaving:
             user.memberships.remove(membership)
             record(session, principal, action, "user", user.id, membership.territory_id)
-        session.commit()
         return user
     user.active = active
     # Retention counts inactivity from a reactivation too, and erasure from a deactivation.
@@ -139,7 +132,6 @@ def set_user_active(session: Session, principal: Principal, user_id: int, active
     territory_ids: list[int | None] = [*sorted(user.territory_ids & principal.territory_ids)] or [None]
     for territory_id in territory_ids:
         record(session, principal, action, "user", user.id, territory_id)
-    session.commit()
     return user
 
 
@@ -189,7 +181,7 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
                 set_={"failures": 1 if forgotten else SignInFailures.failures + 1, "last_failure_at": now},
             )
         )
-        session.commit()  # kept whatever happens next: the refusal below ends the request
+        commit_early(session, why="a failed sign-in counts although the answer is a 401")
         raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
     if failures is not None:
         session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
@@ -207,7 +199,7 @@ def open_session(session: Session, settings: Settings, user: User) -> tuple[str,
         expires_at=utcnow() + timedelta(hours=settings.session_hours),
     )
     session.add(web_session)
-    session.commit()
+    session.flush()  # its id and defaults, for the caller
     return secret, web_session
 
 
@@ -216,14 +208,13 @@ def close_session(session: Session, principal: Principal) -> None:
         web_session = session.get(WebSession, principal.session_id)
         if web_session is not None:
             session.delete(web_session)
-            session.commit()
 
 
 def create_token(session: Session, principal: Principal, name: str) -> tuple[str, ApiToken]:
     secret = new_secret(TOKEN_PREFIX)
     token = ApiToken(user_id=principal.user_id, name=name, token_hash=digest(secret))
     session.add(token)
-    session.commit()
+    session.flush()  # its id, for the answer
     return secret, token
 
 
@@ -237,5 +228,4 @@ def revoke_token(session: Session, principal: Principal, token_id: int) -> ApiTo
         raise NotFound("Jeton introuvable.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        session.commit()
     return token

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
-from app.core.database import utcnow
+from app.core.database import own_transaction, utcnow
 
 
 def record(
@@ -47,7 +47,7 @@ def record_read(
     object_id: object,
     territory_id: int | None,
 ) -> None:
-    """A read is committed to the trail before the data is sent. See record_reads."""
+    """A read is written to the trail, committed before the data is sent. See record_reads."""
     record_reads(session, write_sessions, principal, object_type, [(object_id, territory_id)])
 
 
@@ -61,19 +61,18 @@ def record_reads(
     """Several objects read at once (a page of the queue): one entry each, one transaction,
     committed before the data is sent.
 
-    `session` is the read's own. On PostgreSQL the entries join its transaction, which is
-    committed here: one transaction per read, not two. On SQLite a read transaction must not
-    turn into a writer (it fails with "database is locked" when another writer committed
-    since it began), so there the entries get a short write transaction of their own."""
+    `session` is the read's own. On PostgreSQL the entries join its transaction, which the
+    request's unit of work commits before the answer leaves (app.core.dependencies.get_db):
+    one transaction per read, not two. On SQLite a read transaction must not turn into a
+    writer, so there the entries get a short write transaction of their own (own_transaction
+    says why)."""
     if not objects:
         return
     if session.get_bind().dialect.name == "sqlite":
-        with write_sessions() as own:
+        with own_transaction(write_sessions) as own:
             _add_reads(own, principal, object_type, objects)
-            own.commit()
         return
     _add_reads(session, principal, object_type, objects)
-    session.commit()
 
 
 def _add_reads(

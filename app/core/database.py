@@ -103,6 +103,56 @@ def autocommit_reads(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
+# ---- Transactions ---------------------------------------------------------------------------
+# One unit of work per request: the request's session is committed by the database dependency
+# (app.core.dependencies.get_db) once the endpoint or page returned, and rolled back when it
+# raised; services, endpoints and pages only flush. The worker and the command line commit their
+# own sessions. The two helpers below are the only other places that commit, each for a reason
+# its caller names.
+
+
+def commit_early(session: Session, why: str) -> None:
+    """Commits the request's session before its unit of work ends, for a write that must last
+    whatever the answer is. `why` says so at the call site; the cases are:
+
+    - a failed sign-in is counted although the answer is an error (a rollback would forget it,
+      and the lockout after five failures with it);
+
+    Nothing else may use it: everything else is committed, or rolled back, with the request."""
+    del why  # documentation at the call site, not data to log
+    session.commit()
+
+
+@contextmanager
+def own_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A short write transaction of its own, committed when the block ends without error and
+    rolled back otherwise, apart from the request's unit of work. For writes that belong to no
+    request's outcome, or that a request's transaction cannot carry:
+
+    - the geocoding cache and the rate-limit counters (kept whatever the request's fate, and
+      they never commit anybody else's work);
+    - the read audit and the export's trace on SQLite: a GET's read transaction must not turn
+      into a writer (SQLite fails it with "database is locked" when another writer committed
+      since it began), so the entries get their own short write transaction, committed before
+      the data is sent.
+
+    On SQLite never open one while the request's own session holds the write lock (a second
+    writer would wait for it until the busy timeout)."""
+    with sessions() as own:
+        yield own
+        own.commit()
+
+
+@contextmanager
+def all_or_nothing(session: Session) -> Iterator[None]:
+    """For a page that answers a refusal itself (its form again, a flash message) instead of
+    raising, so that the request's unit of work would otherwise commit: what the block wrote
+    is undone when it raises (a savepoint), and the request goes on and can still read what
+    to show."""
+    with session.begin_nested():
+        yield
+
+
 POOL_SIZE, POOL_OVERFLOW = 10, 20  # per process (uvicorn worker); PostgreSQL allows 100 by default
 
 

@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.core.constraints import conflict_for
 from app.core.settings import Settings
 from app.geocoding.service import GeocodingService
 from app.territories.communes import CommuneIndex
@@ -21,19 +23,46 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    """One session per request. Safe methods (GET, HEAD) only read, so they get read
-    transactions, which never wait on SQLite; the others may write (see database._begin).
-    Opening a session touches no connection; closing one that still holds a connection
-    (a rollback) is done in the thread pool, never on the event loop."""
+    """One session per request, and one unit of work: committed when the endpoint or page
+    returned, rolled back when it raised. Services, endpoints and pages only flush; the few
+    writes that must not wait go through database.commit_early or database.own_transaction.
+
+    Declared with scope="function" (DbSession): the commit runs before the response is sent,
+    so a 201 or a redirect means committed, and a commit that fails becomes the answer instead
+    (409 for a known constraint, see constraints.py; 503 when the database is unavailable).
+
+    Safe methods (GET, HEAD) only read, so they get read transactions, which never wait on
+    SQLite; the others may write (see database._begin). Opening a session touches no
+    connection: a request that never reached the database costs nothing here; the others end
+    in the thread pool, never on the event loop (a read-only transaction's COMMIT costs what
+    its ROLLBACK did, and a GET's read audit joins it on PostgreSQL)."""
     safe = request.method in ("GET", "HEAD", "OPTIONS")
     session = (request.app.state.read_sessions if safe else request.app.state.write_sessions)()
     try:
         yield session
-    finally:
+    except BaseException:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await run_in_threadpool(session.close)  # a rollback
         else:
             session.close()
+        raise
+    if session.in_transaction():
+        await run_in_threadpool(_commit, session)
+    else:
+        session.close()
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        conflict = conflict_for(error)
+        if conflict is None:
+            raise  # not a race we know: a 500, logged by class only (errors.py)
+        raise conflict from None
+    finally:
+        session.close()
 
 
 async def get_geocoding(request: Request) -> GeocodingService:
@@ -44,6 +73,8 @@ async def get_communes(request: Request) -> CommuneIndex:
     return request.app.state.geocoding.communes
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# scope="function": the unit of work ends before the response is sent (see get_db). Every use
+# of the session goes through this alias, so that a request has one session.
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 Geocoding = Annotated[GeocodingService, Depends(get_geocoding)]
 Communes = Annotated[CommuneIndex, Depends(get_communes)]

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from app.core.database import Base
+from app.core.database import Base, own_transaction
 from app.core.errors import TooManyRequests
 
 
@@ -54,7 +54,7 @@ class DatabaseStore:
         self._sessions = sessions
 
     def increment(self, key: str, window: int) -> int:
-        with self._sessions() as session:
+        with own_transaction(self._sessions) as session:
             insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             first_hit = insert(RateLimitCounter).values(key=key, window_index=window, count=1)
             statement = first_hit.on_conflict_do_update(
@@ -65,7 +65,6 @@ class DatabaseStore:
                 session.execute(
                     delete(RateLimitCounter).where(RateLimitCounter.key == key, RateLimitCounter.window_index < window)
                 )
-            session.commit()
             return count
 
 

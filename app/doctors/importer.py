@@ -270,18 +270,22 @@ def import_doctors(
             parsed[data.rpps] = ParsedDoctor(line, data, confirmed)
 
     queries = [(loc.address, loc.postcode, loc.city) for p in parsed.values() for loc in p.data.locations]
-    with geocoding.prefetched(queries, session):
-        created, updated, unchanged = _upsert(session, geocoding, territory, parsed, problems)
-    problems.sort(key=lambda p: p.line)
-    if problems and not skip_invalid:
-        session.rollback()
-        return ImportReport(created=0, updated=0, unchanged=0, invalid=len(problems), written=False, problems=problems)
-    session.add_all(created)
-    session.flush()
-    for action, doctors in (("doctor.import_create", created), ("doctor.import_update", updated)):
-        for doctor in doctors:
-            record(session, principal, action, "doctor", doctor.id, territory.id)
-    session.commit()
+    # In a savepoint: a refused file (problems, and not skip_invalid) leaves nothing behind,
+    # not even the doctors _upsert changed in place, and the caller's transaction goes on.
+    with session.begin_nested() as attempt:
+        with geocoding.prefetched(queries, session):
+            created, updated, unchanged = _upsert(session, geocoding, territory, parsed, problems)
+        problems.sort(key=lambda p: p.line)
+        if problems and not skip_invalid:
+            attempt.rollback()
+            return ImportReport(
+                created=0, updated=0, unchanged=0, invalid=len(problems), written=False, problems=problems
+            )
+        session.add_all(created)
+        session.flush()
+        for action, doctors in (("doctor.import_create", created), ("doctor.import_update", updated)):
+            for doctor in doctors:
+                record(session, principal, action, "doctor", doctor.id, territory.id)
     return ImportReport(
         created=len(created),
         updated=len(updated),

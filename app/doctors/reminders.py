@@ -43,7 +43,6 @@ def remind_one(session: Session, settings: Settings, base_url: str, principal: P
     doctor = get_doctor(session, principal, doctor_id)
     _enqueue_reminder(session, settings, base_url, doctor)
     record(session, principal, "doctor.remind", "doctor", doctor.id, doctor.territory_id)
-    session.commit()
     return doctor
 
 
@@ -61,5 +60,4 @@ def remind_stale(session: Session, settings: Settings, base_url: str, principal:
     for doctor in stale:
         _enqueue_reminder(session, settings, base_url, doctor)
         record(session, principal, "doctor.remind", "doctor", doctor.id, territory.id)
-    session.commit()
     return len(stale)

@@ -1,7 +1,6 @@
 """The rules of the volunteer doctors registry."""
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.accounts.access import may_act_in
@@ -126,9 +125,8 @@ def create_doctor(session: Session, geocoding: GeocodingService, principal: Prin
         **data.availability.model_dump(),
     )
     session.add(doctor)
-    session.flush()
+    session.flush()  # the id, for the trail; a rival with the same RPPS is a 409 (core/constraints.py)
     record(session, principal, "doctor.create", "doctor", doctor.id, territory.id)
-    _commit(session, data.rpps)
     return doctor
 
 
@@ -157,7 +155,6 @@ def update_doctor(
         _set_availability(doctor, data.availability)
     doctor.updated_at = utcnow()
     record(session, principal, "doctor.update", "doctor", doctor.id, doctor.territory_id)
-    session.commit()
     return doctor
 
 
@@ -186,7 +183,6 @@ def confirm_availability(
         actor=f"lien de confirmation ({doctor.rpps})",
         client_address=via_link_from,
     )
-    session.commit()
     return doctor
 
 
@@ -209,7 +205,6 @@ def set_active(session: Session, principal: Principal, doctor_id: int, active: b
         doctor.id,
         doctor.territory_id,
     )
-    session.commit()
     return doctor
 
 
@@ -219,13 +214,4 @@ def take_place(session: Session, principal: Principal, doctor_id: int) -> bool:
     taken = repository.take_place(session, doctor.id)
     if taken:
         record(session, principal, "doctor.take_place", "doctor", doctor.id, doctor.territory_id)
-    session.commit()
     return taken
-
-
-def _commit(session: Session, rpps: str) -> None:
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"Un médecin avec le RPPS {rpps} est déjà inscrit.") from None

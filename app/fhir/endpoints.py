@@ -9,8 +9,10 @@ from fastapi.responses import Response
 
 from app.accounts.models import Role, User
 from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
+from app.core.constraints import flush_or_conflict
 from app.core.database import autocommit_reads, utcnow
 from app.core.dependencies import DbSession
+from app.core.errors import Conflict
 from app.core.inputs import parse_row_id
 from app.core.links import public_base_url
 from app.core.settings import Settings
@@ -171,9 +173,8 @@ def _save_regulator(request: Request, session, body: Any, by_identifier: tuple[s
     data = parse_regulator(body)
     try:
         user, created = upsert_regulator(session, _settings(request), public_base_url(request), data, by_identifier)
-        session.commit()
-    except RegulatorConflict:
-        session.rollback()
+        flush_or_conflict(session)  # a rival that took the e-mail or an identifier meanwhile: the same answer
+    except (RegulatorConflict, Conflict):
         raise FhirError(
             422, "business-rule", "Cette adresse e-mail ou cet identifiant appartient à un autre compte."
         ) from None

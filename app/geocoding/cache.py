@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.database import utcnow
+from app.core.database import own_transaction, utcnow
 from app.geocoding.base import AddressGeocoder, Location
 from app.geocoding.models import GeocodeCacheEntry
 from app.territories.communes import normalize_name
@@ -96,9 +96,8 @@ class CachedGeocoder:
                 pass  # another request stored the same address meanwhile: as good
             return
         # Otherwise its own short transaction: a cache write never commits anybody else's.
-        with self._sessions() as own:
-            own.merge(entry)
-            try:
-                own.commit()
-            except IntegrityError:
-                own.rollback()
+        try:
+            with own_transaction(self._sessions) as own:
+                own.merge(entry)
+        except IntegrityError:
+            pass  # another request stored the same address meanwhile: as good

@@ -111,7 +111,6 @@ def send_doctor_list(session: Session, principal: Principal, request_id: int, da
             )
         )
     record(session, principal, "request.send_list", "patient_request", request.id, request.territory_id)
-    session.commit()
 
 
 # Why a request was closed, as the patient reads it ("Votre demande … est close : …").

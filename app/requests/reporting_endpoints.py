@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import record
+from app.core.database import own_transaction
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable, error_responses
 from app.core.inputs import BoundedDate
@@ -49,10 +50,9 @@ def export(
     covered: Sequence[int | None] = (
         [territory_for(session, principal, cpts).id] if cpts else sorted(principal.territory_ids) or [None]
     )
-    with request.app.state.write_sessions() as audit:
+    with own_transaction(request.app.state.write_sessions) as audit:  # this GET's session only reads (SQLite)
         for territory_id in covered:
             record(audit, principal, "request.export", "patient_request", f"{len(rows)} lignes", territory_id)
-        audit.commit()
     content, media = (
         (reporting.to_xlsx(rows), XLSX) if format == "xlsx" else (reporting.to_csv(rows), "text/csv; charset=utf-8")
     )

@@ -2,9 +2,11 @@
 
 import hashlib
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
@@ -80,8 +82,25 @@ def _intake_territory(
     return None, None
 
 
-# Built once: the values go as parameters, so each call reuses the compiled statement.
-_INSERT_REQUEST = insert(PatientRequest.__table__).returning(PatientRequest.__table__.c.id)
+# Built once: the values go as parameters, so each call reuses the compiled statement. A second
+# open request of the same person in the CPTS (the partial unique index) inserts nothing: the
+# same person submitted twice at the same instant, the other one won.
+def _insert_request_statement(dialect_insert: Any) -> Any:
+    table = PatientRequest.__table__
+    return (
+        dialect_insert(table)
+        .on_conflict_do_nothing(
+            index_elements=[table.c.territory_id, table.c.identity_key],
+            index_where=text("status IN ('received', 'proposed')"),
+        )
+        .returning(table.c.id)
+    )
+
+
+_INSERT_REQUEST = {
+    "postgresql": _insert_request_statement(pg_insert),
+    "sqlite": _insert_request_statement(sqlite_insert),
+}
 _INSERT_EVENT = insert(RequestEvent.__table__)
 
 
@@ -94,7 +113,7 @@ def submit_request(
     *,
     retry: bool = True,
 ) -> tuple[PatientRequest, bool, str]:
-    """Returns (request, is_duplicate, follow-up URL). Committed when it returns."""
+    """Returns (request, is_duplicate, follow-up URL), written in the caller's transaction."""
     if data.website:  # a hidden field only robots fill in
         raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
     submitted_by, user_id = _submitter(principal, data)
@@ -134,7 +153,6 @@ def submit_request(
                 existing.territory_id,
                 actor=_actor(None, data),
             )
-            session.commit()
             return existing, True, follow_up_url(public_url, token)
         duplicate_of_id = same_phone
 
@@ -177,14 +195,12 @@ def submit_request(
     )
     # Plain inserts, not the ORM's unit of work: this is the busiest write of the service
     # (the scale benchmark in docs/benchmarks.md), and there is nothing to track.
-    try:
-        request_id: int = session.execute(_INSERT_REQUEST, values).scalar_one()
-    except IntegrityError:
-        # The same person submitted twice at the same instant: the other one won; retry as a
-        # resubmission. Once: any other refusal would fail again, forever.
-        session.rollback()
+    request_id: int | None = session.execute(_INSERT_REQUEST[session.get_bind().dialect.name], values).scalar()
+    if request_id is None:
+        # The same person submitted twice at the same instant: the other one won; this one is
+        # a resubmission. Once: if the winner cannot be found, it would fail again, forever.
         if not retry:
-            raise
+            raise Conflict("Une demande est déjà en cours pour cette personne : réessayez dans un instant.")
         return submit_request(session, geocoding, principal, data, public_url, retry=False)
     session.execute(
         _INSERT_EVENT,
@@ -221,7 +237,6 @@ def submit_request(
     # had its receipt (the patient's other request): nothing is sent for it.
     if residency.territory is not None and duplicate_of_id is None:
         _acknowledge(session, request_id, residency.territory, data, follow_up_url(public_url, token), by)
-    session.commit()
     # What was stored, detached: its CPTS and source are already at hand, nothing to reload.
     request = PatientRequest(id=request_id, territory=territory, source=source, **values)
     make_transient_to_detached(request)
@@ -386,7 +401,6 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
     if target is RequestStatus.MATCHED:
         doctor = _matching_doctor(session, principal, request, data.doctor_id)
         if not doctors_repository.take_place(session, doctor.id):
-            session.rollback()
             raise Conflict("Ce médecin n'a plus de place disponible.")
         values["matched_doctor_id"] = doctor.id
     move(session, principal, request, target, note=data.note, reason=data.reason, **values)
@@ -396,7 +410,7 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
 
         enqueue_outcome(session, request, target, doctor, data.reason)
     record(session, principal, f"request.{target.value}", "patient_request", request.id, request.territory_id)
-    session.commit()
+    session.flush()  # before forgetting what was loaded: the reload reads what was written
     session.expire_all()
     return get_request(session, principal, request_id)
 
@@ -424,7 +438,6 @@ def move(
         .execution_options(synchronize_session=False),
     ).rowcount
     if changed != 1:
-        session.rollback()
         raise Conflict("La demande a changé entre-temps : rechargez-la.")
     session.add(
         RequestEvent(
@@ -494,7 +507,7 @@ def merge_duplicate(session: Session, principal: Principal, request_id: int) -> 
     session.add(_note(principal, kept.id, f"La demande n° {duplicate.id}, doublon de celle-ci, y est fusionnée."))
     for request in (duplicate, kept):
         record(session, principal, "request.merge", "patient_request", request.id, request.territory_id)
-    session.commit()
+    session.flush()  # the notes' ids and times, for the answer
     return kept
 
 
@@ -506,7 +519,7 @@ def dismiss_duplicate(session: Session, principal: Principal, request_id: int) -
     session.add(_note(principal, duplicate.id, f"Pas un doublon de la demande n° {other.id}."))
     session.add(_note(principal, other.id, f"La demande n° {duplicate.id} n'est pas un doublon de celle-ci."))
     record(session, principal, "request.not_duplicate", "patient_request", duplicate.id, duplicate.territory_id)
-    session.commit()
+    session.flush()  # the notes' ids and times, for the answer
     return duplicate
 
 
@@ -515,7 +528,6 @@ def add_note(session: Session, principal: Principal, request_id: int, data: Note
     request = get_request(session, principal, request_id)
     request.events.append(RequestEvent(user_id=principal.user_id, actor=principal.email, kind="note", text=data.text))
     record(session, principal, "request.note", "patient_request", request.id, request.territory_id)
-    session.commit()
     return request
 
 

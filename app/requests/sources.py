@@ -51,7 +51,6 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     session.add(source)
     session.flush()
     record(session, principal, "source.create", "source", source.id, territory.id)
-    session.commit()
     return source
 
 

@@ -58,7 +58,6 @@ def _territory(session: Session, principal: Principal, slug: str) -> Territory:
 def create_slot(data: SlotCreate, principal: SlotManager, session: DbSession, response: Response) -> SlotOut:
     """One slot. A doctor publishes its own; coordinators any doctor's or the centre's."""
     slot = service.create_slot(session, principal, data)
-    session.commit()
     response.headers["Location"] = f"/api/v1/snp/slots/{slot.id}"
     return service.slot_out(repository.slot_view(session, slot.id), repository.territory_slugs(session))
 
@@ -104,7 +103,6 @@ def get_slot(slot_id: DbId, principal: SlotManager, session: DbSession) -> SlotO
 def delete_slot(slot_id: DbId, principal: SlotManager, session: DbSession) -> Response:
     """Removes a free slot (a booked one: cancel its booking first, 409)."""
     service.delete_slot(session, principal, slot_id)
-    session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -118,7 +116,6 @@ def create_pattern(data: PatternCreate, principal: SlotManager, session: DbSessi
     """A recurring pattern in Paris time, expanded into slots at once (slots that would
     overlap an existing one are skipped)."""
     out = service.create_pattern(session, principal, data)
-    session.commit()
     return out
 
 
@@ -131,7 +128,6 @@ def list_patterns(principal: SlotManager, session: DbSession) -> list[PatternOut
 def update_pattern(pattern_id: DbId, data: PatternCreate, principal: SlotManager, session: DbSession) -> PatternOut:
     """Replaces the pattern's free future slots; booked slots are kept as they are."""
     out = service.update_pattern(session, principal, pattern_id, data)
-    session.commit()
     return out
 
 
@@ -139,7 +135,6 @@ def update_pattern(pattern_id: DbId, data: PatternCreate, principal: SlotManager
 def delete_pattern(pattern_id: DbId, principal: SlotManager, session: DbSession) -> PatternOut:
     """Ends the pattern and removes its free future slots; booked slots are kept."""
     out = service.delete_pattern(session, principal, pattern_id)
-    session.commit()
     return out
 
 
@@ -152,7 +147,6 @@ def delete_pattern(pattern_id: DbId, principal: SlotManager, session: DbSession)
 def create_centre(data: CentreCreate, principal: CentreManager, session: DbSession, geocoding: Geocoding) -> CentreOut:
     """The CPTS's own unscheduled-care centre (CSNP), which may publish slots too."""
     centre = service.create_centre(session, geocoding, principal, data)
-    session.commit()
     return service.centre_out(centre, repository.territory_slugs(session))
 
 
@@ -222,6 +216,7 @@ def _booking_out(session: Session, principal: Principal, booking: Booking) -> Bo
 
 
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
+    session.flush()  # before forgetting what was loaded: the reload reads what was written
     session.expire_all()
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
@@ -241,7 +236,6 @@ def book_slot(
     """Books the slot for a caller, exactly once: of concurrent attempts one gets 201, the
     others 409. The patient is sent a confirmation (SMS to a mobile, else e-mail)."""
     booking = service.book(session, request.app.state.settings, principal, slot_id, data, origin="cpts")
-    service.commit_booking(session)
     response.headers["Location"] = f"/api/v1/snp/bookings/{booking.id}"
     return _reloaded(session, principal, booking.id)
 
@@ -260,7 +254,6 @@ def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, re
 def cancel_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
     """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
     service.cancel(session, request.app.state.settings, principal, booking_id)
-    session.commit()
     return _reloaded(session, principal, booking_id)
 
 
@@ -272,5 +265,4 @@ def record_outcome(
 ) -> BookingOut:
     """After the time: the patient came (`fulfilled`) or not (`noshow`)."""
     service.record_outcome(session, request.app.state.settings, principal, booking_id, data.outcome)
-    session.commit()
     return _reloaded(session, principal, booking_id)

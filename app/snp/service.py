@@ -5,13 +5,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
+from app.core.constraints import flush_or_conflict
 from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identifiers import french_phone
@@ -555,23 +555,11 @@ def book(
 
 
 def _flush_booking(session: Session) -> None:
-    """Writes the new booking. The live-booking unique index is the last guard against a
-    second booking of the slot: tripping it is a lost race, a 409, never a 500."""
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(SLOT_TAKEN) from None
-
-
-def commit_booking(session: Session) -> None:
-    """Commits what `book` did, with the same answer to a race the commit discovers (a
-    unique index checked at commit): the API and the booking page both end a booking here."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(SLOT_TAKEN) from None
+    """Writes the new booking now, for its id. The live-booking unique index is the last guard
+    against a second booking of the slot: tripping it is a lost race, a 409 the booking page
+    can answer with (core/constraints.py), never a 500. A race only the commit discovers
+    becomes the same 409 where the request's unit of work commits."""
+    flush_or_conflict(session)
 
 
 def _booking_for_change(session: Session, principal: Principal, booking_id: int) -> Booking:

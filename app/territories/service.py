@@ -3,6 +3,7 @@
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.core.constraints import conflict_for
 from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.geocoding.offline import OfflineGeocoder
@@ -108,7 +109,7 @@ def create_territory(session: Session, data: TerritoryCreate, communes: CommuneI
         communes=[TerritoryCommune(insee_code=code) for code in codes],
     )
     session.add(territory)
-    _commit(session, territory, communes)
+    _write(session, territory, communes)
     return territory
 
 
@@ -129,7 +130,7 @@ def update_territory(session: Session, slug: str, data: TerritoryUpdate, commune
         kept = {c.insee_code: c for c in territory.communes}
         territory.communes = [kept.get(code) or TerritoryCommune(insee_code=code) for code in codes]
     territory.updated_at = utcnow()
-    _commit(session, territory, communes)
+    _write(session, territory, communes)
     return territory
 
 
@@ -140,12 +141,15 @@ def get_territory(session: Session, slug: str) -> Territory:
     return territory
 
 
-def _commit(session: Session, territory: Territory, communes: CommuneIndex) -> None:
+def _write(session: Session, territory: Territory, communes: CommuneIndex) -> None:
+    """Flushes in a savepoint: when two writes raced past the checks above, the unique keys
+    settled it, and the transaction is still good enough to say which communes clash."""
     codes = [c.insee_code for c in territory.communes]
     try:
-        session.commit()
-    except IntegrityError:
-        # Two writes raced past the checks above; the unique keys settled it. Say why.
-        session.rollback()
-        _refuse_overlap(session, codes, communes, territory if territory.id else None)
-        raise Conflict("Cette CPTS entre en conflit avec une autre (identifiant ou FINESS).") from None
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as error:
+        if territory not in session:  # a new CPTS: the savepoint took it back
+            territory = None
+        _refuse_overlap(session, codes, communes, territory)
+        raise conflict_for(error) or error from None

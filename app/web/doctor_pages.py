@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.accounts.policy import Action
+from app.core.database import all_or_nothing
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
 from app.core.inputs import DbId
@@ -93,7 +94,7 @@ def remind_all(request: Request, caller: DoctorManager, session: DbSession) -> R
             else "Aucun médecin à confirmer."
         )
 
-    return act("/espace/medecins", do)
+    return act(session, "/espace/medecins", do)
 
 
 @router.get("/medecins/import", response_class=HTMLResponse)
@@ -207,15 +208,17 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
             errors = field_errors_from_validation(exc.errors())
     if data is not None:
         try:
-            service.update_doctor(session, geocoding, caller.principal, doctor_id, data)
+            with all_or_nothing(session):  # a refused change leaves nothing; the form shows what was typed
+                service.update_doctor(session, geocoding, caller.principal, doctor_id, data)
         except ApiError as exc:
             if exc.status_code in (403, 404):
                 raise
             errors = exc.fields or [FieldError(field="form", message=exc.message)]
     if errors:
-        session.rollback()
         return _doctor_page(request, caller, doctor, "espace/doctor.html", 422, raw | identity, errors)
-    return act(f"/espace/medecins/{doctor_id}", lambda: "Fiche enregistrée ; disponibilités confirmées pour six mois.")
+    return act(session, 
+        session, f"/espace/medecins/{doctor_id}", lambda: "Fiche enregistrée ; disponibilités confirmées pour six mois."
+    )
 
 
 @router.post("/medecins/{doctor_id}/desactiver")
@@ -224,7 +227,7 @@ def deactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Re
         d = service.set_active(session, caller.principal, doctor_id, False)
         return f"Dr {d.given_name} {d.family_name} est désactivé : il n'est plus proposé aux patients."
 
-    return act(f"/espace/medecins/{doctor_id}", do)
+    return act(session, f"/espace/medecins/{doctor_id}", do)
 
 
 @router.post("/medecins/{doctor_id}/reactiver")
@@ -233,7 +236,7 @@ def reactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Re
         d = service.set_active(session, caller.principal, doctor_id, True)
         return f"Dr {d.given_name} {d.family_name} est de nouveau actif."
 
-    return act(f"/espace/medecins/{doctor_id}", do)
+    return act(session, f"/espace/medecins/{doctor_id}", do)
 
 
 @router.post("/medecins/{doctor_id}/rappel")
@@ -244,7 +247,7 @@ def remind(doctor_id: DbId, request: Request, caller: DoctorManager, session: Db
         )
         return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."
 
-    return act(f"/espace/medecins/{doctor_id}", do)
+    return act(session, f"/espace/medecins/{doctor_id}", do)
 
 
 # A signed-in doctor: its own record and capacity only (slots come with the SNP domain).
@@ -271,7 +274,8 @@ def _save_my_practice(request: Request, caller: Caller, session, form: FormData)
     if availability is None:
         return _doctor_page(request, caller, doctor, "espace/my_practice.html", 422, raw, errors)
     service.confirm_availability(session, caller.principal, doctor, availability)
-    return act(
+    return act(session, 
+        session,
         "/espace/mon-cabinet",
         lambda: (
             f"Disponibilités enregistrées : {availability.capacity_remaining} place(s) "

@@ -46,5 +46,4 @@ def submit(
         set_password(session, user, password)
     except Unprocessable as exc:
         return _page(request, 422, email=user.email, error=exc.message)
-    session.commit()
     return _page(request, email=user.email, done=True)

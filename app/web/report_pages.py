@@ -52,7 +52,7 @@ def create_source(
         )
         return f"Source « {source.name} » créée : imprimez son affiche ou téléchargez son QR code."
 
-    return act("/espace/sources", do)
+    return act(session, "/espace/sources", do)
 
 
 # Indicators ---------------------------------------------------------------------------------

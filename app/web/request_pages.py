@@ -13,10 +13,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.accounts.access import scoped
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
+from app.core.database import all_or_nothing
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.core.inputs import DbId
@@ -166,10 +168,9 @@ def request_page(
             "patient_request",
             [(r.id, r.territory_id) for r in shown],
         )
-    else:  # a preview: this request's session may already write (SQLite has one writer)
+    else:  # a preview: this request's session may already write (SQLite has one writer); committed with it
         for r in shown:
             record(session, caller.principal, "read", "patient_request", r.id, r.territory_id)
-        session.commit()
     eligible, stale, considered = [], [], 0
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
         _, ranking = service.suggestions(session, caller.principal, request_id)
@@ -235,11 +236,14 @@ def refusal(exc: ApiError | ValidationError) -> str:
     return f"{exc.message} {detail}".strip()
 
 
-def act(url: str, action: Callable[[], str]) -> Response:
+def act(session: Session, url: str, action: Callable[[], str]) -> Response:
     """Runs an action; its result, or why it was refused, is shown on the page at `url`.
-    Another CPTS's object (404) and a refused role (403) stay error pages."""
+    Another CPTS's object (404) and a refused role (403) stay error pages. A refused action
+    leaves nothing behind (all_or_nothing); a done one is committed with the request, before
+    the redirect is sent."""
     try:
-        message = action()
+        with all_or_nothing(session):
+            message = action()
     except (NotFound, Forbidden):
         raise
     except (ApiError, ValidationError) as exc:
@@ -283,7 +287,7 @@ def send_list(
             "  ", " "
         )
 
-    return act(url, send)
+    return act(session, url, send)
 
 
 @router.post("/demandes/{request_id}/attribution")
@@ -308,7 +312,7 @@ def match(
             f"(il lui reste {doctor.capacity_remaining} place(s))."
         )
 
-    return act(f"/espace/demandes/{request_id}", do)
+    return act(session, f"/espace/demandes/{request_id}", do)
 
 
 @router.post("/demandes/{request_id}/cloture")
@@ -329,7 +333,7 @@ def close(
         )
         return "Demande close."
 
-    return act(f"/espace/demandes/{request_id}", do)
+    return act(session, f"/espace/demandes/{request_id}", do)
 
 
 @router.post("/demandes/{request_id}/fusion")
@@ -337,7 +341,8 @@ def merge(request_id: DbId, caller: Handler, session: DbSession) -> Response:
     """Closes this possible duplicate into the request it duplicates; the patient is not told.
     Back on the request that goes on."""
     try:
-        kept = service.merge_duplicate(session, caller.principal, request_id)
+        with all_or_nothing(session):  # a refused merge leaves nothing behind
+            kept = service.merge_duplicate(session, caller.principal, request_id)
     except (NotFound, Forbidden):
         raise
     except ApiError as exc:
@@ -354,7 +359,7 @@ def not_a_duplicate(request_id: DbId, caller: Handler, session: DbSession) -> Re
         service.dismiss_duplicate(session, caller.principal, request_id)
         return "Ce n'est pas un doublon : la demande a désormais sa propre ligne dans la file."
 
-    return act(f"/espace/demandes/{request_id}", do)
+    return act(session, f"/espace/demandes/{request_id}", do)
 
 
 @router.post("/demandes/{request_id}/notes")
@@ -365,4 +370,4 @@ def add_note(
         service.add_note(session, caller.principal, request_id, NoteIn(text=text.strip()))
         return "Note ajoutée."
 
-    return act(f"/espace/demandes/{request_id}#historique", do)
+    return act(session, f"/espace/demandes/{request_id}#historique", do)

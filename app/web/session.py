@@ -31,7 +31,7 @@ from app.accounts.principal import (
     principal_of_session,
     principal_of_token,
 )
-from app.core.dependencies import get_db
+from app.core.dependencies import DbSession
 from app.core.errors import Forbidden, Unauthorized
 from app.territories.models import Territory
 
@@ -76,7 +76,7 @@ def _territories(db: Session, principal: Principal) -> list[Territory]:
 
 def resolve_caller(
     request: Request,
-    db: Annotated[Session, Depends(get_db)],
+    db: DbSession,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Caller:
@@ -129,7 +129,6 @@ def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territor
     if caller.web_session_id is not None:
         web_session = db.get_one(WebSession, caller.web_session_id)
         web_session.territory_id = territory.id
-        db.commit()
     return territory
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.accounts.access import scoped
 from app.accounts.policy import Action, books_from_sas
 from app.audit.service import record_reads
-from app.core.database import utcnow
+from app.core.database import all_or_nothing, utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
@@ -197,11 +197,10 @@ def create_slot(
             raise ValueError
         data = SlotCreate(**_offer(caller, owner, kind, visibility, walk_in), start=_at(day, start), end=_at(day, end))
         slot = service.create_slot(session, caller.principal, data)
-        session.commit()
         return f"Créneau ajouté le {day:%d/%m/%Y} de {start:%H:%M} à {end:%H:%M} (n° {slot.id})."
 
     try:
-        return act(back, do)
+        return act(session, back, do)
     except ValueError:
         return redirect(back, "Indiquez le jour, l'heure de début et l'heure de fin.", "error")
 
@@ -232,25 +231,23 @@ def create_pattern(
             weeks=weeks,
         )
         out = service.create_pattern(session, caller.principal, data)
-        session.commit()
         days = ", ".join(WEEKDAYS[d] for d in out.weekdays)
         return (
             f"Récurrence enregistrée ({days}, {out.start_time:%H:%M}–{out.end_time:%H:%M}, {weeks} semaine(s)) : "
             f"{out.slots_created} créneau(x) créé(s)."
         )
 
-    return act(BASE, do)
+    return act(session, BASE, do)
 
 
 @router.post("/recurrences/{pattern_id}/supprimer")
 def delete_pattern(pattern_id: DbId, caller: Publisher, session: DbSession) -> Response:
     def do() -> str:
         out = service.delete_pattern(session, caller.principal, pattern_id)
-        session.commit()
         kept = f" ; {out.booked_slots_kept} créneau(x) réservé(s) conservé(s)" if out.booked_slots_kept else ""
         return f"Récurrence arrêtée : {out.slots_removed} créneau(x) libre(s) retiré(s){kept}."
 
-    return act(BASE, do)
+    return act(session, BASE, do)
 
 
 @router.post("/creneaux/{slot_id}/supprimer")
@@ -259,10 +256,9 @@ def delete_slot(
 ) -> Response:
     def do() -> str:
         service.delete_slot(session, caller.principal, slot_id)
-        session.commit()
         return "Créneau retiré."
 
-    return act(f"{BASE}?jour={jour}" if jour else BASE, do)
+    return act(session, f"{BASE}?jour={jour}" if jour else BASE, do)
 
 
 @router.get("/recherche", response_class=HTMLResponse)
@@ -378,17 +374,16 @@ def book(
     values = {"family_name": family_name, "given_name": given_name, "phone": phone, "email": email, "reason": reason}
     try:
         data = BookingCreate(**{k: v for k, v in values.items() if v or k != "email"})
-        booking = service.book(
-            session,
-            request.app.state.settings,
-            caller.principal,
-            slot.id,
-            data,
-            origin="sas" if books_from_sas(caller.principal) else "cpts",
-        )
-        service.commit_booking(session)
+        with all_or_nothing(session):  # a refused booking leaves nothing; the page shows the slot as it is
+            booking = service.book(
+                session,
+                request.app.state.settings,
+                caller.principal,
+                slot.id,
+                data,
+                origin="sas" if books_from_sas(caller.principal) else "cpts",
+            )
     except (ApiError, ValidationError) as exc:
-        session.rollback()
         status = exc.status_code if isinstance(exc, ApiError) else 422
         fresh = repository.slot_view(session, slot.id)
         return _booking_page(request, caller, fresh, sas, status, values=values, error=refusal(exc))
@@ -411,10 +406,9 @@ def cancel(
 ) -> Response:
     def do() -> str:
         booking = service.cancel(session, request.app.state.settings, caller.principal, booking_id)
-        session.commit()
         return f"Rendez-vous de {booking.given_name} {booking.family_name} annulé ; le créneau est de nouveau libre."
 
-    return act(f"{BASE}?jour={jour}" if jour else BASE, do)
+    return act(session, f"{BASE}?jour={jour}" if jour else BASE, do)
 
 
 @router.post("/rendez-vous/{booking_id}/resultat")
@@ -430,7 +424,6 @@ def outcome(
         if resultat not in OUTCOMES:
             raise NotFound("Résultat inconnu.")
         booking = service.record_outcome(session, request.app.state.settings, caller.principal, booking_id, resultat)
-        session.commit()
         return f"{booking.given_name} {booking.family_name} : « {OUTCOMES[resultat]} » enregistré."
 
-    return act(f"{BASE}?jour={jour}" if jour else BASE, do)
+    return act(session, f"{BASE}?jour={jour}" if jour else BASE, do)
