@@ -59,6 +59,7 @@ def account_headers(
     )
     principal = Principal(user.id, user.email, Role(role), user.territory_ids, user.doctor_id, None)
     secret, _ = create_token(db, principal, "tests")
+    db.commit()  # services leave committing to the caller (a request's unit of work)
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("demo_territories")
 @pytest.fixture
 def claire(db):
     """Claire, coordinator of the Grand Arras, signing in with a password (e-mail in mixed case)."""
-    return create_user(
+    user = create_user(
         db,
         UserCreate(
             email="Claire@CPTS.example.fr",
@@ -23,6 +23,8 @@ def claire(db):
         ),
         None,
     )
+    db.commit()  # services leave committing to the caller
+    return user
 
 
 def login(client, email="claire@cpts.example.fr", password=PASSWORD):

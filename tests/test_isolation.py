@@ -441,6 +441,7 @@ def world(client, db, make_account, demo_territories):
                 availability=Availability(accepting_new_patients=True, capacity_remaining=100),
             ),
         ).id
+    db.commit()  # services leave committing to the caller
     headers = {
         "anonymous": {},
         "admin": make_account("admin"),
@@ -484,6 +485,7 @@ def world(client, db, make_account, demo_territories):
             ),
             "http://test",
         )[0].id
+        db.commit()
     from app.requests.models import Source
 
     sources = {}

@@ -155,6 +155,7 @@ def update_doctor(
         _set_availability(doctor, data.availability)
     doctor.updated_at = utcnow()
     record(session, principal, "doctor.update", "doctor", doctor.id, doctor.territory_id)
+    session.flush()  # new practice locations get their ids, for the answer
     return doctor
 
 

@@ -528,6 +528,7 @@ def add_note(session: Session, principal: Principal, request_id: int, data: Note
     request = get_request(session, principal, request_id)
     request.events.append(RequestEvent(user_id=principal.user_id, actor=principal.email, kind="note", text=data.text))
     record(session, principal, "request.note", "patient_request", request.id, request.territory_id)
+    session.flush()  # the note's id and time, for the answer
     return request
 
 
