@@ -149,7 +149,6 @@ def _write(session: Session, territory: Territory, communes: CommuneIndex) -> No
         with session.begin_nested():
             session.flush()
     except IntegrityError as error:
-        if territory not in session:  # a new CPTS: the savepoint took it back
-            territory = None
-        _refuse_overlap(session, codes, communes, territory)
+        # A new CPTS is no longer in the session: the savepoint took it back.
+        _refuse_overlap(session, codes, communes, territory if territory in session else None)
         raise conflict_for(error) or error from None
