@@ -143,6 +143,7 @@ def sign_in_as_coordinator(client, db) -> None:
         ),
         None,
     )
+    db.commit()  # services leave committing to the caller
     assert user.id
     response = client.post(
         "/espace/connexion",

@@ -27,11 +27,13 @@ PROXY = ("127.0.0.1", 40000)  # a reverse proxy on the same host (the default TR
 
 @pytest.fixture
 def coordinator(db):
-    return create_user(
+    user = create_user(
         db,
         UserCreate(email=EMAIL, display_name="Claire", role="coordinator", password=PASSWORD, cpts=["grand-arras"]),
         None,
     )
+    db.commit()  # services leave committing to the caller
+    return user
 
 
 @pytest.fixture

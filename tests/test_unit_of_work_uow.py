@@ -18,9 +18,9 @@ from app.doctors.models import Doctor
 from app.requests.models import PatientRequest
 from app.snp.models import Booking, BookingStatus, Slot, SlotStatus
 from app.snp.rules import SLOT_TAKEN
+from tests.helpers.workspace import COORDINATOR, sign_in
 from tests.test_doctors_api import RPPS, create
 from tests.test_snp_rules import BOARD, _a_booking_committed_by_someone_else, _form, free_slot  # noqa: F401
-from tests.test_workspace import COORDINATOR, demo, sign_in  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
