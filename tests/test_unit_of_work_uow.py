@@ -11,7 +11,7 @@ from threading import Barrier
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from app.audit.models import AuditEvent
 from app.doctors.models import Doctor
@@ -93,6 +93,30 @@ def test_a_rival_committed_before_the_requests_commit_is_a_409_and_nothing_is_ke
     # Without a rival the same request is committed, and answered 201.
     assert create(client, coordinator).status_code == 201
     assert _doctors_with_rpps(db) == 1 and _traces(db, "doctor.create") == 1
+
+
+def test_a_rival_row_met_at_a_flush_is_the_same_409(client, db, coordinator):
+    """The clash surfaces at the service's flush (an INSERT), not at the commit: the same
+    answer, from the same list of constraints."""
+    sessions = client.app.state.write_sessions
+    fired: list[bool] = []
+
+    def rival(session, _context, _instances) -> None:
+        for doctor in [o for o in session.new if isinstance(o, Doctor)]:
+            if not fired:
+                fired.append(True)
+                row = {"rpps": doctor.rpps, "civility": "M", "family_name": "Rival", "given_name": "R"}
+                values = row | {"territory_id": doctor.territory.id, "email": "rival@example.fr"}
+                session.connection().execute(insert(Doctor.__table__).values(**values))
+
+    event.listen(sessions, "before_flush", rival)
+    try:
+        answer = create(client, coordinator)
+    finally:
+        event.remove(sessions, "before_flush", rival)
+    assert fired
+    assert answer.status_code == 409 and answer.json()["message"] == RPPS_TAKEN
+    assert _doctors_with_rpps(db) == 0 and _traces(db, "doctor.create") == 0
 
 
 _COPY_BOOKING = "INSERT INTO snp_bookings ({columns}) SELECT {columns} FROM snp_bookings WHERE id = :id".format(

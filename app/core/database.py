@@ -116,7 +116,7 @@ def commit_early(session: Session, why: str) -> None:
     whatever the answer is. `why` says so at the call site; the cases are:
 
     - a failed sign-in is counted although the answer is an error (a rollback would forget it,
-      and the lockout after five failures with it);
+      and the growing delay after repeated failures with it);
 
     Nothing else may use it: everything else is committed, or rolled back, with the request."""
     del why  # documentation at the call site, not data to log

@@ -40,11 +40,15 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     session = (request.app.state.read_sessions if safe else request.app.state.write_sessions)()
     try:
         yield session
-    except BaseException:
+    except BaseException as error:
         if session.in_transaction():
             await run_in_threadpool(session.close)  # a rollback
         else:
             session.close()
+        # A known unique key broken at a flush is the same 409 as at the commit.
+        conflict = conflict_for(error) if isinstance(error, IntegrityError) else None
+        if conflict is not None:
+            raise conflict from None
         raise
     if session.in_transaction():
         await run_in_threadpool(_commit, session)
