@@ -1,5 +1,7 @@
 """The rules about CPTS territories: what a valid one is, and that communes never overlap."""
 
+from collections.abc import Callable
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,29 +110,32 @@ def create_territory(session: Session, data: TerritoryCreate, communes: CommuneI
         email=str(data.email),
         communes=[TerritoryCommune(insee_code=code) for code in codes],
     )
-    session.add(territory)
-    _write(session, territory, communes)
+    _write(session, territory, codes, communes, lambda: session.add(territory))
     return territory
 
 
 def update_territory(session: Session, slug: str, data: TerritoryUpdate, communes: CommuneIndex) -> Territory:
     territory = get_territory(session, slug)
-    if data.name is not None:
-        territory.name = data.name
-    if data.phone is not None:
-        territory.phone = data.phone
-    if data.email is not None:
-        territory.email = str(data.email)
-    for weight in ("weight_ald", "weight_age_70", "weight_css"):
-        if getattr(data, weight) is not None:
-            setattr(territory, weight, getattr(data, weight))
-    if data.communes is not None:
-        codes = resolve_communes(data.communes, communes)
+    codes = resolve_communes(data.communes, communes) if data.communes is not None else None
+    if codes is not None:
         _refuse_overlap(session, codes, communes, territory)
-        kept = {c.insee_code: c for c in territory.communes}
-        territory.communes = [kept.get(code) or TerritoryCommune(insee_code=code) for code in codes]
-    territory.updated_at = utcnow()
-    _write(session, territory, communes)
+
+    def change() -> None:
+        if data.name is not None:
+            territory.name = data.name
+        if data.phone is not None:
+            territory.phone = data.phone
+        if data.email is not None:
+            territory.email = str(data.email)
+        for weight in ("weight_ald", "weight_age_70", "weight_css"):
+            if getattr(data, weight) is not None:
+                setattr(territory, weight, getattr(data, weight))
+        if codes is not None:
+            kept = {c.insee_code: c for c in territory.communes}
+            territory.communes = [kept.get(code) or TerritoryCommune(insee_code=code) for code in codes]
+        territory.updated_at = utcnow()
+
+    _write(session, territory, codes or [], communes, change)
     return territory
 
 
@@ -141,12 +146,15 @@ def get_territory(session: Session, slug: str) -> Territory:
     return territory
 
 
-def _write(session: Session, territory: Territory, communes: CommuneIndex) -> None:
-    """Flushes in a savepoint: when two writes raced past the checks above, the unique keys
-    settled it, and the transaction is still good enough to say which communes clash."""
-    codes = [c.insee_code for c in territory.communes]
+def _write(
+    session: Session, territory: Territory, codes: list[str], communes: CommuneIndex, change: Callable[[], None]
+) -> None:
+    """Makes the change and flushes it in a savepoint (which flushes what was pending before it
+    begins: hence the change inside). When two writes raced past the checks above, the unique
+    keys settled it, and the transaction is still good enough to say which communes clash."""
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except IntegrityError as error:
         # A new CPTS is no longer in the session: the savepoint took it back.
