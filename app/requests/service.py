@@ -132,7 +132,10 @@ def submit_request(
         # Only ids first: a new person (nearly everybody) costs one index lookup.
         same_person, same_phone = _open_requests_of(session, residency.territory.id, key, data)
         if same_person is not None:
-            existing = session.get_one(PatientRequest, same_person)
+            # Locked first: of several resubmissions at once (the same person twice at the same
+            # instant), one at a time, rather than each holding a key lock on the row (its outbox
+            # message) while waiting to update it: a deadlock on PostgreSQL.
+            existing = session.get_one(PatientRequest, same_person, with_for_update={"of": PatientRequest})
             _update_answers(existing, data, residency.placement, token)
             existing.events.append(
                 RequestEvent(

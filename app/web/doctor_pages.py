@@ -216,7 +216,7 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
             errors = exc.fields or [FieldError(field="form", message=exc.message)]
     if errors:
         return _doctor_page(request, caller, doctor, "espace/doctor.html", 422, raw | identity, errors)
-    return act(session, 
+    return act(
         session, f"/espace/medecins/{doctor_id}", lambda: "Fiche enregistrée ; disponibilités confirmées pour six mois."
     )
 
@@ -274,7 +274,7 @@ def _save_my_practice(request: Request, caller: Caller, session, form: FormData)
     if availability is None:
         return _doctor_page(request, caller, doctor, "espace/my_practice.html", 422, raw, errors)
     service.confirm_availability(session, caller.principal, doctor, availability)
-    return act(session, 
+    return act(
         session,
         "/espace/mon-cabinet",
         lambda: (
