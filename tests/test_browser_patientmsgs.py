@@ -28,6 +28,7 @@ def _submit(db, geocoding, family_name: str) -> int:
         ),
         "http://test",
     )
+    db.commit()  # services leave committing to the caller (a request's unit of work)
     return created.id
 
 
