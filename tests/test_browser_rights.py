@@ -37,6 +37,7 @@ def _request(db, geocoding, family_name: str, given_name: str) -> str:
         ),
         "http://test",
     )
+    db.commit()  # services leave committing to the caller (a request's unit of work)
     return follow_up.removeprefix("http://test")
 
 

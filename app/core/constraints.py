@@ -35,7 +35,7 @@ KNOWN_CONSTRAINTS = (
     KnownConstraint(
         "uq_patient_requests_open_identity",
         "patient_requests.territory_id, patient_requests.identity_key",
-        "Une demande est déjà en cours pour cette personne.",
+        "Cette personne a déjà une demande en cours dans cette CPTS.",
     ),
     KnownConstraint(
         "uq_regulator_identifiers_system_value",

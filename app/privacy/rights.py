@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
 from app.audit.service import record
+from app.core.constraints import conflict_for
 from app.core.database import execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.identifiers import can_receive_sms, normalize_phone
@@ -163,7 +164,6 @@ def search(
     found = repository.find_person(session, principal, who)
     records = _records(session, found)
     _audit_records(session, principal, action, found, territory_id)
-    session.commit()
     return records
 
 
@@ -188,7 +188,6 @@ def erase(session: Session, principal: Principal, query: PersonQuery, territory_
     bookings = sum(erasure.erase_booking(session, b, now) for b in found.bookings)
     messages = sum(erasure.erase_message(m) for m in found.messages)
     _audit_records(session, principal, "erase", found, territory_id)
-    session.commit()
     total = requests + bookings + messages
     if total == 0:
         text = "Aucune donnée personnelle à effacer pour cette personne."
@@ -236,9 +235,8 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
             .values(**changes, identity_key=new_key, updated_at=utcnow())
             .execution_options(synchronize_session=False),
         )
-    except IntegrityError:
-        session.rollback()
-        raise Conflict("Cette personne a déjà une demande en cours dans cette CPTS.") from None
+    except IntegrityError as error:  # the person's other open request (core/constraints.py)
+        raise conflict_for(error) or error from None
     labels = ", ".join(RECTIFIED_FIELDS[name] for name in changes if name in RECTIFIED_FIELDS)
     session.add(
         RequestEvent(
@@ -250,7 +248,7 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
         )
     )
     record(session, principal, "privacy.rectify", "patient_request", request.id, request.territory_id)
-    session.commit()
+    session.flush()  # before forgetting what was loaded: the reload reads what was written
     session.expire_all()
     return repository.visible_request(session, principal, request_id)  # type: ignore[return-value]
 
@@ -269,8 +267,7 @@ def withdraw(session: Session, request: PatientRequest, client_address: str | No
         .values(status=RequestStatus.CLOSED.value, close_reason=WITHDRAWN_REASON, updated_at=utcnow())
         .execution_options(synchronize_session=False),
     ).rowcount
-    if changed != 1:
-        session.rollback()
+    if changed != 1:  # nothing written: someone else changed it first
         return False
     session.add(
         RequestEvent(
@@ -293,7 +290,6 @@ def withdraw(session: Session, request: PatientRequest, client_address: str | No
         actor="patient",
         client_address=client_address,
     )
-    session.commit()
     return True
 
 
@@ -311,4 +307,3 @@ def erase_own(session: Session, request: PatientRequest, client_address: str | N
         actor="patient",
         client_address=client_address,
     )
-    session.commit()

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app.accounts.policy import Action
+from app.core.database import all_or_nothing
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import DbId
@@ -177,7 +178,8 @@ def rectify(
     url = f"/espace/demandes/{request_id}"
     try:
         data = RectifyIn(**{k: v.strip() for k, v in values.items() if v.strip()})
-        rights.rectify(session, caller.principal, request_id, data)
+        with all_or_nothing(session):  # a refused correction leaves nothing behind
+            rights.rectify(session, caller.principal, request_id, data)
     except (NotFound, Forbidden):
         raise
     except (ApiError, ValidationError) as exc:
