@@ -89,6 +89,10 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs full URLs, query strings included (addresses sent to the geocoder).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # SQLAlchemy at INFO/DEBUG logs statements with their parameters and the rows read: patients'
+    # data. Held at WARNING whatever LOG_LEVEL says (its warnings carry no values).
+    for name in ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 INTERNAL_ERROR = b'{"error":"internal_error","message":"Erreur interne du service.","fields":[]}'
