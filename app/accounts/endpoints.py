@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from app.accounts import service
-from app.accounts.models import User
 from app.accounts.policy import Action
 from app.accounts.principal import SESSION_COOKIE, Principal, current_principal, require
 from app.accounts.schemas import (
@@ -55,7 +54,7 @@ def logout(principal: Caller, session: DbSession, response: Response) -> Respons
 
 @router.get("/auth/me", response_model=UserOut, responses=error_responses(401))
 def me(principal: Caller, session: DbSession) -> UserOut:
-    return service.user_out(session.get_one(User, principal.user_id))
+    return service.user_out(service.current_user(session, principal))
 
 
 @router.post(

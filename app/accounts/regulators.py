@@ -35,6 +35,12 @@ def find_regulator(session: Session, system: str, value: str) -> User | None:
     ).first()
 
 
+def get_regulator(session: Session, user_id: int) -> User | None:
+    """A regulator's account by id (the SAS reads the accounts it made): None for another role."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.role == Role.REGULATOR.value else None
+
+
 def upsert_regulator(
     session: Session,
     settings: Settings,

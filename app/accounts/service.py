@@ -210,6 +210,16 @@ def close_session(session: Session, principal: Principal) -> None:
             session.delete(web_session)
 
 
+def current_user(session: Session, principal: Principal) -> User:
+    return session.get_one(User, principal.user_id)
+
+
+def set_session_territory(session: Session, web_session_id: int, territory_id: int) -> None:
+    """The CPTS a browser session works in, remembered for its next pages."""
+    web_session = session.get_one(WebSession, web_session_id)
+    web_session.territory_id = territory_id
+
+
 def create_token(session: Session, principal: Principal, name: str) -> tuple[str, ApiToken]:
     secret = new_secret(TOKEN_PREFIX)
     token = ApiToken(user_id=principal.user_id, name=name, token_hash=digest(secret))

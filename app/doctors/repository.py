@@ -28,6 +28,52 @@ def get_visible(session: Session, principal: Principal, doctor_id: int) -> Docto
     return session.scalars(scoped(Doctor, principal).where(Doctor.id == doctor_id)).one_or_none()
 
 
+def get_unscoped(session: Session, doctor_id: int) -> Doctor | None:
+    """A doctor whatever the caller: only for who proves its right another way (a signed
+    link naming the doctor, the SAS platform reading the national directory's data)."""
+    return session.get(Doctor, doctor_id)
+
+
+def location_of(session: Session, doctor_id: int, location_id: int) -> PracticeLocation | None:
+    """One of this doctor's practices (None when the practice is another doctor's)."""
+    location = session.get(PracticeLocation, location_id)
+    return location if location is not None and location.doctor_id == doctor_id else None
+
+
+def names(session: Session, principal: Principal, doctor_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """id → (given name, family name) of the doctors among these the caller may see."""
+    if not doctor_ids:
+        return {}
+    rows = session.execute(
+        scoped(Doctor, principal)
+        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .where(Doctor.id.in_(doctor_ids))
+    ).all()
+    return {doctor_id: (given, family) for doctor_id, given, family in rows}
+
+
+@dataclass(frozen=True)
+class DoctorName:
+    id: int
+    given_name: str
+    family_name: str
+
+
+def active_names(
+    session: Session, principal: Principal, territory_id: int | None, limit: int = 1000
+) -> list[DoctorName]:
+    """The active doctors the caller may see (of one CPTS if given), by name: names only."""
+    query = (
+        scoped(Doctor, principal)
+        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .where(Doctor.active.is_(True))
+        .order_by(Doctor.family_name, Doctor.given_name)
+    )
+    if territory_id is not None:
+        query = query.where(Doctor.territory_id == territory_id)
+    return [DoctorName(*row) for row in session.execute(query.limit(limit))]
+
+
 def accepting_clause(today: date):
     """A doctor that can take one more patient as médecin traitant today."""
     return and_(

@@ -130,6 +130,41 @@ def create_doctor(session: Session, geocoding: GeocodingService, principal: Prin
     return doctor
 
 
+def doctor_of_link(session: Session, doctor_id: int, rpps: str) -> Doctor | None:
+    """The doctor a signed confirmation link names: still the same RPPS, still active."""
+    doctor = repository.get_unscoped(session, doctor_id)
+    if doctor is None or doctor.rpps != rpps or not doctor.active:
+        return None
+    return doctor
+
+
+def active_practice(session: Session, doctor_id: int, location_id: int) -> tuple[Doctor, PracticeLocation] | None:
+    """An active doctor at one of its practices, whatever CPTS (what the SAS may read)."""
+    doctor = repository.get_unscoped(session, doctor_id)
+    if doctor is None or not doctor.active:
+        return None
+    location = repository.location_of(session, doctor.id, location_id)
+    return (doctor, location) if location is not None else None
+
+
+def active_doctor(session: Session, doctor_id: int) -> Doctor | None:
+    """An active doctor whatever CPTS (the SAS reads the practitioners of its feed)."""
+    doctor = repository.get_unscoped(session, doctor_id)
+    return doctor if doctor is not None and doctor.active else None
+
+
+def display_names(session: Session, principal: Principal, doctor_ids: set[int]) -> dict[int, str]:
+    """The names ("Dr Given Family") of the doctors among these the caller may see."""
+    return {
+        i: f"Dr {given} {family}" for i, (given, family) in repository.names(session, principal, doctor_ids).items()
+    }
+
+
+def publishers(session: Session, principal: Principal, territory_id: int | None) -> list[repository.DoctorName]:
+    """The active doctors a caller may publish slots for (of one CPTS if given), by name."""
+    return repository.active_names(session, principal, territory_id)
+
+
 def get_doctor(session: Session, principal: Principal, doctor_id: int) -> Doctor:
     doctor = repository.get_visible(session, principal, doctor_id)
     if doctor is None:

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.accounts.models import Role, User
-from app.accounts.regulators import RegulatorConflict, regulator_data, upsert_regulator
+from app.accounts.regulators import RegulatorConflict, get_regulator, regulator_data, upsert_regulator
 from app.core.constraints import flush_or_conflict
 from app.core.database import autocommit_reads, utcnow
 from app.core.dependencies import DbSession
@@ -16,6 +15,7 @@ from app.core.errors import Conflict
 from app.core.inputs import parse_row_id
 from app.core.links import public_base_url
 from app.core.settings import Settings
+from app.doctors import service as doctors_service
 from app.doctors.models import Doctor, PracticeLocation
 from app.fhir import slots as build
 from app.fhir.capability import capability_statement
@@ -27,6 +27,7 @@ from app.fhir.security import require_sas_platform
 from app.snp import repository
 from app.snp.sas_links import sas_booking_links
 from app.territories.models import Territory
+from app.territories.service import get_territory_by_id
 
 # + {id}/reserver?origin=sas&sas=…: the page a regulator lands on from the SAS, with the signed
 # token that lets it in (app.snp.sas_links).
@@ -101,11 +102,10 @@ def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:
     doctor_id, location_id = parse_row_id(doctor_part), parse_row_id(location_part)
     if doctor_id is None or location_id is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
-    doctor = session.get(Doctor, doctor_id)
-    location = session.get(PracticeLocation, location_id)
-    if doctor is None or not doctor.active or location is None or location.doctor_id != doctor.id:
+    found = doctors_service.active_practice(session, doctor_id, location_id)
+    if found is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
-    return doctor, location
+    return found
 
 
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
@@ -129,19 +129,19 @@ def read_practitioner(practitioner_id: str, session: DbSession) -> FhirResponse:
     kind, _, digits = practitioner_id.partition("-")
     number = parse_row_id(digits)
     if number is not None and kind == "doc":
-        doctor = session.get(Doctor, number)
-        if doctor is not None and doctor.active:
+        doctor = doctors_service.active_doctor(session, number)
+        if doctor is not None:
             return FhirResponse(build.practitioner(doctor.id, doctor.rpps, doctor.family_name, doctor.given_name))
     if number is not None and kind == "reg":
-        user = session.get(User, number)
-        if user is not None and user.role == Role.REGULATOR.value:
+        user = get_regulator(session, number)
+        if user is not None:
             return FhirResponse(regulator_resource(user.id, regulator_data(session, user)))
     raise _not_found("Practitioner", practitioner_id)
 
 
 def _territory(session, resource_id: str) -> Territory:
     number = parse_row_id(resource_id)
-    territory = session.get(Territory, number) if number is not None else None
+    territory = get_territory_by_id(session, number) if number is not None else None
     if territory is None:
         raise FhirError(404, "not-found", f"{resource_id} inconnu.")
     return territory

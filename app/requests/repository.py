@@ -7,6 +7,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.access import scoped
+from app.accounts.models import User
 from app.accounts.principal import Principal
 from app.requests.models import OPEN_STATUSES, PatientRequest, Source
 from app.requests.priority import day_in_paris, score_expression
@@ -85,6 +86,18 @@ def flagged_as_duplicated(session: Session, principal: Principal, request_ids: l
             .where(PatientRequest.duplicate_of_id.in_(request_ids), PatientRequest.status.in_(OPEN_VALUES))
         )
     )
+
+
+def source_by_tag(session: Session, tag: str) -> Source | None:
+    """A flyer's source, by the tag of its QR code: public (the questionnaire names it)."""
+    return session.scalars(select(Source).where(Source.tag == tag)).one_or_none()
+
+
+def organisation_of(session: Session, user_id: int) -> Source | None:
+    """The source standing for a professional's organisation (pharmacy, practice…), if any."""
+    return session.scalars(
+        select(Source).join(User, User.organisation_id == Source.id).where(User.id == user_id)
+    ).one_or_none()
 
 
 def by_follow_up_token(session: Session, token_hash: str) -> PatientRequest | None:

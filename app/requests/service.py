@@ -10,7 +10,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
-from app.accounts.models import User
 from app.accounts.policy import Action, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
@@ -21,11 +20,13 @@ from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.geocoding.service import GeocodingService, Placement
 from app.privacy.consent import accepted_consent_version
+from app.requests import repository
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
 from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn
+from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
 from app.territories.residency import check_residency
@@ -63,22 +64,21 @@ def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, i
     return submitter_kind(principal), principal.user_id
 
 
-def _intake_territory(
-    session: Session, data: RequestCreate, user_id: int | None
+def intake_territory(
+    session: Session, cpts: str | None, source_tag: str | None, professional_id: int | None = None
 ) -> tuple[Territory | None, Source | None]:
-    """The CPTS whose form or source it came through, and that source: the flyer's, or the
-    organisation (pharmacy, practice…) of the professional who submits."""
+    """The CPTS whose form or source it came through, and that source: the flyer's (by tag), or
+    the organisation (pharmacy, practice…) of the professional who submits; else the CPTS the
+    form names (by slug)."""
     source = None
-    if data.source:
-        source = session.scalars(select(Source).where(Source.tag == data.source)).one_or_none()
-    elif user_id is not None:
-        source = session.scalars(
-            select(Source).join(User, User.organisation_id == Source.id).where(User.id == user_id)
-        ).one_or_none()
+    if source_tag:
+        source = repository.source_by_tag(session, source_tag)
+    elif professional_id is not None:
+        source = repository.organisation_of(session, professional_id)
     if source is not None:
         return source.territory, source
-    if data.cpts:
-        return session.scalars(select(Territory).where(Territory.slug == data.cpts)).one_or_none(), None
+    if cpts:
+        return territories_repository.get_by_slug(session, cpts, with_communes=False), None
     return None, None
 
 
@@ -120,8 +120,10 @@ def submit_request(
     accepted_consent_version(data.consent_version)  # a stale text is refused before anything is read
     residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
     commune, point = residency.placement.commune, residency.placement.location
-    intake_territory, source = _intake_territory(session, data, user_id if submitted_by == "professional" else None)
-    territory = residency.territory or intake_territory
+    form_territory, source = intake_territory(
+        session, data.cpts, data.source, user_id if submitted_by == "professional" else None
+    )
+    territory = residency.territory or form_territory
     by = source.name if source is not None and submitted_by == "professional" else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
     key = identity_key(data.family_name, data.given_name, data.birth_date)

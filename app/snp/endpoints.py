@@ -2,10 +2,8 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.access import may_act_in
 from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import record_read
@@ -13,15 +11,12 @@ from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import FieldError, NotFound, Unprocessable, error_responses
 from app.core.inputs import BoundedDatetime, DbId
-from app.notifications.models import OutboxMessage
 from app.snp import repository, service
-from app.snp.models import Booking
 from app.snp.schemas import (
     BookingCreate,
     BookingOut,
     CentreCreate,
     CentreOut,
-    MessageOut,
     OutcomeIn,
     PatternCreate,
     PatternOut,
@@ -30,7 +25,6 @@ from app.snp.schemas import (
     SlotList,
     SlotOut,
 )
-from app.territories.models import Territory
 
 router = APIRouter(prefix="/api/v1/snp", tags=["unscheduled care"])
 
@@ -38,15 +32,6 @@ SlotManager = Annotated[Principal, require(Action.MANAGE_SLOTS)]
 CentreManager = Annotated[Principal, require(Action.MANAGE_CENTRES)]
 Searcher = Annotated[Principal, require(Action.SEARCH_SLOTS)]
 Booker = Annotated[Principal, require(Action.BOOK_SLOT)]
-
-
-def _territory(session: Session, principal: Principal, slug: str) -> Territory:
-    territory = session.scalars(select(Territory).where(Territory.slug == slug)).one_or_none()
-    if territory is None or not may_act_in(principal, territory.id):
-        raise Unprocessable(
-            f"Aucune de vos CPTS n'est « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")]
-        )
-    return territory
 
 
 # ---- Slots and patterns --------------------------------------------------------------------
@@ -59,7 +44,7 @@ def create_slot(data: SlotCreate, principal: SlotManager, session: DbSession, re
     """One slot. A doctor publishes its own; coordinators any doctor's or the centre's."""
     slot = service.create_slot(session, principal, data)
     response.headers["Location"] = f"/api/v1/snp/slots/{slot.id}"
-    return service.slot_out(repository.slot_view(session, slot.id), repository.territory_slugs(session))
+    return service.slot_view(session, principal, slot.id)
 
 
 @router.get("/slots", response_model=SlotList, responses=error_responses(401, 403, 422))
@@ -80,21 +65,14 @@ def list_slots(
         raise Unprocessable(
             "Période de deux mois au plus.", fields=[FieldError(field="to", message="Deux mois au plus.")]
         )
-    territory_id = _territory(session, principal, cpts).id if cpts else None
+    territory_id = service.territory_in_scope(session, principal, cpts).id if cpts else None
     filters = repository.SlotFilters(start, end, territory_id, doctor_id, centre_id, slot_status)
-    slots = repository.list_slots(session, principal, filters)
-    bookings = repository.live_bookings_by_slot(session, [s.id for s in slots])
-    slugs = repository.territory_slugs(session)
-    return SlotList(items=[service.slot_out(s, slugs, bookings.get(s.id)) for s in slots])
+    return SlotList(items=service.slots(session, principal, filters))
 
 
 @router.get("/slots/{slot_id}", response_model=SlotOut, responses=error_responses(401, 403, 404))
 def get_slot(slot_id: DbId, principal: SlotManager, session: DbSession) -> SlotOut:
-    slot = repository.visible_slot_view(session, principal, slot_id)
-    if slot is None:
-        raise NotFound("Créneau introuvable.")
-    booking = repository.live_bookings_by_slot(session, [slot.id]).get(slot.id)
-    return service.slot_out(slot, repository.territory_slugs(session), booking)
+    return service.slot_view(session, principal, slot_id)
 
 
 @router.delete(
@@ -121,7 +99,7 @@ def create_pattern(data: PatternCreate, principal: SlotManager, session: DbSessi
 
 @router.get("/patterns", response_model=list[PatternOut], responses=error_responses(401, 403))
 def list_patterns(principal: SlotManager, session: DbSession) -> list[PatternOut]:
-    return [service.pattern_out(session, p) for p in repository.list_patterns(session, principal)]
+    return service.patterns(session, principal)
 
 
 @router.put("/patterns/{pattern_id}", response_model=PatternOut, responses=error_responses(401, 403, 404, 422))
@@ -147,13 +125,12 @@ def delete_pattern(pattern_id: DbId, principal: SlotManager, session: DbSession)
 def create_centre(data: CentreCreate, principal: CentreManager, session: DbSession, geocoding: Geocoding) -> CentreOut:
     """The CPTS's own unscheduled-care centre (CSNP), which may publish slots too."""
     centre = service.create_centre(session, geocoding, principal, data)
-    return service.centre_out(centre, repository.territory_slugs(session))
+    return service.centre_out(session, centre)
 
 
 @router.get("/centres", response_model=list[CentreOut], responses=error_responses(401, 403))
 def list_centres(principal: CentreManager, session: DbSession) -> list[CentreOut]:
-    slugs = repository.territory_slugs(session)
-    return [service.centre_out(c, slugs) for c in repository.list_centres(session, principal)]
+    return service.centres(session, principal)
 
 
 # ---- Search and booking ----------------------------------------------------------------------
@@ -178,41 +155,9 @@ def search(
 ) -> SearchAnswer:
     """Free bookable slots for a caller: soonest first, nearest first at the same time; says
     how many doctors and slots it looked at."""
-    territory = _territory(session, principal, cpts)
+    territory = service.territory_in_scope(session, principal, cpts)
     point = service.patient_point(session, geocoding, latitude, longitude, postcode, city, address)
     return service.search(session, principal, territory, point, start, end, kind, max_distance_km, doctor_id)
-
-
-def _booking_out(session: Session, principal: Principal, booking: Booking) -> BookingOut:
-    messages = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.booking_id == booking.id).order_by(OutboxMessage.id)
-    ).all()
-    return BookingOut(
-        id=booking.id,
-        slot=service.slot_out(
-            repository.slot_view(session, booking.slot_id), repository.territory_slugs(session), booking.id
-        ),
-        status=booking.status,
-        family_name=booking.family_name,
-        given_name=booking.given_name,
-        phone=booking.phone,
-        email=booking.email,
-        reason=booking.reason,
-        origin=booking.origin,
-        sas_appointment_id=booking.sas_appointment_id,
-        created_at=booking.created_at,
-        messages=[
-            MessageOut(
-                kind=m.kind,
-                channel=m.channel,
-                status=m.status,
-                attempts=m.attempts,
-                last_error=m.last_error,
-                sent_at=m.sent_at,
-            )
-            for m in messages
-        ],
-    )
 
 
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
@@ -221,7 +166,7 @@ def _reloaded(session: Session, principal: Principal, booking_id: int) -> Bookin
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
         raise NotFound("Rendez-vous introuvable.")
-    return _booking_out(session, principal, booking)
+    return service.booking_out(session, booking)
 
 
 @router.post(
@@ -247,7 +192,7 @@ def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, re
     if booking is None:
         raise NotFound("Rendez-vous introuvable.")
     record_read(session, request.app.state.write_sessions, principal, "snp_booking", booking.id, booking.territory_id)
-    return _booking_out(session, principal, booking)
+    return service.booking_out(session, booking)
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))

@@ -1,5 +1,6 @@
 """Queries of unscheduled care, scoped to who is asking (app.accounts.access)."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from app.accounts.access import sas_visible_clause, visible
 from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
+from app.notifications.models import OutboxMessage
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
 from app.snp.rules import bookable_clause
 from app.territories.models import Territory
@@ -66,6 +68,7 @@ class SlotView:
     latitude: float | None
     longitude: float | None
     centre_name: str | None
+    territory_slug: str
 
     @property
     def doctor_name(self) -> str | None:
@@ -100,7 +103,9 @@ def _views():
             func.coalesce(PracticeLocation.latitude, Centre.latitude),
             func.coalesce(PracticeLocation.longitude, Centre.longitude),
             Centre.name,
+            Territory.slug,
         )
+        .join(Territory, Territory.id == Slot.territory_id)
         .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
         .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
         .outerjoin(Centre, Centre.id == Slot.centre_id)
@@ -195,6 +200,23 @@ def get_booking(session: Session, principal: Principal, booking_id: int) -> Book
     ).one_or_none()
 
 
+def live_bookings_of_slots(session: Session, slot_ids: list[int]) -> dict[int, Booking]:
+    """slot id → its booking (not cancelled), for slots the caller was already allowed to see."""
+    if not slot_ids:
+        return {}
+    bookings = session.scalars(
+        select(Booking).where(Booking.slot_id.in_(slot_ids), Booking.status != BookingStatus.CANCELLED.value)
+    )
+    return {booking.slot_id: booking for booking in bookings}
+
+
+def booking_messages(session: Session, booking_id: int) -> list[OutboxMessage]:
+    """The messages a booking caused (confirmation, SAS push…), oldest first."""
+    return list(
+        session.scalars(select(OutboxMessage).where(OutboxMessage.booking_id == booking_id).order_by(OutboxMessage.id))
+    )
+
+
 def live_bookings_by_slot(session: Session, slot_ids: list[int]) -> dict[int, int]:
     if not slot_ids:
         return {}
@@ -237,8 +259,11 @@ def doctor_location(session: Session, doctor: Doctor, location_id: int | None) -
     return session.scalars(query.limit(1)).first()
 
 
-def territory_slugs(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Territory.id, Territory.slug)).all())
+def territory_slugs(session: Session, territory_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(territory_ids)
+    if not ids:
+        return {}
+    return dict(session.execute(select(Territory.id, Territory.slug).where(Territory.id.in_(ids))).all())
 
 
 def indicators(session: Session, territory_id: int, start: datetime, end: datetime) -> dict[str, int]:

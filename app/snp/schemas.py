@@ -1,5 +1,5 @@
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -15,7 +15,12 @@ from pydantic import (
 from app.core.identifiers import normalize_phone
 from app.core.inputs import BoundedAwareDatetime, BoundedDate, DbId
 from app.snp.models import AppointmentType, SlotKind
-from app.snp.rules import MAX_PATTERN_DAYS
+from app.snp.rules import MAX_PATTERN_DAYS, visibility_codes
+
+if TYPE_CHECKING:
+    from app.notifications.models import OutboxMessage
+    from app.snp.models import Booking, Centre, SlotPattern
+    from app.snp.repository import SlotView
 
 # The API's codes, spelled out for the OpenAPI document and type checkers; the enums of
 # app.snp.models are the same codes (tests/test_snp_rules.py holds them equal).
@@ -106,12 +111,15 @@ class PatternCreate(SlotOffer):
 
 
 class SlotOut(BaseModel):
+    """A slot, as the API and the workspace's pages show it (one presenter for both)."""
+
     id: int
     territory: str
     doctor_id: int | None
     doctor_name: str | None
     location_id: int | None
     centre_id: int | None
+    centre_name: str | None = None
     place: str = Field(description="Address of the practice or centre.")
     pattern_id: int | None
     start: datetime
@@ -121,6 +129,37 @@ class SlotOut(BaseModel):
     appointment_type: AppointmentTypeCode
     status: Literal["free", "booked"]
     booking_id: int | None = None
+
+    @classmethod
+    def from_view(cls, view: "SlotView", booking_id: int | None = None) -> "SlotOut":
+        # Built without validation: the row is the database's, and boards show up to 2,000 slots.
+        return cls.model_construct(
+            id=view.id,
+            territory=view.territory_slug,
+            doctor_id=view.doctor_id,
+            doctor_name=view.doctor_name,
+            location_id=view.location_id,
+            centre_id=view.centre_id,
+            centre_name=view.centre_name,
+            place=view.place,
+            pattern_id=view.pattern_id,
+            start=view.start_at,
+            end=view.end_at,
+            kind=view.kind,
+            visibility=visibility_codes(view.visibility),
+            appointment_type=view.appointment_type,
+            status=view.status,
+            booking_id=booking_id,
+        )
+
+    @property
+    def walk_in(self) -> bool:
+        return self.appointment_type == AppointmentType.WALK_IN.value
+
+    @property
+    def owner(self) -> str:
+        """Who offers it: the doctor, or the centre."""
+        return self.doctor_name or self.centre_name or ""
 
 
 class SlotList(BaseModel):
@@ -147,6 +186,31 @@ class PatternOut(BaseModel):
     slots_removed: int = 0
     booked_slots_kept: int = 0
 
+    @classmethod
+    def from_row(
+        cls, pattern: "SlotPattern", territory_slug: str, created: int = 0, removed: int = 0, kept: int = 0
+    ) -> "PatternOut":
+        return cls(
+            id=pattern.id,
+            territory=territory_slug,
+            doctor_id=pattern.doctor_id,
+            location_id=pattern.location_id,
+            centre_id=pattern.centre_id,
+            weekdays=pattern.weekdays,
+            start_time=pattern.start_time,
+            end_time=pattern.end_time,
+            slot_minutes=pattern.slot_minutes,
+            first_date=pattern.first_date,
+            last_date=pattern.last_date,
+            kind=pattern.kind,
+            visibility=visibility_codes(pattern.visibility),
+            appointment_type=pattern.appointment_type,
+            active=pattern.active,
+            slots_created=created,
+            slots_removed=removed,
+            booked_slots_kept=kept,
+        )
+
 
 class CentreCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -172,6 +236,18 @@ class CentreOut(BaseModel):
     postcode: str
     city: str
     phone: str | None
+
+    @classmethod
+    def from_row(cls, centre: "Centre", territory_slug: str) -> "CentreOut":
+        return cls(
+            id=centre.id,
+            territory=territory_slug,
+            name=centre.name,
+            address=centre.address,
+            postcode=centre.postcode,
+            city=centre.city,
+            phone=centre.phone,
+        )
 
 
 class SearchResult(BaseModel):
@@ -217,6 +293,8 @@ class OutcomeIn(BaseModel):
 
 
 class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: str
     channel: str
     status: str
@@ -238,6 +316,23 @@ class BookingOut(BaseModel):
     sas_appointment_id: str | None
     created_at: datetime
     messages: list[MessageOut]
+
+    @classmethod
+    def from_row(cls, booking: "Booking", slot: SlotOut, messages: "list[OutboxMessage]") -> "BookingOut":
+        return cls(
+            id=booking.id,
+            slot=slot,
+            status=booking.status,
+            family_name=booking.family_name,
+            given_name=booking.given_name,
+            phone=booking.phone,
+            email=booking.email,
+            reason=booking.reason,
+            origin=booking.origin,
+            sas_appointment_id=booking.sas_appointment_id,
+            created_at=booking.created_at,
+            messages=[MessageOut.model_validate(m) for m in messages],
+        )
 
 
 class SnpIndicators(BaseModel):

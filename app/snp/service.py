@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.accounts.access import may_act_in
 from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
@@ -34,12 +35,12 @@ from app.snp.rules import (
     PatternSpec,
     expand,
     served_to_sas,
-    visibility_codes,
     visibility_from_codes,
     why_not_bookable,
 )
 from app.snp.schemas import (
     BookingCreate,
+    BookingOut,
     CentreCreate,
     CentreOut,
     PatternCreate,
@@ -50,6 +51,7 @@ from app.snp.schemas import (
     SlotOffer,
     SlotOut,
 )
+from app.territories import repository as territories_repository
 from app.territories.models import Territory
 from app.territories.residency import check_residency
 
@@ -58,6 +60,21 @@ MAX_SEARCH_DAYS = 14
 
 def _field_error(field: str, message: str) -> Unprocessable:
     return Unprocessable(message, fields=[FieldError(field=field, message=message)])
+
+
+def territory_in_scope(session: Session, principal: Principal, slug: str) -> Territory:
+    """A CPTS the caller acts in, named by its slug (a `cpts` parameter): 422 otherwise."""
+    territory = territories_repository.get_by_slug(session, slug, with_communes=False)
+    if territory is None or not may_act_in(principal, territory.id):
+        raise Unprocessable(
+            f"Aucune de vos CPTS n'est « {slug} ».", fields=[FieldError(field="cpts", message="CPTS inconnue.")]
+        )
+    return territory
+
+
+def bookings_of_slots(session: Session, slot_ids: list[int]) -> dict[int, Booking]:
+    """The live booking of each of these slots (already read within the caller's scope)."""
+    return repository.live_bookings_of_slots(session, slot_ids)
 
 
 # ---- Who offers a slot ------------------------------------------------------------------
@@ -152,24 +169,20 @@ def delete_slot(session: Session, principal: Principal, slot_id: int) -> None:
     session.delete(slot)
 
 
-def slot_out(slot: repository.SlotView, slugs: dict[int, str], booking_id: int | None = None) -> SlotOut:
-    return SlotOut(
-        id=slot.id,
-        territory=slugs.get(slot.territory_id, ""),
-        doctor_id=slot.doctor_id,
-        doctor_name=slot.doctor_name,
-        location_id=slot.location_id,
-        centre_id=slot.centre_id,
-        place=slot.place,
-        pattern_id=slot.pattern_id,
-        start=slot.start_at,
-        end=slot.end_at,
-        kind=slot.kind,
-        visibility=visibility_codes(slot.visibility),
-        appointment_type=slot.appointment_type,
-        status=slot.status,
-        booking_id=booking_id,
-    )
+def slot_view(session: Session, principal: Principal, slot_id: int) -> SlotOut:
+    """A slot as `principal` may see it (a regulator: as the SAS does), with its booking: 404 otherwise."""
+    view = repository.visible_slot_view(session, principal, slot_id)
+    if view is None:
+        raise NotFound("Créneau introuvable.")
+    booking_id = repository.live_bookings_by_slot(session, [view.id]).get(view.id)
+    return SlotOut.from_view(view, booking_id)
+
+
+def slots(session: Session, principal: Principal, filters: repository.SlotFilters) -> list[SlotOut]:
+    """The board's slots (at most 2,000), soonest first, each with its live booking's id."""
+    views = repository.list_slots(session, principal, filters)
+    bookings = repository.live_bookings_by_slot(session, [v.id for v in views])
+    return [SlotOut.from_view(v, bookings.get(v.id)) for v in views]
 
 
 # ---- Patterns -----------------------------------------------------------------------------
@@ -287,27 +300,15 @@ def delete_pattern(session: Session, principal: Principal, pattern_id: int) -> P
 def pattern_out(
     session: Session, pattern: SlotPattern, created: int = 0, removed: int = 0, kept: int = 0
 ) -> PatternOut:
-    slug = session.scalar(select(Territory.slug).where(Territory.id == pattern.territory_id))
-    return PatternOut(
-        id=pattern.id,
-        territory=slug,
-        doctor_id=pattern.doctor_id,
-        location_id=pattern.location_id,
-        centre_id=pattern.centre_id,
-        weekdays=pattern.weekdays,
-        start_time=pattern.start_time,
-        end_time=pattern.end_time,
-        slot_minutes=pattern.slot_minutes,
-        first_date=pattern.first_date,
-        last_date=pattern.last_date,
-        kind=pattern.kind,
-        visibility=visibility_codes(pattern.visibility),
-        appointment_type=pattern.appointment_type,
-        active=pattern.active,
-        slots_created=created,
-        slots_removed=removed,
-        booked_slots_kept=kept,
-    )
+    slug = repository.territory_slugs(session, [pattern.territory_id])[pattern.territory_id]
+    return PatternOut.from_row(pattern, slug, created, removed, kept)
+
+
+def patterns(session: Session, principal: Principal) -> list[PatternOut]:
+    """The caller's active patterns."""
+    rows = repository.list_patterns(session, principal)
+    slugs = repository.territory_slugs(session, {p.territory_id for p in rows})
+    return [PatternOut.from_row(p, slugs[p.territory_id]) for p in rows]
 
 
 # ---- Centres ------------------------------------------------------------------------------
@@ -339,16 +340,14 @@ def create_centre(session: Session, geocoding: GeocodingService, principal: Prin
     return centre
 
 
-def centre_out(centre: Centre, slugs: dict[int, str]) -> CentreOut:
-    return CentreOut(
-        id=centre.id,
-        territory=slugs.get(centre.territory_id, ""),
-        name=centre.name,
-        address=centre.address,
-        postcode=centre.postcode,
-        city=centre.city,
-        phone=centre.phone,
-    )
+def centres(session: Session, principal: Principal) -> list[CentreOut]:
+    rows = repository.list_centres(session, principal)
+    slugs = repository.territory_slugs(session, {c.territory_id for c in rows})
+    return [CentreOut.from_row(c, slugs[c.territory_id]) for c in rows]
+
+
+def centre_out(session: Session, centre: Centre) -> CentreOut:
+    return CentreOut.from_row(centre, repository.territory_slugs(session, [centre.territory_id])[centre.territory_id])
 
 
 # ---- Search for a patient -----------------------------------------------------------------
@@ -405,14 +404,13 @@ def search(
             continue
         results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
     results.sort(key=lambda r: (r[0], r[1], r[2].id))
-    slugs = {territory.id: territory.slug}
     return SearchAnswer(
         window_start=start,
         window_end=end,
         doctors_examined=len({(s.doctor_id, s.centre_id) for s in slots}),
         slots_examined=len(slots),
         items=[
-            SearchResult(slot=slot_out(slot, slugs), distance_km=round(d, 1) if d is not None else None)
+            SearchResult(slot=SlotOut.from_view(slot), distance_km=round(d, 1) if d is not None else None)
             for _, _, slot, d in results[:200]
         ],
     )
@@ -560,6 +558,12 @@ def _flush_booking(session: Session) -> None:
     can answer with (core/constraints.py), never a 500. A race only the commit discovers
     becomes the same 409 where the request's unit of work commits."""
     flush_or_conflict(session)
+
+
+def booking_out(session: Session, booking: Booking) -> BookingOut:
+    """A booking with its slot and its messages (and their delivery state)."""
+    slot = SlotOut.from_view(repository.slot_view(session, booking.slot_id), booking.id)
+    return BookingOut.from_row(booking, slot, repository.booking_messages(session, booking.id))
 
 
 def _booking_for_change(session: Session, principal: Principal, booking_id: int) -> Booking:

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accounts.access import visible
+from app.accounts.principal import Principal
 from app.territories.models import Territory, TerritoryCommune
 
 
@@ -14,9 +16,27 @@ def list_territories(session: Session) -> Sequence[Territory]:
     return session.scalars(query).all()
 
 
-def get_by_slug(session: Session, slug: str) -> Territory | None:
-    query = select(Territory).options(selectinload(Territory.communes)).where(Territory.slug == slug)
+def get_by_slug(session: Session, slug: str, *, with_communes: bool = True) -> Territory | None:
+    query = select(Territory).where(Territory.slug == slug)
+    if with_communes:
+        query = query.options(selectinload(Territory.communes))
     return session.scalars(query).one_or_none()
+
+
+def get(session: Session, territory_id: int) -> Territory | None:
+    return session.get(Territory, territory_id)
+
+
+def of_principal(session: Session, principal: Principal) -> list[Territory]:
+    """The CPTS a caller works in (every one for an admin), by name: what it may switch to."""
+    return list(session.scalars(select(Territory).where(visible(Territory, principal)).order_by(Territory.name)))
+
+
+def commune_codes(session: Session, territory_id: int) -> list[str]:
+    """The INSEE codes of a CPTS's communes."""
+    return list(
+        session.scalars(select(TerritoryCommune.insee_code).where(TerritoryCommune.territory_id == territory_id))
+    )
 
 
 def get_by_finess(session: Session, finess: str) -> Territory | None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Principal
 from app.core.constraints import conflict_for
 from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
@@ -160,3 +161,23 @@ def _write(
         # A new CPTS is no longer in the session: the savepoint took it back.
         _refuse_overlap(session, codes, communes, territory if territory in session else None)
         raise conflict_for(error) or error from None
+
+
+def territories_of(session: Session, principal: Principal) -> list[Territory]:
+    """The CPTS a caller works in (every one for an admin), by name."""
+    return repository.of_principal(session, principal)
+
+
+def get_territory_by_id(session: Session, territory_id: int) -> Territory | None:
+    return repository.get(session, territory_id)
+
+
+def commune_choices(session: Session, communes: CommuneIndex, territory_id: int | None) -> list[tuple[str, str]]:
+    """(INSEE code, name) of a CPTS's communes, by name: a filter's choices."""
+    if territory_id is None:
+        return []
+    named = []
+    for code in repository.commune_codes(session, territory_id):
+        commune = communes.get(code)
+        named.append((code, commune.name if commune else code))
+    return sorted(named, key=lambda c: c[1])

@@ -26,8 +26,8 @@ def _doctor_for(request: Request, session, token: str) -> Doctor | HTMLResponse:
         return templates.TemplateResponse(
             request, "link_invalid.html", {"expired": exc.expired}, status_code=410 if exc.expired else 404
         )
-    doctor = session.get(Doctor, doctor_id)
-    if doctor is None or doctor.rpps != rpps or not doctor.active:
+    doctor = service.doctor_of_link(session, doctor_id, rpps)
+    if doctor is None:
         return templates.TemplateResponse(request, "link_invalid.html", {"expired": False}, status_code=404)
     return doctor
 

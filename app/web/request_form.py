@@ -8,7 +8,6 @@ import re
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from app.core.dependencies import DbSession, Geocoding
@@ -16,13 +15,12 @@ from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
 from app.privacy.consent import current_consent
-from app.requests.models import RequestStatus, Source
+from app.requests.models import RequestStatus
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.receipts import receipt_channel
 from app.requests.schemas import RequestCreate
-from app.requests.service import submission_message, submit_request
+from app.requests.service import intake_territory, submission_message, submit_request
 from app.territories.communes import normalize_name
-from app.territories.models import Territory
 from app.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -81,18 +79,8 @@ FIELDS = (
 )
 
 
-def _territory(session, cpts: str | None, source: str | None) -> Territory | None:
-    if source:
-        found = session.scalars(select(Source).where(Source.tag == source)).one_or_none()
-        if found:
-            return found.territory
-    if cpts:
-        return session.scalars(select(Territory).where(Territory.slug == cpts)).one_or_none()
-    return None
-
-
 def _page(request: Request, session, values: dict, status_code: int = 200, errors=(), candidates=()) -> HTMLResponse:
-    territory = _territory(session, values.get("cpts"), values.get("source"))
+    territory = intake_territory(session, values.get("cpts"), values.get("source"))[0]
     context = {
         "v": values,
         "errors": list(errors),

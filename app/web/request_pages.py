@@ -12,17 +12,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.access import scoped
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
 from app.core.database import all_or_nothing
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.core.inputs import DbId
-from app.doctors.models import Doctor
+from app.doctors import service as doctors_service
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
@@ -32,7 +30,7 @@ from app.requests.receipts import to_call
 from app.requests.repository import OPEN_VALUES
 from app.requests.schemas import NoteIn, SendListIn, TransitionIn
 from app.requests.sources import visible_sources
-from app.territories.models import TerritoryCommune
+from app.territories.service import commune_choices
 from app.web.pages import render
 from app.web.session import Caller, page_for, redirect
 
@@ -45,15 +43,6 @@ STATUS_FILTERS = {
     "toutes": tuple(s.value for s in RequestStatus),
     **{s.value: (s.value,) for s in RequestStatus},
 }
-
-
-def communes_of(request: Request, session, territory_id: int | None) -> list[tuple[str, str]]:
-    """(INSEE code, name) of the CPTS's communes, by name: the commune filter's choices."""
-    if territory_id is None:
-        return []
-    index = request.app.state.geocoding.communes
-    codes = session.scalars(select(TerritoryCommune.insee_code).where(TerritoryCommune.territory_id == territory_id))
-    return sorted(((code, index.get(code).name if index.get(code) else code) for code in codes), key=lambda c: c[1])
 
 
 def summary(r: PatientRequest, today: date, flagged: frozenset[int] | set[int] = frozenset()) -> dict:
@@ -106,21 +95,12 @@ def queue(
         "pages": max(1, -(-total // PER_PAGE)),
         "f": {"statut": statut, "source": source, "commune": commune, "q": q},
         "sources": [s for s, _ in visible_sources(session, caller.principal, caller.cpts)],
-        "communes": communes_of(request, session, caller.territory.id if caller.territory else None),
+        "communes": commune_choices(
+            session, request.app.state.geocoding.communes, caller.territory.id if caller.territory else None
+        ),
         "status_filters": STATUS_FILTERS,
     }
     return render(request, caller, "espace/queue.html", context)
-
-
-def _doctor_names(session, caller: Caller, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = session.execute(
-        scoped(Doctor, caller.principal)
-        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
-        .where(Doctor.id.in_(ids))
-    ).all()
-    return {i: f"Dr {g} {f}" for i, g, f in rows}
 
 
 def _suggestion(s) -> dict:
@@ -209,7 +189,7 @@ def request_page(
         "eligible": eligible,
         "stale": stale,
         "considered": considered,
-        "doctor_names": _doctor_names(session, caller, doctor_ids),
+        "doctor_names": doctors_service.display_names(session, caller.principal, doctor_ids),
         "map_data": map_data,
         "preview": preview,
         "chosen": set(chosen),
@@ -306,7 +286,7 @@ def match(
             request_id,
             TransitionIn(to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None),
         )
-        doctor = session.get_one(Doctor, updated.matched_doctor_id)
+        doctor = doctors_service.get_doctor(session, caller.principal, updated.matched_doctor_id)
         return (
             f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
             f"(il lui reste {doctor.capacity_remaining} place(s))."

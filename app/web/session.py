@@ -16,11 +16,10 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.accounts.access import visible
-from app.accounts.models import Role, WebSession
+from app.accounts import service as accounts_service
+from app.accounts.models import Role
 from app.accounts.policy import Action, may
 from app.accounts.principal import (
     SAFE_METHODS,
@@ -33,6 +32,7 @@ from app.accounts.principal import (
 )
 from app.core.dependencies import DbSession
 from app.core.errors import Forbidden, Unauthorized
+from app.territories import service as territories_service
 from app.territories.models import Territory
 
 CSRF_FIELD = "csrf_token"
@@ -70,10 +70,6 @@ class Caller:
         return self.territory.slug if self.territory else None
 
 
-def _territories(db: Session, principal: Principal) -> list[Territory]:
-    return list(db.scalars(select(Territory).where(visible(Territory, principal)).order_by(Territory.name)))
-
-
 def resolve_caller(
     request: Request,
     db: DbSession,
@@ -93,7 +89,7 @@ def resolve_caller(
         chosen = web_session.territory_id
     else:
         raise SignInRequired()
-    territories = _territories(db, principal)
+    territories = territories_service.territories_of(db, principal)
     current = next((t for t in territories if t.id == chosen), territories[0] if territories else None)
     return Caller(principal, name, csrf, current, territories, session_id)
 
@@ -127,8 +123,7 @@ def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territor
     if territory is None:
         raise Forbidden("Vous n'appartenez pas à cette CPTS.")
     if caller.web_session_id is not None:
-        web_session = db.get_one(WebSession, caller.web_session_id)
-        web_session.territory_id = territory.id
+        accounts_service.set_session_territory(db, caller.web_session_id, territory.id)
     return territory
 
 

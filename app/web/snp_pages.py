@@ -11,21 +11,19 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from app.accounts.access import scoped
 from app.accounts.policy import Action, books_from_sas
 from app.audit.service import record_reads
 from app.core.database import all_or_nothing, utcnow
 from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
-from app.doctors.models import Doctor
+from app.doctors import service as doctors_service
 from app.snp import repository, service
-from app.snp.models import AppointmentType, Booking, SlotKind, SlotStatus
+from app.snp.models import AppointmentType, SlotKind, SlotStatus
 from app.snp.rules import PARIS, is_bookable
 from app.snp.sas_links import MAX_TOKEN_LENGTH, sas_booking_links
-from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate
+from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate, SlotOut
 from app.web.pages import render
 from app.web.request_pages import act, refusal
 from app.web.session import Caller, page_for, redirect
@@ -57,15 +55,10 @@ def _at(day: date, at: time) -> datetime:
 
 def _owners(session, caller: Caller) -> tuple[list, list]:
     """Whom the caller may publish for: its doctors (or itself) and the CPTS's centres."""
-    query = (
-        scoped(Doctor, caller.principal)
-        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
-        .where(Doctor.active.is_(True))
-        .order_by(Doctor.family_name, Doctor.given_name)
+    in_territory = (
+        caller.territory.id if caller.can(Action.MANAGE_CPTS_SLOTS) and caller.territory is not None else None
     )
-    if caller.can(Action.MANAGE_CPTS_SLOTS) and caller.territory is not None:
-        query = query.where(Doctor.territory_id == caller.territory.id)
-    doctors = list(session.execute(query.limit(1000)))  # names only: the board's select
+    doctors = doctors_service.publishers(session, caller.principal, in_territory)  # names only: the board's select
     centres = (
         []
         if not caller.can(Action.MANAGE_CPTS_SLOTS)
@@ -76,23 +69,6 @@ def _owners(session, caller: Caller) -> tuple[list, list]:
         ]
     )
     return doctors, centres
-
-
-def _chip(slot: repository.SlotView, booking: Booking | None, now: datetime) -> dict:
-    return {
-        "id": slot.id,
-        "start": slot.start_at,
-        "end": slot.end_at,
-        "kind": KINDS.get(slot.kind, slot.kind),
-        "from": f"{slot.start_at.astimezone(PARIS):%H:%M}",
-        "to": f"{slot.end_at.astimezone(PARIS):%H:%M}",
-        "walk_in": slot.appointment_type == AppointmentType.WALK_IN,
-        "status": slot.status,
-        "past": slot.end_at <= now,
-        "started": slot.start_at <= now,
-        "booking": booking,
-        "visibility": ", ".join(VISIBILITIES[v] for v in service.visibility_codes(slot.visibility)),
-    }
 
 
 @router.get("", response_class=HTMLResponse)
@@ -111,13 +87,10 @@ def board(
     territory_id = (
         caller.territory.id if caller.territory is not None and caller.can(Action.MANAGE_CPTS_SLOTS) else None
     )
-    slots = repository.list_slots(
+    slots = service.slots(
         session, caller.principal, repository.SlotFilters(start, end, territory_id=territory_id, doctor_id=medecin)
     )
-    booking_ids = repository.live_bookings_by_slot(session, [s.id for s in slots])
-    bookings = {
-        b.slot_id: b for b in session.scalars(select(Booking).where(Booking.id.in_(booking_ids.values() or [-1])))
-    }
+    bookings = service.bookings_of_slots(session, [s.id for s in slots])
     if bookings:  # patients' names are on screen: who saw them goes to the audit trail
         record_reads(
             session,
@@ -126,17 +99,17 @@ def board(
             "snp_booking",
             [(b.id, b.territory_id) for b in bookings.values()],
         )
-    now = utcnow()
-    grouped: dict[date, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
+    grouped: dict[date, dict[tuple[str, str], list[SlotOut]]] = defaultdict(lambda: defaultdict(list))
     for slot in slots:
-        owner = (slot.doctor_name or slot.centre_name, slot.place)
-        grouped[slot.start_at.astimezone(PARIS).date()][owner].append(_chip(slot, bookings.get(slot.id), now))
+        grouped[slot.start.astimezone(PARIS).date()][(slot.owner, slot.place)].append(slot)
     doctors, centres = _owners(session, caller)
     context = {
         "day": day,
         "vue": vue,
         "days": [day + timedelta(days=n) for n in range(days)],
         "grouped": grouped,
+        "bookings": bookings,
+        "now": utcnow(),
         "previous": day - timedelta(days=days),
         "next": day + timedelta(days=days),
         "today": _today(),
@@ -148,7 +121,7 @@ def board(
         "weekdays": WEEKDAYS,
         "outcomes": OUTCOMES,
         "booking_status": BOOKING_STATUS,
-        "patterns": repository.list_patterns(session, caller.principal),
+        "patterns": service.patterns(session, caller.principal),
         "counts": {
             "free": sum(s.status == SlotStatus.FREE and s.appointment_type == AppointmentType.BOOKABLE for s in slots),
             "booked": sum(s.status == SlotStatus.BOOKED for s in slots),
@@ -310,7 +283,7 @@ def _from_sas(request: Request, slot_id: int, sas_token: str | None) -> bool:
     return sas_booking_links(request.app).valid(slot_id, sas_token, utcnow())
 
 
-def _bookable(session, request: Request, caller: Caller, slot_id: int, sas_token: str | None):
+def _bookable(session, request: Request, caller: Caller, slot_id: int, sas_token: str | None) -> SlotOut:
     """The slot, as this caller may book it: a regulator only with the SAS's link for that slot
     (app.snp.sas_links); the SAS is national, so any CPTS's slot the SAS sees (visible(Slot))."""
     if books_from_sas(caller.principal) and not _from_sas(request, slot_id, sas_token):
@@ -318,27 +291,24 @@ def _bookable(session, request: Request, caller: Caller, slot_id: int, sas_token
             "Le compte de régulation sert à réserver depuis le SAS : ouvrez le créneau depuis la plateforme SAS "
             "(le lien d'un créneau est valable pour ce créneau, pendant une durée limitée)."
         )
-    slot = repository.visible_slot_view(session, caller.principal, slot_id)
-    if slot is None:
-        raise NotFound("Créneau introuvable.")
-    return slot
+    return service.slot_view(session, caller.principal, slot_id)
 
 
 def _booking_page(
-    request: Request, caller: Caller, slot, sas_token: str | None, status_code: int = 200, **extra
+    request: Request, caller: Caller, slot: SlotOut, sas_token: str | None, status_code: int = 200, **extra
 ) -> HTMLResponse:
-    start = slot.start_at.astimezone(PARIS)
+    start = slot.start.astimezone(PARIS)
     from_sas = books_from_sas(caller.principal)  # it reached this page with a valid link
     context = {
         "slot": slot,
         "kind": KINDS.get(slot.kind, slot.kind),
         "origin": "sas" if from_sas else "",
         "sas_token": sas_token if from_sas else "",
-        "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end_at.astimezone(PARIS):%H:%M}",
+        "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end.astimezone(PARIS):%H:%M}",
         "day": start.date(),
         "values": {},
         "error": None,
-        "taken": not is_bookable(slot.status, slot.appointment_type, slot.start_at, utcnow()),
+        "taken": not is_bookable(slot.status, slot.appointment_type, slot.start, utcnow()),
         **extra,
     }
     return render(request, caller, "espace/snp_book.html", context, status_code)
@@ -385,15 +355,15 @@ def book(
             )
     except (ApiError, ValidationError) as exc:
         status = exc.status_code if isinstance(exc, ApiError) else 422
-        fresh = repository.slot_view(session, slot.id)
+        fresh = service.slot_view(session, caller.principal, slot.id)
         return _booking_page(request, caller, fresh, sas, status, values=values, error=refusal(exc))
     message = (
         f"Rendez-vous réservé pour {booking.given_name} {booking.family_name} le "
-        f"{slot.start_at.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation."
+        f"{slot.start.astimezone(PARIS):%d/%m/%Y à %H:%M} ; le patient reçoit une confirmation."
     )
     if books_from_sas(caller.principal):
         return render(request, caller, "espace/snp_booked.html", {"slot": slot, "booking": booking, "message": message})
-    return redirect(f"{BASE}?jour={slot.start_at.astimezone(PARIS).date().isoformat()}", message)
+    return redirect(f"{BASE}?jour={slot.start.astimezone(PARIS).date().isoformat()}", message)
 
 
 @router.post("/rendez-vous/{booking_id}/annuler")

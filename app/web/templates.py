@@ -16,11 +16,17 @@ def paris_time(value) -> str:
     return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M") if value else ""
 
 
+def paris_hm(value) -> str:
+    """The hour and minute in Europe/Paris."""
+    return value.astimezone(PARIS).strftime("%H:%M") if value else ""
+
+
 def french_date(value) -> str:
     return value.strftime("%d/%m/%Y") if value else ""
 
 
 templates.env.filters["paris_time"] = paris_time
+templates.env.filters["paris_hm"] = paris_hm
 templates.env.filters["french_phone"] = french_phone
 templates.env.filters["french_date"] = french_date
 templates.env.filters["french_number"] = french_number
