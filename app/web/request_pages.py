@@ -286,6 +286,8 @@ def match(
             request_id,
             TransitionIn(to="matched", doctor_id=doctor_id, notify=notify is not None, note=note or None),
         )
+        if updated.matched_doctor_id is None:  # the transition to matched always names the doctor
+            raise NotFound("Médecin introuvable.")
         doctor = doctors_service.get_doctor(session, caller.principal, updated.matched_doctor_id)
         return (
             f"Médecin trouvé : Dr {doctor.given_name} {doctor.family_name} "
