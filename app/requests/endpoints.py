@@ -14,16 +14,13 @@ from app.core.ratelimit import INTAKE
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import PatientRequest, RequestStatus
-from app.requests.priority import Weights, age_on, day_in_paris, priority_of
 from app.requests.ranking import Ranking
 from app.requests.schemas import (
     MessagePreview,
     NoteIn,
-    PriorityOut,
     RequestCreate,
     RequestOut,
     RequestPage,
-    RequestSummary,
     SendListIn,
     SubmissionOut,
     SuggestionOut,
@@ -99,29 +96,10 @@ def queue(
         filters = repository.QueueFilters(
             cpts=cpts, statuses=tuple(s.value for s in status_), source=source, commune=commune, q=q
         )
-    today = day_in_paris()
-    rows, total = repository.queue_page(session, principal, filters, page, per_page, today)
+    shown = service.queue(session, principal, filters, page, per_page)
     # The queue shows names and ages: who saw which requests goes to the audit trail.
-    record_reads(
-        session, request.app.state.write_sessions, principal, "patient_request", [(r.id, r.territory_id) for r in rows]
-    )
-    items = [
-        RequestSummary(
-            id=r.id,
-            cpts=r.territory.slug if r.territory else None,
-            status=r.status,
-            given_name=r.given_name,
-            family_name=r.family_name,
-            age=age_on(r.birth_date, today),
-            commune_name=r.commune_name,
-            source=r.source.name if r.source else None,
-            priority=PriorityOut(**vars(priority_of(r, Weights.of(r.territory), today))),
-            days_waiting=(today - r.created_at.date()).days,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-    return RequestPage(items=items, total=total, page=page, per_page=per_page)
+    record_reads(session, request.app.state.write_sessions, principal, "patient_request", shown.read)
+    return RequestPage(items=shown.items, total=shown.total, page=page, per_page=per_page)
 
 
 @router.get("/{request_id}", response_model=RequestOut, responses=error_responses(401, 403, 404))
@@ -185,23 +163,9 @@ async def suggest(request_id: DbId, principal: Handler, session: DbSession, requ
 
     patient_request, ranking = await run_in_threadpool(read)
 
-    def out(suggestion) -> SuggestionOut:
-        doctor, location = suggestion.doctor, suggestion.location
-        return SuggestionOut(
-            doctor_id=doctor.id,
-            name=f"Dr {doctor.given_name} {doctor.family_name}",
-            address=location.address,
-            commune=location.city,
-            phone=location.phone or doctor.phone,
-            distance_km=round(suggestion.distance_km, 2) if suggestion.distance_km is not None else None,
-            places_left=suggestion.places_left,
-            reasons=suggestion.reasons,
-            confirmed_at=doctor.confirmed_at,
-        )
-
     return SuggestionsOut(
         request_id=patient_request.id,
         considered=ranking.considered,
-        doctors=[out(s) for s in ranking.eligible],
-        stale=[out(s) for s in ranking.stale],
+        doctors=[SuggestionOut.from_suggestion(s) for s in ranking.eligible],
+        stale=[SuggestionOut.from_suggestion(s) for s in ranking.stale],
     )

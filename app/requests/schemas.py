@@ -1,10 +1,16 @@
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator
 
 from app.core.identifiers import can_receive_sms, contact_phone
 from app.core.inputs import DbId
+from app.requests.priority import Weights, age_on, priority_of
+from app.requests.receipts import to_call
+
+if TYPE_CHECKING:
+    from app.requests.models import PatientRequest
+    from app.requests.ranking import Suggestion
 
 SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
@@ -134,6 +140,20 @@ class PriorityOut(BaseModel):
     explanation: str
 
 
+def read_time_fields(request: "PatientRequest", today: date) -> dict[str, Any]:
+    """What a request shows that is not stored as such: its CPTS and source by name, and,
+    on `today` (the Paris day it is read), the age, the priority (app.requests.priority's
+    rule: the age from the birth date) and the days waiting."""
+    priority = priority_of(request, Weights.of(request.territory), today)
+    return {
+        "cpts": request.territory.slug if request.territory else None,
+        "source": request.source.name if request.source else None,
+        "age": age_on(request.birth_date, today),
+        "priority": PriorityOut(groups=priority.groups, score=priority.score, explanation=priority.explanation),
+        "days_waiting": (today - request.created_at.date()).days,
+    }
+
+
 class TerritoryBrief(BaseModel):
     slug: str
     name: str
@@ -201,8 +221,53 @@ class RequestOut(BaseModel):
     events: list[EventOut]
     messages: list[MessageOut]
 
+    @classmethod
+    def from_row(cls, request: "PatientRequest", today: date) -> "RequestOut":
+        """The whole record as read on `today` (events and messages already loaded with it)."""
+        return cls.model_validate(
+            {
+                **{name: getattr(request, name) for name in _STORED_FIELDS},
+                "languages": request.languages or [],
+                "events": [EventOut.model_validate(e) for e in request.events],
+                "messages": [MessageOut.model_validate(m) for m in request.messages],
+                **read_time_fields(request, today),
+            }
+        )
+
+
+# RequestOut's fields read as they are stored.
+_STORED_FIELDS = (
+    "id",
+    "status",
+    "close_reason",
+    "family_name",
+    "given_name",
+    "birth_date",
+    "phone",
+    "email",
+    "address",
+    "postcode",
+    "insee_code",
+    "commune_name",
+    "latitude",
+    "longitude",
+    "ald",
+    "css_or_ame",
+    "needs_home_visits",
+    "no_doctor_reason",
+    "preferred_channel",
+    "comment",
+    "submitted_by",
+    "matched_doctor_id",
+    "duplicate_of_id",
+    "created_at",
+    "updated_at",
+)
+
 
 class RequestSummary(BaseModel):
+    """A request in the queue, for the API and the workspace's lists alike."""
+
     id: int
     cpts: str | None
     status: str
@@ -214,6 +279,31 @@ class RequestSummary(BaseModel):
     priority: PriorityOut
     days_waiting: int
     created_at: datetime
+    to_call: bool = Field(
+        default=False, description="Received and reachable only by phone: call to say it is registered."
+    )
+    possible_duplicate: bool = Field(
+        default=False, description="An open request that may be this one again waits for the coordination."
+    )
+
+    @classmethod
+    def from_row(cls, request: "PatientRequest", today: date, possible_duplicate: bool = False) -> "RequestSummary":
+        return cls(
+            id=request.id,
+            possible_duplicate=possible_duplicate,
+            to_call=to_call(request),
+            status=request.status,
+            given_name=request.given_name,
+            family_name=request.family_name,
+            commune_name=request.commune_name,
+            created_at=request.created_at,
+            **read_time_fields(request, today),
+        )
+
+    @property
+    def name(self) -> str:
+        """As the workspace lists people: FAMILY Given."""
+        return f"{self.family_name.upper()} {self.given_name}"
 
 
 class RequestPage(BaseModel):
@@ -240,6 +330,8 @@ class NoteIn(BaseModel):
 
 
 class SuggestionOut(BaseModel):
+    """A doctor suggested for a request, for the API and the request's page (list and map)."""
+
     doctor_id: int
     name: str
     address: str
@@ -249,6 +341,25 @@ class SuggestionOut(BaseModel):
     places_left: int
     reasons: list[str]
     confirmed_at: datetime
+    latitude: float | None = Field(default=None, description="The practice's position (the map).")
+    longitude: float | None = None
+
+    @classmethod
+    def from_suggestion(cls, suggestion: "Suggestion") -> "SuggestionOut":
+        doctor, location = suggestion.doctor, suggestion.location
+        return cls(
+            doctor_id=doctor.id,
+            name=f"Dr {doctor.given_name} {doctor.family_name}",
+            address=location.address,
+            commune=location.city,
+            phone=location.phone or doctor.phone,
+            distance_km=round(suggestion.distance_km, 2) if suggestion.distance_km is not None else None,
+            places_left=suggestion.places_left,
+            reasons=suggestion.reasons,
+            confirmed_at=doctor.confirmed_at,
+            latitude=location.latitude,
+            longitude=location.longitude,
+        )
 
 
 class SuggestionsOut(BaseModel):

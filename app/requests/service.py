@@ -1,6 +1,7 @@
 """Médecin traitant requests: intake, the queue, the workflow, the suggestions."""
 
 import hashlib
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -22,10 +23,10 @@ from app.geocoding.service import GeocodingService, Placement
 from app.privacy.consent import accepted_consent_version
 from app.requests import repository
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
-from app.requests.priority import Weights, age_on, day_in_paris, is_70_or_more, priority_of
+from app.requests.priority import day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
-from app.requests.schemas import EventOut, MessageOut, NoteIn, PriorityOut, RequestCreate, RequestOut, TransitionIn
+from app.requests.schemas import NoteIn, RequestCreate, RequestOut, RequestSummary, TransitionIn
 from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
@@ -350,42 +351,27 @@ def get_request(session: Session, principal: Principal, request_id: int) -> Pati
 
 
 def request_out(request: PatientRequest) -> RequestOut:
+    return RequestOut.from_row(request, day_in_paris())
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[RequestSummary]
+    total: int
+    read: list[tuple[object, int | None]]  # (request, CPTS) of the rows shown: the audit trail's reads
+
+
+def queue(
+    session: Session, principal: Principal, filters: repository.QueueFilters, page: int, per_page: int
+) -> QueuePage:
+    """One page of the queue the caller may see, most urgent first, as read today (Paris day)."""
     today = day_in_paris()
-    priority = priority_of(request, Weights.of(request.territory), today)
-    return RequestOut(
-        id=request.id,
-        cpts=request.territory.slug if request.territory else None,
-        status=request.status,
-        close_reason=request.close_reason,
-        family_name=request.family_name,
-        given_name=request.given_name,
-        birth_date=request.birth_date,
-        age=age_on(request.birth_date, today),
-        phone=request.phone,
-        email=request.email,
-        address=request.address,
-        postcode=request.postcode,
-        insee_code=request.insee_code,
-        commune_name=request.commune_name,
-        latitude=request.latitude,
-        longitude=request.longitude,
-        ald=request.ald,
-        css_or_ame=request.css_or_ame,
-        needs_home_visits=request.needs_home_visits,
-        no_doctor_reason=request.no_doctor_reason,
-        preferred_channel=request.preferred_channel,
-        languages=request.languages or [],
-        comment=request.comment,
-        submitted_by=request.submitted_by,
-        source=request.source.name if request.source else None,
-        priority=PriorityOut(**vars(priority)),
-        days_waiting=(today - request.created_at.date()).days,
-        matched_doctor_id=request.matched_doctor_id,
-        duplicate_of_id=request.duplicate_of_id,
-        created_at=request.created_at,
-        updated_at=request.updated_at,
-        events=[EventOut.model_validate(e) for e in request.events],
-        messages=[MessageOut.model_validate(m) for m in request.messages],
+    rows, total = repository.queue_page(session, principal, filters, page, per_page, today)
+    flagged = repository.flagged_as_duplicated(session, principal, [r.id for r in rows])
+    return QueuePage(
+        [RequestSummary.from_row(r, today, possible_duplicate=r.id in flagged) for r in rows],
+        total,
+        [(r.id, r.territory_id) for r in rows],
     )
 
 
@@ -482,6 +468,15 @@ def possible_duplicates(session: Session, principal: Principal, request: Patient
             .order_by(PatientRequest.id)
         )
     )
+
+
+def possibly_duplicated(session: Session, principal: Principal, request: PatientRequest) -> PatientRequest | None:
+    """The open request this open one may duplicate, if the caller may see it."""
+    if request.duplicate_of_id is None or request.status not in OPEN_STATUSES:
+        return None
+    return session.scalars(
+        scoped(PatientRequest, principal).where(PatientRequest.id == request.duplicate_of_id)
+    ).one_or_none()
 
 
 def _flagged_pair(session: Session, principal: Principal, request_id: int) -> tuple[PatientRequest, PatientRequest]:

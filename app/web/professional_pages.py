@@ -15,15 +15,13 @@ from app.core.dependencies import DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
 from app.privacy.consent import current_consent
-from app.requests import repository
+from app.requests import repository, service
 from app.requests.models import PatientRequest, RequestStatus
-from app.requests.priority import day_in_paris
 from app.requests.receipts import receipt_channel
 from app.requests.service import submit_request
 from app.web.labels import of_name
 from app.web.pages import render
 from app.web.request_form import FIELDS, LABELS, REASONS, request_from_form
-from app.web.request_pages import summary
 from app.web.session import Caller, page_for, redirect
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
@@ -37,20 +35,13 @@ def my_requests(
     request: Request, caller: Professional, session: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
 ) -> HTMLResponse:
     filters = repository.QueueFilters(statuses=tuple(s.value for s in RequestStatus), fold_possible_duplicates=False)
-    today = day_in_paris()
-    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE, today)  # its own only
-    record_reads(
-        session,
-        request.app.state.write_sessions,
-        caller.principal,
-        "patient_request",
-        [(r.id, r.territory_id) for r in rows],
-    )
+    shown = service.queue(session, caller.principal, filters, page, PER_PAGE)  # its own only
+    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", shown.read)
     context = {
-        "rows": [summary(r, today) for r in rows],
-        "total": total,
+        "rows": shown.items,
+        "total": shown.total,
         "page": page,
-        "pages": max(1, -(-total // PER_PAGE)),
+        "pages": max(1, -(-shown.total // PER_PAGE)),
     }
     return render(request, caller, "espace/my_requests.html", context)
 

@@ -6,7 +6,6 @@ with a flash message)."""
 
 import json
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -23,12 +22,11 @@ from app.core.inputs import DbId
 from app.doctors import service as doctors_service
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
-from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
-from app.requests.priority import Weights, age_on, day_in_paris, priority_of
+from app.requests.models import OPEN_STATUSES, RequestStatus
+from app.requests.priority import day_in_paris
 from app.requests.ranking import ORDER_EXPLANATION
-from app.requests.receipts import to_call
 from app.requests.repository import OPEN_VALUES
-from app.requests.schemas import NoteIn, SendListIn, TransitionIn
+from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.service import commune_choices
 from app.web.pages import render
@@ -43,23 +41,6 @@ STATUS_FILTERS = {
     "toutes": tuple(s.value for s in RequestStatus),
     **{s.value: (s.value,) for s in RequestStatus},
 }
-
-
-def summary(r: PatientRequest, today: date, flagged: frozenset[int] | set[int] = frozenset()) -> dict:
-    return {
-        "id": r.id,
-        "name": f"{r.family_name.upper()} {r.given_name}",
-        "age": age_on(r.birth_date, today),
-        "status": r.status,
-        "commune": r.commune_name,
-        "source": r.source.name if r.source else "formulaire direct",
-        "priority": priority_of(r, Weights.of(r.territory), today),
-        "days_waiting": (today - r.created_at.date()).days,
-        "created_at": r.created_at,
-        "submitted_by": r.submitted_by,
-        "to_call": to_call(r),
-        "possible_duplicate": r.id in flagged,
-    }
 
 
 @router.get("/demandes", response_class=HTMLResponse)
@@ -77,19 +58,12 @@ def queue(
     filters = repository.QueueFilters(
         cpts=caller.cpts, statuses=STATUS_FILTERS[statut], source=source or None, commune=commune or None, q=q or None
     )
-    today = day_in_paris()
-    rows, total = repository.queue_page(session, caller.principal, filters, page, PER_PAGE, today)
+    shown = service.queue(session, caller.principal, filters, page, PER_PAGE)
+    total = shown.total
     # Names and ages are on screen: who saw which requests goes to the audit trail, as with the API.
-    record_reads(
-        session,
-        request.app.state.write_sessions,
-        caller.principal,
-        "patient_request",
-        [(r.id, r.territory_id) for r in rows],
-    )
-    flagged = repository.flagged_as_duplicated(session, caller.principal, [r.id for r in rows])
+    record_reads(session, request.app.state.write_sessions, caller.principal, "patient_request", shown.read)
     context = {
-        "rows": [summary(r, today, flagged) for r in rows],
+        "rows": shown.items,
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
@@ -101,23 +75,6 @@ def queue(
         "status_filters": STATUS_FILTERS,
     }
     return render(request, caller, "espace/queue.html", context)
-
-
-def _suggestion(s) -> dict:
-    d, loc = s.doctor, s.location
-    return {
-        "id": d.id,
-        "name": f"Dr {d.given_name} {d.family_name}",
-        "address": loc.address,
-        "commune": loc.city,
-        "phone": loc.phone or d.phone,
-        "distance": s.distance_km,
-        "places": s.places_left,
-        "reasons": s.reasons,
-        "confirmed_at": d.confirmed_at,
-        "lat": loc.latitude,
-        "lon": loc.longitude,
-    }
 
 
 def request_page(
@@ -134,11 +91,7 @@ def request_page(
     patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
     # The possible duplicates are on screen too (their names and birth dates): read as well.
     duplicates = service.possible_duplicates(session, caller.principal, patient_request)
-    duplicate_of = None
-    if patient_request.duplicate_of_id is not None and patient_request.status in OPEN_VALUES:
-        duplicate_of = session.scalars(
-            scoped(PatientRequest, caller.principal).where(PatientRequest.id == patient_request.duplicate_of_id)
-        ).one_or_none()
+    duplicate_of = service.possibly_duplicated(session, caller.principal, patient_request)
     shown = [patient_request, *duplicates, *([duplicate_of] if duplicate_of else [])]
     if request.method == "GET":
         record_reads(
@@ -155,17 +108,17 @@ def request_page(
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
         _, ranking = service.suggestions(session, caller.principal, request_id)
         eligible, stale, considered = (
-            [_suggestion(s) for s in ranking.eligible],
-            [_suggestion(s) for s in ranking.stale],
+            [SuggestionOut.from_suggestion(s) for s in ranking.eligible],
+            [SuggestionOut.from_suggestion(s) for s in ranking.stale],
             ranking.considered,
         )
     doctor_ids = {e.doctor_id for e in patient_request.events if e.doctor_id} | (
         {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set()
     )
     points = [
-        {"lat": s["lat"], "lon": s["lon"], "number": i, "label": f"{i}. {s['name']}", "doctor": True}
+        {"lat": s.latitude, "lon": s.longitude, "number": i, "label": f"{i}. {s.name}", "doctor": True}
         for i, s in enumerate(eligible, start=1)
-        if s["lat"] is not None
+        if s.latitude is not None
     ]
     patient_point = None
     if patient_request.latitude is not None:
@@ -185,7 +138,7 @@ def request_page(
     )
     context = {
         "r": patient_request,
-        "s": summary(patient_request, day_in_paris()),
+        "s": RequestSummary.from_row(patient_request, day_in_paris()),
         "eligible": eligible,
         "stale": stale,
         "considered": considered,
