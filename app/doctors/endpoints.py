@@ -58,7 +58,7 @@ def list_doctors(
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DoctorPage:
     filters = repository.DoctorFilters(cpts=cpts, commune=commune, accepting=accepting, stale=stale, active=active, q=q)
-    doctors, total = repository.list_page(session, principal, filters, page, per_page)
+    doctors, total = service.list_doctors(session, principal, filters, page, per_page)
     return DoctorPage(items=[service.doctor_out(d) for d in doctors], total=total, page=page, per_page=per_page)
 
 

@@ -130,6 +130,13 @@ def create_doctor(session: Session, geocoding: GeocodingService, principal: Prin
     return doctor
 
 
+def list_doctors(
+    session: Session, principal: Principal, filters: repository.DoctorFilters, page: int, per_page: int
+) -> tuple[list[Doctor], int]:
+    """One page of the doctors the caller may see, and how many match."""
+    return repository.list_page(session, principal, filters, page, per_page)
+
+
 def doctor_of_link(session: Session, doctor_id: int, rpps: str) -> Doctor | None:
     """The doctor a signed confirmation link names: still the same RPPS, still active."""
     doctor = repository.get_unscoped(session, doctor_id)

@@ -24,7 +24,7 @@ from app.fhir.practitioners import parse_identifier_query, parse_regulator, regu
 from app.fhir.profiles import FHIR_JSON
 from app.fhir.search import parse_slot_search
 from app.fhir.security import require_sas_platform
-from app.snp import repository
+from app.snp import service as snp_service
 from app.snp.sas_links import sas_booking_links
 from app.territories.models import Territory
 from app.territories.service import get_territory_by_id
@@ -80,7 +80,7 @@ def search_slots(request: Request) -> FhirResponse:
     rows = []
     if search.rpps:
         with autocommit_reads(request.app.state.engine) as connection:
-            rows = repository.sas_free_slots(connection, search.rpps, search.start, search.end)
+            rows = snp_service.sas_free_slots(connection, search.rpps, search.start, search.end)
     self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
     bundle = build.searchset(
         rows, build.Includes(search.include, search.iterate), _base(request), self_url, _booking_url(request)
@@ -91,7 +91,7 @@ def search_slots(request: Request) -> FhirResponse:
 @router.get("/Slot/{slot_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_slot(slot_id: str, request: Request, session: DbSession) -> FhirResponse:
     number = parse_row_id(slot_id)
-    row = repository.sas_free_slot(session, number) if number is not None else None
+    row = snp_service.sas_free_slot(session, number) if number is not None else None
     if row is None:
         raise _not_found("Slot", slot_id)
     return FhirResponse(build.slot(row, _booking_url(request)(row.slot_id)))

@@ -339,6 +339,11 @@ def _acknowledge(
     )
 
 
+def by_follow_up_link(session: Session, token: str) -> PatientRequest | None:
+    """The request a patient's private follow-up link names (only its hash is stored)."""
+    return repository.by_follow_up_token(session, digest(token))
+
+
 def follow_up_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/suivi/{token}"
 

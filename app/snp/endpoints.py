@@ -9,7 +9,7 @@ from app.accounts.principal import Principal, require
 from app.audit.service import record_read
 from app.core.database import utcnow
 from app.core.dependencies import DbSession, Geocoding
-from app.core.errors import FieldError, NotFound, Unprocessable, error_responses
+from app.core.errors import FieldError, Unprocessable, error_responses
 from app.core.inputs import BoundedDatetime, DbId
 from app.snp import repository, service
 from app.snp.schemas import (
@@ -163,10 +163,7 @@ def search(
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
     session.flush()  # before forgetting what was loaded: the reload reads what was written
     session.expire_all()
-    booking = repository.get_booking(session, principal, booking_id)
-    if booking is None:
-        raise NotFound("Rendez-vous introuvable.")
-    return service.booking_out(session, booking)
+    return service.booking_out(session, service.get_booking(session, principal, booking_id))
 
 
 @router.post(
@@ -188,9 +185,7 @@ def book_slot(
 @router.get("/bookings/{booking_id}", response_model=BookingOut, responses=error_responses(401, 403, 404))
 def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
     """A booking with its messages (confirmation, SAS push) and their delivery status."""
-    booking = repository.get_booking(session, principal, booking_id)
-    if booking is None:
-        raise NotFound("Rendez-vous introuvable.")
+    booking = service.get_booking(session, principal, booking_id)
     record_read(session, request.app.state.write_sessions, principal, "snp_booking", booking.id, booking.territory_id)
     return service.booking_out(session, booking)
 

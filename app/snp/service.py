@@ -4,7 +4,7 @@ patient, and booking exactly once."""
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,6 +28,7 @@ from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.snp import repository
 from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotKind, SlotPattern, SlotStatus
+from app.snp.repository import SasSlotRow
 from app.snp.rules import (
     DEFAULT_SEARCH_HOURS,
     PARIS,
@@ -558,6 +559,24 @@ def _flush_booking(session: Session) -> None:
     can answer with (core/constraints.py), never a 500. A race only the commit discovers
     becomes the same 409 where the request's unit of work commits."""
     flush_or_conflict(session)
+
+
+def get_booking(session: Session, principal: Principal, booking_id: int) -> Booking:
+    """A booking the caller may see: 404 otherwise."""
+    booking = repository.get_booking(session, principal, booking_id)
+    if booking is None:
+        raise NotFound("Rendez-vous introuvable.")
+    return booking
+
+
+def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end: datetime) -> list[SasSlotRow]:
+    """The SAS's search (INT_R04): the free slots it may see of these doctors, in the window."""
+    return repository.sas_free_slots(connection, rpps, start, end)
+
+
+def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
+    """One free slot the SAS may see (its read of a Slot)."""
+    return repository.sas_free_slot(session, slot_id)
 
 
 def booking_out(session: Session, booking: Booking) -> BookingOut:

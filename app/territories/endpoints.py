@@ -8,7 +8,7 @@ from app.accounts.principal import require
 from app.core.dependencies import Communes, DbSession, Geocoding
 from app.core.errors import FieldError, Unprocessable, error_responses
 from app.core.ratelimit import LOOKUPS
-from app.territories import repository, service
+from app.territories import service
 from app.territories.residency import check_residency
 from app.territories.schemas import (
     CommuneOut,
@@ -108,7 +108,7 @@ def residency(
 
 @router.get("/territories", response_model=list[TerritoryOut])
 def list_territories(session: DbSession, communes: Communes) -> list[TerritoryOut]:
-    return [service.territory_out(t, communes) for t in repository.list_territories(session)]
+    return [service.territory_out(t, communes) for t in service.list_territories(session)]
 
 
 @router.get("/territories/{slug}", response_model=TerritoryOut, responses=error_responses(404))

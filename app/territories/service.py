@@ -1,6 +1,6 @@
 """The rules about CPTS territories: what a valid one is, and that communes never overlap."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -161,6 +161,11 @@ def _write(
         # A new CPTS is no longer in the session: the savepoint took it back.
         _refuse_overlap(session, codes, communes, territory if territory in session else None)
         raise conflict_for(error) or error from None
+
+
+def list_territories(session: Session) -> Sequence[Territory]:
+    """Every CPTS, by name (public facts)."""
+    return repository.list_territories(session)
 
 
 def territories_of(session: Session, principal: Principal) -> list[Territory]:

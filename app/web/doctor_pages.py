@@ -65,8 +65,8 @@ def doctors(
 ) -> HTMLResponse:
     etat = etat if etat in STATES else "actifs"
     filters = repository.DoctorFilters(cpts=caller.cpts, q=q or None, **STATES[etat])
-    rows, total = repository.list_page(session, caller.principal, filters, page, PER_PAGE)
-    stale_count = repository.list_page(
+    rows, total = service.list_doctors(session, caller.principal, filters, page, PER_PAGE)
+    stale_count = service.list_doctors(
         session, caller.principal, repository.DoctorFilters(cpts=caller.cpts, stale=True), 1, 1
     )[1]
     context = {

@@ -7,12 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from app.accounts.security import digest
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
 from app.privacy import rights
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
-from app.requests.repository import by_follow_up_token
+from app.requests.service import by_follow_up_link
 from app.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -85,7 +84,7 @@ def _invalid(request: Request) -> HTMLResponse:
 
 @router.get("/suivi/{token}", response_class=HTMLResponse)
 def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
-    patient_request = by_follow_up_token(session, digest(token))
+    patient_request = by_follow_up_link(session, token)
     if patient_request is None:
         return _invalid(request)
     return _status_page(request, patient_request)
@@ -100,7 +99,7 @@ def choose(
     confirm: Annotated[str, Form(max_length=3)] = "",
 ) -> HTMLResponse:
     """`retrait` or `effacement`: without `confirm=yes`, the page saying what will happen."""
-    patient_request = by_follow_up_token(session, digest(token))
+    patient_request = by_follow_up_link(session, token)
     if patient_request is None or choice not in CHOICES:
         return _invalid(request)
     if confirm != "yes":
@@ -112,7 +111,7 @@ def choose(
         done = rights.withdraw(session, patient_request, _client(request))
         session.expire_all()
         notice = "Votre demande est retirée." if done else "Votre demande n'était plus en cours : rien à retirer."
-        return _status_page(request, by_follow_up_token(session, digest(token)) or patient_request, notice)
+        return _status_page(request, by_follow_up_link(session, token) or patient_request, notice)
     territory = patient_request.territory
     erased_by = {"territory_name": territory.name if territory else None}
     rights.erase_own(session, patient_request, _client(request))

@@ -64,8 +64,8 @@ def _owners(session, caller: Caller) -> tuple[list, list]:
         if not caller.can(Action.MANAGE_CPTS_SLOTS)
         else [
             c
-            for c in repository.list_centres(session, caller.principal)
-            if caller.territory is None or c.territory_id == caller.territory.id
+            for c in service.centres(session, caller.principal)
+            if caller.territory is None or c.territory == caller.territory.slug
         ]
     )
     return doctors, centres
