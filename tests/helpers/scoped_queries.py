@@ -53,7 +53,10 @@ ALLOWED = {
     "app.snp.service._remove_free_future_slots": "the slots of a pattern read through visibility",
     "app.snp.repository.slot_view": "a slot whose id was just read through visibility",
     "app.snp.repository.live_bookings_by_slot": "the bookings of a list of slots read through visibility",
-    "app.web.snp_pages.board": "the bookings of the slots the board read through visibility",
+    "app.snp.repository.live_bookings_of_slots": "the bookings of the slots the board read through visibility",
+    # Reads the caller proves its right to another way.
+    "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
+    "app.requests.repository.source_by_tag": "a flyer's tag is public: the questionnaire it opens names it",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
