@@ -57,6 +57,7 @@ ALLOWED = {
     # Reads the caller proves its right to another way.
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
     "app.requests.repository.source_by_tag": "a flyer's tag is public: the questionnaire it opens names it",
+    "app.requests.repository.organisation_of": "the submitting professional's own organisation, named by its account",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
