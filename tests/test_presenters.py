@@ -96,11 +96,11 @@ def test_a_request_reads_the_same_in_the_api_queue_its_record_and_the_pages(clie
     queue_page = _text(client.get("/espace/demandes", headers=coordinator).text)
     assert "LEMAIRE Odile , 74 ans" in queue_page
     assert item["priority"]["explanation"] in queue_page
-    assert "0 j Tilloy-lès-Mofflaines formulaire direct" in queue_page
+    assert "0 jour Tilloy-lès-Mofflaines formulaire direct" in queue_page
 
     request_page = _text(client.get(f"/espace/demandes/{request_id}", headers=coordinator).text)
     assert "LEMAIRE Odile, 74 ans" in request_page
-    assert f"{item['priority']['explanation']} En attente depuis 0 jours." in request_page
+    assert f"{item['priority']['explanation']} En attente depuis 0 jour." in request_page
     assert "(formulaire direct)" in request_page
 
 

@@ -25,7 +25,6 @@ from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, RequestStatus
 from app.requests.priority import day_in_paris
 from app.requests.ranking import ORDER_EXPLANATION
-from app.requests.repository import OPEN_VALUES
 from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.service import commune_choices
@@ -151,7 +150,7 @@ def request_page(
         "ranking_order": ORDER_EXPLANATION,
         "duplicates": duplicates,
         "duplicate_of": duplicate_of,
-        "can_merge": duplicate_of is not None and duplicate_of.status in OPEN_VALUES,
+        "can_merge": duplicate_of is not None and duplicate_of.status in OPEN_STATUSES,
     }
     return render(request, caller, "espace/request.html", context, status_code)
 
