@@ -43,7 +43,8 @@ ALLOWED = {
     "app.requests.service.submit_request": "the intake's duplicate check",
     "app.requests.service._open_requests_of": "the intake's duplicate check (of submit_request)",
     # The flyer named by the form's tag (public), or the submitting professional's own organisation.
-    "app.requests.service._intake_territory": "the source the submission names, or the submitter's own",
+    "app.requests.repository.source_by_tag": "a flyer's tag is public: the questionnaire it opens names it",
+    "app.requests.repository.organisation_of": "the submitting professional's own organisation, named by its account",
     # An RPPS is one doctor in the whole deployment, whatever CPTS it works in.
     "app.doctors.service.create_doctor": "an RPPS registered once in the deployment",
     "app.doctors.importer._existing": "an RPPS registered once in the deployment",
@@ -56,8 +57,6 @@ ALLOWED = {
     "app.snp.repository.live_bookings_of_slots": "the bookings of the slots the board read through visibility",
     # Reads the caller proves its right to another way.
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
-    "app.requests.repository.source_by_tag": "a flyer's tag is public: the questionnaire it opens names it",
-    "app.requests.repository.organisation_of": "the submitting professional's own organisation, named by its account",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
