@@ -173,6 +173,11 @@ def territories_of(session: Session, principal: Principal) -> list[Territory]:
     return repository.of_principal(session, principal)
 
 
+def territory_by_slug(session: Session, slug: str) -> Territory | None:
+    """A CPTS by its slug, or None (public facts: no caller to scope to)."""
+    return repository.get_by_slug(session, slug, with_communes=False)
+
+
 def get_territory_by_id(session: Session, territory_id: int) -> Territory | None:
     return repository.get(session, territory_id)
 

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
 from app.privacy.notice import CNIL_ADDRESS, CNIL_COMPLAINT_URL, privacy_notice
-from app.territories.repository import get_by_slug
+from app.territories.service import territory_by_slug
 from app.web.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -20,7 +20,7 @@ def privacy(
     request: Request, session: DbSession, cpts: Annotated[str | None, Query(max_length=64)] = None
 ) -> HTMLResponse:
     # An unknown CPTS is not an error here: the deployment's notice is still the answer.
-    territory = get_by_slug(session, cpts) if cpts else None
+    territory = territory_by_slug(session, cpts) if cpts else None
     notice = privacy_notice(
         request.app.state.settings,
         territory.name if territory else None,
