@@ -127,6 +127,7 @@ def main() -> None:
         def run(label: str) -> None:
             started = time.perf_counter()
             report = import_doctors(session, geocoding, operator(), "grand-arras", raw)
+            session.commit()  # as the request's unit of work does (the importer only flushes)
             elapsed = time.perf_counter() - started
             print(
                 f"{label:10s} {elapsed:6.2f} s  created {report.created}, updated {report.updated}, "

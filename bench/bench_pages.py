@@ -218,6 +218,7 @@ def generate(app, doctors: int, requests: int) -> None:
             ),
             None,
         )
+        session.commit()  # services only flush: the request's unit of work (here, this script) commits
         if session.bind.dialect.name == "postgresql":
             session.execute(text("ANALYZE"))
             session.commit()

@@ -192,6 +192,7 @@ def token_for(url: str) -> str:
             None,
         )
         secret, _ = create_token(session, Principal(user.id, user.email, Role.ADMIN, frozenset(), None, None), "bench")
+        session.commit()  # services only flush: the caller's unit of work commits
     engine.dispose()
     return secret
 

@@ -72,7 +72,10 @@ def test_doctor_found_by_email_explains_the_first_appointment(client, db, coordi
     assert "Son cabinet : 1 place de la Mairie, Arras" in email.body
     assert "Téléphone du cabinet : 03 21 55 66 77" in email.body
     assert "premier rendez-vous" in email.body and "carte Vitale" in email.body
-    assert email.body.rstrip().endswith(f"CPTS du Grand Arras – {CPTS_PHONE}")
+    # Signed by the CPTS with its phone, then the privacy page's link that every message ends with.
+    signature, privacy = email.body.rstrip().rsplit("\n\n", 1)
+    assert signature.endswith(f"CPTS du Grand Arras – {CPTS_PHONE}")
+    assert privacy.startswith("Vos données personnelles et vos droits : ") and privacy.endswith("/confidentialite")
 
 
 @pytest.mark.parametrize(
