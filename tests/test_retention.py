@@ -199,15 +199,27 @@ def test_the_geocoding_of_a_patients_address_goes_with_the_request(
     write_session.add_all(
         [
             GeocodeCacheEntry(
-                key=key, insee_code=request.insee_code, postcode="62217", latitude=50.1, longitude=2.8,
-                precision="housenumber", score=0.9, created_at=fresh,
+                key=key,
+                insee_code=request.insee_code,
+                postcode="62217",
+                latitude=50.1,
+                longitude=2.8,
+                precision="housenumber",
+                score=0.9,
+                created_at=fresh,
             ),
             GeocodeCacheEntry(
-                key="d" * 64, insee_code="62041", postcode="62000", latitude=50.2, longitude=2.7,
-                precision="housenumber", score=0.9, created_at=doctors_at,
+                key="d" * 64,
+                insee_code="62041",
+                postcode="62000",
+                latitude=50.2,
+                longitude=2.7,
+                precision="housenumber",
+                score=0.9,
+                created_at=doctors_at,
             ),
         ]
-    )  # fmt: skip
+    )
     write_session.commit()
 
     retention.run(write_session, settings, months_later(13))
@@ -225,9 +237,15 @@ def test_an_unscheduled_care_booking_loses_the_patient_three_months_after_the_sl
     slot_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     slot_id = factories.make_slot(db, doctor.id, slot_at, status="booked")
     booking = Booking(
-        slot_id=slot_id, territory_id=doctor.territory_id, family_name="Quennehen", given_name="Zéphyrine",
-        phone="0671829304", email="z@example.fr", reason="Douleur thoracique", origin="cpts",
-    )  # fmt: skip
+        slot_id=slot_id,
+        territory_id=doctor.territory_id,
+        family_name="Quennehen",
+        given_name="Zéphyrine",
+        phone="0671829304",
+        email="z@example.fr",
+        reason="Douleur thoracique",
+        origin="cpts",
+    )
     write_session.add(booking)
     write_session.commit()
 
@@ -248,11 +266,17 @@ def test_an_unscheduled_care_booking_loses_the_patient_three_months_after_the_sl
 def _message(session, status: str, sent_days_ago: int | None, created_days_ago: int, n: int) -> int:
     now = datetime.now(UTC)
     message = OutboxMessage(
-        key=f"retention-{n}", kind="outcome", channel="email", recipient=f"patient{n}@example.fr",
-        subject="Votre demande", body=f"Bonjour Mme Quennehen {n}", status=status,
-        created_at=now - timedelta(days=created_days_ago), next_attempt_at=now,
+        key=f"retention-{n}",
+        kind="outcome",
+        channel="email",
+        recipient=f"patient{n}@example.fr",
+        subject="Votre demande",
+        body=f"Bonjour Mme Quennehen {n}",
+        status=status,
+        created_at=now - timedelta(days=created_days_ago),
+        next_attempt_at=now,
         sent_at=now - timedelta(days=sent_days_ago) if sent_days_ago is not None else None,
-    )  # fmt: skip
+    )
     session.add(message)
     session.commit()
     return message.id
@@ -279,10 +303,15 @@ def test_the_audit_trail_drops_events_older_than_three_years_and_stays_append_on
     for n, age in enumerate((timedelta(days=3 * 365 + 5), timedelta(days=3 * 365 - 5))):
         write_session.add(
             AuditEvent(
-                at=now - age, actor="coordination@example.fr", actor_role="coordinator", territory_id=None,
-                action="read", object_type="request", object_id=str(n),
+                at=now - age,
+                actor="coordination@example.fr",
+                actor_role="coordinator",
+                territory_id=None,
+                action="read",
+                object_type="request",
+                object_id=str(n),
             )
-        )  # fmt: skip
+        )
     write_session.commit()
 
     assert retention.run(write_session, settings, now).audit_events == 1
@@ -315,10 +344,16 @@ def test_accounts_inactive_two_years_are_deactivated_then_erased_a_year_later(
     # The coordinator keeps working (its reads are in the trail); the professional does not.
     write_session.add(
         AuditEvent(
-            at=months_later(23), actor_user_id=worker.id, actor=worker.email, actor_role="coordinator",
-            territory_id=None, action="read", object_type="request", object_id="1",
+            at=months_later(23),
+            actor_user_id=worker.id,
+            actor=worker.email,
+            actor_role="coordinator",
+            territory_id=None,
+            action="read",
+            object_type="request",
+            object_id="1",
         )
-    )  # fmt: skip
+    )
     write_session.commit()
     counts = retention.run(write_session, settings, months_later(24, days=1))
     assert counts.accounts_deactivated == 1

@@ -250,7 +250,10 @@ def rectify(session: Session, principal: Principal, request_id: int, data: Recti
     record(session, principal, "privacy.rectify", "patient_request", request.id, request.territory_id)
     session.flush()  # before forgetting what was loaded: the reload reads what was written
     session.expire_all()
-    return repository.visible_request(session, principal, request_id)  # type: ignore[return-value]
+    reloaded = repository.visible_request(session, principal, request_id)
+    if reloaded is None:  # read through the same visibility a moment ago, in this transaction
+        raise NotFound("Demande introuvable.")
+    return reloaded
 
 
 # The patient, from the follow-up page (the link is the proof: no account).
