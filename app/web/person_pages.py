@@ -4,10 +4,11 @@ app.privacy.rights'; these pages read the forms and show the results. The person
 the forms' bodies, never in a URL."""
 
 import json
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
@@ -29,24 +30,35 @@ Text = Annotated[str, Form(max_length=254)]
 Manager = Annotated[Caller, page_for(Action.EXERCISE_RIGHTS)]
 
 
-def _query_of(phone: str, email: str, family_name: str, given_name: str, birth_date: str) -> PersonQuery:
-    return PersonQuery(
-        phone=phone.strip() or None,
-        email=email.strip() or None,
-        family_name=family_name.strip() or None,
-        given_name=given_name.strip() or None,
-        birth_date=birth_date.strip() or None,  # pydantic parses the text
-    )
+@dataclass(frozen=True)
+class PersonForm:
+    """Who the coordinator is looking for, as the search, export and erase forms all send it."""
+
+    phone: str
+    email: str
+    family_name: str
+    given_name: str
+    birth_date: str
+
+    def values(self) -> dict[str, str]:
+        return asdict(self)
+
+    def query(self) -> PersonQuery:
+        # Empty fields are absent; pydantic parses the birth date's text.
+        return PersonQuery(**{name: value.strip() or None for name, value in asdict(self).items()})
 
 
-def _form(phone: str, email: str, family_name: str, given_name: str, birth_date: str) -> dict[str, str]:
-    return {
-        "phone": phone,
-        "email": email,
-        "family_name": family_name,
-        "given_name": given_name,
-        "birth_date": birth_date,
-    }
+def person_form(
+    phone: Text = "",
+    email: Text = "",
+    family_name: Text = "",
+    given_name: Text = "",
+    birth_date: Annotated[str, Form(max_length=10)] = "",
+) -> PersonForm:
+    return PersonForm(phone, email, family_name, given_name, birth_date)
+
+
+Person = Annotated[PersonForm, Depends(person_form)]
 
 
 def _territory_id(caller: Caller) -> int | None:
@@ -62,7 +74,7 @@ def _page(
 
 @router.get("/personnes", response_class=HTMLResponse)
 def persons(request: Request, caller: Manager) -> HTMLResponse:
-    return _page(request, caller, _form("", "", "", "", ""))
+    return _page(request, caller, PersonForm("", "", "", "", "").values())
 
 
 @router.post("/personnes", response_class=HTMLResponse)
@@ -70,18 +82,14 @@ def find(
     request: Request,
     caller: Manager,
     session: DbSession,
-    phone: Text = "",
-    email: Text = "",
-    family_name: Text = "",
-    given_name: Text = "",
-    birth_date: Annotated[str, Form(max_length=10)] = "",
+    person: Person,
 ) -> HTMLResponse:
-    form = _form(phone, email, family_name, given_name, birth_date)
+    form = person.values()
     try:
         records = rights.search(
             session,
             caller.principal,
-            _query_of(phone, email, family_name, given_name, birth_date),
+            person.query(),
             _territory_id(caller),
         )
     except (NotFound, Forbidden):
@@ -96,20 +104,16 @@ def export(
     request: Request,
     caller: Manager,
     session: DbSession,
-    phone: Text = "",
-    email: Text = "",
-    family_name: Text = "",
-    given_name: Text = "",
-    birth_date: Annotated[str, Form(max_length=10)] = "",
+    person: Person,
     format: Annotated[str, Form(max_length=4)] = "html",
 ) -> Response:
     """The right of access: a printable page (`html`) or a JSON file (`json`)."""
-    form = _form(phone, email, family_name, given_name, birth_date)
+    form = person.values()
     try:
         records = rights.export(
             session,
             caller.principal,
-            _query_of(phone, email, family_name, given_name, birth_date),
+            person.query(),
             _territory_id(caller),
         )
     except (NotFound, Forbidden):
@@ -132,16 +136,12 @@ def erase(
     request: Request,
     caller: Manager,
     session: DbSession,
-    phone: Text = "",
-    email: Text = "",
-    family_name: Text = "",
-    given_name: Text = "",
-    birth_date: Annotated[str, Form(max_length=10)] = "",
+    person: Person,
     confirm: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    form = _form(phone, email, family_name, given_name, birth_date)
+    form = person.values()
     try:
-        query = _query_of(phone, email, family_name, given_name, birth_date)
+        query = person.query()
         if confirm != "yes":  # the records again, with the reason
             records = rights.search(session, caller.principal, query, _territory_id(caller))
             message = "Cochez la case de confirmation pour effacer les données de cette personne."
