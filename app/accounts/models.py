@@ -27,6 +27,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # For role doctor: the registry entry this account manages.
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"), unique=True)
+    # The national identifier of a health professional (IDNPS: 8 + RPPS), as Pro Santé Connect
+    # sends it (SubjectNameID); recorded at its first PSC sign-in (app/accounts/psc.py).
+    national_id: Mapped[str | None] = mapped_column(String(20), unique=True)
     # For a professional: its organisation (pharmacy, practice, CPAM…), a source of the CPTS,
     # credited with the requests it submits.
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
@@ -104,3 +107,13 @@ class SignInFailures(Base):
     email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PscSpentState(Base):
+    """A Pro Santé Connect `state` that came back once (its SHA-256): a second arrival with the
+    same one is refused. Kept as long as a sign-in may last (app/accounts/psc.py)."""
+
+    __tablename__ = "psc_spent_states"
+
+    state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -11,16 +11,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.accounts.access import visible
-from app.accounts.models import ApiToken, Membership, Role, SignInFailures, User, WebSession
+from app.accounts.models import ApiToken, Membership, PscSpentState, Role, SignInFailures, User, WebSession
 from app.accounts.policy import may_change_account, may_create_account, switches_whole_account
 from app.accounts.principal import Principal
+from app.accounts.psc import PscIdentity, PscRefused
+from app.accounts.regulators import find_regulator
 from app.accounts.schemas import UserCreate, UserOut
 from app.accounts.security import TOKEN_PREFIX, digest, hash_password, new_secret, verify_password
 from app.audit.service import record
 from app.core.database import commit_early, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.core.settings import Settings
+from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
+from app.fhir.profiles import NATIONAL_PS
 from app.requests.models import Source
 from app.territories.models import Territory
 
@@ -186,6 +190,87 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
     if failures is not None:
         session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
     user.last_active_at = now  # committed with the session opened next; retention reads it
+    return user
+
+
+PSC_UNKNOWN = (
+    "Votre identité Pro Santé Connect ne correspond à aucun compte de l'espace : demandez à la coordination "
+    "de votre CPTS de vous ouvrir un accès."
+)
+PSC_INACTIVE = "Ce compte est désactivé : adressez-vous à la coordination de votre CPTS."
+
+
+def psc_account(session: Session, identity: PscIdentity, now: datetime) -> User:
+    """The account a Pro Santé Connect identity signs into, or PscRefused (nothing written).
+
+    In this order: the account already linked to that national identifier (IDNPS); a SAS
+    regulator's account bearing it (INT_R02 sends the IDNPS); the account of the doctor whose
+    RPPS it carries, linked now; and when that doctor has no account yet and its coordination
+    allowed it (`psc_sign_in_allowed`), its doctor account, made now in the doctor's CPTS.
+    When PSC says what the person's profession is, a doctor's account needs a médecin."""
+    national_id = identity.national_id
+    user = session.scalars(select(User).where(User.national_id == national_id)).one_or_none()
+    if user is None:
+        user = find_regulator(session, NATIONAL_PS, national_id)
+    doctor = None
+    if user is None and identity.rpps is not None:
+        doctor = doctors_repository.by_rpps_unscoped(session, identity.rpps)
+        if doctor is not None:
+            user = session.scalars(select(User).where(User.doctor_id == doctor.id)).one_or_none()
+    if user is None and doctor is not None and doctor.psc_sign_in_allowed and doctor.active:
+        if identity.is_doctor is False:
+            raise PscRefused("not_a_doctor", PSC_UNKNOWN, 403)
+        user = _psc_doctor_account(session, doctor)
+    if user is None:
+        raise PscRefused("unknown_identity", PSC_UNKNOWN, 403)
+    if not user.active or user.erased_at is not None:
+        raise PscRefused("inactive_account", PSC_INACTIVE, 403)
+    if user.role == Role.DOCTOR.value and identity.is_doctor is False:
+        raise PscRefused("not_a_doctor", PSC_UNKNOWN, 403)
+    if user.national_id is None:
+        user.national_id = national_id
+        territory_ids: list[int | None] = [*sorted(user.territory_ids)] or [None]
+        for territory_id in territory_ids:
+            record(session, None, "user.psc_link", "user", user.id, territory_id, actor="psc")
+    elif user.national_id != national_id:  # a regulator's account linked to another professional
+        raise PscRefused("national_id_mismatch", PSC_UNKNOWN, 403)
+    user.last_active_at = now  # committed with the session opened next; retention reads it
+    return user
+
+
+def spend_psc_state(session: Session, state_digest: str, now: datetime) -> None:
+    """A Pro Santé Connect `state` used: a second use breaks the primary key (IntegrityError)."""
+    session.add(PscSpentState(state_digest=state_digest, spent_at=now))
+    session.flush()
+
+
+def forget_spent_psc_states(session: Session, now: datetime, minutes: int) -> None:
+    """States older than a sign-in may last cannot come back anyway (their cookie expired)."""
+    session.execute(delete(PscSpentState).where(PscSpentState.spent_at < now - timedelta(minutes=minutes)))
+
+
+def _psc_doctor_account(session: Session, doctor: Doctor) -> User:
+    """A doctor's first Pro Santé Connect sign-in, allowed by its coordination: its account,
+    with no password (it signs in through PSC), in the doctor's CPTS."""
+    email = doctor.email.strip().lower()
+    if session.scalars(select(User.id).where(func.lower(User.email) == email)).first() is not None:
+        raise PscRefused(
+            "email_taken",
+            "Un autre compte utilise déjà l'adresse e-mail de votre fiche : adressez-vous à la coordination de "
+            "votre CPTS.",
+            409,
+        )
+    user = User(
+        email=email,
+        display_name=f"Dr {doctor.given_name} {doctor.family_name}"[:200],
+        role=Role.DOCTOR.value,
+        password_hash=None,
+        doctor_id=doctor.id,
+        memberships=[Membership(territory_id=doctor.territory_id)],
+    )
+    session.add(user)
+    session.flush()  # the id, for the trail
+    record(session, None, "user.create", "user", user.id, doctor.territory_id, actor="psc")
     return user
 
 

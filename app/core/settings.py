@@ -115,6 +115,22 @@ class Settings(BaseSettings):
     # "test-only-cheap" to hash hundreds of accounts in milliseconds. Warned about at start.
     password_hash_cost: Literal["standard", "test-only-cheap"] = "standard"
 
+    # --- Pro Santé Connect (the ANS's OpenID Connect provider for health professionals) ---
+    # Unset discovery URL, client id or secret: no PSC sign-in, the button is not shown.
+    # Production: https://auth.esante.gouv.fr/auth/realms/esante-wallet/.well-known/openid-configuration
+    psc_discovery_url: str | None = None
+    psc_client_id: str | None = None
+    psc_client_secret: str | None = Field(default=None, repr=False)
+    # Or the secret in a file (a container's secret), read at each sign-in.
+    psc_client_secret_file: Path | None = None
+    psc_scopes: str = "openid scope_all"
+    # The authentication level asked for (eidas1: CPS card or e-CPS); an ID token with another
+    # `acr` is refused. Several values: separated by spaces.
+    psc_acr_values: str = "eidas1"
+    psc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How long a person has, from the button to its return from PSC.
+    psc_sign_in_minutes: int = Field(default=10, ge=1, le=60)
+
     # --- Retention of personal data (app/privacy/retention.py), run daily by the worker ---
     # A closed or matched médecin-traitant request: its personal data erased this long after
     # its closure (the anonymous facts the indicators count are kept).
@@ -146,6 +162,11 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("TRUSTED_PROXIES: adresses ou réseaux (CIDR) séparés par des virgules.") from None
         return value
+
+    @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret")
+    @classmethod
+    def _psc_unset_when_empty(cls, value: str | None) -> str | None:
+        return value.strip() or None if value else None
 
     @field_validator("public_url")
     @classmethod

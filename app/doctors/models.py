@@ -1,6 +1,6 @@
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -26,6 +26,8 @@ class Doctor(Base):
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The coordination lets the doctor's first Pro Santé Connect sign-in create its account.
+    psc_sign_in_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     accepting_new_patients: Mapped[bool] = mapped_column(Boolean, default=False)
     capacity_remaining: Mapped[int] = mapped_column(Integer, default=0)

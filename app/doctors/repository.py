@@ -34,6 +34,12 @@ def get_unscoped(session: Session, doctor_id: int) -> Doctor | None:
     return session.get(Doctor, doctor_id)
 
 
+def by_rpps_unscoped(session: Session, rpps: str) -> Doctor | None:
+    """The doctor with this RPPS whatever the caller: for a Pro Santé Connect sign-in, where
+    the national provider vouched for the person's RPPS (app/accounts/service.py psc_account)."""
+    return session.scalars(select(Doctor).where(Doctor.rpps == rpps)).one_or_none()
+
+
 def location_of(session: Session, doctor_id: int, location_id: int) -> PracticeLocation | None:
     """One of this doctor's practices (None when the practice is another doctor's)."""
     location = session.get(PracticeLocation, location_id)

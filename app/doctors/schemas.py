@@ -103,6 +103,11 @@ class DoctorUpdate(BaseModel):
     phone: str | None = None
     locations: list[LocationIn] | None = Field(default=None, min_length=1, max_length=10)
     availability: Availability | None = None
+    psc_sign_in_allowed: bool | None = Field(
+        default=None,
+        description="The coordination lets the doctor's first Pro Santé Connect sign-in create its account "
+        "(coordinators only).",
+    )
 
     _phone = field_validator("phone")(_phone_or_none)
     _specialty = field_validator("specialty")(_specialty_code)
@@ -135,6 +140,7 @@ class DoctorOut(BaseModel):
     email: str
     phone: str | None
     active: bool
+    psc_sign_in_allowed: bool
     locations: list[LocationOut]
     availability: Availability
     confirmed_at: datetime

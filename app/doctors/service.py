@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.access import may_act_in
-from app.accounts.policy import Action, ensure
+from app.accounts.policy import Action, ensure, may
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
@@ -40,6 +40,7 @@ def doctor_out(doctor: Doctor) -> DoctorOut:
         email=doctor.email,
         phone=doctor.phone,
         active=doctor.active,
+        psc_sign_in_allowed=doctor.psc_sign_in_allowed,
         locations=[LocationOut.model_validate(loc) for loc in doctor.locations],
         availability=availability_of(doctor),
         confirmed_at=doctor.confirmed_at,
@@ -183,6 +184,8 @@ def update_doctor(
     session: Session, geocoding: GeocodingService, principal: Principal, doctor_id: int, data: DoctorUpdate
 ) -> Doctor:
     doctor = get_doctor(session, principal, doctor_id)
+    if data.psc_sign_in_allowed is not None and not may(principal, Action.MANAGE_DOCTORS):
+        raise Forbidden("Seule la coordination autorise la création du compte d'un médecin par Pro Santé Connect.")
     changes = data.model_dump(exclude_unset=True, exclude={"locations", "availability"})
     for name, value in changes.items():
         if value is None and name != "phone":

@@ -97,6 +97,7 @@ ACTION_LABELS = {
     "doctor.reactivate": "réactivation",
     "user.create": "création du compte",
     "user.password": "mot de passe choisi",
+    "user.psc_link": "compte relié à Pro Santé Connect",
     "user.deactivate": "désactivation du compte",
     "user.activate": "réactivation du compte",
     "regulator.create": "compte de régulateur créé par le SAS",

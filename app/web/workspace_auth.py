@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from app.accounts import psc
 from app.accounts import service as accounts
 from app.accounts.models import Role
 from app.accounts.principal import SESSION_COOKIE
@@ -12,13 +13,14 @@ from app.core.dependencies import DbSession
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
+from app.core.settings import Settings
 from app.web.pages import home_of, render
 from app.web.session import AnyCaller, redirect, switch_territory
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 
 
-def _safe_next(path: str | None) -> str | None:
+def safe_next(path: str | None) -> str | None:
     # Only our own pages: never an address elsewhere ("//evil.example" included).
     if path and path.startswith("/espace") and not path.startswith("//"):
         return path
@@ -27,7 +29,16 @@ def _safe_next(path: str | None) -> str | None:
 
 @router.get("/connexion", response_class=HTMLResponse)
 def sign_in_page(request: Request, suite: str | None = None, expiree: str | None = None) -> HTMLResponse:
-    return render(request, None, "espace/sign_in.html", {"next_path": _safe_next(suite), "expired": bool(expiree)})
+    context = {"next_path": safe_next(suite), "expired": bool(expiree)}
+    return render(request, None, "espace/sign_in.html", context | _psc_context(request, safe_next(suite)))
+
+
+def _psc_context(request: Request, next_path: str | None) -> dict:
+    """Whether the Pro Santé Connect button shows, and whether the page to return to is a
+    slot's booking page the SAS opened (its regulator is invited to use PSC)."""
+    enabled = psc.configured(request.app.state.settings)
+    from_sas = bool(next_path and "/reserver?" in next_path and "origin=sas" in next_path)
+    return {"psc_enabled": enabled, "from_sas": enabled and from_sas}
 
 
 @router.post("/connexion", response_class=HTMLResponse, dependencies=[Depends(LOGIN)])
@@ -39,7 +50,7 @@ def sign_in(
     suite: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     settings = request.app.state.settings
-    context = {"email": email, "next_path": _safe_next(suite)}
+    context = {"email": email, "next_path": safe_next(suite)} | _psc_context(request, safe_next(suite))
     if not email.strip() or not password:
         return render(
             request,
@@ -55,7 +66,13 @@ def sign_in(
         page.headers.update(exc.headers or {})
         return page
     secret, _ = accounts.open_session(session, settings, user)
-    response = redirect(_safe_next(suite) or home_of(Role(user.role)))
+    response = redirect(safe_next(suite) or home_of(Role(user.role)))
+    set_session_cookie(response, settings, secret)
+    return response
+
+
+def set_session_cookie(response: Response, settings: Settings, secret: str) -> None:
+    """The signed-in browser's cookie (password or Pro Santé Connect)."""
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -64,7 +81,6 @@ def sign_in(
         samesite="lax",
         path="/",  # Secure over HTTPS: app/core/headers.py
     )
-    return response
 
 
 @router.post("/deconnexion")
@@ -83,7 +99,7 @@ def switch(
     suite: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     territory = switch_territory(session, caller, territory_id)
-    back = _safe_next(suite) or home_of(caller.role)
+    back = safe_next(suite) or home_of(caller.role)
     if back.count("/") > 2:  # a request or doctor of the previous CPTS: back to the list
         back = "/".join(back.split("/")[:3])
     return redirect(back, f"Vous travaillez maintenant pour la {territory.name}.")

@@ -57,6 +57,7 @@ ALLOWED = {
     "app.snp.repository.live_bookings_of_slots": "the bookings of the slots the board read through visibility",
     # Reads the caller proves its right to another way.
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
+    "app.doctors.repository.by_rpps_unscoped": "the doctor whose RPPS Pro Santé Connect vouched for, signing in",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
