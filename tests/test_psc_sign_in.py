@@ -9,7 +9,7 @@ import html
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import httpx
 import pytest
@@ -282,8 +282,8 @@ def test_a_regulator_from_the_sas_signs_in_with_psc_and_returns_to_the_booking_p
     assert first.status_code == 303
     page = psc_client.get(first.headers["location"])
     assert 'id="from-sas"' in page.text and "Se connecter avec Pro Santé Connect" in page.text
-    button_form = re.search(r'action="/espace/connexion/psc".*?name="suite" value="([^"]*)"', page.text, re.S)
-    suite = html.unescape(button_form[1])
+    button = re.search(r'id="psc-sign-in" href="/espace/connexion/psc\?suite=([^"]*)"', page.text)
+    suite = unquote(html.unescape(button[1]))
     assert suite == link
     fake_psc.national_id = national_id
     fake_psc.userinfo = psc_userinfo(national_id, given_name="REGUL", family_name="SAS0001")
