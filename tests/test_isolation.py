@@ -38,6 +38,9 @@ PUBLIC = {
     ("POST", "/comptes/mot-de-passe/{token}"),
     ("GET", "/espace/connexion"),
     ("POST", "/espace/connexion"),
+    # Pro Santé Connect's way in and back (test_psc_sign_in): its signed cookie and the provider decide.
+    ("GET", "/espace/connexion/psc"),
+    ("GET", "/espace/connexion/psc/retour"),
 }
 # The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
 PLATFORM = {

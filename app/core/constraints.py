@@ -24,6 +24,9 @@ KNOWN_CONSTRAINTS = (
     KnownConstraint("uq_doctors_rpps", "doctors.rpps", "Un médecin avec ce RPPS est déjà inscrit."),
     KnownConstraint("uq_users_email", "users.email", "Un compte existe déjà avec cette adresse e-mail."),
     KnownConstraint("uq_users_doctor_id", "users.doctor_id", "Un compte existe déjà pour ce médecin."),
+    KnownConstraint(
+        "uq_users_national_id", "users.national_id", "Un compte est déjà relié à ce professionnel de santé."
+    ),
     KnownConstraint("uq_territories_slug", "territories.slug", "Une CPTS existe déjà avec cet identifiant."),
     KnownConstraint("uq_territories_finess", "territories.finess", "Une CPTS existe déjà avec ce numéro FINESS."),
     KnownConstraint(
