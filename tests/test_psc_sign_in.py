@@ -294,3 +294,24 @@ def test_a_regulator_from_the_sas_signs_in_with_psc_and_returns_to_the_booking_p
     db.commit()
     db.refresh(regulator)
     assert regulator.national_id == national_id
+
+
+def test_a_provider_that_does_not_answer_gets_a_french_page_not_an_error(settings, engine, demo_territories):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]  # nothing listens there once the socket is closed
+    unreachable = {
+        "psc_discovery_url": f"http://127.0.0.1:{closed}/auth/realms/esante-wallet/.well-known/openid-configuration",
+        "psc_client_id": "orientation-cpts-test",
+        "psc_client_secret": "secret",
+        "psc_timeout_seconds": 2,
+    }
+    app = create_app(settings.model_copy(update=unreachable))
+    with TestClient(app) as test_client:
+        answer = test_client.get(START, follow_redirects=False)
+        kept = test_client.cookies.get("orientation_psc")
+    app.state.engine.dispose()
+    assert answer.status_code == 503 and "ne répond pas" in _error_of(answer.text)
+    assert not kept  # nothing started

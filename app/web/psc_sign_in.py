@@ -73,7 +73,7 @@ def _refused(request: Request, exc: psc.PscRefused, next_path: str | None) -> HT
     return page
 
 
-@router.get("", dependencies=[Depends(_configured), Depends(LOGIN)])
+@router.get("", dependencies=[Depends(_configured)])
 def start(request: Request, suite: Annotated[str, Query(max_length=500)] = "") -> Response:
     """The button: to PSC, with a fresh state, nonce and PKCE verifier kept in this browser."""
     settings = request.app.state.settings
@@ -121,6 +121,7 @@ def _spend(session: DbSession, request: Request, state: str) -> None:
         raise psc.PscRefused("state_spent", STATE_SPENT, 400) from None
 
 
+# The return counts as a sign-in try of the client's address (LOGIN), as a password does.
 @router.get("/retour", response_class=HTMLResponse, dependencies=[Depends(_configured), Depends(LOGIN)])
 def callback(
     request: Request,
