@@ -337,6 +337,7 @@ TABLE += [
     Row("POST", "/espace/medecins/{doctor}/desactiver", PAGE_OBJECT),
     Row("POST", "/espace/medecins/{doctor}/reactiver", PAGE_OBJECT),
     Row("POST", "/espace/medecins/{doctor}/rappel", PAGE_OBJECT),
+    Row("POST", "/espace/medecins/{doctor}/psc", PAGE_OBJECT, body={"allowed": "yes"}),
     Row("GET", "/espace/mon-cabinet", ONLY("doctor")),
     Row(
         "POST",

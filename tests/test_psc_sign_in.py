@@ -25,7 +25,9 @@ from app.fhir.profiles import NATIONAL_PS
 from app.main import create_app
 from app.snp.models import RegulatorIdentifier, Slot
 from app.snp.sas_links import sas_booking_links
+from app.territories.models import Territory
 from tests.fakes.psc import FakePsc, psc_userinfo
+from tests.helpers.workspace import COORDINATOR, csrf_of, flash_of, sign_in
 
 START = "/espace/connexion/psc"
 DEMO_DOCTOR = "docteur@grand-arras.example.fr"
@@ -75,9 +77,13 @@ def _counts(db) -> tuple[int, int, int]:
 
 
 def _doctor_without_account(db) -> Doctor:
+    """An active doctor of the Grand Arras (the demo coordinator's CPTS) with no account."""
     with_account = select(User.doctor_id).where(User.doctor_id.is_not(None))
+    grand_arras = select(Territory.id).where(Territory.slug == "grand-arras").scalar_subquery()
     doctor = db.scalars(
-        select(Doctor).where(Doctor.id.not_in(with_account), Doctor.active.is_(True)).order_by(Doctor.id)
+        select(Doctor)
+        .where(Doctor.id.not_in(with_account), Doctor.active.is_(True), Doctor.territory_id == grand_arras)
+        .order_by(Doctor.id)
     ).first()
     db.commit()
     return doctor
@@ -169,6 +175,7 @@ def test_a_doctor_cannot_allow_its_own_psc_account(client, db, demo, make_accoun
     answer = client.patch(f"/api/v1/doctors/{doctor.id}", json={"psc_sign_in_allowed": True}, headers=own)
     assert answer.status_code == 403 and "coordination" in answer.json()["message"]
     db.commit()
+    db.expire_all()
     assert db.get_one(Doctor, doctor.id).psc_sign_in_allowed is False
 
 
@@ -315,3 +322,24 @@ def test_a_provider_that_does_not_answer_gets_a_french_page_not_an_error(setting
     app.state.engine.dispose()
     assert answer.status_code == 503 and "ne répond pas" in _error_of(answer.text)
     assert not kept  # nothing started
+
+
+def test_the_coordination_allows_it_from_the_doctors_page(client, db, demo):
+    doctor = _doctor_without_account(db)
+    sign_in(client, COORDINATOR)
+    page = client.get(f"/espace/medecins/{doctor.id}")
+    assert "Autoriser l'ouverture du compte par Pro Santé Connect" in page.text
+    done = client.post(
+        f"/espace/medecins/{doctor.id}/psc",
+        data={"allowed": "yes", "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "Pro Santé Connect" in flash_of(client.get(done.headers["location"]).text)
+    db.commit()
+    db.expire_all()
+    assert db.get_one(Doctor, doctor.id).psc_sign_in_allowed is True
+    page = client.get(f"/espace/medecins/{doctor.id}")
+    client.post(f"/espace/medecins/{doctor.id}/psc", data={"csrf_token": csrf_of(page.text)})
+    db.commit()
+    db.expire_all()
+    assert db.get_one(Doctor, doctor.id).psc_sign_in_allowed is False

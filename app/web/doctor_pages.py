@@ -239,6 +239,27 @@ def reactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Re
     return act(session, f"/espace/medecins/{doctor_id}", do)
 
 
+@router.post("/medecins/{doctor_id}/psc")
+def allow_psc_sign_in(
+    doctor_id: DbId,
+    caller: DoctorManager,
+    session: DbSession,
+    geocoding: Geocoding,
+    allowed: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """The coordination lets (or no longer lets) the doctor's first Pro Santé Connect sign-in
+    make its account (app.accounts.service.psc_account)."""
+
+    def do() -> str:
+        data = DoctorUpdate(psc_sign_in_allowed=allowed == "yes")
+        d = service.update_doctor(session, geocoding, caller.principal, doctor_id, data)
+        if d.psc_sign_in_allowed:
+            return f"Dr {d.given_name} {d.family_name} pourra ouvrir son compte avec Pro Santé Connect."
+        return f"La connexion de Dr {d.given_name} {d.family_name} par Pro Santé Connect n'ouvrira pas de compte."
+
+    return act(session, f"/espace/medecins/{doctor_id}", do)
+
+
 @router.post("/medecins/{doctor_id}/rappel")
 def remind(doctor_id: DbId, request: Request, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
