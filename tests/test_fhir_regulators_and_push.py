@@ -1,6 +1,8 @@
 """INT_R02 (the SAS creates and updates regulator accounts) and the appointment push to the
 SAS platform after a regulator's booking, against a fake platform on loopback."""
 
+import ssl
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,13 +11,16 @@ from sqlalchemy import select, update
 
 from app.accounts.models import Role, User
 from app.accounts.principal import Principal
+from app.core.settings import PLACEHOLDER_APPOINTMENT_SYSTEM, Settings
 from app.demo_people import demo_rpps
 from app.main import create_app
 from app.notifications.models import OutboxMessage
 from app.notifications.outbox import OutboxWorker
+from app.notifications.senders import SasAppointmentSender, sas_tls_context
 from app.snp import service
 from app.snp.schemas import BookingCreate
-from tests.fakes.sas import FakeSas
+from tests.fakes.sas import CLIENT_CN, FakeSas, SasPki
+from tests.helpers.cli import ORIENTATION, command_env
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -159,17 +164,22 @@ def test_an_email_owned_by_another_account_is_a_422(client, make_account, db):
 # ---- Appointment push ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return SasPki(tmp_path_factory.mktemp("sas-pki"))
+
+
 @pytest.fixture
-def fake_sas():
-    with FakeSas() as sas:
+def fake_sas(pki):
+    with FakeSas(pki) as sas:
         yield sas
 
 
 @pytest.fixture
-def sas_client(settings, engine, fake_sas):
+def sas_client(settings, engine, fake_sas, pki):
     app = create_app(
         settings.model_copy(
-            update={"sas_base_url": fake_sas.url, "appointment_identifier_system": "https://cpts.example.fr/rdv"}
+            update=pki.settings(fake_sas.url, appointment_identifier_system="https://cpts.example.fr/rdv")
         )
     )
     with TestClient(app) as test_client:
@@ -220,8 +230,9 @@ def booked_by_regulator(sas_client, make_account, db):
     return booking.id, coordinator
 
 
-def _deliver(client, times: int = 1, later: timedelta = timedelta(0)) -> None:
-    worker = OutboxWorker(client.app.state.settings, client.app.state.write_sessions)
+def _deliver(client, times: int = 1, later: timedelta = timedelta(0), **changes) -> None:
+    """Runs the worker; `changes`: settings of its own (e.g. another certificate)."""
+    worker = OutboxWorker(client.app.state.settings.model_copy(update=changes), client.app.state.write_sessions)
     for _ in range(times):
         worker.run_once(now=datetime.now(UTC) + later)
 
@@ -230,6 +241,7 @@ def test_a_regulators_booking_is_pushed_then_its_cancellation(sas_client, fake_s
     booking_id, coordinator = booked_by_regulator
     _deliver(sas_client)
     assert [(r.method, r.identifier) for r in fake_sas.received] == [("POST", None)]
+    assert fake_sas.received[0].client_subject == CLIENT_CN  # over mutual TLS, with our certificate
     pushed = fake_sas.received[0].resource
     assert pushed["status"] == "booked"
     assert pushed["extension"][0]["valueReference"]["identifier"]["value"] == "3456780581/11242343"
@@ -317,3 +329,113 @@ def test_outcome_after_the_time_is_pushed(sas_client, fake_sas, booked_by_regula
     sas_client.post(f"/api/v1/snp/bookings/{booking_id}/outcome", json={"outcome": "noshow"}, headers=coordinator)
     _deliver(sas_client, times=2)
     assert [(r.method, r.resource["status"]) for r in fake_sas.received] == [("POST", "booked"), ("PUT", "noshow")]
+
+
+# ---- Mutual TLS (the guide's security page: IGC-Santé certificates both ways, TLS >= 1.2) ----
+
+
+def _sas_messages(client, booking_id, coordinator) -> list[dict]:
+    messages = client.get(f"/api/v1/snp/bookings/{booking_id}", headers=coordinator).json()["messages"]
+    return [m for m in messages if m["channel"] == "sas"]
+
+
+def test_without_a_client_certificate_the_platform_refuses_and_the_push_is_retried(
+    sas_client, fake_sas, booked_by_regulator, pki
+):
+    booking_id, coordinator = booked_by_regulator
+    no_certificate = ssl.create_default_context(cafile=str(pki.platform_ca))  # trusts the platform, shows nothing
+    settings = sas_client.app.state.settings
+    worker = OutboxWorker(
+        settings,
+        sas_client.app.state.write_sessions,
+        senders={"sas": SasAppointmentSender(fake_sas.url, no_certificate)},
+    )
+    worker.run_once()
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert (push["status"], push["attempts"]) == ("pending", 1)  # failed, to be tried again
+    assert push["last_error"].startswith("tls ")
+    _deliver(sas_client, later=timedelta(minutes=5))  # the worker with the certificate
+    assert [r.method for r in fake_sas.received] == ["POST"]
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert (push["status"], push["attempts"]) == ("sent", 2)
+
+
+def test_an_expired_certificate_is_refused_by_the_platform(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_client_certfile=pki.expired)
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    assert _sas_messages(sas_client, booking_id, coordinator)[0]["status"] == "pending"
+
+
+def test_a_certificate_of_a_ca_the_platform_does_not_trust_is_refused(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_client_certfile=pki.stranger)
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    assert _sas_messages(sas_client, booking_id, coordinator)[0]["status"] == "pending"
+
+
+def test_a_platform_whose_certificate_we_do_not_trust_gets_nothing(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_ca_file=pki.client_ca)  # the wrong CA bundle: the platform is not recognised
+    assert fake_sas.received == []
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert push["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in push["last_error"]
+
+
+def test_a_pkcs12_certificate_with_its_passphrase_file_is_used(sas_client, fake_sas, booked_by_regulator, pki):
+    _deliver(sas_client, sas_client_certfile=pki.client_p12, sas_client_key_password_file=pki.client_p12_password)
+    assert [r.client_subject for r in fake_sas.received] == [CLIENT_CN]
+
+
+def test_the_platform_is_reached_with_tls_1_2_at_least_and_its_host_name_checked(pki):
+    context, expires = sas_tls_context(Settings(**pki.settings("https://127.0.0.1:1")))
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert expires > datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"sas_client_certfile": None}, "ORIENTATION_SAS_CLIENT_CERTFILE manque"),
+        ({"sas_ca_file": None}, "ORIENTATION_SAS_CA_FILE manque"),
+        (
+            {"appointment_identifier_system": PLACEHOLDER_APPOINTMENT_SYSTEM},
+            "ORIENTATION_APPOINTMENT_IDENTIFIER_SYSTEM",
+        ),
+        ({"sas_base_url": "http://127.0.0.1:1"}, "https://"),
+        ({"sas_client_certfile": "EXPIRED"}, "a expiré le"),
+        ({"sas_client_certfile": "P12"}, "illisibles"),  # a PKCS#12 file without its passphrase
+    ],
+)
+def test_the_worker_and_the_server_refuse_to_start_with_a_push_that_cannot_work(
+    database_url, engine, pki, changes, said
+):
+    values = pki.settings("https://127.0.0.1:1") | changes
+    values = {k: {"EXPIRED": pki.expired, "P12": pki.client_p12}.get(str(v), v) for k, v in values.items()}
+    env = {f"ORIENTATION_{k.upper()}": str(v) for k, v in values.items() if v is not None}
+    for command in (["worker", "--once"], ["serve", "--no-migrate", "--port", "1"]):
+        done = subprocess.run(
+            [ORIENTATION, *command],
+            env=command_env(ORIENTATION_DATABASE_URL=database_url, **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, (command, done.stderr)
+        assert "envoi des rendez-vous au SAS mal configuré" in done.stderr and said in done.stderr
+
+
+def test_a_push_that_can_work_lets_the_worker_start(database_url, engine, pki):
+    env = {f"ORIENTATION_{k.upper()}": str(v) for k, v in pki.settings("https://127.0.0.1:1").items()}
+    done = subprocess.run(
+        [ORIENTATION, "worker", "--once"],
+        env=command_env(ORIENTATION_DATABASE_URL=database_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
