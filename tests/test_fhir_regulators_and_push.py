@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.accounts.models import Role, User
 from app.accounts.principal import Principal
@@ -18,6 +18,7 @@ from app.notifications.models import OutboxMessage
 from app.notifications.outbox import OutboxWorker
 from app.notifications.senders import SasAppointmentSender, sas_tls_context
 from app.snp import service
+from app.snp.models import RegulatorIdentifier
 from app.snp.schemas import BookingCreate
 from tests.fakes.sas import CLIENT_CN, FakeSas, SasPki
 from tests.helpers.cli import ORIENTATION, command_env
@@ -129,6 +130,54 @@ def test_a_conditional_update_changes_or_creates_the_account(client, db):
     assert created.status_code == 201
 
 
+@pytest.mark.parametrize("given", [["Jean Pierre"], ["Jean", "Pierre"]])
+def test_a_compound_name_comes_back_as_it_was_sent(client, db, given):
+    body = REGULATOR | {"name": [{"family": "DE LA TOUR", "given": given}]}
+    location = client.post("/fhir/Practitioner", json=body, headers=FHIR).headers["Location"]
+    read = client.get(location.split("127.0.0.1:8000")[-1]).json()
+    assert read["name"] == [{"family": "DE LA TOUR", "given": given}]
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    assert user.display_name == "Jean Pierre DE LA TOUR"
+
+
+SAS_ONLY = REGULATOR | {
+    "identifier": [
+        {
+            "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+            "system": "urn:oid:1.2.250.1.213.3.6",
+            "value": "b6e39355-8a61-4556-b340-36f7b95fec6a",
+        }
+    ]
+}
+
+
+def test_a_national_identifier_newly_given_updates_the_account_known_by_its_sas_identifier(client, db):
+    """The guide's create-or-update: the account created under the SAS technical identifier is
+    the one a later PUT ?identifier=<national> (same e-mail) updates, not a 422."""
+    first = client.post("/fhir/Practitioner", json=SAS_ONLY, headers=FHIR)
+    assert first.status_code == 201
+    national = REGULATOR | {"name": [{"family": "Loridon", "given": ["Sébastien", "Paul"]}]}
+    response = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3456780581/11242343", json=national, headers=FHIR
+    )
+    assert response.status_code == 200
+    assert response.headers["Location"] == first.headers["Location"]
+    kept = {(i["system"], i["value"]) for i in response.json()["identifier"]}
+    assert kept == {
+        ("urn:oid:1.2.250.1.213.3.6", "b6e39355-8a61-4556-b340-36f7b95fec6a"),
+        ("urn:oid:1.2.250.1.71.4.2.1", "3456780581/11242343"),
+    }
+    assert len(db.scalars(select(User).where(User.role == "regulator")).all()) == 1
+    # Another national identifier for that e-mail is another person: refused.
+    other = REGULATOR | {
+        "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "3999999999/99999999"}],
+    }
+    refused = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3999999999/99999999", json=other, headers=FHIR
+    )
+    assert refused.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("body", "expression"),
     [
@@ -190,6 +239,12 @@ def sas_client(settings, engine, fake_sas, pki):
 @pytest.fixture
 def booked_by_regulator(sas_client, make_account, db):
     """A slot booked through the SAS path by the guide's example regulator: the booking id."""
+    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    return _booked_by(sas_client, make_account, db, user)
+
+
+def _booked_by(sas_client, make_account, db, user: User) -> tuple[int, dict[str, str]]:
     coordinator = make_account("coordinator", ["grand-arras"])
     doctor = sas_client.post(
         "/api/v1/doctors",
@@ -214,8 +269,6 @@ def booked_by_regulator(sas_client, make_account, db):
             "visibility": ["SNP", "CPTS"],
         },
     ).json()
-    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
-    user = db.scalars(select(User).where(User.role == "regulator")).one()
     regulator = Principal(user.id, user.email, Role.REGULATOR, frozenset(), None, None)
     settings = sas_client.app.state.settings
     booking = service.book(
@@ -228,6 +281,30 @@ def booked_by_regulator(sas_client, make_account, db):
     )
     db.commit()
     return booking.id, coordinator
+
+
+def test_a_regulator_without_an_identifier_is_still_named_as_the_operator(sas_client, fake_sas, make_account, db):
+    """FrAppointmentOperator is 1..1: a regulator account the SAS did not create (no national
+    nor SAS identifier stored) is named by our own identifier of the account."""
+    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    db.execute(delete(RegulatorIdentifier))  # as an account made at the command line has none
+    db.commit()
+    booking_id, coordinator = _booked_by(sas_client, make_account, db, user)
+    _deliver(sas_client)
+    sas_client.post(f"/api/v1/snp/bookings/{booking_id}/cancel", headers=coordinator)
+    _deliver(sas_client)
+    operators = [r.resource["extension"][0]["valueReference"]["identifier"] for r in fake_sas.received]
+    assert [r.method for r in fake_sas.received] == ["POST", "PUT"]
+    assert (
+        operators[0]
+        == operators[1]
+        == {
+            "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+            "system": "https://cpts.example.fr/rdv",
+            "value": f"regulateur-{user.id}",
+        }
+    )
 
 
 def _deliver(client, times: int = 1, later: timedelta = timedelta(0), **changes) -> None:
