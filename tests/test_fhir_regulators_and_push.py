@@ -65,6 +65,10 @@ def test_the_sas_creates_a_regulator_account(client, db):
     )
     read = client.get(location.split("127.0.0.1:8000")[-1])
     assert read.status_code == 200 and read.json()["identifier"][0]["value"] == "3456780581/11242343"
+    # FrPractitionerRegul.fsh sets no ^url: its canonical is the guide's base + its Id.
+    assert read.json()["meta"]["profile"] == [
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"
+    ]
     # The welcome e-mail with a link to choose a password went to the outbox.
     welcome = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "regulator_welcome")).one()
     assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/mot-de-passe/" in welcome.body
