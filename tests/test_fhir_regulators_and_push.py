@@ -464,6 +464,15 @@ def test_a_platform_whose_certificate_we_do_not_trust_gets_nothing(sas_client, f
     assert push["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in push["last_error"]
 
 
+def test_a_platform_certificate_for_another_host_name_is_not_trusted(sas_client, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    with FakeSas(pki, server_certificate=pki.other_host_server) as impostor:
+        _deliver(sas_client, sas_base_url=impostor.url)
+        assert impostor.received == []
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert push["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in push["last_error"]
+
+
 def test_a_pkcs12_certificate_with_its_passphrase_file_is_used(sas_client, fake_sas, booked_by_regulator, pki):
     _deliver(sas_client, sas_client_certfile=pki.client_p12, sas_client_key_password_file=pki.client_p12_password)
     assert [r.client_subject for r in fake_sas.received] == [CLIENT_CN]

@@ -87,6 +87,11 @@ class SasPki:
         platform_ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
             str(self.platform_server)
         )
+        # A certificate of the platform's CA for another host: its name does not match ours.
+        self.other_host_server = folder / "other-host-server.pem"
+        platform_ca.issue_cert("sas.example.fr").private_key_and_cert_chain_pem.write_to_path(
+            str(self.other_host_server)
+        )
         now = datetime.now(UTC)
         leaves = {
             "client": client_ca.issue_cert(CLIENT_CN, common_name=CLIENT_CN, organization_unit_name="CPTS"),
@@ -142,6 +147,7 @@ class Received:
 @dataclass
 class FakeSas:
     pki: SasPki
+    server_certificate: Path | None = None  # default: pki.platform_server (127.0.0.1, localhost)
     received: list[Received] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer, one per request
     known: dict[str, dict] = field(default_factory=dict)
@@ -215,7 +221,7 @@ class FakeSas:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.pki.client_ca))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no connection
-        context.load_cert_chain(str(self.pki.platform_server))
+        context.load_cert_chain(str(self.server_certificate or self.pki.platform_server))
 
         class Server(ThreadingHTTPServer):
             def get_request(self):
