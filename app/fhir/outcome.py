@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.errors import ApiError
+from app.core.errors import ApiError, field_errors_from_validation
 from app.fhir.profiles import FHIR_JSON
 
 
@@ -100,7 +100,12 @@ def install_fhir_errors(app: FastAPI) -> None:
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         if not is_fhir(request):
             return await fallback(RequestValidationError, request, exc)
-        return outcome(400, "Paramètres invalides.")
+        # Each field refused (e.g. a NUL byte in a parameter): one issue naming it.
+        issues = [
+            operation_outcome("invalid", f"{error.field} : {error.message}", error.field)["issue"][0]
+            for error in field_errors_from_validation(list(exc.errors()))
+        ]
+        return FhirResponse({"resourceType": "OperationOutcome", "issue": issues}, status_code=400)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
