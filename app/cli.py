@@ -41,6 +41,7 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
     configure_logging(settings.log_level)
     if settings.fhir_client_auth == "none":
         click.secho(FHIR_OPEN_WARNING, err=True, fg="red", bold=True)
+    _refuse_a_broken_sas_push(settings)
     if migrate:
         migrations.upgrade()
     if with_worker:
@@ -88,6 +89,19 @@ def _tls_options(settings) -> dict:
     return options
 
 
+def _refuse_a_broken_sas_push(settings) -> None:
+    """With ORIENTATION_SAS_BASE_URL set, the push must be able to work: mutual TLS with a
+    valid certificate, and our own identifier system (the SAS keys updates on it)."""
+    from app.core.database import utcnow
+    from app.notifications.senders import sas_push_problems
+
+    problems = sas_push_problems(settings, utcnow())
+    if problems:
+        raise click.ClickException(
+            "envoi des rendez-vous au SAS mal configuré (voir docs/sas.md) :\n- " + "\n- ".join(problems)
+        )
+
+
 def _start_worker_thread():
     import threading
 
@@ -115,6 +129,7 @@ def worker(once: bool, interval: float) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level)
+    _refuse_a_broken_sas_push(settings)
     migrations.upgrade()
     outbox = OutboxWorker(settings, get_sessionmaker())
     if once:

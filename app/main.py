@@ -20,7 +20,7 @@ from app.core.ratelimit import DatabaseStore, MemoryStore
 from app.core.settings import Settings, get_settings
 from app.doctors.endpoints import router as doctors_router
 from app.fhir.endpoints import router as fhir_router
-from app.fhir.outcome import FhirError, fhir_error_response
+from app.fhir.outcome import FhirError, fhir_error_response, install_fhir_errors
 from app.geocoding.service import build_geocoding_service
 from app.privacy.endpoints import router as privacy_router
 from app.requests.endpoints import router as requests_router
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.exception_handler(FhirError)(fhir_error_response)
     install_page_errors(app)  # under /espace, errors are French pages
+    install_fhir_errors(app)  # under /fhir, OperationOutcomes
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(CurrentBaseUrlMiddleware)  # the privacy link of messages (app.notifications.templates)

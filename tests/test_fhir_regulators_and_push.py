@@ -1,21 +1,27 @@
 """INT_R02 (the SAS creates and updates regulator accounts) and the appointment push to the
 SAS platform after a regulator's booking, against a fake platform on loopback."""
 
+import ssl
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.accounts.models import Role, User
 from app.accounts.principal import Principal
+from app.core.settings import PLACEHOLDER_APPOINTMENT_SYSTEM, Settings
 from app.demo_people import demo_rpps
 from app.main import create_app
 from app.notifications.models import OutboxMessage
 from app.notifications.outbox import OutboxWorker
+from app.notifications.senders import SasAppointmentSender, sas_tls_context
 from app.snp import service
+from app.snp.models import RegulatorIdentifier
 from app.snp.schemas import BookingCreate
-from tests.fakes.sas import FakeSas
+from tests.fakes.sas import CLIENT_CN, FakeSas, SasPki
+from tests.helpers.cli import ORIENTATION, command_env
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -59,6 +65,10 @@ def test_the_sas_creates_a_regulator_account(client, db):
     )
     read = client.get(location.split("127.0.0.1:8000")[-1])
     assert read.status_code == 200 and read.json()["identifier"][0]["value"] == "3456780581/11242343"
+    # FrPractitionerRegul.fsh sets no ^url: its canonical is the guide's base + its Id.
+    assert read.json()["meta"]["profile"] == [
+        "https://interop.esante.gouv.fr/ig/fhir/sas/StructureDefinition/FrPractitionerRegul"
+    ]
     # The welcome e-mail with a link to choose a password went to the outbox.
     welcome = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "regulator_welcome")).one()
     assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/mot-de-passe/" in welcome.body
@@ -124,6 +134,54 @@ def test_a_conditional_update_changes_or_creates_the_account(client, db):
     assert created.status_code == 201
 
 
+@pytest.mark.parametrize("given", [["Jean Pierre"], ["Jean", "Pierre"]])
+def test_a_compound_name_comes_back_as_it_was_sent(client, db, given):
+    body = REGULATOR | {"name": [{"family": "DE LA TOUR", "given": given}]}
+    location = client.post("/fhir/Practitioner", json=body, headers=FHIR).headers["Location"]
+    read = client.get(location.split("127.0.0.1:8000")[-1]).json()
+    assert read["name"] == [{"family": "DE LA TOUR", "given": given}]
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    assert user.display_name == "Jean Pierre DE LA TOUR"
+
+
+SAS_ONLY = REGULATOR | {
+    "identifier": [
+        {
+            "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+            "system": "urn:oid:1.2.250.1.213.3.6",
+            "value": "b6e39355-8a61-4556-b340-36f7b95fec6a",
+        }
+    ]
+}
+
+
+def test_a_national_identifier_newly_given_updates_the_account_known_by_its_sas_identifier(client, db):
+    """The guide's create-or-update: the account created under the SAS technical identifier is
+    the one a later PUT ?identifier=<national> (same e-mail) updates, not a 422."""
+    first = client.post("/fhir/Practitioner", json=SAS_ONLY, headers=FHIR)
+    assert first.status_code == 201
+    national = REGULATOR | {"name": [{"family": "Loridon", "given": ["Sébastien", "Paul"]}]}
+    response = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3456780581/11242343", json=national, headers=FHIR
+    )
+    assert response.status_code == 200
+    assert response.headers["Location"] == first.headers["Location"]
+    kept = {(i["system"], i["value"]) for i in response.json()["identifier"]}
+    assert kept == {
+        ("urn:oid:1.2.250.1.213.3.6", "b6e39355-8a61-4556-b340-36f7b95fec6a"),
+        ("urn:oid:1.2.250.1.71.4.2.1", "3456780581/11242343"),
+    }
+    assert len(db.scalars(select(User).where(User.role == "regulator")).all()) == 1
+    # Another national identifier for that e-mail is another person: refused.
+    other = REGULATOR | {
+        "identifier": [{"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "3999999999/99999999"}],
+    }
+    refused = client.put(
+        "/fhir/Practitioner?identifier=urn:oid:1.2.250.1.71.4.2.1|3999999999/99999999", json=other, headers=FHIR
+    )
+    assert refused.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("body", "expression"),
     [
@@ -159,17 +217,22 @@ def test_an_email_owned_by_another_account_is_a_422(client, make_account, db):
 # ---- Appointment push ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return SasPki(tmp_path_factory.mktemp("sas-pki"))
+
+
 @pytest.fixture
-def fake_sas():
-    with FakeSas() as sas:
+def fake_sas(pki):
+    with FakeSas(pki) as sas:
         yield sas
 
 
 @pytest.fixture
-def sas_client(settings, engine, fake_sas):
+def sas_client(settings, engine, fake_sas, pki):
     app = create_app(
         settings.model_copy(
-            update={"sas_base_url": fake_sas.url, "appointment_identifier_system": "https://cpts.example.fr/rdv"}
+            update=pki.settings(fake_sas.url, appointment_identifier_system="https://cpts.example.fr/rdv")
         )
     )
     with TestClient(app) as test_client:
@@ -180,6 +243,12 @@ def sas_client(settings, engine, fake_sas):
 @pytest.fixture
 def booked_by_regulator(sas_client, make_account, db):
     """A slot booked through the SAS path by the guide's example regulator: the booking id."""
+    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    return _booked_by(sas_client, make_account, db, user)
+
+
+def _booked_by(sas_client, make_account, db, user: User) -> tuple[int, dict[str, str]]:
     coordinator = make_account("coordinator", ["grand-arras"])
     doctor = sas_client.post(
         "/api/v1/doctors",
@@ -204,8 +273,6 @@ def booked_by_regulator(sas_client, make_account, db):
             "visibility": ["SNP", "CPTS"],
         },
     ).json()
-    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
-    user = db.scalars(select(User).where(User.role == "regulator")).one()
     regulator = Principal(user.id, user.email, Role.REGULATOR, frozenset(), None, None)
     settings = sas_client.app.state.settings
     booking = service.book(
@@ -220,8 +287,33 @@ def booked_by_regulator(sas_client, make_account, db):
     return booking.id, coordinator
 
 
-def _deliver(client, times: int = 1, later: timedelta = timedelta(0)) -> None:
-    worker = OutboxWorker(client.app.state.settings, client.app.state.write_sessions)
+def test_a_regulator_without_an_identifier_is_still_named_as_the_operator(sas_client, fake_sas, make_account, db):
+    """FrAppointmentOperator is 1..1: a regulator account the SAS did not create (no national
+    nor SAS identifier stored) is named by our own identifier of the account."""
+    sas_client.post("/fhir/Practitioner", json=REGULATOR, headers=FHIR)
+    user = db.scalars(select(User).where(User.role == "regulator")).one()
+    db.execute(delete(RegulatorIdentifier))  # as an account made at the command line has none
+    db.commit()
+    booking_id, coordinator = _booked_by(sas_client, make_account, db, user)
+    _deliver(sas_client)
+    sas_client.post(f"/api/v1/snp/bookings/{booking_id}/cancel", headers=coordinator)
+    _deliver(sas_client)
+    operators = [r.resource["extension"][0]["valueReference"]["identifier"] for r in fake_sas.received]
+    assert [r.method for r in fake_sas.received] == ["POST", "PUT"]
+    assert (
+        operators[0]
+        == operators[1]
+        == {
+            "type": {"coding": [{"system": "http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "code": "INTRN"}]},
+            "system": "https://cpts.example.fr/rdv",
+            "value": f"regulateur-{user.id}",
+        }
+    )
+
+
+def _deliver(client, times: int = 1, later: timedelta = timedelta(0), **changes) -> None:
+    """Runs the worker; `changes`: settings of its own (e.g. another certificate)."""
+    worker = OutboxWorker(client.app.state.settings.model_copy(update=changes), client.app.state.write_sessions)
     for _ in range(times):
         worker.run_once(now=datetime.now(UTC) + later)
 
@@ -230,6 +322,7 @@ def test_a_regulators_booking_is_pushed_then_its_cancellation(sas_client, fake_s
     booking_id, coordinator = booked_by_regulator
     _deliver(sas_client)
     assert [(r.method, r.identifier) for r in fake_sas.received] == [("POST", None)]
+    assert fake_sas.received[0].client_subject == CLIENT_CN  # over mutual TLS, with our certificate
     pushed = fake_sas.received[0].resource
     assert pushed["status"] == "booked"
     assert pushed["extension"][0]["valueReference"]["identifier"]["value"] == "3456780581/11242343"
@@ -317,3 +410,122 @@ def test_outcome_after_the_time_is_pushed(sas_client, fake_sas, booked_by_regula
     sas_client.post(f"/api/v1/snp/bookings/{booking_id}/outcome", json={"outcome": "noshow"}, headers=coordinator)
     _deliver(sas_client, times=2)
     assert [(r.method, r.resource["status"]) for r in fake_sas.received] == [("POST", "booked"), ("PUT", "noshow")]
+
+
+# ---- Mutual TLS (the guide's security page: IGC-Santé certificates both ways, TLS >= 1.2) ----
+
+
+def _sas_messages(client, booking_id, coordinator) -> list[dict]:
+    messages = client.get(f"/api/v1/snp/bookings/{booking_id}", headers=coordinator).json()["messages"]
+    return [m for m in messages if m["channel"] == "sas"]
+
+
+def test_without_a_client_certificate_the_platform_refuses_and_the_push_is_retried(
+    sas_client, fake_sas, booked_by_regulator, pki
+):
+    booking_id, coordinator = booked_by_regulator
+    no_certificate = ssl.create_default_context(cafile=str(pki.platform_ca))  # trusts the platform, shows nothing
+    settings = sas_client.app.state.settings
+    worker = OutboxWorker(
+        settings,
+        sas_client.app.state.write_sessions,
+        senders={"sas": SasAppointmentSender(fake_sas.url, no_certificate)},
+    )
+    worker.run_once()
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert (push["status"], push["attempts"]) == ("pending", 1)  # failed, to be tried again
+    assert push["last_error"].startswith("tls ")
+    _deliver(sas_client, later=timedelta(minutes=5))  # the worker with the certificate
+    assert [r.method for r in fake_sas.received] == ["POST"]
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert (push["status"], push["attempts"]) == ("sent", 2)
+
+
+def test_an_expired_certificate_is_refused_by_the_platform(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_client_certfile=pki.expired)
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    assert _sas_messages(sas_client, booking_id, coordinator)[0]["status"] == "pending"
+
+
+def test_a_certificate_of_a_ca_the_platform_does_not_trust_is_refused(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_client_certfile=pki.stranger)
+    assert fake_sas.received == [] and fake_sas.refused_handshakes == 1
+    assert _sas_messages(sas_client, booking_id, coordinator)[0]["status"] == "pending"
+
+
+def test_a_platform_whose_certificate_we_do_not_trust_gets_nothing(sas_client, fake_sas, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    _deliver(sas_client, sas_ca_file=pki.client_ca)  # the wrong CA bundle: the platform is not recognised
+    assert fake_sas.received == []
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert push["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in push["last_error"]
+
+
+def test_a_platform_certificate_for_another_host_name_is_not_trusted(sas_client, booked_by_regulator, pki):
+    booking_id, coordinator = booked_by_regulator
+    with FakeSas(pki, server_certificate=pki.other_host_server) as impostor:
+        _deliver(sas_client, sas_base_url=impostor.url)
+        assert impostor.received == []
+    [push] = _sas_messages(sas_client, booking_id, coordinator)
+    assert push["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in push["last_error"]
+
+
+def test_a_pkcs12_certificate_with_its_passphrase_file_is_used(sas_client, fake_sas, booked_by_regulator, pki):
+    _deliver(sas_client, sas_client_certfile=pki.client_p12, sas_client_key_password_file=pki.client_p12_password)
+    assert [r.client_subject for r in fake_sas.received] == [CLIENT_CN]
+
+
+def test_the_platform_is_reached_with_tls_1_2_at_least_and_its_host_name_checked(pki):
+    context, expires = sas_tls_context(Settings(**pki.settings("https://127.0.0.1:1")))
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert expires > datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"sas_client_certfile": None}, "ORIENTATION_SAS_CLIENT_CERTFILE manque"),
+        ({"sas_ca_file": None}, "ORIENTATION_SAS_CA_FILE manque"),
+        (
+            {"appointment_identifier_system": PLACEHOLDER_APPOINTMENT_SYSTEM},
+            "ORIENTATION_APPOINTMENT_IDENTIFIER_SYSTEM",
+        ),
+        ({"sas_base_url": "http://127.0.0.1:1"}, "https://"),
+        ({"sas_client_certfile": "EXPIRED"}, "a expiré le"),
+        ({"sas_client_certfile": "P12"}, "illisibles"),  # a PKCS#12 file without its passphrase
+    ],
+)
+def test_the_worker_and_the_server_refuse_to_start_with_a_push_that_cannot_work(
+    database_url, engine, pki, changes, said
+):
+    values = pki.settings("https://127.0.0.1:1") | changes
+    values = {k: {"EXPIRED": pki.expired, "P12": pki.client_p12}.get(str(v), v) for k, v in values.items()}
+    env = {f"ORIENTATION_{k.upper()}": str(v) for k, v in values.items() if v is not None}
+    for command in (["worker", "--once"], ["serve", "--no-migrate", "--port", "1"]):
+        done = subprocess.run(
+            [ORIENTATION, *command],
+            env=command_env(ORIENTATION_DATABASE_URL=database_url, **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, (command, done.stderr)
+        assert "envoi des rendez-vous au SAS mal configuré" in done.stderr and said in done.stderr
+
+
+def test_a_push_that_can_work_lets_the_worker_start(database_url, engine, pki):
+    env = {f"ORIENTATION_{k.upper()}": str(v) for k, v in pki.settings("https://127.0.0.1:1").items()}
+    done = subprocess.run(
+        [ORIENTATION, "worker", "--once"],
+        env=command_env(ORIENTATION_DATABASE_URL=database_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

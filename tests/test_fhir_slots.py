@@ -146,10 +146,9 @@ def test_the_demo_answers_the_guides_query_for_the_coming_days(client, db, demo_
             "start",
         ),
         (
-            lambda q: q.replace("urn:oid:1.2.250.1.71.4.2.1|810002909371", "urn:oid:9.9|810002909371"),
+            lambda q: q.split("&schedule.actor")[0] + "&schedule.actor:Practitioner.identifier=&status=free",
             "schedule.actor:Practitioner.identifier",
         ),
-        (lambda q: q.replace("|810002909371", "|ABC"), "schedule.actor:Practitioner.identifier"),
         (lambda q: q.replace("2024-06-15", "2024-08-15"), "start"),
         (lambda q: q.replace("_include=Slot:schedule", "_include=Slot:foo"), "_include"),
     ],
@@ -165,6 +164,29 @@ def test_more_than_25_practitioners_is_a_400(client):
     query = GUIDE_QUERY.split("&schedule.actor")[0] + f"&schedule.actor:Practitioner.identifier={actors}&status=free"
     response = client.get(query)
     assert response.status_code == 400 and "25" in response.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    "unreadable",
+    [
+        "urn:oid:9.9|810002909371",  # another identifier system
+        "urn:oid:1.2.250.1.71.4.2.1|ABC",  # not 8 + RPPS
+        "urn:oid:1.2.250.1.71.4.2.1|0123456789",  # an ADELI number: none of our doctors
+        "urn:oid:1.2.250.1.71.4.2.1|8100029093",  # too short
+    ],
+)
+def test_an_unreadable_practitioner_identifier_matches_nothing_and_the_others_are_served(
+    client, make_account, db, unreadable
+):
+    """The guide's query (two practitioners), one of them unreadable: 200 with the other's slots."""
+    doctor_id = _foret(client, make_account)
+    _slot(db, doctor_id, datetime(2024, 6, 12, 16, 40, tzinfo=PARIS))
+    query = GUIDE_QUERY.replace("urn:oid:1.2.250.1.71.4.2.1|810001288385", unreadable)
+    response = client.get(query)
+    assert response.status_code == 200
+    assert response.json()["total"] == 1 and problems(response.json()) == []
+    alone = client.get(query.replace("urn:oid:1.2.250.1.71.4.2.1|810002909371,", ""))
+    assert alone.status_code == 200 and alone.json()["total"] == 0
 
 
 def test_unknown_practitioners_get_an_empty_bundle(client):
@@ -230,3 +252,72 @@ def test_the_conformance_checker_catches_a_broken_bundle(client, make_account, d
     found = "\n".join(problems(bundle))
     assert "meta.profile lacks" in found and "serviceType 604" in found
     assert "1+FINESS" in found and "more than once" in found
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/fhir/Patient", 404),  # a resource type we do not serve
+        ("GET", "/fhir/Patient/1", 404),
+        ("HEAD", "/fhir/metadata", 405),
+        ("OPTIONS", "/fhir/Slot", 405),
+        ("PUT", "/fhir/Practitioner/reg-1", 405),  # INT_R02 updates are conditional: PUT ?identifier=
+        ("POST", "/fhir/Slot/_search", 405),
+        ("DELETE", "/fhir/Practitioner", 405),
+    ],
+)
+def test_every_error_under_fhir_is_an_operation_outcome(client, method, path, status):
+    response = client.request(method, path, headers={"Accept": "application/fhir+json"})
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith("application/fhir+json")
+    if status == 405:
+        assert response.headers["Allow"]
+    if method != "HEAD":  # a HEAD answer has no body
+        outcome = response.json()
+        assert outcome["resourceType"] == "OperationOutcome" and "error" not in outcome
+        assert outcome["issue"][0]["code"] == {404: "not-found", 405: "not-supported"}[status]
+
+
+def test_errors_elsewhere_keep_the_apis_shape(client):
+    assert client.get("/api/v1/nothing-here").json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [
+        ("", "application/fhir+xml"),
+        ("", "application/xml, text/xml"),
+        ("", "application/fhir+json;q=0, application/fhir+xml"),
+        ("&_format=xml", "application/fhir+json"),  # _format overrides Accept
+        ("&_format=application/fhir%2Bxml", None),
+        ("&_format=ttl", None),
+    ],
+)
+def test_xml_is_refused_with_a_406_operation_outcome(client, query, accept):
+    headers = {"Accept": accept} if accept else {}
+    for path in (GUIDE_QUERY + query, "/fhir/metadata?" + query.lstrip("&")):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 406, path
+        assert response.json()["resourceType"] == "OperationOutcome"
+        assert response.json()["issue"][0]["code"] == "not-supported"
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"),
+    [
+        ("&_format=json", "application/fhir+xml"),  # _format wins
+        ("&_format=application/fhir%2Bjson", None),
+        ("", "application/json+fhir"),  # as the guide writes it
+        ("", "application/fhir+xml;q=0.9, application/fhir+json"),
+        ("", "*/*"),
+    ],
+)
+def test_json_is_served_however_it_is_asked_for(client, query, accept):
+    headers = {"Accept": accept} if accept else {}
+    response = client.get(GUIDE_QUERY + query, headers=headers)
+    assert response.status_code == 200 and response.json()["resourceType"] == "Bundle"
+
+
+def test_the_capability_statement_lists_json_only(client):
+    formats = client.get("/fhir/metadata").json()["format"]
+    assert formats and all("json" in f and "xml" not in f for f in formats)

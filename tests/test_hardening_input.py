@@ -123,11 +123,18 @@ def test_a_nul_byte_in_a_nested_json_field_is_named_by_its_path(client, coordina
         ("/api/v1/requests?q=%00", "q"),
         ("/api/v1/doctors?cpts=grand%00arras", "cpts"),
         ("/api/v1/territories/grand%00arras", "slug"),
-        ("/fhir/Slot?status=fr%00ee", "status"),
     ],
 )
 def test_a_nul_byte_in_a_query_or_path_is_refused_naming_the_parameter(client, coordinator, path, field):
     assert _refused_field(client.get(path, headers=coordinator)) == field
+
+
+def test_a_nul_byte_in_a_fhir_parameter_is_a_400_operation_outcome_naming_it(client):
+    """Under /fhir errors are OperationOutcomes (a FHIR request that cannot be read: 400)."""
+    response = client.get("/fhir/Slot?status=fr%00ee")
+    assert response.status_code == 400
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome" and outcome["issue"][0]["expression"] == ["status"]
 
 
 def test_a_nul_byte_in_the_sign_in_form_answers_a_french_page(client):

@@ -354,6 +354,10 @@ def test_accounts_inactive_two_years_are_deactivated_then_erased_a_year_later(
             object_id="1",
         )
     )
+    # Its name held apart, as a regulator's is (INT_R02): erased with the rest.
+    write_session.execute(
+        update(User).where(User.id == sleeper.id).values(family_name="DE LA TOUR", given_names="Jean")
+    )
     write_session.commit()
     counts = retention.run(write_session, settings, months_later(24, days=1))
     assert counts.accounts_deactivated == 1
@@ -367,6 +371,7 @@ def test_accounts_inactive_two_years_are_deactivated_then_erased_a_year_later(
     erased = write_session.get(User, sleeper.id)
     assert erased.email == f"compte-efface-{sleeper.id}@orientation.invalid" and erased.password_hash is None
     assert erased.display_name == retention.ERASED_ACCOUNT_NAME and erased.memberships == []
+    assert (erased.family_name, erased.given_names) == (None, None)
     assert not write_session.scalars(select(ApiToken).where(ApiToken.user_id == sleeper.id)).all()
 
 

@@ -22,6 +22,10 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    # A SAS regulator's name as the platform sent it (INT_R02), family and given names apart so
+    # that "Jean Pierre" "DE LA TOUR" comes back as sent; given names one a line.
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    given_names: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -16,6 +16,7 @@ from app.audit.service import record
 from app.core.errors import FieldError, Unprocessable
 from app.core.settings import Settings, secret_key
 from app.fhir.practitioners import RegulatorData
+from app.fhir.profiles import NATIONAL_PS
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.snp.models import RegulatorIdentifier
@@ -41,6 +42,25 @@ def get_regulator(session: Session, user_id: int) -> User | None:
     return user if user is not None and user.role == Role.REGULATOR.value else None
 
 
+def _same_regulator(session: Session, owner: User, data: RegulatorData, by_identifier: tuple[str, str] | None) -> bool:
+    """The account that has the e-mail is this regulator: one the SAS made (a regulator), and
+    whose national identifier, if it has one, is not another than the one now sent."""
+    if owner.role != Role.REGULATOR.value:
+        return False
+    sent = {(s, v) for s, v, kind in data.identifiers if kind == "IDNPS"}
+    if by_identifier is not None and by_identifier[0] == NATIONAL_PS:
+        sent.add(by_identifier)
+    national = {
+        (i.system, i.value)
+        for i in session.scalars(
+            select(RegulatorIdentifier).where(
+                RegulatorIdentifier.user_id == owner.id, RegulatorIdentifier.kind == "IDNPS"
+            )
+        )
+    }
+    return not national or national <= sent
+
+
 def upsert_regulator(
     session: Session,
     settings: Settings,
@@ -49,13 +69,16 @@ def upsert_regulator(
     by_identifier: tuple[str, str] | None = None,
 ) -> tuple[User, bool]:
     """(account, created). Found by the identifier of a conditional update, else by any of
-    the identifiers sent; created when none is known (the guide's idempotent update)."""
+    the identifiers sent, else by its e-mail when that account is this regulator's (see
+    _same_regulator); created when none is known (the guide's idempotent create-or-update)."""
     user: User | None = None
     for system, value in ([by_identifier] if by_identifier else []) + [(s, v) for s, v, _ in data.identifiers]:
         user = find_regulator(session, system, value)
         if user is not None:
             break
     owner = session.scalars(select(User).where(func.lower(User.email) == data.email.lower())).first()
+    if user is None and owner is not None and _same_regulator(session, owner, data, by_identifier):
+        user = owner  # known under its SAS technical identifier, now given its national one
     if owner is not None and owner is not user:
         raise RegulatorConflict()
     created = user is None
@@ -63,7 +86,9 @@ def upsert_regulator(
         user = User(email=data.email.lower(), display_name="", role=Role.REGULATOR.value, password_hash=None)
         session.add(user)
     user.email = data.email.lower()
-    user.display_name = f"{data.given_name} {data.family_name}"[:200]
+    user.display_name = f"{' '.join(data.given_names)} {data.family_name}"[:200]
+    user.family_name = data.family_name
+    user.given_names = "\n".join(data.given_names)[:200]
     user.active = data.active
     session.flush()
     known = {
@@ -79,7 +104,11 @@ def upsert_regulator(
     if created and data.active:
         link = f"{base_url}/comptes/mot-de-passe/{password_token(settings, user)}"
         subject, body = render(
-            "regulator_welcome", "email", given_name=data.given_name, link=link, days=settings.confirmation_link_days
+            "regulator_welcome",
+            "email",
+            given_name=data.given_names[0],
+            link=link,
+            days=settings.confirmation_link_days,
         )
         enqueue(session, kind="regulator_welcome", channel="email", recipient=user.email, subject=subject, body=body)
     return user, created
@@ -90,8 +119,10 @@ def regulator_data(session: Session, user: User) -> RegulatorData:
         (i.system, i.value, i.kind)
         for i in session.scalars(select(RegulatorIdentifier).where(RegulatorIdentifier.user_id == user.id))
     ]
-    given, _, family = user.display_name.partition(" ")
-    return RegulatorData(identifiers, family, given, user.email, user.active)
+    if user.family_name and user.given_names:
+        return RegulatorData(identifiers, user.family_name, user.given_names.split("\n"), user.email, user.active)
+    given, _, family = user.display_name.partition(" ")  # an account from before 0016
+    return RegulatorData(identifiers, family, [given], user.email, user.active)
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:

@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "orientation.sqlite3"
+# Not an identifier system of anyone's: a deployment that pushes to the SAS sets its own.
+PLACEHOLDER_APPOINTMENT_SYSTEM = "https://orientation.invalid/fhir/appointment-id"
 
 
 class Settings(BaseSettings):
@@ -86,11 +88,24 @@ class Settings(BaseSettings):
     # How long personal data is kept: the retention_* settings below, which the page shows.
 
     # --- The SAS platform (FHIR R4) ---
-    # Where booked appointments are pushed (FrAppointmentSAS). Unset: nothing is pushed.
+    # Where booked appointments are pushed (FrAppointmentSAS), https. Unset: nothing is pushed.
+    # Every call is mutual TLS (the guide's security page: IGC-Santé certificates, TLS >= 1.2):
+    # `orientation serve` and `worker` refuse to start with a push but no certificate.
     sas_base_url: str | None = None
+    # An optional Bearer token sent as well, if the platform gives one (never instead of TLS).
     sas_api_key: str | None = Field(default=None, repr=False)
-    # Our "autorité d'affectation" for appointment identifiers: an OID or a URL of our own.
-    appointment_identifier_system: str = "https://orientation.invalid/fhir/appointment-id"
+    # Our client certificate (IGC-Santé, "serveur applicatif"): PEM (the chain, with the key
+    # or with sas_client_keyfile) or PKCS#12 (.p12/.pfx, certificate and key in one file).
+    sas_client_certfile: Path | None = None
+    sas_client_keyfile: Path | None = None
+    # A file holding the passphrase of the PEM key or of the PKCS#12 file (not the value itself).
+    sas_client_key_password_file: Path | None = None
+    # The CA bundle the platform's server certificate is checked against (IGC-Santé's chain:
+    # it is in no system store); its host name is checked too.
+    sas_ca_file: Path | None = None
+    # Our "autorité d'affectation" for appointment identifiers: an OID (urn:oid:…) or a URL of
+    # our own. The SAS keys every later update on it: the placeholder refuses the push at start.
+    appointment_identifier_system: str = PLACEHOLDER_APPOINTMENT_SYSTEM
     # How the SAS platform proves who it is on /fhir: "tls" (uvicorn verifies the client
     # certificate against tls_client_ca_file) or "proxy" (a reverse proxy verified it and passes
     # its subject in fhir_proxy_subject_header; only requests from fhir_trusted_proxies are

@@ -19,7 +19,7 @@ from app.doctors import service as doctors_service
 from app.doctors.models import Doctor, PracticeLocation
 from app.fhir import slots as build
 from app.fhir.capability import capability_statement
-from app.fhir.outcome import FhirError, FhirResponse
+from app.fhir.outcome import FhirError, FhirResponse, negotiate_format
 from app.fhir.practitioners import parse_identifier_query, parse_regulator, regulator_resource
 from app.fhir.profiles import FHIR_JSON
 from app.fhir.search import parse_slot_search
@@ -32,7 +32,9 @@ from app.territories.service import get_territory_by_id
 # + {id}/reserver?origin=sas&sas=…: the page a regulator lands on from the SAS, with the signed
 # token that lets it in (app.snp.sas_links).
 BOOKING_PATH = "/espace/soins-non-programmes/creneaux/"
-router = APIRouter(prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform)])
+router = APIRouter(
+    prefix="/fhir", tags=["fhir"], dependencies=[Depends(require_sas_platform), Depends(negotiate_format)]
+)
 
 _FHIR_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"content": {FHIR_JSON: {}}, "description": "A FHIR resource."},
@@ -40,6 +42,7 @@ _FHIR_ANSWER: dict[int | str, dict[str, Any]] = {
     401: {"description": "OperationOutcome"},
     403: {"description": "OperationOutcome"},
     404: {"description": "OperationOutcome"},
+    406: {"description": "OperationOutcome"},
 }
 
 

@@ -15,7 +15,7 @@ _KINDS = {p.NATIONAL_PS: "IDNPS", p.SAS_PLATFORM: "INTRN"}
 class RegulatorData:
     identifiers: list[tuple[str, str, str]]  # (system, value, IDNPS | INTRN)
     family_name: str
-    given_name: str
+    given_names: list[str]  # as sent: ["Jean Pierre"] or ["Jean", "Pierre"]
     email: str
     active: bool
 
@@ -48,8 +48,9 @@ def parse_regulator(body: Any) -> RegulatorData:
     name = names[0] if names and isinstance(names[0], dict) else {}
     family = str(name.get("family") or "").strip()
     given = name.get("given") or []
-    given_name = str(given[0] if isinstance(given, list) and given else given or "").strip()
-    if not family or not given_name:
+    given_names = [" ".join(str(g).split()) for g in (given if isinstance(given, list) else [given])]
+    given_names = [g[:100] for g in given_names if g][:5]
+    if not family or not given_names:
         raise _bad("Practitioner.name", "name.family et name.given sont obligatoires.", "required")
     emails = [
         t.get("value") for t in body.get("telecom") or [] if isinstance(t, dict) and t.get("system", "email") == "email"
@@ -63,7 +64,7 @@ def parse_regulator(body: Any) -> RegulatorData:
     active = body.get("active")
     if not isinstance(active, bool):
         raise _bad("Practitioner.active", "active (true ou false) est obligatoire.", "required")
-    return RegulatorData(identifiers, family[:100], given_name[:100], email, active)
+    return RegulatorData(identifiers, family[:100], given_names, email, active)
 
 
 def regulator_resource(user_id: int, data: RegulatorData) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def regulator_resource(user_id: int, data: RegulatorData) -> dict[str, Any]:
             for system, value, kind in data.identifiers
         ],
         "active": data.active,
-        "name": [{"family": data.family_name, "given": [data.given_name]}],
+        "name": [{"family": data.family_name, "given": data.given_names}],
         "telecom": [{"system": "email", "value": data.email}],
     }
 

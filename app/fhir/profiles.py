@@ -13,7 +13,8 @@ PRACTITIONER = "http://sas.fr/fhir/StructureDefinition/FrPractitionerAgregateur"
 PRACTITIONER_ROLE = "http://sas.fr/fhir/StructureDefinition/FrPractitionerRoleExerciceAgregateur"
 LOCATION = "http://sas.fr/fhir/StructureDefinition/FrLocationAgregateur"
 APPOINTMENT = "http://sas.fr/fhir/StructureDefinition/FrAppointmentSAS"
-REGULATOR = "http://sas.fr/fhir/StructureDefinition/FrPractitionerRegul"
+# No ^url in its FSH (unlike FrAppointmentSAS…): the guide's canonical base + its Id.
+REGULATOR = SAS + "FrPractitionerRegul"
 
 # Identifier systems ("autorités d'affectation").
 NATIONAL_PS = "urn:oid:1.2.250.1.71.4.2.1"  # IDNPS: 8 + RPPS, 0 + ADELI

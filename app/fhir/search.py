@@ -1,5 +1,6 @@
-"""Reading the INT_R04 search parameters; any problem is a 400 OperationOutcome naming the
-parameter."""
+"""Reading the INT_R04 search parameters. A search that cannot be answered at all (no window,
+no practitioner, more than 25, another status, an include we do not serve) is a 400
+OperationOutcome naming the parameter; a practitioner identifier we cannot read matches nothing."""
 
 import re
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ MAX_WINDOW = timedelta(days=31)
 KNOWN_INCLUDES = {"Slot:schedule", "Slot:service-type-reference"}
 KNOWN_ITERATES = {"Schedule:actor", "HealthcareService:organization"}
 _RPPS = re.compile(r"^8(\d{11})$")
-_ADELI = re.compile(r"^0(\d{9})$")
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,15 @@ def _practitioners(values: list[str]) -> list[str]:
         raise _invalid(ACTOR_PARAMETER, "au moins un identifiant de professionnel est obligatoire", "required")
     if len(tokens) > p.MAX_PRACTITIONERS:
         raise _invalid(ACTOR_PARAMETER, f"{len(tokens)} professionnels : {p.MAX_PRACTITIONERS} au plus")
+    # A practitioner identifier we cannot read (another system, not 8+RPPS, an ADELI number)
+    # names none of our doctors: it matches nothing, and the others are still answered.
     rpps = []
     for token in tokens:
         system, bar, value = token.rpartition("|")
         if bar and system and system != p.NATIONAL_PS:
-            raise _invalid(ACTOR_PARAMETER, f"système d'identifiant inconnu « {system} » ({p.NATIONAL_PS} attendu)")
+            continue
         if match := _RPPS.match(value):
             rpps.append(match.group(1))
-        elif not _ADELI.match(value):  # an ADELI number is valid but names none of our doctors
-            raise _invalid(ACTOR_PARAMETER, f"identifiant « {value} » : 8 + RPPS (12 chiffres) ou 0 + ADELI attendu")
     return rpps
 
 

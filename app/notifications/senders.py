@@ -5,6 +5,7 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Protocol
 
 import httpx
 
-from app.core.settings import Settings
+from app.core.settings import PLACEHOLDER_APPOINTMENT_SYSTEM, Settings
 
 
 class DeliveryError(Exception):
@@ -143,16 +144,23 @@ class HttpSmsSender:
 
 
 class SasAppointmentSender:
-    """Pushes FrAppointmentSAS resources to the SAS platform. `recipient` is the interaction:
-    "POST Appointment" or "PUT Appointment?identifier=system|value". A 4xx is the platform
-    refusing the content: recorded, not retried; a 5xx or a network failure is retried."""
+    """Pushes FrAppointmentSAS resources to the SAS platform over mutual TLS (`context`, from
+    sas_tls_context). `recipient` is the interaction: "POST Appointment" or
+    "PUT Appointment?identifier=system|value". A 4xx is the platform refusing the content:
+    recorded, not retried; a 5xx, a network or TLS failure is retried."""
 
-    def __init__(self, base_url: str, api_key: str | None, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        context: ssl.SSLContext,
+        api_key: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         headers = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(timeout=15, transport=transport, headers=headers)
+        self.client = httpx.Client(timeout=15, transport=transport, headers=headers, verify=context)
 
     def send(self, message: Outgoing, accepted: Accepted) -> None:
         method, _, target = message.recipient.partition(" ")
@@ -163,12 +171,68 @@ class SasAppointmentSender:
                 method, f"{self.base_url}/{path}", params=params, content=message.body.encode()
             )
         except httpx.TransportError as exc:
-            raise DeliveryError(type(exc).__name__) from None
+            raise DeliveryError(_transport_reason(exc)) from None
         if response.status_code >= 500 or response.status_code == 429:
             raise DeliveryError(f"sas {response.status_code}")
         if response.status_code >= 400:
             raise DeliveryError(f"sas {response.status_code} {_issue_code(response)}".strip(), permanent=True)
         accepted()
+
+
+def _transport_reason(exc: httpx.TransportError) -> str:
+    """The failure's class; for TLS, OpenSSL's reason (e.g. CERTIFICATE_VERIFY_FAILED, or the
+    platform's alert refusing our certificate), which says what to fix and names no one."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLError):
+        return f"tls {cause.reason or type(cause).__name__}"
+    return type(exc).__name__
+
+
+def sas_tls_context(settings: Settings) -> tuple[ssl.SSLContext, datetime]:
+    """Our mutual-TLS context for the SAS platform, and when our certificate expires."""
+    from app.core.tls import client_context
+
+    if settings.sas_client_certfile is None or settings.sas_ca_file is None:
+        raise ValueError("ORIENTATION_SAS_CLIENT_CERTFILE and ORIENTATION_SAS_CA_FILE are required for the SAS push")
+    return client_context(
+        settings.sas_client_certfile,
+        settings.sas_client_keyfile,
+        settings.sas_client_key_password_file,
+        settings.sas_ca_file,
+    )
+
+
+def sas_push_problems(settings: Settings, now: datetime) -> list[str]:
+    """Why the push to the SAS platform cannot work as configured (French, for the operator at
+    `orientation serve` and `worker`); empty when it is off or ready."""
+    if not settings.sas_base_url:
+        return []
+    problems = []
+    if not settings.sas_base_url.startswith("https://"):
+        problems.append("ORIENTATION_SAS_BASE_URL doit commencer par https:// (TLS mutuel)")
+    system = settings.appointment_identifier_system
+    if system == PLACEHOLDER_APPOINTMENT_SYSTEM or ".invalid" in system:
+        problems.append(
+            "ORIENTATION_APPOINTMENT_IDENTIFIER_SYSTEM est l'exemple fourni : mettez l'OID (urn:oid:…) "
+            "ou l'URL de votre structure, sur laquelle le SAS identifie les rendez-vous"
+        )
+    elif not (system.startswith("urn:oid:") or system.startswith("https://") or system.startswith("http://")):
+        problems.append("ORIENTATION_APPOINTMENT_IDENTIFIER_SYSTEM doit être un OID (urn:oid:…) ou une URL")
+    if settings.sas_client_certfile is None:
+        problems.append("ORIENTATION_SAS_CLIENT_CERTFILE manque : le SAS exige un certificat client IGC-Santé")
+    if settings.sas_ca_file is None:
+        problems.append("ORIENTATION_SAS_CA_FILE manque : les autorités (IGC-Santé) du certificat du SAS")
+    if settings.sas_client_certfile is not None and settings.sas_ca_file is not None:
+        try:
+            _, expires = sas_tls_context(settings)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            problems.append(f"certificat client, clé, phrase secrète ou autorités illisibles ({type(exc).__name__})")
+        else:
+            if expires <= now:
+                problems.append(f"le certificat client a expiré le {expires:%d/%m/%Y}")
+    return problems
 
 
 def _issue_code(response: httpx.Response) -> str:
@@ -190,5 +254,6 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
     email: Sender = SmtpSender(settings) if settings.smtp_host else FileSender(settings.mail_file)
     senders: dict[str, Sender] = {"email": email, "sms": sms}
     if settings.sas_base_url:
-        senders["sas"] = SasAppointmentSender(settings.sas_base_url, settings.sas_api_key)
+        context, _ = sas_tls_context(settings)
+        senders["sas"] = SasAppointmentSender(settings.sas_base_url, context, settings.sas_api_key)
     return senders

@@ -232,6 +232,8 @@ def _erase_deactivated_accounts(session: Session, settings: Settings, now: datet
             .values(
                 email=f"compte-efface-{user_id}@orientation.invalid",
                 display_name=ERASED_ACCOUNT_NAME,
+                family_name=None,
+                given_names=None,
                 password_hash=None,
                 doctor_id=None,
                 erased_at=now,

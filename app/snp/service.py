@@ -473,12 +473,10 @@ def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, can
     )
 
 
-def _enqueue_sas_push(
-    session: Session, settings: Settings, booking: Booking, slot: Slot, regulator: tuple[str, str, str] | None
-) -> None:
+def _enqueue_sas_push(session: Session, settings: Settings, booking: Booking, slot: Slot) -> None:
     """The appointment to the SAS platform (FrAppointmentSAS), after the previous push of the
     same booking: creation first, then each status change."""
-    from app.fhir.appointments import appointment_resource  # translation only
+    from app.fhir.appointments import appointment_resource, operator_of  # translation only
 
     if not settings.sas_base_url or booking.sas_appointment_id is None:
         return
@@ -492,7 +490,14 @@ def _enqueue_sas_push(
         recipient = "POST Appointment"
     else:
         recipient = f"PUT Appointment?identifier={settings.appointment_identifier_system}|{booking.sas_appointment_id}"
-    body = appointment_resource(settings, booking, slot, regulator)
+    # FrAppointmentOperator is required (1..1): the one the platform was first told, else the
+    # regulator's identifier (national first), else our own identifier of the account.
+    operator = (
+        (operator_of(previous.body) if previous is not None else None)
+        or regulator_identifier(session, booking.booked_by_user_id)
+        or (settings.appointment_identifier_system, f"regulateur-{booking.booked_by_user_id or 0}", "INTRN")
+    )
+    body = appointment_resource(settings, booking, slot, operator)
     enqueue(
         session,
         kind="sas_appointment",
@@ -549,7 +554,7 @@ def book(
     set_committed_value(slot, "status", SlotStatus.BOOKED.value)  # written by mark_booked; no second UPDATE
     record(session, principal, "create", "snp_booking", booking.id, booking.territory_id)
     _enqueue_patient_message(session, booking, slot, cancelled=False)
-    _enqueue_sas_push(session, settings, booking, slot, regulator_identifier(session, principal.user_id))
+    _enqueue_sas_push(session, settings, booking, slot)
     return booking
 
 
@@ -603,7 +608,7 @@ def cancel(session: Session, settings: Settings, principal: Principal, booking_i
     repository.mark_free(session, booking.slot_id)
     record(session, principal, "cancel", "snp_booking", booking.id, booking.territory_id)
     _enqueue_patient_message(session, booking, booking.slot, cancelled=True)
-    _enqueue_sas_push(session, settings, booking, booking.slot, _operator_of(session, booking))
+    _enqueue_sas_push(session, settings, booking, booking.slot)
     return booking
 
 
@@ -618,9 +623,5 @@ def record_outcome(
     booking.status = outcome
     booking.updated_at = utcnow()
     record(session, principal, outcome, "snp_booking", booking.id, booking.territory_id)
-    _enqueue_sas_push(session, settings, booking, booking.slot, _operator_of(session, booking))
+    _enqueue_sas_push(session, settings, booking, booking.slot)
     return booking
-
-
-def _operator_of(session: Session, booking: Booking) -> tuple[str, str, str] | None:
-    return regulator_identifier(session, booking.booked_by_user_id) if booking.origin == "sas" else None
