@@ -13,7 +13,7 @@ from app.core.errors import TooManyRequests, Unauthorized
 from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
 from app.web.pages import home_of, render
-from app.web.session import AnyCaller, redirect, switch_territory
+from app.web.session import AnyCaller, PendingCaller, redirect, switch_territory
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 
@@ -68,7 +68,7 @@ def sign_in(
 
 
 @router.post("/deconnexion")
-def sign_out(caller: AnyCaller, session: DbSession) -> Response:
+def sign_out(caller: PendingCaller, session: DbSession) -> Response:
     accounts.close_session(session, caller.principal)
     response = redirect("/espace/connexion", "Vous êtes déconnecté.")
     response.delete_cookie(SESSION_COOKIE, path="/")
