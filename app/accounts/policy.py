@@ -153,6 +153,11 @@ def may_change_account(principal: "Principal", role: Role) -> bool:
     return may(principal, Action.MANAGE_ACCOUNTS) and (role is not Role.ADMIN or principal.role is Role.ADMIN)
 
 
+def works_in_every_cpts(principal: "Principal") -> bool:
+    """An admin works for the whole deployment: its account lists and audit rows are every CPTS's."""
+    return principal.role is Role.ADMIN
+
+
 def switches_whole_account(principal: "Principal", account_territory_ids: frozenset[int]) -> bool:
     """Deactivating: an admin switches the whole account off; a coordinator only when every CPTS
     of the account is one of its (otherwise the account leaves the coordinator's CPTS alone)."""

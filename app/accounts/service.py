@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts import links
 from app.accounts.access import visible
 from app.accounts.models import ApiToken, Membership, Role, SignInFailures, User, WebSession
-from app.accounts.policy import may_change_account, may_create_account, switches_whole_account
+from app.accounts.policy import may_change_account, may_create_account, switches_whole_account, works_in_every_cpts
 from app.accounts.principal import Principal
 from app.accounts.schemas import AccountFields, Invitation, UserCreate, UserOut, UserUpdate
 from app.accounts.security import (
@@ -198,7 +198,7 @@ def update_user(session: Session, principal: Principal, user_id: int, data: User
 
 def _record_for(session: Session, principal: Principal, action: str, user: User) -> None:
     """One trail row per CPTS of the account the caller shares (an admin: all of them)."""
-    shared = user.territory_ids if principal.role is Role.ADMIN else user.territory_ids & principal.territory_ids
+    shared = user.territory_ids if works_in_every_cpts(principal) else user.territory_ids & principal.territory_ids
     territory_ids: list[int | None] = [*sorted(shared)] or [None]
     for territory_id in territory_ids:
         record(session, principal, action, "user", user.id, territory_id)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from app.accounts import second_factor
 from app.accounts import service as accounts
 from app.accounts.models import Role
-from app.accounts.policy import Action, may_create_account
+from app.accounts.policy import Action, may_change_account, may_create_account, works_in_every_cpts
 from app.accounts.schemas import Invitation, UserUpdate
 from app.core.dependencies import Communes, DbSession
 from app.core.errors import FieldError, Unprocessable
@@ -49,13 +49,20 @@ def _organisations(session, caller: Caller) -> list:
 @router.get("/comptes", response_class=HTMLResponse)
 def account_list(request: Request, caller: Manager, session: DbSession) -> HTMLResponse:
     users = [u for u in accounts.list_users(session, caller.principal) if Role(u.role) is not Role.REGULATOR]
-    if caller.territory is not None and caller.role is not Role.ADMIN:
+    every_cpts = works_in_every_cpts(caller.principal)
+    if caller.territory is not None and not every_cpts:
         users = [u for u in users if caller.territory.id in u.territory_ids]
     return render(
         request,
         caller,
         "espace/accounts.html",
-        {"users": users, "roles": _roles_for(caller), "organisations": _organisations(session, caller)},
+        {
+            "users": users,
+            "changeable": {u.id for u in users if may_change_account(caller.principal, Role(u.role))},
+            "every_cpts": every_cpts,
+            "roles": _roles_for(caller),
+            "organisations": _organisations(session, caller),
+        },
     )
 
 
