@@ -144,7 +144,7 @@ def test_tokens_meet_the_requirement_only_when_made_from_a_strong_session(requir
     # Made before the requirement, from a password alone: refused.
     weak = make_account("coordinator", ["grand-arras"])
     assert required.get("/api/v1/requests", headers=weak).status_code == 403
-    assert required.get("/espace/demandes", headers=weak, follow_redirects=False).status_code == 303
+    assert required.get("/espace/demandes", headers=weak, follow_redirects=False).status_code == 403
     # A weak session cannot make one either (it reaches no page nor endpoint).
     sign_in(required, COORDINATOR)
     assert required.post("/api/v1/auth/tokens", json={"name": "x"}).status_code == 403
@@ -180,3 +180,38 @@ def test_a_session_signed_in_through_the_api_owes_it_too(required, db, demo):
         "/api/v1/privacy/search", json={"phone": "0612345678"}, headers={"X-CSRF-Token": session["csrf_token"]}
     )
     assert search.status_code == 403 and "Second facteur requis" in search.json()["message"]
+
+
+def test_wrong_codes_in_a_row_wait_as_failed_sign_ins_do(required, db, demo, monkeypatch):
+    sign_in(required, COORDINATOR)
+    secret, _ = _enrol(required)
+    sign_in(required, COORDINATOR)
+    _later(monkeypatch, 30)  # past the enrolment's step
+    right = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30))
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(5):
+        assert _give(required, wrong).status_code == 422
+    refused = _give(required, right)  # even the right code waits now
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    later = utcnow() + timedelta(seconds=2)
+    required.app.state.clock = lambda: later
+    assert _give(required, right).status_code == 303
+
+
+def test_giving_the_second_factor_changes_the_sessions_cookie(required, db, demo):
+    sign_in(required, COORDINATOR)
+    _enrol(required)
+    sign_in(required, COORDINATOR)
+    before = required.cookies.get(SESSION_COOKIE)
+    db.rollback()
+    user = db.scalars(select(User).where(User.email == COORDINATOR)).one()
+    from app.accounts.second_factor import new_recovery_codes
+
+    code = new_recovery_codes(db, user)[0]
+    db.commit()
+    assert _give(required, code).status_code == 303
+    after = required.cookies.get(SESSION_COOKIE)
+    assert after and after != before
+    assert required.get("/espace/demandes", follow_redirects=False).status_code == 200
+    required.cookies.set(SESSION_COOKIE, before)
+    assert required.get("/espace/demandes", follow_redirects=False).headers["location"].startswith("/espace/connexion")

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.accounts import links
+from app.accounts import links, second_factor
 from app.accounts.access import visible
 from app.accounts.models import ApiToken, Membership, Role, SignInFailures, User, WebSession
 from app.accounts.policy import may_change_account, may_create_account, switches_whole_account, works_in_every_cpts
@@ -260,6 +260,26 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
     limit (app/core/ratelimit.py)."""
     email = email.strip().lower()
     key = hashlib.sha256(email.encode()).hexdigest()
+    failures, forgotten = _wait_between_failures(
+        session, settings, key, now, "Trop de tentatives avec cette adresse e-mail : réessayez dans {seconds} s."
+    )
+    user = session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
+    # Checked even without an account, against a dummy hash: the answer takes as long either way.
+    password_ok = verify_password(password, user.password_hash if user else None)
+    if user is None or not password_ok or not user.active:
+        _count_failure(session, key, forgotten, now, why="a failed sign-in counts although the answer is a 401")
+        raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
+    if failures is not None:
+        session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
+    user.last_active_at = now  # committed with the session opened next; retention reads it
+    return user
+
+
+def _wait_between_failures(
+    session: Session, settings: Settings, key: str, now: datetime, message: str
+) -> tuple[SignInFailures | None, bool]:
+    """(the failures in a row under `key`, whether they are old enough to be forgotten); 429
+    with Retry-After while the delay after the last one runs (`message` names its seconds)."""
     failures = session.get(SignInFailures, key)
     forgotten = failures is not None and failures.last_failure_at < now - timedelta(
         minutes=settings.login_failures_kept_minutes
@@ -268,30 +288,44 @@ def authenticate(session: Session, settings: Settings, email: str, password: str
         retry_at = failures.last_failure_at + sign_in_delay(settings, failures.failures)
         if retry_at > now:
             seconds = math.ceil((retry_at - now).total_seconds())
-            raise TooManyRequests(
-                f"Trop de tentatives avec cette adresse e-mail : réessayez dans {seconds} s.",
-                headers={"Retry-After": str(seconds)},
-            )
-    user = session.scalars(select(User).where(func.lower(User.email) == email)).one_or_none()
-    # Checked even without an account, against a dummy hash: the answer takes as long either way.
-    password_ok = verify_password(password, user.password_hash if user else None)
-    if user is None or not password_ok or not user.active:
-        # One atomic statement: concurrent failures all count.
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(
-            insert(SignInFailures)
-            .values(email_digest=key, failures=1, last_failure_at=now)
-            .on_conflict_do_update(
-                index_elements=["email_digest"],
-                set_={"failures": 1 if forgotten else SignInFailures.failures + 1, "last_failure_at": now},
-            )
+            raise TooManyRequests(message.format(seconds=seconds), headers={"Retry-After": str(seconds)})
+    return failures, forgotten
+
+
+def _count_failure(session: Session, key: str, forgotten: bool, now: datetime, why: str) -> None:
+    # One atomic statement: concurrent failures all count.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(SignInFailures)
+        .values(email_digest=key, failures=1, last_failure_at=now)
+        .on_conflict_do_update(
+            index_elements=["email_digest"],
+            set_={"failures": 1 if forgotten else SignInFailures.failures + 1, "last_failure_at": now},
         )
-        commit_early(session, why="a failed sign-in counts although the answer is a 401")
-        raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
+    )
+    commit_early(session, why=why)
+
+
+def give_second_factor(
+    session: Session, settings: Settings, principal: Principal, code: str, now: datetime
+) -> str | None:
+    """How the code was accepted ("totp", "recovery"), or None when wrong. Wrong codes in a
+    row wait as failed sign-ins do (MAX_FAILED_LOGINS, then 1, 2, 4… seconds), counted for
+    the account whatever the browser: six digits are not guessed by trying."""
+    user = current_user(session, principal)
+    key = hashlib.sha256(f"second-factor:{user.id}".encode()).hexdigest()
+    failures, forgotten = _wait_between_failures(
+        session, settings, key, now, "Trop de codes incorrects : réessayez dans {seconds} s."
+    )
+    how = second_factor.verify(session, user, code)
+    if how is None:
+        _count_failure(
+            session, key, forgotten, now, why="a wrong second-factor code counts although the page refuses it"
+        )
+        return None
     if failures is not None:
         session.execute(delete(SignInFailures).where(SignInFailures.email_digest == key))
-    user.last_active_at = now  # committed with the session opened next; retention reads it
-    return user
+    return how
 
 
 def open_session(session: Session, settings: Settings, user: User, *, strong: bool = False) -> tuple[str, WebSession]:
@@ -424,9 +458,14 @@ def revoke_session(session: Session, principal: Principal, session_id: int) -> N
     record(session, principal, "session.revoke", "user", principal.user_id, None)
 
 
-def mark_session_strong(session: Session, principal: Principal, how: str) -> None:
-    """The second factor given: this browser's session meets the requirement from now on."""
+def mark_session_strong(session: Session, principal: Principal, how: str) -> str:
+    """The second factor given: this browser's session meets the requirement from now on,
+    under a new secret (the cookie's value changes with the session's strength). The new
+    secret, for the cookie."""
     if principal.session_id is None:
         raise Forbidden("Le second facteur se donne depuis une session du navigateur.")
-    session.get_one(WebSession, principal.session_id).strong = True
+    web_session = session.get_one(WebSession, principal.session_id)
+    secret = new_secret()
+    web_session.strong, web_session.token_hash = True, digest(secret)
     record(session, principal, f"user.second_factor_{how}", "user", principal.user_id, None)
+    return secret

@@ -144,7 +144,8 @@ def install_page_errors(app: FastAPI) -> None:
             next_path = _next_path(request)
             expired = isinstance(exc, SignInRequired) and exc.expired
             return redirect(sign_in_url(next_path, expired))
-        if isinstance(exc, SecondFactorRequired):
+        if isinstance(exc, SecondFactorRequired) and "authorization" not in request.headers:
+            # A browser's session is sent to give it; a token (which cannot) gets the 403 page.
             return redirect(second_factor_url(_next_path(request)))
         response = _error_page(request, exc.status_code, exc.message, exc.fields)
         for name, value in (exc.headers or {}).items():

@@ -3,6 +3,7 @@ asked after signing in. A session that owes its second factor reaches these page
 out only (app/web/session.py sends it here from any other)."""
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +14,7 @@ from app.core.dependencies import DbSession
 from app.core.errors import Forbidden
 from app.core.ratelimit import LOGIN
 from app.web.pages import home_of, render
-from app.web.session import SECOND_FACTOR, Caller, PendingCaller, redirect
+from app.web.session import SECOND_FACTOR, Caller, PendingCaller, redirect, set_session_cookie
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 ENROL = SECOND_FACTOR + "/activation"
@@ -35,7 +36,8 @@ def ask(request: Request, caller: PendingCaller, session: DbSession, suite: str 
     _browser(caller)
     user = accounts.current_user(session, caller.principal)
     if not second_factor.enrolled(user):
-        return redirect(ENROL + (f"?suite={suite}" if _safe_next(suite) else ""))
+        back = _safe_next(suite)
+        return redirect(ENROL + ("?suite=" + quote(back, safe="/") if back else ""))
     if caller.principal.strong:
         return redirect(_safe_next(suite) or home_of(caller.role))
     return render(request, caller, "espace/second_factor.html", {"next_path": _safe_next(suite)})
@@ -52,19 +54,22 @@ def check(
     """A code of the authenticator app, or a recovery code (spent once used); rate limited
     like signing in."""
     _browser(caller)
-    user = accounts.current_user(session, caller.principal)
-    how = second_factor.verify(session, user, code)
+    how = accounts.give_second_factor(
+        session, request.app.state.settings, caller.principal, code, request.app.state.clock()
+    )
     if how is None:
         error = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres que montre votre application."
         return render(
             request, caller, "espace/second_factor.html", {"next_path": _safe_next(suite), "error": error}, 422
         )
-    accounts.mark_session_strong(session, caller.principal, how)
+    secret = accounts.mark_session_strong(session, caller.principal, how)
     message = None
     if how == "recovery":
-        left = second_factor.remaining_recovery_codes(session, user)
+        left = second_factor.remaining_recovery_codes(session, accounts.current_user(session, caller.principal))
         message = f"Code de secours accepté : il ne servira plus. Il vous en reste {left}."
-    return redirect(_safe_next(suite) or home_of(caller.role), message)
+    response = redirect(_safe_next(suite) or home_of(caller.role), message)
+    set_session_cookie(response, request.app.state.settings, secret)
+    return response
 
 
 @router.get("/second-facteur/activation", response_class=HTMLResponse)
@@ -111,10 +116,12 @@ def enrol(
             422,
         )
     codes = second_factor.new_recovery_codes(session, user)
-    accounts.mark_session_strong(session, caller.principal, "enrolment")
-    return render(
+    secret = accounts.mark_session_strong(session, caller.principal, "enrolment")
+    response = render(
         request,
         caller,
         "espace/second_factor_codes.html",
         {"codes": codes, "next_path": _safe_next(suite) or home_of(caller.role)},
     )
+    set_session_cookie(response, request.app.state.settings, secret)
+    return response

@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from app.accounts.models import Role
 from app.accounts.policy import Action, may
 from app.accounts.principal import (
     SAFE_METHODS,
+    SESSION_COOKIE,
     Principal,
     SecondFactorRequired,
     _bearer,
@@ -34,6 +35,7 @@ from app.accounts.principal import (
 )
 from app.core.dependencies import DbSession
 from app.core.errors import Forbidden, Unauthorized
+from app.core.settings import Settings
 from app.territories import service as territories_service
 from app.territories.models import Territory
 
@@ -161,6 +163,13 @@ def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territor
     if caller.web_session_id is not None:
         accounts_service.set_session_territory(db, caller.web_session_id, territory.id)
     return territory
+
+
+def set_session_cookie(response: Response, settings: Settings, secret: str) -> None:
+    """The browser's session cookie (HttpOnly, SameSite=Lax; Secure over HTTPS: app/core/headers.py)."""
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="lax", path="/"
+    )
 
 
 # Flash messages: the result of an action, shown once on the page the browser is sent to.

@@ -13,7 +13,7 @@ from app.core.errors import TooManyRequests, Unauthorized
 from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
 from app.web.pages import home_of, render
-from app.web.session import AnyCaller, PendingCaller, redirect, switch_territory
+from app.web.session import AnyCaller, PendingCaller, redirect, set_session_cookie, switch_territory
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 
@@ -56,14 +56,7 @@ def sign_in(
         return page
     secret, _ = accounts.open_session(session, settings, user)
     response = redirect(_safe_next(suite) or home_of(Role(user.role)))
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(settings.session_hours * 3600),
-        httponly=True,
-        samesite="lax",
-        path="/",  # Secure over HTTPS: app/core/headers.py
-    )
+    set_session_cookie(response, settings, secret)
     return response
 
 
