@@ -438,6 +438,7 @@ TABLE += [
     Row("GET", "/espace/comptes/{user}", PAGE_OBJECT),
     Row("POST", "/espace/comptes/{user}", PAGE_OBJECT, body={"display_name": "Renommé", "role": "professional"}),
     Row("POST", "/espace/comptes/{user}/invitation", PAGE_OBJECT),  # it has a password: refused on the page
+    Row("POST", "/espace/comptes/{user}/second-facteur", PAGE_OBJECT),
     Row("POST", "/espace/comptes/{user}/desactiver", PAGE_OBJECT),
     Row("POST", "/espace/comptes/{user}/reactiver", PAGE_OBJECT),
     Row("GET", "/espace/cpts-du-deploiement", ONLY("admin")),

@@ -28,6 +28,12 @@ def required(settings, engine):
     app.state.engine.dispose()
 
 
+@pytest.fixture
+def second_browser(required):
+    with TestClient(required.app) as other:
+        yield other
+
+
 def _patient_pages(db) -> list[str]:
     request_id = db.scalars(select(PatientRequest.id).where(PatientRequest.territory.has(slug="grand-arras"))).first()
     return [
@@ -57,9 +63,25 @@ def _refused_everywhere(client, db) -> None:
         assert "Second facteur requis" in response.json()["message"]
 
 
+START = utcnow()
+
+
+@pytest.fixture(autouse=True)
+def _still_clock(monkeypatch):
+    """The codes' clock holds still (a test never straddles a 30-second step by chance)."""
+    _later(monkeypatch, 0)
+
+
 def _later(monkeypatch, seconds: int) -> None:
-    moved = utcnow() + timedelta(seconds=seconds)
+    moved = START + timedelta(seconds=seconds)
     monkeypatch.setattr("app.accounts.second_factor.utcnow", lambda: moved)
+
+
+def _code(secret: str) -> str:
+    """What the authenticator app shows now, by the codes' clock."""
+    from app.accounts import second_factor
+
+    return pyotp.TOTP(secret).at(second_factor.utcnow())
 
 
 def _enrol(client) -> tuple[str, list[str]]:
@@ -70,7 +92,7 @@ def _enrol(client) -> tuple[str, list[str]]:
     csrf = csrf_of(page.text)
     wrong = client.post("/espace/second-facteur/activation", data={"csrf_token": csrf, "code": "000000"})
     assert wrong.status_code == 422 and "Code incorrect" in wrong.text
-    done = client.post("/espace/second-facteur/activation", data={"csrf_token": csrf, "code": pyotp.TOTP(secret).now()})
+    done = client.post("/espace/second-facteur/activation", data={"csrf_token": csrf, "code": _code(secret)})
     assert done.status_code == 200
     codes = re.findall(r"<li><code>([0-9a-f]{5}-[0-9a-f]{5})</code></li>", done.text)
     assert len(codes) == 10
@@ -103,11 +125,10 @@ def test_a_coordinator_reaches_no_patient_before_the_second_factor(required, db,
     # The next sign-in asks again: a wrong code is refused, the same TOTP code is not accepted twice.
     sign_in(required, COORDINATOR)
     _refused_everywhere(required, db)
-    assert _give(required, "123456" if pyotp.TOTP(secret).now() != "123456" else "654321").status_code == 422
-    assert _give(required, pyotp.TOTP(secret).now()).status_code == 422  # used at enrolment, this step
+    assert _give(required, "123456" if _code(secret) != "123456" else "654321").status_code == 422
+    assert _give(required, _code(secret)).status_code == 422  # used at enrolment, this step
     _later(monkeypatch, 30)
-    code = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30))
-    given = _give(required, code)
+    given = _give(required, _code(secret))
     assert given.status_code == 303 and given.headers["location"] == "/espace/demandes"
     assert required.get("/espace/demandes", follow_redirects=False).status_code == 200
 
@@ -187,7 +208,7 @@ def test_wrong_codes_in_a_row_wait_as_failed_sign_ins_do(required, db, demo, mon
     secret, _ = _enrol(required)
     sign_in(required, COORDINATOR)
     _later(monkeypatch, 30)  # past the enrolment's step
-    right = pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30))
+    right = _code(secret)
     wrong = "000000" if right != "000000" else "111111"
     for _ in range(5):
         assert _give(required, wrong).status_code == 422
@@ -215,3 +236,27 @@ def test_giving_the_second_factor_changes_the_sessions_cookie(required, db, demo
     assert required.get("/espace/demandes", follow_redirects=False).status_code == 200
     required.cookies.set(SESSION_COOKIE, before)
     assert required.get("/espace/demandes", follow_redirects=False).headers["location"].startswith("/espace/connexion")
+
+
+def test_a_lost_phone_the_coordination_removes_the_second_factor(required, second_browser, db, demo, make_account):
+    sign_in(required, COORDINATOR)
+    _enrol(required)
+    colleague = db.scalars(select(User).where(User.email == COORDINATOR)).one()
+    # Another coordinator of the Grand Arras, strong already (its own second factor given).
+    make_account("coordinator", ["grand-arras"])
+    other = db.scalars(select(User).where(User.email.like("coordinator%@test.example.fr"))).one()
+    secret, _ = open_session(db, required.app.state.settings, other, strong=True)
+    db.commit()
+    second_browser.cookies.set(SESSION_COOKIE, secret)
+    page = second_browser.get(f"/espace/comptes/{colleague.id}")
+    assert "Retirer son second facteur" in page.text
+    done = second_browser.post(
+        f"/espace/comptes/{colleague.id}/second-facteur", data={"csrf_token": csrf_of(page.text)}, follow_redirects=True
+    )
+    assert "Second facteur de Coordination Grand Arras retiré" in done.text
+    # Its sessions ended; at the next sign-in it enrols again.
+    assert required.get("/espace/demandes", follow_redirects=False).headers["location"].startswith("/espace/connexion")
+    sign_in(required, COORDINATOR)
+    assert required.get("/espace/demandes", follow_redirects=True).url.path == "/espace/second-facteur/activation"
+    db.rollback()
+    assert db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == colleague.id)).all() == []

@@ -119,3 +119,9 @@ def remaining_recovery_codes(session: Session, user: User) -> int:
             select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
         ).all()
     )
+
+
+def remove(session: Session, user: User) -> None:
+    user.totp_secret = user.totp_confirmed_at = user.totp_last_counter = None
+    for code in session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(code)

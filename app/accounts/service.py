@@ -196,6 +196,18 @@ def update_user(session: Session, principal: Principal, user_id: int, data: User
     return user
 
 
+def reset_second_factor(session: Session, principal: Principal, user_id: int) -> User:
+    """A lost phone and recovery codes: the account's second factor is removed and its sessions
+    end; it enrols again at its next sign-in when the second factor is required."""
+    user = managed_user(session, principal, user_id)
+    if user.id == principal.user_id:
+        raise Conflict("Vous ne pouvez pas retirer votre propre second facteur.")
+    second_factor.remove(session, user)
+    end_sessions(session, user.id)
+    _record_for(session, principal, "user.second_factor_reset", user)
+    return user
+
+
 def _record_for(session: Session, principal: Principal, action: str, user: User) -> None:
     """One trail row per CPTS of the account the caller shares (an admin: all of them)."""
     shared = user.territory_ids if works_in_every_cpts(principal) else user.territory_ids & principal.territory_ids

@@ -108,6 +108,7 @@ def account_page(user_id: DbId, request: Request, caller: Manager, session: DbSe
             "roles": _roles_for(caller),
             "organisations": _organisations(session, caller),
             "invited": user.password_hash is None,
+            "enrolled": second_factor.enrolled(user),
         },
     )
 
@@ -162,6 +163,15 @@ def resend(user_id: DbId, request: Request, caller: Manager, session: DbSession)
             session, request.app.state.settings, public_base_url(request), caller.principal, user_id
         )
         return f"Nouvelle invitation envoyée à {user.email}."
+
+    return act(session, f"{ACCOUNTS}/{user_id}", do)
+
+
+@router.post("/comptes/{user_id}/second-facteur")
+def reset_second_factor(user_id: DbId, caller: Manager, session: DbSession) -> Response:
+    def do() -> str:
+        user = accounts.reset_second_factor(session, caller.principal, user_id)
+        return f"Second facteur de {user.display_name} retiré : il en activera un nouveau à sa prochaine connexion."
 
     return act(session, f"{ACCOUNTS}/{user_id}", do)
 

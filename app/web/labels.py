@@ -108,6 +108,7 @@ ACTION_LABELS = {
     "user.second_factor_totp": "second facteur donné (application)",
     "user.second_factor_recovery": "second facteur donné (code de secours)",
     "user.second_factor_enrolment": "second facteur activé",
+    "user.second_factor_reset": "second facteur retiré (téléphone perdu)",
     "session.revoke": "session fermée",
     "token.revoke": "jeton d'API révoqué",
     "regulator.create": "compte de régulateur créé par le SAS",
