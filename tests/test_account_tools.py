@@ -328,3 +328,19 @@ def test_an_admin_creates_a_cpts_and_invites_its_coordinator(client, db, demo):
     coordinator = db.scalars(select(User).where(User.email == "coordination@collines.example.fr")).one()
     assert coordinator.role == "coordinator"
     assert [m.territory.slug for m in coordinator.memberships] == ["cpts-des-collines"]
+
+
+def test_renaming_a_doctors_account_keeps_its_registry_entry(client, db, demo):
+    from tests.helpers.workspace import DOCTOR
+
+    doctor = db.scalars(select(User).where(User.email == DOCTOR)).one()
+    linked = doctor.doctor_id
+    sign_in(client, COORDINATOR)
+    saved = client.post(
+        f"/espace/comptes/{doctor.id}",
+        data={"csrf_token": _csrf(client, "/espace/comptes"), "display_name": "Dr Martin", "role": "doctor"},
+        follow_redirects=True,
+    )
+    assert "Compte de Dr Martin enregistré" in flash_of(saved.text)
+    db.rollback()
+    assert db.get(User, doctor.id).doctor_id == linked is not None

@@ -184,14 +184,15 @@ def update_user(session: Session, principal: Principal, user_id: int, data: User
         raise Forbidden("Vous ne pouvez pas donner ce rôle.")
     if user.id == principal.user_id and data.role is not Role(user.role):
         raise Conflict("Vous ne pouvez pas changer votre propre rôle.")
-    doctor = _doctor(session, data.doctor_rpps, territories) if data.role is Role.DOCTOR else None
+    doctor_id = None
+    if data.role is Role.DOCTOR:  # its registry entry as before, unless another RPPS is given
+        keep = not data.doctor_rpps and user.doctor_id is not None
+        doctor_id = user.doctor_id if keep else _doctor(session, data.doctor_rpps, territories).id
+    organisation_id = None
     if data.role is Role.PROFESSIONAL and data.organisation:
-        user.organisation_id = _organisation(session, data.organisation, territories).id
-    elif data.role is not Role.PROFESSIONAL:
-        user.organisation_id = None
-    user.display_name = data.display_name
-    user.role = data.role.value
-    user.doctor_id = doctor.id if doctor else None
+        organisation_id = _organisation(session, data.organisation, territories).id
+    user.display_name, user.role = data.display_name, data.role.value
+    user.doctor_id, user.organisation_id = doctor_id, organisation_id
     _record_for(session, principal, "user.update", user)
     return user
 
