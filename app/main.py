@@ -28,10 +28,12 @@ from app.requests.reporting_endpoints import router as reporting_router
 from app.requests.source_endpoints import router as sources_router
 from app.snp.endpoints import router as snp_router
 from app.territories.endpoints import router as territories_router
+from app.web.account_pages import router as account_pages_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
 from app.web.follow_up import router as follow_up_router
 from app.web.pages import install_page_errors
+from app.web.password_pages import router as password_pages_router
 from app.web.person_pages import router as person_pages_router
 from app.web.privacy_page import router as privacy_page_router
 from app.web.professional_pages import router as professional_pages_router
@@ -40,6 +42,7 @@ from app.web.regulator_password import router as regulator_password_router
 from app.web.report_pages import router as report_pages_router
 from app.web.request_form import router as request_form_router
 from app.web.request_pages import router as request_pages_router
+from app.web.second_factor_pages import router as second_factor_pages_router
 from app.web.snp_pages import router as snp_pages_router
 from app.web.workspace_auth import router as workspace_auth_router
 
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(follow_up_router)
     app.include_router(privacy_page_router)
     app.include_router(regulator_password_router)
+    app.include_router(password_pages_router)
     app.include_router(request_form_router)
     # The workspace of coordinators, doctors and professionals, and its own static files (no CDN).
     app.include_router(workspace_auth_router)
@@ -112,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(report_pages_router)
     app.include_router(snp_pages_router)
     app.include_router(person_pages_router)
+    app.include_router(account_pages_router)
+    app.include_router(second_factor_pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -1,6 +1,6 @@
 """Every mapped model, imported in one place so that Alembic and the tests see them all."""
 
-from app.accounts.models import ApiToken, Membership, User, WebSession
+from app.accounts.models import ApiToken, Membership, RecoveryCode, User, WebSession
 from app.audit.models import AuditEvent
 from app.core.database import Base
 from app.core.ratelimit import RateLimitCounter
@@ -22,6 +22,7 @@ __all__ = [
     "PatientRequest",
     "RateLimitCounter",
     "PracticeLocation",
+    "RecoveryCode",
     "RequestEvent",
     "Source",
     "Territory",

@@ -41,6 +41,14 @@ PUBLIC = {
     # Pro Santé Connect's way in and back (test_psc_sign_in): its signed cookie and the provider decide.
     ("GET", "/espace/connexion/psc"),
     ("GET", "/espace/connexion/psc/retour"),
+    # The e-mailed links are the proof (test_account_links); "Mot de passe oublié" answers
+    # the same for any address.
+    ("GET", "/comptes/invitation/{token}"),
+    ("POST", "/comptes/invitation/{token}"),
+    ("GET", "/comptes/reinitialisation/{token}"),
+    ("POST", "/comptes/reinitialisation/{token}"),
+    ("GET", "/espace/mot-de-passe-oublie"),
+    ("POST", "/espace/mot-de-passe-oublie"),
 }
 # The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
 PLATFORM = {
@@ -300,6 +308,18 @@ NEW_PATIENT = {
     "patient_consent_attested": "yes",
 }
 
+BROWSER_ONLY = {"anonymous": same(SIGNIN), **{r: same("403") for r in EVERYONE}}
+
+
+def _invite_body(_: str, _world: dict) -> dict:
+    return {"email": f"invite{next(_emails)}@example.fr", "display_name": "Invitée", "role": "professional"}
+
+
+def _territory_form(slug: str, world: dict) -> dict:
+    body = _territory_body(slug, world)
+    return {**{k: v for k, v in body.items() if k != "communes"}, "insee_codes": " ".join(body["communes"])}
+
+
 TABLE += [
     Row("GET", "/espace", ANYONE_SIGNED_IN),
     Row("GET", "/espace/accueil", ANYONE_SIGNED_IN),
@@ -415,6 +435,37 @@ TABLE += [
         {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
         body={"resultat": "noshow"},
     ),
+    # Accounts: a coordinator manages those of its CPTS (another's are 404); the page invites
+    # into the CPTS the caller works in, whatever the target.
+    Row("GET", "/espace/comptes", PAGE_MANAGERS),
+    Row("POST", "/espace/comptes", PAGE_MANAGERS, body=_invite_body),
+    Row("GET", "/espace/comptes/{user}", PAGE_OBJECT),
+    Row("POST", "/espace/comptes/{user}", PAGE_OBJECT, body={"display_name": "Renommé", "role": "professional"}),
+    Row("POST", "/espace/comptes/{user}/invitation", PAGE_OBJECT),  # it has a password: refused on the page
+    Row("POST", "/espace/comptes/{user}/second-facteur", PAGE_OBJECT),
+    Row("POST", "/espace/comptes/{user}/desactiver", PAGE_OBJECT),
+    Row("POST", "/espace/comptes/{user}/reactiver", PAGE_OBJECT),
+    Row("GET", "/espace/cpts-du-deploiement", ONLY("admin")),
+    Row("POST", "/espace/cpts-du-deploiement", ONLY("admin"), body=_territory_form),
+    # One's own account; another's session or token is 404, for everybody.
+    Row("GET", "/espace/mon-compte", ANYONE_SIGNED_IN),
+    Row("POST", "/espace/mon-compte/mot-de-passe", ANYONE_SIGNED_IN, body={"current_password": "faux"}),
+    Row("POST", "/espace/mon-compte/jetons", ANYONE_SIGNED_IN, body={"name": "script"}),
+    Row(
+        "POST",
+        "/espace/mon-compte/sessions/{web_session}/fermer",
+        {"anonymous": same(SIGNIN), **{r: (OK, "404") for r in EVERYONE}},
+    ),
+    Row(
+        "POST",
+        "/espace/mon-compte/jetons/{token}/revoquer",
+        {"anonymous": same(SIGNIN), **{r: (OK, "404") for r in EVERYONE}},
+    ),
+    # The second factor is given from a browser's session, never with a token (these callers' own).
+    Row("GET", "/espace/second-facteur", BROWSER_ONLY),
+    Row("POST", "/espace/second-facteur", BROWSER_ONLY, body={"code": "123456"}),
+    Row("GET", "/espace/second-facteur/activation", BROWSER_ONLY),
+    Row("POST", "/espace/second-facteur/activation", BROWSER_ONLY, body={"code": "123456"}),
     Row("POST", "/espace/deconnexion", {"anonymous": same(SIGNIN), **{r: same(SIGNIN) for r in EVERYONE}}),
 ]
 
@@ -503,7 +554,20 @@ def world(client, db, make_account, demo_territories):
     other_token = make_account("professional", ["provence-sante"])
     other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
     territories = dict(db.execute(select(Territory.slug, Territory.id)).all())
+    # A browser session of each role's account (to close from its own page), and one of another CPTS's.
+    from app.accounts.models import User
+    from app.accounts.service import open_session
+
+    web_sessions = {}
+    for role, role_headers in headers.items():
+        if role != "anonymous":
+            user = db.get(User, client.get("/api/v1/auth/me", headers=role_headers).json()["id"])
+            web_sessions[role] = open_session(db, client.app.state.settings, user)[1].id
+    spare = db.get(User, spare_users["provence-sante"])
+    web_sessions["other"] = open_session(db, client.app.state.settings, spare)[1].id
+    db.commit()
     return {
+        "web_sessions": web_sessions,
         "headers": headers,
         "doctors": doctors,
         "users": spare_users,
@@ -575,7 +639,9 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
     token = world["other_token"]
     if target == "own" and "{token}" in path and role != "anonymous":
         token = client.get("/api/v1/auth/tokens", headers=world["headers"][role]).json()[0]["id"]
+    web_session = world["web_sessions"].get(role if target == "own" else "other")
     return path.format(
+        web_session=web_session,
         doctor=world["doctors"][slug],
         user=world["users"][slug],
         cpts=slug,
@@ -618,7 +684,9 @@ def _walk(client, world, role, HEADER, row, mismatches: list[str]) -> None:
     for entry, target in itertools.product(TABLE, ("own", "other")):
         expected = entry.expect.get(role, same("401"))[0 if target == "own" else 1]
         # Logging out or revoking its own token would sign the caller out for the next rows.
-        signs_out = entry.path.startswith("/api/v1/auth/logout") or (entry.method == "DELETE" and target == "own")
+        signs_out = entry.path.startswith("/api/v1/auth/logout") or (
+            target == "own" and (entry.method == "DELETE" or entry.path.endswith("/jetons/{token}/revoquer"))
+        )
         if signs_out and role != "anonymous":
             continue
         slug = "grand-arras" if target == "own" else "provence-sante"

@@ -36,6 +36,7 @@ def _navigation(page: str) -> list[str]:
                 "Indicateurs",
                 "Journal d'audit",
                 "Droits des personnes",
+                "Comptes",
             ],
         ),
         (PROFESSIONAL, "/espace/mes-demandes", ["Mes demandes", "Nouvelle demande"]),

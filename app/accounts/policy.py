@@ -49,11 +49,15 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 
 MANAGERS = _roles(Role.ADMIN, Role.COORDINATOR)
+# Who sees every patient of a CPTS: when REQUIRE_SECOND_FACTOR is set, these roles reach
+# nothing before a second factor (app/accounts/second_factor.py).
+SECOND_FACTOR_ROLES = MANAGERS
 
 PERMISSIONS: dict[Action, Permission] = {
     Action.MANAGE_TERRITORIES: Permission(_roles(Role.ADMIN), "create and change a CPTS"),
     Action.MANAGE_ACCOUNTS: Permission(
-        MANAGERS, "list, create, deactivate accounts (a coordinator: in its CPTS, never an admin)"
+        MANAGERS,
+        "list, create or invite, edit, deactivate and reactivate accounts (a coordinator: in its CPTS, never an admin)",
     ),
     Action.READ_AUDIT: Permission(MANAGERS, "read the audit trail (a coordinator: its CPTS's)"),
     Action.MANAGE_DOCTORS: Permission(
@@ -147,6 +151,11 @@ def may_create_account(by: "Principal | None", role: Role, territory_ids: set[in
 def may_change_account(principal: "Principal", role: Role) -> bool:
     """An admin's account is changed by an admin only."""
     return may(principal, Action.MANAGE_ACCOUNTS) and (role is not Role.ADMIN or principal.role is Role.ADMIN)
+
+
+def works_in_every_cpts(principal: "Principal") -> bool:
+    """An admin works for the whole deployment: its account lists and audit rows are every CPTS's."""
+    return principal.role is Role.ADMIN
 
 
 def switches_whole_account(principal: "Principal", account_territory_ids: frozenset[int]) -> bool:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import ApiToken, Membership, Role, User, WebSession
 from app.accounts.policy import Action, may
+from app.accounts.second_factor import needs_second_factor
 from app.accounts.security import digest
 from app.core import proxies
 from app.core.database import utcnow
@@ -38,6 +39,8 @@ class Principal:
     doctor_id: int | None
     client_address: str | None
     session_id: int | None = None  # set when signed in through the browser
+    # A session opened after a second factor (or a strong sign-in), or a token made from one.
+    strong: bool = False
 
 
 def operator() -> Principal:
@@ -57,7 +60,18 @@ def client_address(request: Request) -> str | None:
     return proxies.client_address(request.scope, request.app.state.settings)
 
 
-def _principal(user: User, request: Request, session_id: int | None = None) -> Principal:
+class SecondFactorRequired(Forbidden):
+    """The account needs a second factor this session (or token) has not given: 403 from the
+    API; the pages send the browser to the second factor's page."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Second facteur requis : validez votre connexion avec votre application d'authentification "
+            "(/espace/second-facteur)."
+        )
+
+
+def _principal(user: User, request: Request, session_id: int | None = None, strong: bool = False) -> Principal:
     return Principal(
         user_id=user.id,
         email=user.email,
@@ -66,7 +80,12 @@ def _principal(user: User, request: Request, session_id: int | None = None) -> P
         doctor_id=user.doctor_id,
         client_address=client_address(request),
         session_id=session_id,
+        strong=strong,
     )
+
+
+def lacks_second_factor(request: Request, user: User, strong: bool) -> bool:
+    return not strong and needs_second_factor(request.app.state.settings, user)
 
 
 def _from_token(db: Session, token: str, request: Request) -> Principal:
@@ -82,7 +101,9 @@ def _from_token(db: Session, token: str, request: Request) -> Principal:
     )
     if api_token is None or not api_token.user.active:
         raise Unauthorized("Jeton d'API invalide ou révoqué.")
-    return _principal(api_token.user, request)
+    if lacks_second_factor(request, api_token.user, api_token.strong):
+        raise SecondFactorRequired()
+    return _principal(api_token.user, request, strong=api_token.strong)
 
 
 def live_web_session(db: Session, cookie: str) -> WebSession | None:
@@ -102,7 +123,7 @@ def live_web_session(db: Session, cookie: str) -> WebSession | None:
 
 
 def principal_of_session(web_session: WebSession, request: Request) -> Principal:
-    return _principal(web_session.user, request, web_session.id)
+    return _principal(web_session.user, request, web_session.id, web_session.strong)
 
 
 def principal_of_token(db: Session, token: str, request: Request) -> Principal:
@@ -119,7 +140,9 @@ def _from_cookie(db: Session, cookie: str, request: Request) -> Principal:
         sent = request.headers.get(CSRF_HEADER)
         if not sent or sent != web_session.csrf_token:
             raise Forbidden("Jeton CSRF absent ou invalide.")
-    return _principal(web_session.user, request, web_session.id)
+    if lacks_second_factor(request, web_session.user, web_session.strong):
+        raise SecondFactorRequired()
+    return principal_of_session(web_session, request)
 
 
 # These dependencies are `async def` so that FastAPI does not send each of them to the thread

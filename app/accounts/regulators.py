@@ -10,10 +10,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.accounts import service
 from app.accounts.models import Role, User
-from app.accounts.security import check_password_strength, hash_password
 from app.audit.service import record
-from app.core.errors import FieldError, Unprocessable
 from app.core.settings import Settings, secret_key
 from app.fhir.practitioners import RegulatorData
 from app.fhir.profiles import NATIONAL_PS
@@ -147,9 +146,6 @@ def user_of_password_token(session: Session, settings: Settings, token: str) -> 
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    try:
-        check_password_strength(password)
-    except ValueError as exc:
-        raise Unprocessable(str(exc), fields=[FieldError(field="password", message=str(exc))]) from None
-    user.password_hash = hash_password(password)
+    """The regulator's chosen password (accounts.service's rule), in the trail."""
+    service.set_password(session, user, password)
     record(session, None, "user.password", "user", user.id, None, actor=user.email)

@@ -11,13 +11,14 @@ class LoginIn(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
-class UserCreate(BaseModel):
+class AccountFields(BaseModel):
+    """What makes an account, whether created with a password (API, command line) or invited."""
+
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
     display_name: str = Field(min_length=2, max_length=200)
     role: Role
-    password: str = Field(max_length=200)
     cpts: list[str] = Field(default_factory=list, description="Slugs of the CPTS the user belongs to.")
     doctor_rpps: str | None = Field(default=None, description="For role doctor: its RPPS.")
     organisation: str | None = Field(
@@ -27,10 +28,27 @@ class UserCreate(BaseModel):
         "in one of its CPTS, credited with the requests it submits.",
     )
 
+
+class UserCreate(AccountFields):
+    password: str = Field(max_length=200)
+
     @field_validator("password")
     @classmethod
     def _strong(cls, value: str) -> str:
         return check_password_strength(value)
+
+
+class Invitation(AccountFields):
+    """An account invited by e-mail: its owner chooses the password from the link."""
+
+
+class UserUpdate(BaseModel):
+    """What a manager changes on an account (its CPTS and e-mail stay)."""
+
+    display_name: str = Field(min_length=2, max_length=200)
+    role: Role
+    doctor_rpps: str | None = None
+    organisation: str | None = Field(default=None, max_length=64)
 
 
 class UserOut(BaseModel):

@@ -46,6 +46,14 @@ class Settings(BaseSettings):
     login_delay_max_seconds: int = 60
     login_failures_kept_minutes: int = 60
     confirmation_link_days: int = 30
+    # Accounts made in the workspace (app/accounts/links.py): the invitation's link to choose a
+    # password, and the "Mot de passe oublié" link, each spent once used.
+    invitation_link_hours: int = Field(default=48, ge=1, le=24 * 30)
+    password_reset_link_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Coordinators and admins see every patient of their CPTS: when set, their sessions reach
+    # no page nor endpoint before a second factor (TOTP, or a strong sign-in such as Pro Santé
+    # Connect), and their API tokens count only when created from such a session. Off in the demo.
+    require_second_factor: bool = False
     # Outgoing e-mail (SMTP). Unset host: e-mails are written to mail_file (demo only!).
     smtp_host: str | None = None
     mail_file: Path = Path("var") / "mail.log"

@@ -21,6 +21,8 @@ SUBJECTS = {
     "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
     "snp_booking": "Votre rendez-vous de soins non programmés",
     "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",
+    "account_invitation": "Votre compte Orientation : choisissez votre mot de passe",
+    "password_reset": "Orientation : changer votre mot de passe",
 }
 
 

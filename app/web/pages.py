@@ -11,10 +11,19 @@ from starlette.types import HTTPExceptionHandler
 
 from app.accounts.models import Role
 from app.accounts.policy import Action, allows
+from app.accounts.principal import SecondFactorRequired
 from app.core.errors import ApiError, Unauthorized, field_errors_from_validation
 from app.web import labels
 from app.web.labels import CLOSE_REASONS, GROUP_BADGES, STATUS_LABELS
-from app.web.session import FLASH_COOKIE, Caller, SignInRequired, redirect, sign_in_url, take_flash
+from app.web.session import (
+    FLASH_COOKIE,
+    Caller,
+    SignInRequired,
+    redirect,
+    second_factor_url,
+    sign_in_url,
+    take_flash,
+)
 from app.web.templates import templates
 
 PREFIX = "/espace"
@@ -33,6 +42,8 @@ NAVIGATION = [
     ("/espace/mes-demandes/nouvelle", "Nouvelle demande", Action.LIST_OWN_SUBMISSIONS),
     ("/espace/mon-cabinet", "Mon cabinet", Action.EDIT_OWN_PRACTICE),
     ("/espace/soins-non-programmes", "Mes créneaux", Action.EDIT_OWN_PRACTICE),
+    ("/espace/comptes", "Comptes", Action.MANAGE_ACCOUNTS),
+    ("/espace/cpts-du-deploiement", "CPTS", Action.MANAGE_TERRITORIES),
 ]
 
 
@@ -104,6 +115,13 @@ def _http_error_page(request: Request, status_code: int) -> HTMLResponse:
     return _error_page(request, status_code, message)
 
 
+def _next_path(request: Request) -> str | None:
+    """Where to come back after signing in or the second factor: the page asked, if it was one."""
+    if request.method != "GET":
+        return None
+    return f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+
+
 def install_page_errors(app: FastAPI) -> None:
     """Under /espace, errors are pages; elsewhere the API's JSON handlers answer as before."""
     api_error = app.exception_handlers[ApiError]
@@ -123,11 +141,12 @@ def install_page_errors(app: FastAPI) -> None:
         if not is_page(request):
             return await answer(api_error, request, exc)
         if isinstance(exc, Unauthorized):
-            next_path = request.url.path if request.method == "GET" else None
-            if request.method == "GET" and request.url.query:
-                next_path = f"{request.url.path}?{request.url.query}"
+            next_path = _next_path(request)
             expired = isinstance(exc, SignInRequired) and exc.expired
             return redirect(sign_in_url(next_path, expired))
+        if isinstance(exc, SecondFactorRequired) and "authorization" not in request.headers:
+            # A browser's session is sent to give it; a token (which cannot) gets the 403 page.
+            return redirect(second_factor_url(_next_path(request)))
         response = _error_page(request, exc.status_code, exc.message, exc.fields)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value

@@ -28,7 +28,7 @@ from app.core.links import public_base_url
 from app.core.ratelimit import LOGIN
 from app.core.settings import secret_key
 from app.web.pages import home_of, render
-from app.web.workspace_auth import safe_next, set_session_cookie
+from app.web.session import safe_next, set_session_cookie
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +147,8 @@ def callback(
     except psc.PscRefused as exc:
         return _refused(request, exc, next_path)
     settings = request.app.state.settings
-    # The integrator passes strong=True here once open_session takes it (a PSC sign-in is strong).
-    secret, _ = accounts.open_session(session, settings, user)
+    # A Pro Santé Connect sign-in (CPS card or e-CPS app) counts as a second factor.
+    secret, _ = accounts.open_session(session, settings, user, strong=True)
     response = RedirectResponse(next_path or home_of(Role(user.role)), status_code=303)
     set_session_cookie(response, settings, secret)
     response.delete_cookie(COOKIE, path=COOKIE_PATH)

@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
@@ -23,15 +23,19 @@ from app.accounts.models import Role
 from app.accounts.policy import Action, may
 from app.accounts.principal import (
     SAFE_METHODS,
+    SESSION_COOKIE,
     Principal,
+    SecondFactorRequired,
     _bearer,
     _cookie,
+    lacks_second_factor,
     live_web_session,
     principal_of_session,
     principal_of_token,
 )
 from app.core.dependencies import DbSession
 from app.core.errors import Forbidden, Unauthorized
+from app.core.settings import Settings
 from app.territories import service as territories_service
 from app.territories.models import Territory
 
@@ -76,6 +80,28 @@ def resolve_caller(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Caller:
+    """The caller of every page but the second factor's: a session that still owes its second
+    factor (app/accounts/second_factor.py) is sent there first."""
+    return _resolve(request, db, bearer, cookie, second_factor_owed_allowed=False)
+
+
+def resolve_pending_caller(
+    request: Request,
+    db: DbSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Caller:
+    """The caller of the second factor's pages and of signing out, second factor given or not."""
+    return _resolve(request, db, bearer, cookie, second_factor_owed_allowed=True)
+
+
+def _resolve(
+    request: Request,
+    db: Session,
+    bearer: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
+    second_factor_owed_allowed: bool,
+) -> Caller:
     chosen: int | None = None
     if bearer is not None:
         principal = principal_of_token(db, bearer.credentials, request)
@@ -84,6 +110,8 @@ def resolve_caller(
         web_session = live_web_session(db, cookie)
         if web_session is None:
             raise SignInRequired(expired=True)
+        if not second_factor_owed_allowed and lacks_second_factor(request, web_session.user, web_session.strong):
+            raise SecondFactorRequired()
         principal = principal_of_session(web_session, request)
         csrf, session_id, name = web_session.csrf_token, web_session.id, web_session.user.display_name
         chosen = web_session.territory_id
@@ -96,6 +124,15 @@ def resolve_caller(
 
 async def page_caller(request: Request, caller: Annotated[Caller, Depends(resolve_caller)]) -> Caller:
     """The caller, with the CSRF field of its form checked when it changes something."""
+    return await _csrf_checked(request, caller)
+
+
+async def pending_page_caller(request: Request, caller: Annotated[Caller, Depends(resolve_pending_caller)]) -> Caller:
+    """As page_caller, for the pages a session that owes its second factor may open."""
+    return await _csrf_checked(request, caller)
+
+
+async def _csrf_checked(request: Request, caller: Caller) -> Caller:
     if request.method not in SAFE_METHODS and caller.csrf_token is not None:
         form = await request.form()
         sent = str(form.get(CSRF_FIELD) or "")
@@ -116,6 +153,7 @@ def page_for(*actions: Action):
 
 
 AnyCaller = Annotated[Caller, Depends(page_caller)]
+PendingCaller = Annotated[Caller, Depends(pending_page_caller)]
 
 
 def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territory:
@@ -125,6 +163,21 @@ def switch_territory(db: Session, caller: Caller, territory_id: int) -> Territor
     if caller.web_session_id is not None:
         accounts_service.set_session_territory(db, caller.web_session_id, territory.id)
     return territory
+
+
+def safe_next(path: str | None) -> str | None:
+    """Where to go back after signing in: only our own pages, never an address elsewhere
+    ("//evil.example" included)."""
+    if path and path.startswith("/espace") and not path.startswith("//"):
+        return path
+    return None
+
+
+def set_session_cookie(response: Response, settings: Settings, secret: str) -> None:
+    """The browser's session cookie (HttpOnly, SameSite=Lax; Secure over HTTPS: app/core/headers.py)."""
+    response.set_cookie(
+        SESSION_COOKIE, secret, max_age=int(settings.session_hours * 3600), httponly=True, samesite="lax", path="/"
+    )
 
 
 # Flash messages: the result of an action, shown once on the page the browser is sent to.
@@ -147,6 +200,15 @@ def take_flash(request: Request) -> dict | None:
     except (ValueError, TypeError):
         pass
     return None
+
+
+SECOND_FACTOR = "/espace/second-facteur"
+
+
+def second_factor_url(next_path: str | None = None) -> str:
+    if next_path and next_path.startswith("/espace") and not next_path.startswith(SECOND_FACTOR):
+        return SECOND_FACTOR + "?suite=" + quote(next_path, safe="/")
+    return SECOND_FACTOR
 
 
 def sign_in_url(next_path: str | None = None, expired: bool = False) -> str:

@@ -13,18 +13,10 @@ from app.core.dependencies import DbSession
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.inputs import DbId
 from app.core.ratelimit import LOGIN
-from app.core.settings import Settings
 from app.web.pages import home_of, render
-from app.web.session import AnyCaller, redirect, switch_territory
+from app.web.session import AnyCaller, PendingCaller, redirect, safe_next, set_session_cookie, switch_territory
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
-
-
-def safe_next(path: str | None) -> str | None:
-    # Only our own pages: never an address elsewhere ("//evil.example" included).
-    if path and path.startswith("/espace") and not path.startswith("//"):
-        return path
-    return None
 
 
 @router.get("/connexion", response_class=HTMLResponse)
@@ -71,20 +63,8 @@ def sign_in(
     return response
 
 
-def set_session_cookie(response: Response, settings: Settings, secret: str) -> None:
-    """The signed-in browser's cookie (password or Pro Santé Connect)."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        secret,
-        max_age=int(settings.session_hours * 3600),
-        httponly=True,
-        samesite="lax",
-        path="/",  # Secure over HTTPS: app/core/headers.py
-    )
-
-
 @router.post("/deconnexion")
-def sign_out(caller: AnyCaller, session: DbSession) -> Response:
+def sign_out(caller: PendingCaller, session: DbSession) -> Response:
     accounts.close_session(session, caller.principal)
     response = redirect("/espace/connexion", "Vous êtes déconnecté.")
     response.delete_cookie(SESSION_COOKIE, path="/")
