@@ -69,6 +69,20 @@ def _doctor_body(cpts: str, _world: dict) -> dict:
     }
 
 
+def _page_doctor_body(_cpts: str, _world: dict) -> dict:
+    """The workspace's form registers in the caller's current CPTS, whatever the target."""
+    n = next(_emails)
+    return {
+        "rpps": demo_rpps(750 + n),
+        "family_name": f"Formulaire{n}",
+        "given_name": "Léa",
+        "email": f"formulaire{n}@example.fr",
+        "address": "1 rue Neuve",
+        "postcode": "62000",
+        "city": "Arras",
+    }
+
+
 def _user_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
     return {
@@ -322,6 +336,12 @@ TABLE += [
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
     Row("POST", "/espace/medecins/rappels", PAGE_MANAGERS),
     Row("GET", "/espace/medecins/import", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/modele.csv", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/imprimer", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/nouveau", PAGE_MANAGERS),
+    # The form registers in the caller's current CPTS: the admin's is the Provence here, where
+    # an Arras practice is refused on the form (422); the coordinator's is the Grand Arras.
+    Row("POST", "/espace/medecins/nouveau", PAGE_MANAGERS | {"admin": same("422")}, body=_page_doctor_body),
     # The page imports into the CPTS the caller works in, whatever the file says.
     Row("POST", "/espace/medecins/import", PAGE_MANAGERS, upload=True),
     Row("GET", "/espace/medecins/{doctor}", PAGE_OBJECT),
