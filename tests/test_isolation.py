@@ -366,6 +366,10 @@ TABLE += [
     Row("POST", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS, body=NEW_PATIENT),
     Row("GET", "/espace/sources", PAGE_MANAGERS),
     Row("POST", "/espace/sources", PAGE_MANAGERS, body={"name": "Mairie", "kind": "town_hall"}),
+    Row("GET", "/espace/sources/{source}", PAGE_OBJECT),
+    Row("POST", "/espace/sources/{source}", PAGE_OBJECT, body={"name": "Mairie", "kind": "town_hall"}),
+    # Once retired, retiring again is refused with the reason on the page (a redirect: OK).
+    Row("POST", "/espace/sources/{source}/retirer", PAGE_OBJECT),
     Row("GET", "/espace/indicateurs", PAGE_MANAGERS),
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),

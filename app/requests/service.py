@@ -27,6 +27,7 @@ from app.requests.priority import day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
 from app.requests.schemas import NoteIn, RequestCreate, RequestOut, RequestSummary, TransitionIn
+from app.requests.sources import credited
 from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
@@ -65,6 +66,12 @@ def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, i
     return submitter_kind(principal), principal.user_id
 
 
+def retired_flyer(session: Session, source_tag: str | None) -> Source | None:
+    """The source a QR code names, when its campaign has ended (public: the tag is on the flyer)."""
+    source = repository.source_by_tag(session, source_tag) if source_tag else None
+    return source if source is not None and source.retired_at is not None else None
+
+
 def intake_territory(
     session: Session, cpts: str | None, source_tag: str | None, professional_id: int | None = None
 ) -> tuple[Territory | None, Source | None]:
@@ -76,8 +83,8 @@ def intake_territory(
         source = repository.source_by_tag(session, source_tag)
     elif professional_id is not None:
         source = repository.organisation_of(session, professional_id)
-    if source is not None:
-        return source.territory, source
+    if source is not None:  # a retired source still names its CPTS, and is credited nothing
+        return source.territory, credited(source)
     if cpts:
         return territories_repository.get_by_slug(session, cpts, with_communes=False), None
     return None, None

@@ -102,6 +102,8 @@ ACTION_LABELS = {
     "regulator.create": "compte de régulateur créé par le SAS",
     "regulator.update": "compte de régulateur mis à jour par le SAS",
     "source.create": "création de la source",
+    "source.update": "modification de la source",
+    "source.retire": "retrait de la source (fin de campagne)",
     "request.withdraw": "demande retirée par le patient",
     "privacy.search": "recherche d'une personne",
     "privacy.export": "copie remise à la personne",
