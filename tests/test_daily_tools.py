@@ -3,11 +3,12 @@ CSV template, printable pages (a request, the doctors' list)."""
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.demo_people import demo_rpps
 from app.doctors.models import Doctor
+from app.requests.models import PatientRequest
 from tests.helpers.workspace import COORDINATOR, OTHER_COORDINATOR, csrf_of, flash_of, sign_in
 
 NEW_DOCTOR = {
@@ -128,3 +129,43 @@ def test_the_printable_doctor_list_follows_the_filters(client, demo, db):
     assert f"{len(active)} médecins" in printed.text
     assert "Provence" not in printed.text.split("<table", 1)[1]
     assert "style=" not in printed.text
+
+
+def test_the_printable_request_shows_the_answers_and_the_lists_sent_and_is_an_audited_read(
+    client, demo, db, coordinator
+):
+    request = db.scalars(
+        select(PatientRequest)
+        .where(PatientRequest.territory.has(slug="grand-arras"), PatientRequest.status == "received")
+        .order_by(PatientRequest.id)
+    ).first()
+    suggestions = client.get(f"/api/v1/requests/{request.id}/suggestions", headers=coordinator).json()
+    chosen = [s["doctor_id"] for s in suggestions["doctors"][:2]]
+    sent = client.post(f"/api/v1/requests/{request.id}/send-list", json={"doctor_ids": chosen}, headers=coordinator)
+    assert sent.status_code == 200, sent.text
+    sign_in(client, COORDINATOR)
+    page = client.get(f"/espace/demandes/{request.id}")
+    assert f'href="/espace/demandes/{request.id}/imprimer"' in page.text
+    db.rollback()
+    before = db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "read", AuditEvent.object_id == request.id)
+    )
+    printed = client.get(f"/espace/demandes/{request.id}/imprimer")
+    assert printed.status_code == 200
+    assert '<link rel="stylesheet" href="/static/workspace/print.css">' in printed.text and "style=" not in printed.text
+    assert request.family_name.upper() in printed.text and request.birth_date.strftime("%d/%m/%Y") in printed.text
+    lists = printed.text.split('id="h-lists"')[1].split('id="h-history"')[0]
+    for doctor in suggestions["doctors"][:2]:
+        assert doctor["name"] in lists  # the list as it was sent
+    db.rollback()
+    after = db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "read", AuditEvent.object_id == request.id)
+    )
+    assert after == before + 1
+    # Another CPTS's coordinator cannot print it.
+    sign_in(client, OTHER_COORDINATOR)
+    assert client.get(f"/espace/demandes/{request.id}/imprimer").status_code == 404

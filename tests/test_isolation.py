@@ -317,6 +317,7 @@ TABLE += [
     Row("POST", "/espace/cpts", SWITCH, body=lambda slug, world: {"territory_id": world["territories"][slug]}),
     Row("GET", "/espace/demandes", PAGE_MANAGERS),
     Row("GET", "/espace/demandes/{request}", PAGE_OBJECT),
+    Row("GET", "/espace/demandes/{request}/imprimer", PAGE_OBJECT),
     Row(
         "POST",
         "/espace/demandes/{request}/liste",
