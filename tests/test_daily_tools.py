@@ -2,10 +2,12 @@
 CSV template, printable pages (a request, the doctors' list)."""
 
 import re
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEvent
+from app.core.database import utcnow
 from app.demo_people import demo_rpps
 from app.doctors.models import Doctor
 from app.requests.models import PatientRequest
@@ -169,3 +171,32 @@ def test_the_printable_request_shows_the_answers_and_the_lists_sent_and_is_an_au
     # Another CPTS's coordinator cannot print it.
     sign_in(client, OTHER_COORDINATOR)
     assert client.get(f"/espace/demandes/{request.id}/imprimer").status_code == 404
+
+
+def test_requests_waiting_too_long_are_highlighted_in_words_and_counted(client, demo, db, monkeypatch):
+    mine = (PatientRequest.territory.has(slug="grand-arras"), PatientRequest.status.in_(["received", "proposed"]))
+    now = utcnow()
+    db.execute(update(PatientRequest).where(*mine).values(created_at=now - timedelta(days=3)))
+    ids = db.scalars(select(PatientRequest.id).where(*mine, PatientRequest.duplicate_of_id.is_(None))).all()
+    late, limit = ids[0], ids[1]
+    db.execute(update(PatientRequest).where(PatientRequest.id == late).values(created_at=now - timedelta(days=20)))
+    db.execute(update(PatientRequest).where(PatientRequest.id == limit).values(created_at=now - timedelta(days=14)))
+    db.commit()
+    sign_in(client, COORDINATOR)
+    queue = client.get("/espace/demandes")
+    rows = {
+        int(i): row
+        for i, row in re.findall(r'<tr[^>]*>\s*<td><a href="/espace/demandes/(\d+)">(.*?)</tr>', queue.text, re.S)
+    }
+    highlighted = {i for i, row in rows.items() if "en attente depuis" in row}
+    assert highlighted == {late}  # 14 days is not longer than 14
+    assert re.search(r'<span class="badge waiting-long">en attente depuis 2\d jours</span>', rows[late])
+    assert re.search(r'id="waiting-too-long"><strong>1</strong> demande en attente depuis plus de 14 jours', queue.text)
+    only = client.get("/espace/demandes?attente=longue")
+    assert set(re.findall(r'<td><a href="/espace/demandes/(\d+)"', only.text)) == {str(late)}
+    indicators = client.get("/espace/indicateurs")
+    assert re.search(r"<strong>1</strong> demande ouverte en attente depuis plus de 14 jours", indicators.text)
+
+    monkeypatch.setattr(client.app.state.settings, "waiting_alert_days", 2)  # ORIENTATION_WAITING_ALERT_DAYS
+    queue = client.get("/espace/demandes")
+    assert f"<strong>{len(rows)}</strong> demandes en attente depuis plus de 2 jours" in queue.text

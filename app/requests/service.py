@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, text, update
@@ -26,6 +26,7 @@ from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, Req
 from app.requests.priority import day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
+from app.requests.repository import OPEN_VALUES
 from app.requests.schemas import NoteIn, RequestCreate, RequestOut, RequestSummary, TransitionIn
 from app.requests.sources import credited
 from app.territories import repository as territories_repository
@@ -371,6 +372,33 @@ class QueuePage:
     items: list[RequestSummary]
     total: int
     read: list[tuple[object, int | None]]  # (request, CPTS) of the rows shown: the audit trail's reads
+
+
+@dataclass(frozen=True)
+class WaitingAlert:
+    """An open request waiting more than `days` days (WAITING_ALERT_DAYS) is highlighted: the
+    days are the queue's (`days_waiting`, calendar days since it was received)."""
+
+    days: int
+    today: date
+
+    @property
+    def received_before(self) -> datetime:
+        """Received before this instant: waiting more than `days` days on `today`."""
+        return datetime.combine(self.today - timedelta(days=self.days), time(), UTC)
+
+    def applies(self, summary: RequestSummary) -> bool:
+        return summary.status in OPEN_VALUES and summary.days_waiting > self.days
+
+
+def waiting_alert(days: int, today: date | None = None) -> WaitingAlert:
+    return WaitingAlert(days, today or day_in_paris())
+
+
+def count_waiting_too_long(session: Session, principal: Principal, cpts: str | None, alert: WaitingAlert) -> int:
+    """Open requests of the queue (possible duplicates folded) waiting more than the alert's days."""
+    filters = repository.QueueFilters(cpts=cpts, received_before=alert.received_before)
+    return repository.queue_page(session, principal, filters, 1, 1, alert.today)[1]
 
 
 def queue(

@@ -17,6 +17,7 @@ from app.core.errors import FieldError, Unprocessable, field_errors_from_validat
 from app.core.inputs import BoundedDate, DbId
 from app.core.links import public_base_url
 from app.requests import reporting, sources
+from app.requests import service as requests_service
 from app.requests.sources import SourceCreate, SourceUpdate
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
@@ -190,9 +191,12 @@ def indicators(
             ],
         },
     }
+    alert = requests_service.waiting_alert(request.app.state.settings.waiting_alert_days)
     context = {
         "since": since,
         "until": until,
+        "alert": alert,
+        "waiting_too_long": requests_service.count_waiting_too_long(session, caller.principal, caller.cpts, alert),
         "figures": figures,
         "table": _table(figures),
         "charts": json.dumps(charts).replace("<", "\\u003c"),

@@ -51,11 +51,19 @@ def queue(
     source: Annotated[str, Query(max_length=64)] = "",
     commune: Annotated[str, Query(max_length=5)] = "",
     q: Annotated[str, Query(max_length=100)] = "",
+    attente: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     statut = statut if statut in STATUS_FILTERS else "ouvertes"
+    attente = "longue" if attente == "longue" else ""
+    alert = service.waiting_alert(request.app.state.settings.waiting_alert_days)
     filters = repository.QueueFilters(
-        cpts=caller.cpts, statuses=STATUS_FILTERS[statut], source=source or None, commune=commune or None, q=q or None
+        cpts=caller.cpts,
+        statuses=STATUS_FILTERS[statut],
+        source=source or None,
+        commune=commune or None,
+        q=q or None,
+        received_before=alert.received_before if attente else None,
     )
     shown = service.queue(session, caller.principal, filters, page, PER_PAGE)
     total = shown.total
@@ -66,7 +74,9 @@ def queue(
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
-        "f": {"statut": statut, "source": source, "commune": commune, "q": q},
+        "f": {"statut": statut, "source": source, "commune": commune, "q": q, "attente": attente},
+        "alert": alert,
+        "waiting_too_long": service.count_waiting_too_long(session, caller.principal, caller.cpts, alert),
         "sources": [s for s, _ in visible_sources(session, caller.principal, caller.cpts)],
         "communes": commune_choices(
             session, request.app.state.geocoding.communes, caller.territory.id if caller.territory else None
