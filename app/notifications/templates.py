@@ -21,6 +21,7 @@ SUBJECTS = {
     "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
     "snp_booking": "Votre rendez-vous de soins non programmés",
     "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",
+    "weekly_digest": "Orientation : le point de la semaine de la coordination",
 }
 
 

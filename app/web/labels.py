@@ -41,7 +41,11 @@ NO_DOCTOR_REASONS = {
     "other": "autre raison",
 }
 CHANNELS = {"sms": "un SMS", "email": "un e-mail", "phone": "un appel"}
-MESSAGE_KINDS = {"doctor_list": "Liste de médecins", "outcome": "Issue de la demande"}
+MESSAGE_KINDS = {
+    "doctor_list": "Liste de médecins",
+    "outcome": "Issue de la demande",
+    "weekly_digest": "Point de la semaine",
+}
 MESSAGE_STATES = {"pending": "en attente", "sending": "en cours d'envoi", "sent": "envoyé", "failed": "échec"}
 PRECISIONS = {
     "housenumber": "l'adresse exacte",
