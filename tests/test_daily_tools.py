@@ -57,7 +57,7 @@ def test_a_doctor_added_from_the_form_is_checked_like_the_api_and_audited(client
     assert (doctor.civility, doctor.capacity_remaining, doctor.territory.slug) == ("MME", 12, "grand-arras")
     assert doctor.locations[0].insee_code == "62041" and doctor.locations[0].latitude is not None
     assert doctor.phone == "+33321112233"
-    trail = db.scalars(select(AuditEvent).where(AuditEvent.object_type == "doctor", AuditEvent.object_id == doctor.id))
+    trail = db.scalars(select(AuditEvent).where(AuditEvent.object_type == "doctor", AuditEvent.object_id == str(doctor.id)))
     assert [e.action for e in trail] == ["doctor.create"]
 
     again = _post_new(client)
@@ -152,7 +152,7 @@ def test_the_printable_request_shows_the_answers_and_the_lists_sent_and_is_an_au
     before = db.scalar(
         select(func.count())
         .select_from(AuditEvent)
-        .where(AuditEvent.action == "read", AuditEvent.object_id == request.id)
+        .where(AuditEvent.action == "read", AuditEvent.object_id == str(request.id))
     )
     printed = client.get(f"/espace/demandes/{request.id}/imprimer")
     assert printed.status_code == 200
@@ -165,7 +165,7 @@ def test_the_printable_request_shows_the_answers_and_the_lists_sent_and_is_an_au
     after = db.scalar(
         select(func.count())
         .select_from(AuditEvent)
-        .where(AuditEvent.action == "read", AuditEvent.object_id == request.id)
+        .where(AuditEvent.action == "read", AuditEvent.object_id == str(request.id))
     )
     assert after == before + 1
     # Another CPTS's coordinator cannot print it.
