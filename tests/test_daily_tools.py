@@ -57,7 +57,8 @@ def test_a_doctor_added_from_the_form_is_checked_like_the_api_and_audited(client
     assert (doctor.civility, doctor.capacity_remaining, doctor.territory.slug) == ("MME", 12, "grand-arras")
     assert doctor.locations[0].insee_code == "62041" and doctor.locations[0].latitude is not None
     assert doctor.phone == "+33321112233"
-    trail = db.scalars(select(AuditEvent).where(AuditEvent.object_type == "doctor", AuditEvent.object_id == str(doctor.id)))
+    mine = (AuditEvent.object_type == "doctor", AuditEvent.object_id == str(doctor.id))
+    trail = db.scalars(select(AuditEvent).where(*mine))
     assert [e.action for e in trail] == ["doctor.create"]
 
     again = _post_new(client)
@@ -82,6 +83,8 @@ def test_the_edit_form_changes_the_identity_and_keeps_what_was_typed_when_refuse
     refused = client.post(f"/espace/medecins/{doctor.id}", data=form)
     assert refused.status_code == 422
     assert 'id="family_name-error">Nom : ' in refused.text and 'value="paul@example.fr"' in refused.text
+    no_email = client.post(f"/espace/medecins/{doctor.id}", data=form | {"family_name": "Nouveau-Nom", "email": ""})
+    assert no_email.status_code == 422 and 'id="email-error">E-mail : à remplir.' in no_email.text
     done = client.post(f"/espace/medecins/{doctor.id}", data=form | {"family_name": "Nouveau-Nom"})
     assert "Fiche enregistrée" in flash_of(done.text)
     db.rollback()

@@ -353,8 +353,10 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
         name: str(form.get(name) or "").strip() for name in IDENTITY_FIELDS if form.get(name) is not None
     }
     identity = {k: (v or None) if k in ("phone", "email") else v for k, v in identity.items()}
+    if "email" in identity and identity["email"] is None:  # the API keeps an e-mail it is not sent
+        errors = [*errors, FieldError(field="email", message="E-mail : à remplir.")]
     data = None
-    if availability is not None:
+    if availability is not None and not errors:
         try:
             data = DoctorUpdate.model_validate({"availability": availability, **identity})
         except ValidationError as exc:
