@@ -6,7 +6,7 @@ from app.core.database import Base
 from app.core.ratelimit import RateLimitCounter
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
-from app.notifications.models import OutboxMessage
+from app.notifications.models import OutboxMessage, WeeklyDigest
 from app.requests.models import PatientRequest, RequestEvent, Source
 from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern
 from app.territories.models import Territory, TerritoryCommune
@@ -29,6 +29,7 @@ __all__ = [
     "TerritoryCommune",
     "User",
     "WebSession",
+    "WeeklyDigest",
     "Booking",
     "Centre",
     "RegulatorIdentifier",

@@ -52,6 +52,10 @@ def running_server(
         "ORIENTATION_PUBLIC_URL": f"http://127.0.0.1:{port}",
         # No test reaches the internet: no map tiles (the markers and the list still show).
         "ORIENTATION_MAP_TILE_URL": "",
+        # A worker started with the server would e-mail the coordinators last week's digest at
+        # once: the tests that count the e-mails of a flow want that flow's only
+        # (tests/test_weekly_digest.py tests the digest).
+        "ORIENTATION_WEEKLY_DIGEST": "false",
         **(env or {}),
     }
     server = subprocess.Popen(

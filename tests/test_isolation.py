@@ -80,6 +80,20 @@ def _doctor_body(cpts: str, _world: dict) -> dict:
     }
 
 
+def _page_doctor_body(_cpts: str, _world: dict) -> dict:
+    """The workspace's form registers in the caller's current CPTS, whatever the target."""
+    n = next(_emails)
+    return {
+        "rpps": demo_rpps(750 + n),
+        "family_name": f"Formulaire{n}",
+        "given_name": "Léa",
+        "email": f"formulaire{n}@example.fr",
+        "address": "1 rue Neuve",
+        "postcode": "62000",
+        "city": "Arras",
+    }
+
+
 def _user_body(cpts: str, _world: dict) -> dict:
     n = next(_emails)
     return {
@@ -326,6 +340,7 @@ TABLE += [
     Row("POST", "/espace/cpts", SWITCH, body=lambda slug, world: {"territory_id": world["territories"][slug]}),
     Row("GET", "/espace/demandes", PAGE_MANAGERS),
     Row("GET", "/espace/demandes/{request}", PAGE_OBJECT),
+    Row("GET", "/espace/demandes/{request}/imprimer", PAGE_OBJECT),
     Row(
         "POST",
         "/espace/demandes/{request}/liste",
@@ -345,6 +360,12 @@ TABLE += [
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
     Row("POST", "/espace/medecins/rappels", PAGE_MANAGERS),
     Row("GET", "/espace/medecins/import", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/modele.csv", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/imprimer", PAGE_MANAGERS),
+    Row("GET", "/espace/medecins/nouveau", PAGE_MANAGERS),
+    # The form registers in the caller's current CPTS: the admin's is the Provence here, where
+    # an Arras practice is refused on the form (422); the coordinator's is the Grand Arras.
+    Row("POST", "/espace/medecins/nouveau", PAGE_MANAGERS | {"admin": same("422")}, body=_page_doctor_body),
     # The page imports into the CPTS the caller works in, whatever the file says.
     Row("POST", "/espace/medecins/import", PAGE_MANAGERS, upload=True),
     Row("GET", "/espace/medecins/{doctor}", PAGE_OBJECT),
@@ -370,6 +391,10 @@ TABLE += [
     Row("POST", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS, body=NEW_PATIENT),
     Row("GET", "/espace/sources", PAGE_MANAGERS),
     Row("POST", "/espace/sources", PAGE_MANAGERS, body={"name": "Mairie", "kind": "town_hall"}),
+    Row("GET", "/espace/sources/{source}", PAGE_OBJECT),
+    Row("POST", "/espace/sources/{source}", PAGE_OBJECT, body={"name": "Mairie", "kind": "town_hall"}),
+    # Once retired, retiring again is refused with the reason on the page (a redirect: OK).
+    Row("POST", "/espace/sources/{source}/retirer", PAGE_OBJECT),
     Row("GET", "/espace/indicateurs", PAGE_MANAGERS),
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),

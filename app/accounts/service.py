@@ -225,6 +225,21 @@ def list_users(session: Session, principal: Principal) -> Sequence[User]:
     return session.scalars(select(User).where(visible(User, principal)).order_by(User.email)).all()
 
 
+def coordinators_of(session: Session, territory_id: int) -> list[str]:
+    """The e-mail addresses of a CPTS's active coordinators (the weekly digest's recipients)."""
+    return list(
+        session.scalars(
+            select(User.email)
+            .where(
+                User.role == Role.COORDINATOR.value,
+                User.active.is_(True),
+                User.memberships.any(Membership.territory_id == territory_id),
+            )
+            .order_by(User.email)
+        )
+    )
+
+
 def set_user_active(session: Session, principal: Principal, user_id: int, active: bool) -> User:
     """An admin switches the whole account. A coordinator decides for its own CPTS only: an
     account that belongs to another CPTS too leaves the coordinator's CPTS (its memberships

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     # Rows changed per transaction by a retention run.
     retention_batch_size: int = Field(default=500, ge=1, le=10000)
 
+    # --- The coordination's daily tools ---
+    # A request open for longer than this many days is highlighted in the queue ("en attente
+    # depuis N jours") and counted on the queue and the indicators.
+    waiting_alert_days: int = Field(default=14, ge=1, le=365)
+    # The weekly digest e-mailed by the worker to each CPTS's coordinators (counts only).
+    weekly_digest: bool = True
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:

@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from stdnum import luhn
 
 from app.accounts.principal import Principal
 from app.audit.service import record
+from app.core import spreadsheet
 from app.core.database import utcnow
 from app.core.errors import ApiError, FieldError, Unprocessable, french_message
 from app.doctors.models import Doctor, PracticeLocation
@@ -24,7 +26,8 @@ from app.doctors.schemas import DoctorCreate, ImportProblem, ImportReport
 from app.doctors.service import locate_practice, territory_for
 from app.doctors.specialties import SPECIALTIES
 from app.geocoding.service import GeocodingService
-from app.territories.communes import normalize_name
+from app.territories import repository as territories_repository
+from app.territories.communes import CommuneIndex, normalize_name
 from app.territories.models import Territory
 from app.territories.residency import TerritoryMap
 
@@ -388,3 +391,38 @@ def _apply(doctor: Doctor, item: ParsedDoctor, locations: list[PracticeLocation]
 
 def _as_datetime(day: date | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC) if day else None
+
+
+def template_csv(session: Session, principal: Principal, cpts: str, communes: CommuneIndex) -> bytes:
+    """The file to fill in: every column this importer reads, under the header it expects, and
+    one example row it accepts for this CPTS (a practice in its most populous commune). UTF-8
+    with a BOM and `;`: what Excel opens with its accents right, and what `decode` reads."""
+    territory = territory_for(session, principal, cpts)
+    codes = territories_repository.commune_codes(session, territory.id)
+    served = [c for c in (communes.get(code) for code in codes) if c]
+    where = max(served, key=lambda c: c.population, default=None)
+    body = f"19{territory.id:08d}"  # fictional (real RPPS numbers start with 10), valid key
+    example = {
+        "rpps": body + luhn.calc_check_digit(body),
+        "civility": "Dr",
+        "family_name": "Exemple",
+        "given_name": "Camille",
+        "specialty": SPECIALTIES["SM54"],
+        "email": "camille.exemple@example.fr",
+        "phone": "",
+        "address": "1 place de la Mairie",
+        "postcode": where.postcodes[0] if where and where.postcodes else "",
+        "city": where.name if where else "",
+        "location_phone": "",
+        "wheelchair_accessible": "oui",
+        "accepting_new_patients": "oui",
+        "capacity_remaining": "5",
+        "available_until": "",
+        "priority_only": "non",
+        "home_visits": "non",
+        "home_visit_radius_km": "",
+        "languages": "fr, en",
+        "max_distance_km": "",
+        "confirmed_at": "",
+    }
+    return spreadsheet.to_csv(list(COLUMN_LABELS.values()), [[example[c] for c in COLUMN_LABELS]])

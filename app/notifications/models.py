@@ -1,7 +1,7 @@
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -43,4 +43,19 @@ class OutboxMessage(Base):
     # Sent only once this earlier message is done (sent or given up): an appointment's
     # update must not reach the SAS before its creation.
     after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WeeklyDigest(Base):
+    """The weekly digest of one CPTS for one week (app/notifications/digest.py): written in the
+    transaction that puts its e-mails in the outbox, unique per CPTS and week, so that two
+    workers or a restart never send a week twice."""
+
+    __tablename__ = "weekly_digests"
+    __table_args__ = (UniqueConstraint("territory_id", "week_start", name="uq_weekly_digests_territory_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"))
+    week_start: Mapped[date] = mapped_column(Date)  # the Monday (Paris) of the week counted
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -19,6 +19,7 @@ from app.notifications.senders import DeliveryError, Outgoing, Sender, build_sen
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if_due)
+DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (digest_if_due)
 
 
 def enqueue(
@@ -100,6 +101,7 @@ class OutboxWorker:
         self.senders = senders or build_senders(settings)
         self.clock = clock
         self._retention_due_at: datetime | None = None
+        self._digest_check_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -211,6 +213,19 @@ class OutboxWorker:
             retention.run(session, self.settings, now)
         return True
 
+    def digest_if_due(self) -> int:
+        """Sends the last week's digest to the CPTS that have not had it (app/notifications/
+        digest.py records each, so a restart or another worker sends nothing twice); looked at
+        at the worker's start, then hourly. How many CPTS got theirs."""
+        from app.notifications import digest
+
+        now = self.clock()
+        if not self.settings.weekly_digest or (self._digest_check_at is not None and now < self._digest_check_at):
+            return 0
+        self._digest_check_at = now + DIGEST_CHECK_EVERY
+        with self.sessions() as session:
+            return digest.run(session, self.settings, now)
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
@@ -221,4 +236,8 @@ class OutboxWorker:
                 self.retain_if_due()
             except Exception as exc:
                 logger.error("retention_error", extra=error_fields(exc))
+            try:
+                self.digest_if_due()
+            except Exception as exc:
+                logger.error("weekly_digest_error", extra=error_fields(exc))
             stop.wait(interval)

@@ -33,9 +33,18 @@ class Source(Base):
     tag: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
+    # Where the flyer is, who to ask there…: for the coordination, never shown to patients.
+    details: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The campaign ended: its QR code still opens a page that says so (app/web/request_form.py)
+    # and leads to the questionnaire, but credits nothing more to it (app/requests/sources.py).
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     territory: Mapped[Territory] = relationship(lazy="joined")
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
 
 class PatientRequest(Base):

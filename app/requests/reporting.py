@@ -251,3 +251,52 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
     }
+
+
+class WeekCounts(TypedDict):
+    received: int  # new requests of the CPTS (out of territory aside)
+    matched: int  # oriented to a doctor during the week
+    closed: int  # closed during the week
+    unscheduled_bookings: int  # unscheduled-care bookings made during the week
+
+
+def week_counts(
+    session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime
+) -> WeekCounts:
+    """What happened in a CPTS between `start` and `end`: counts only (the weekly digest)."""
+    from app.snp.models import Booking
+
+    mine = visible(PatientRequest, principal) & (PatientRequest.territory_id == territory_id)
+    received = session.scalar(
+        select(func.count()).where(
+            mine,
+            PatientRequest.status != RequestStatus.OUT_OF_TERRITORY.value,
+            PatientRequest.created_at >= start,
+            PatientRequest.created_at < end,
+        )
+    )
+
+    def moved_to(status: RequestStatus) -> int:
+        return (
+            session.scalar(
+                select(func.count(func.distinct(RequestEvent.request_id)))
+                .join(PatientRequest, PatientRequest.id == RequestEvent.request_id)
+                .where(mine, RequestEvent.to_status == status.value, RequestEvent.at >= start, RequestEvent.at < end)
+            )
+            or 0
+        )
+
+    bookings = session.scalar(
+        select(func.count()).where(
+            visible(Booking, principal),
+            Booking.territory_id == territory_id,
+            Booking.created_at >= start,
+            Booking.created_at < end,
+        )
+    )
+    return {
+        "received": received or 0,
+        "matched": moved_to(RequestStatus.MATCHED),
+        "closed": moved_to(RequestStatus.CLOSED),
+        "unscheduled_bookings": bookings or 0,
+    }

@@ -1,7 +1,7 @@
 """Queries on patient requests, always through the caller's scope."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -26,6 +26,8 @@ class QueueFilters:
     # The coordination's queue folds a possible duplicate into its original's row; a
     # professional's list of its own submissions shows them all.
     fold_possible_duplicates: bool = True
+    # Received before this instant: waiting too long (app.requests.service.waiting_alert).
+    received_before: datetime | None = None
 
 
 def queue_page(
@@ -53,6 +55,8 @@ def queue_page(
                 original.status.in_(OPEN_VALUES),
             )
         )
+    if filters.received_before is not None:
+        query = query.where(PatientRequest.created_at < filters.received_before)
     if filters.source:
         query = query.where(PatientRequest.source.has(Source.tag == filters.source))
     if filters.commune:

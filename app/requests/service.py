@@ -2,7 +2,7 @@
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, text, update
@@ -26,7 +26,9 @@ from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, Req
 from app.requests.priority import day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
+from app.requests.repository import OPEN_VALUES
 from app.requests.schemas import NoteIn, RequestCreate, RequestOut, RequestSummary, TransitionIn
+from app.requests.sources import credited
 from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
@@ -65,6 +67,12 @@ def _submitter(principal: Principal | None, data: RequestCreate) -> tuple[str, i
     return submitter_kind(principal), principal.user_id
 
 
+def retired_flyer(session: Session, source_tag: str | None) -> Source | None:
+    """The source a QR code names, when its campaign has ended (public: the tag is on the flyer)."""
+    source = repository.source_by_tag(session, source_tag) if source_tag else None
+    return source if source is not None and source.retired_at is not None else None
+
+
 def intake_territory(
     session: Session, cpts: str | None, source_tag: str | None, professional_id: int | None = None
 ) -> tuple[Territory | None, Source | None]:
@@ -76,8 +84,8 @@ def intake_territory(
         source = repository.source_by_tag(session, source_tag)
     elif professional_id is not None:
         source = repository.organisation_of(session, professional_id)
-    if source is not None:
-        return source.territory, source
+    if source is not None:  # a retired source still names its CPTS, and is credited nothing
+        return source.territory, credited(source)
     if cpts:
         return territories_repository.get_by_slug(session, cpts, with_communes=False), None
     return None, None
@@ -364,6 +372,33 @@ class QueuePage:
     items: list[RequestSummary]
     total: int
     read: list[tuple[object, int | None]]  # (request, CPTS) of the rows shown: the audit trail's reads
+
+
+@dataclass(frozen=True)
+class WaitingAlert:
+    """An open request waiting more than `days` days (WAITING_ALERT_DAYS) is highlighted: the
+    days are the queue's (`days_waiting`, calendar days since it was received)."""
+
+    days: int
+    today: date
+
+    @property
+    def received_before(self) -> datetime:
+        """Received before this instant: waiting more than `days` days on `today`."""
+        return datetime.combine(self.today - timedelta(days=self.days), time(), UTC)
+
+    def applies(self, summary: RequestSummary) -> bool:
+        return summary.status in OPEN_VALUES and summary.days_waiting > self.days
+
+
+def waiting_alert(days: int, today: date | None = None) -> WaitingAlert:
+    return WaitingAlert(days, today or day_in_paris())
+
+
+def count_waiting_too_long(session: Session, principal: Principal, cpts: str | None, alert: WaitingAlert) -> int:
+    """Open requests of the queue (possible duplicates folded) waiting more than the alert's days."""
+    filters = repository.QueueFilters(cpts=cpts, received_before=alert.received_before)
+    return repository.queue_page(session, principal, filters, 1, 1, alert.today)[1]
 
 
 def queue(

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.audit.service import record
-from app.core.errors import NotFound
+from app.core.database import utcnow
+from app.core.errors import Conflict, NotFound
 from app.doctors.service import territory_for
 from app.requests.models import PatientRequest, Source
 from app.territories.communes import normalize_name
@@ -27,6 +28,17 @@ class SourceCreate(BaseModel):
     cpts: str
     name: str = Field(min_length=2, max_length=200, examples=["Pharmacie de la Gare, Arras"])
     kind: str = Field(default="other", pattern="^(pharmacy|surgery|town_hall|cpam|other)$")
+
+
+class SourceUpdate(BaseModel):
+    """What the coordination may change of a source: its name, type and notes (never its tag:
+    the QR codes already printed carry it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=200)
+    kind: str = Field(default="other", pattern="^(pharmacy|surgery|town_hall|cpam|other)$")
+    details: str | None = Field(default=None, max_length=500)
 
 
 class SourceOut(BaseModel):
@@ -52,6 +64,31 @@ def create_source(session: Session, principal: Principal, data: SourceCreate) ->
     session.flush()
     record(session, principal, "source.create", "source", source.id, territory.id)
     return source
+
+
+def update_source(session: Session, principal: Principal, source_id: int, data: SourceUpdate) -> Source:
+    source = get_source(session, principal, source_id)
+    source.name, source.kind, source.details = data.name, data.kind, data.details or None
+    record(session, principal, "source.update", "source", source.id, source.territory_id)
+    return source
+
+
+def retire_source(session: Session, principal: Principal, source_id: int) -> Source:
+    """The campaign ended. Its QR code keeps working: it opens a page that says so and leads
+    to the CPTS's questionnaire (app/web/request_form.py), and from then on a request made
+    through it is not credited to it (`credited`): its figures are the campaign's. The
+    requests it brought stay counted under it, in the indicators and the exports."""
+    source = get_source(session, principal, source_id)
+    if source.retired_at is not None:
+        raise Conflict(f"La source « {source.name} » est déjà retirée.")
+    source.retired_at = utcnow()
+    record(session, principal, "source.retire", "source", source.id, source.territory_id)
+    return source
+
+
+def credited(source: Source | None) -> Source | None:
+    """The source a new request is credited to: none once it is retired."""
+    return source if source is not None and source.retired_at is None else None
 
 
 def visible_sources(session: Session, principal: Principal, cpts: str | None = None) -> Sequence[tuple[Source, int]]:

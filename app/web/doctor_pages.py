@@ -1,6 +1,7 @@
 """The volunteer doctors: the coordination's list, edit, deactivation, reminders and CSV
 import; and a signed-in doctor's own page. Rules are app.doctors'."""
 
+from collections.abc import Sequence
 from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
@@ -9,23 +10,25 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from app.accounts.policy import Action
-from app.core.database import all_or_nothing
-from app.core.dependencies import DbSession, Geocoding
+from app.core.database import all_or_nothing, utcnow
+from app.core.dependencies import Communes, DbSession, Geocoding
 from app.core.errors import ApiError, FieldError, NotFound, field_errors_from_validation
 from app.core.inputs import DbId
 from app.core.links import public_base_url
 from app.doctors import reminders, repository, service
-from app.doctors.importer import import_doctors
+from app.doctors.importer import import_doctors, template_csv
 from app.doctors.models import Doctor
-from app.doctors.schemas import Availability, DoctorUpdate
+from app.doctors.schemas import Availability, DoctorCreate, DoctorUpdate
+from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
 from app.web.pages import render
 from app.web.request_pages import act
-from app.web.session import Caller, page_for
+from app.web.session import Caller, page_for, redirect
 
 router = APIRouter(prefix="/espace", include_in_schema=False)
 DoctorManager = Annotated[Caller, page_for(Action.MANAGE_DOCTORS)]
 DoctorCaller = Annotated[Caller, page_for(Action.EDIT_OWN_PRACTICE)]
 PER_PAGE = 50
+PRINT_LIMIT = 2000  # a CPTS has tens or hundreds of volunteers
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
@@ -41,6 +44,13 @@ STATES: dict[str, _StateFilters] = {
     "complets": {"active": True, "accepting": False},
     "a-confirmer": {"active": True, "stale": True},
     "inactifs": {"active": False},
+}
+STATE_LABELS = {
+    "actifs": "Actifs",
+    "acceptent": "Acceptent de nouveaux patients",
+    "complets": "Complets ou fermés",
+    "a-confirmer": "À confirmer (plus de six mois)",
+    "inactifs": "Désactivés",
 }
 AVAILABILITY_FIELDS = (
     "accepting_new_patients",
@@ -76,6 +86,7 @@ def doctors(
         "pages": max(1, -(-total // PER_PAGE)),
         "f": {"etat": etat, "q": q},
         "stale_count": stale_count,
+        "state_labels": STATE_LABELS,
     }
     return render(request, caller, "espace/doctors.html", context)
 
@@ -95,6 +106,36 @@ def remind_all(request: Request, caller: DoctorManager, session: DbSession) -> R
         )
 
     return act(session, "/espace/medecins", do)
+
+
+@router.get("/medecins/modele.csv")
+def import_template(caller: DoctorManager, session: DbSession, communes: Communes) -> Response:
+    """The CSV to fill in, with the header the importer expects and one example row it accepts."""
+    if caller.cpts is None:
+        raise NotFound("Aucune CPTS.")
+    content = template_csv(session, caller.principal, caller.cpts, communes)
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="modele-import-medecins.csv"'},
+    )
+
+
+@router.get("/medecins/imprimer", response_class=HTMLResponse)
+def print_doctors(
+    request: Request,
+    caller: DoctorManager,
+    session: DbSession,
+    etat: Annotated[str, Query(max_length=20)] = "actifs",
+    q: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    """The list with the same filters, every row on one page, for paper (app/static/workspace/print.css)."""
+    etat = etat if etat in STATES else "actifs"
+    filters = repository.DoctorFilters(cpts=caller.cpts, q=q or None, **STATES[etat])
+    rows, total = service.list_doctors(session, caller.principal, filters, 1, PRINT_LIMIT)
+    context = {"rows": rows, "total": total, "f": {"etat": etat, "q": q}, "etat_label": STATE_LABELS[etat]}
+    context["now"] = utcnow()
+    return render(request, caller, "espace/doctors_print.html", context)
 
 
 @router.get("/medecins/import", response_class=HTMLResponse)
@@ -164,14 +205,124 @@ def _doctor_page(
     errors=(),
 ) -> HTMLResponse:
     a = values or service.availability_of(doctor).model_dump()
+    typed = values or {}
     context = {
         "d": doctor,
+        "identity": {name: typed[name] if name in typed else getattr(doctor, name) for name in IDENTITY_FIELDS},
         "a": a,
         "errors": list(errors),
         "field_errors": {e.field: e.message for e in errors},
         "stale": doctor.is_stale(),
+        "specialties": SPECIALTIES,
     }
     return render(request, caller, template, context, status_code)
+
+
+# The doctor's form, field by field as the coordinator reads it: every error names its field.
+DOCTOR_LABELS = {
+    "rpps": "RPPS",
+    "civility": "Civilité",
+    "family_name": "Nom",
+    "given_name": "Prénom",
+    "specialty": "Spécialité",
+    "email": "E-mail",
+    "phone": "Téléphone",
+    "locations.0.address": "Adresse du cabinet",
+    "locations.0.postcode": "Code postal du cabinet",
+    "locations.0.city": "Commune du cabinet",
+    "locations.0.phone": "Téléphone du cabinet",
+}
+IDENTITY_FIELDS = ("civility", "family_name", "given_name", "specialty", "email", "phone")
+PRACTICE_FIELDS = ("address", "postcode", "city", "location_phone")
+
+
+def _form_field(field: str) -> str:
+    """The form's input for a field of DoctorCreate (`locations.0.city` is `city`)."""
+    if field == "locations.0.phone":
+        return "location_phone"
+    for prefix in ("locations.0.", "availability."):
+        if field.startswith(prefix):
+            return field[len(prefix) :]
+    return field
+
+
+def _on_form(errors: list[FieldError]) -> list[FieldError]:
+    return [FieldError(field=_form_field(e.field), message=e.message) for e in errors]
+
+
+def _typed(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: str(form.get(name) or "").strip() for name in names}
+
+
+def _new_doctor_page(
+    request: Request, caller: Caller, values: dict, errors: Sequence[FieldError] = (), status_code: int = 200
+) -> HTMLResponse:
+    context = {
+        "v": values,
+        "a": values,
+        "errors": list(errors),
+        "field_errors": {e.field: e.message for e in errors},
+        "specialties": SPECIALTIES,
+    }
+    return render(request, caller, "espace/doctor_new.html", context, status_code)
+
+
+@router.get("/medecins/nouveau", response_class=HTMLResponse)
+def new_doctor(request: Request, caller: DoctorManager) -> HTMLResponse:
+    values = {"civility": "DR", "specialty": GENERAL_PRACTICE, **Availability().model_dump()}
+    return _new_doctor_page(request, caller, values)
+
+
+@router.post("/medecins/nouveau", response_class=HTMLResponse)
+async def create_doctor(request: Request, caller: DoctorManager, session: DbSession, geocoding: Geocoding) -> Response:
+    form = await request.form()
+    return await _run(create_doctor_sync, request, caller, session, geocoding, form)
+
+
+def create_doctor_sync(request: Request, caller: Caller, session, geocoding, form: FormData) -> Response:
+    """The API's rules (app.doctors.service.create_doctor): the RPPS key, the practice's commune
+    in the CPTS, the geocoding, the audit. A refusal shows the form again, as typed."""
+    availability, raw, errors = _availability(form)
+    typed = _typed(form, ("rpps", *IDENTITY_FIELDS, *PRACTICE_FIELDS))
+    wheelchair = form.get("wheelchair_accessible") is not None
+    values = raw | typed | {"wheelchair_accessible": wheelchair}
+    payload = {
+        "cpts": caller.cpts or "",
+        "rpps": typed["rpps"],
+        "civility": typed["civility"] or "DR",
+        "family_name": typed["family_name"],
+        "given_name": typed["given_name"],
+        "specialty": typed["specialty"] or GENERAL_PRACTICE,
+        "email": typed["email"],
+        "phone": typed["phone"] or None,
+        "locations": [
+            {
+                "address": typed["address"],
+                "postcode": typed["postcode"],
+                "city": typed["city"],
+                "phone": typed["location_phone"] or None,
+                "wheelchair_accessible": wheelchair,
+            }
+        ],
+    }
+    try:
+        data = DoctorCreate.model_validate(payload | {"availability": availability or Availability()})
+    except ValidationError as exc:
+        errors = [*_on_form(field_errors_from_validation(exc.errors(), DOCTOR_LABELS)), *errors]
+    if errors:
+        return _new_doctor_page(request, caller, values, errors, 422)
+    try:
+        with all_or_nothing(session):  # a refused doctor leaves nothing behind
+            doctor = service.create_doctor(session, geocoding, caller.principal, data)
+    except ApiError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        fields = exc.fields or [FieldError(field="rpps" if exc.status_code == 409 else "form", message=exc.message)]
+        return _new_doctor_page(request, caller, values, _on_form(fields), 422)
+    return redirect(
+        f"/espace/medecins/{doctor.id}",
+        f"Fiche de Dr {doctor.given_name} {doctor.family_name} créée : proposée aux patients selon ses disponibilités.",
+    )
 
 
 @router.get("/medecins/{doctor_id}", response_class=HTMLResponse)
@@ -196,16 +347,20 @@ async def _run(function, *args):
 def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, geocoding, form: FormData) -> Response:
     doctor = service.get_doctor(session, caller.principal, doctor_id)
     availability, raw, errors = _availability(form)
-    identity = {
-        "email": str(form.get("email") or "").strip() or None,
-        "phone": str(form.get("phone") or "").strip() or None,
+    # What the form sent of the identity (a form without a field leaves it as it is); an
+    # emptied name is refused by DoctorUpdate ("à remplir"), an emptied phone removes it.
+    identity: dict[str, str | None] = {
+        name: str(form.get(name) or "").strip() for name in IDENTITY_FIELDS if form.get(name) is not None
     }
+    identity = {k: (v or None) if k in ("phone", "email") else v for k, v in identity.items()}
+    if "email" in identity and identity["email"] is None:  # the API keeps an e-mail it is not sent
+        errors = [*errors, FieldError(field="email", message="E-mail : à remplir.")]
     data = None
-    if availability is not None:
+    if availability is not None and not errors:
         try:
-            data = DoctorUpdate(availability=availability, **identity)
+            data = DoctorUpdate.model_validate({"availability": availability, **identity})
         except ValidationError as exc:
-            errors = field_errors_from_validation(exc.errors())
+            errors = field_errors_from_validation(exc.errors(), DOCTOR_LABELS)
     if data is not None:
         try:
             with all_or_nothing(session):  # a refused change leaves nothing; the form shows what was typed

@@ -41,7 +41,11 @@ NO_DOCTOR_REASONS = {
     "other": "autre raison",
 }
 CHANNELS = {"sms": "un SMS", "email": "un e-mail", "phone": "un appel"}
-MESSAGE_KINDS = {"doctor_list": "Liste de médecins", "outcome": "Issue de la demande"}
+MESSAGE_KINDS = {
+    "doctor_list": "Liste de médecins",
+    "outcome": "Issue de la demande",
+    "weekly_digest": "Point de la semaine",
+}
 MESSAGE_STATES = {"pending": "en attente", "sending": "en cours d'envoi", "sent": "envoyé", "failed": "échec"}
 PRECISIONS = {
     "housenumber": "l'adresse exacte",
@@ -115,6 +119,8 @@ ACTION_LABELS = {
     "regulator.create": "compte de régulateur créé par le SAS",
     "regulator.update": "compte de régulateur mis à jour par le SAS",
     "source.create": "création de la source",
+    "source.update": "modification de la source",
+    "source.retire": "retrait de la source (fin de campagne)",
     "request.withdraw": "demande retirée par le patient",
     "privacy.search": "recherche d'une personne",
     "privacy.export": "copie remise à la personne",

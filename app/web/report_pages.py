@@ -7,20 +7,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from app.accounts.policy import Action
 from app.audit.service import list_events
 from app.core import spreadsheet
 from app.core.dependencies import DbSession
-from app.core.errors import FieldError, Unprocessable
-from app.core.inputs import BoundedDate
+from app.core.errors import FieldError, Unprocessable, field_errors_from_validation
+from app.core.inputs import BoundedDate, DbId
 from app.core.links import public_base_url
 from app.requests import reporting, sources
-from app.requests.sources import SourceCreate
+from app.requests import service as requests_service
+from app.requests.sources import SourceCreate, SourceUpdate
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
 from app.web.request_pages import act
-from app.web.session import Caller, page_for
+from app.web.session import Caller, page_for, redirect
+
+SOURCE_LABELS = {"name": "Nom du lieu", "kind": "Type", "details": "Précisions"}
 
 SourceManager = Annotated[Caller, page_for(Action.MANAGE_SOURCES)]
 IndicatorReader = Annotated[Caller, page_for(Action.READ_INDICATORS)]
@@ -32,11 +36,14 @@ router = APIRouter(prefix="/espace", include_in_schema=False)
 @router.get("/sources", response_class=HTMLResponse)
 def source_list(request: Request, caller: SourceManager, session: DbSession) -> HTMLResponse:
     public_url = public_base_url(request)
-    rows = [
-        {"source": s, "count": n, "url": sources.form_url(public_url, s)}
-        for s, n in sources.visible_sources(session, caller.principal, caller.cpts)
-    ]
-    return render(request, caller, "espace/sources.html", {"rows": rows, "kinds": SOURCE_KINDS})
+    listed = sources.visible_sources(session, caller.principal, caller.cpts)
+    rows = [{"source": s, "count": n, "url": sources.form_url(public_url, s)} for s, n in listed if not s.retired]
+    context = {
+        "rows": rows,
+        "retired": [{"source": s, "count": n} for s, n in listed if s.retired],
+        "kinds": SOURCE_KINDS,
+    }
+    return render(request, caller, "espace/sources.html", context)
 
 
 @router.post("/sources")
@@ -51,6 +58,59 @@ def create_source(
             session, caller.principal, SourceCreate(cpts=caller.cpts or "", name=name.strip(), kind=kind)
         )
         return f"Source « {source.name} » créée : imprimez son affiche ou téléchargez son QR code."
+
+    return act(session, "/espace/sources", do)
+
+
+def _source_page(
+    request: Request, caller: Caller, source, values: dict | None = None, errors=(), status_code: int = 200
+) -> HTMLResponse:
+    context = {
+        "source": source,
+        "v": values or {"name": source.name, "kind": source.kind, "details": source.details or ""},
+        "errors": list(errors),
+        "field_errors": {e.field: e.message for e in errors},
+        "kinds": SOURCE_KINDS,
+        "url": sources.form_url(public_base_url(request), source),
+    }
+    return render(request, caller, "espace/source.html", context, status_code)
+
+
+@router.get("/sources/{source_id}", response_class=HTMLResponse)
+def source_page(source_id: DbId, request: Request, caller: SourceManager, session: DbSession) -> HTMLResponse:
+    return _source_page(request, caller, sources.get_source(session, caller.principal, source_id))
+
+
+@router.post("/sources/{source_id}", response_class=HTMLResponse)
+def save_source(
+    source_id: DbId,
+    request: Request,
+    caller: SourceManager,
+    session: DbSession,
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=20)] = "other",
+    details: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    source = sources.get_source(session, caller.principal, source_id)  # 404 outside the caller's CPTS
+    values = {"name": name.strip(), "kind": kind, "details": details.strip()}
+    try:
+        data = SourceUpdate.model_validate(values)
+    except ValidationError as exc:
+        return _source_page(
+            request, caller, source, values, field_errors_from_validation(exc.errors(), SOURCE_LABELS), 422
+        )
+    sources.update_source(session, caller.principal, source_id, data)
+    return redirect(f"/espace/sources/{source_id}", f"Source « {data.name} » enregistrée ; son QR code ne change pas.")
+
+
+@router.post("/sources/{source_id}/retirer")
+def retire_source(source_id: DbId, caller: SourceManager, session: DbSession) -> Response:
+    def do() -> str:
+        source = sources.retire_source(session, caller.principal, source_id)
+        return (
+            f"Source « {source.name} » retirée : son QR code ouvre désormais une page qui annonce la fin de la "
+            "campagne et mène au questionnaire ; ses demandes passées restent comptées."
+        )
 
     return act(session, "/espace/sources", do)
 
@@ -131,9 +191,12 @@ def indicators(
             ],
         },
     }
+    alert = requests_service.waiting_alert(request.app.state.settings.waiting_alert_days)
     context = {
         "since": since,
         "until": until,
+        "alert": alert,
+        "waiting_too_long": requests_service.count_waiting_too_long(session, caller.principal, caller.cpts, alert),
         "figures": figures,
         "table": _table(figures),
         "charts": json.dumps(charts).replace("<", "\\u003c"),

@@ -19,7 +19,7 @@ from app.requests.models import RequestStatus
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.receipts import receipt_channel
 from app.requests.schemas import RequestCreate
-from app.requests.service import intake_territory, submission_message, submit_request
+from app.requests.service import intake_territory, retired_flyer, submission_message, submit_request
 from app.territories.communes import normalize_name
 from app.web.templates import templates
 
@@ -96,6 +96,10 @@ def _page(request: Request, session, values: dict, status_code: int = 200, error
 
 @router.get("/", response_class=HTMLResponse)
 def form(request: Request, session: DbSession, cpts: str | None = None, source: str | None = None) -> HTMLResponse:
+    retired = retired_flyer(session, source)
+    if retired is not None:  # an old flyer's QR code: say the campaign ended, and lead on
+        context = {"source": retired, "territory": retired.territory}
+        return templates.TemplateResponse(request, "source_ended.html", context)
     return _page(request, session, {"cpts": cpts, "source": source})
 
 

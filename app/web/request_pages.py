@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
-from app.core.database import all_or_nothing
+from app.core.database import all_or_nothing, utcnow
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.core.inputs import DbId
@@ -51,11 +51,19 @@ def queue(
     source: Annotated[str, Query(max_length=64)] = "",
     commune: Annotated[str, Query(max_length=5)] = "",
     q: Annotated[str, Query(max_length=100)] = "",
+    attente: Annotated[str, Query(max_length=10)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     statut = statut if statut in STATUS_FILTERS else "ouvertes"
+    attente = "longue" if attente == "longue" else ""
+    alert = service.waiting_alert(request.app.state.settings.waiting_alert_days)
     filters = repository.QueueFilters(
-        cpts=caller.cpts, statuses=STATUS_FILTERS[statut], source=source or None, commune=commune or None, q=q or None
+        cpts=caller.cpts,
+        statuses=STATUS_FILTERS[statut],
+        source=source or None,
+        commune=commune or None,
+        q=q or None,
+        received_before=alert.received_before if attente else None,
     )
     shown = service.queue(session, caller.principal, filters, page, PER_PAGE)
     total = shown.total
@@ -66,7 +74,9 @@ def queue(
         "total": total,
         "page": page,
         "pages": max(1, -(-total // PER_PAGE)),
-        "f": {"statut": statut, "source": source, "commune": commune, "q": q},
+        "f": {"statut": statut, "source": source, "commune": commune, "q": q, "attente": attente},
+        "alert": alert,
+        "waiting_too_long": service.count_waiting_too_long(session, caller.principal, caller.cpts, alert),
         "sources": [s for s, _ in visible_sources(session, caller.principal, caller.cpts)],
         "communes": commune_choices(
             session, request.app.state.geocoding.communes, caller.territory.id if caller.territory else None
@@ -74,6 +84,14 @@ def queue(
         "status_filters": STATUS_FILTERS,
     }
     return render(request, caller, "espace/queue.html", context)
+
+
+def _doctor_names(session: Session, caller: Caller, patient_request) -> dict[int, str]:
+    """The names of the doctors its history and its match name."""
+    doctor_ids = {e.doctor_id for e in patient_request.events if e.doctor_id} | (
+        {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set()
+    )
+    return doctors_service.display_names(session, caller.principal, doctor_ids)
 
 
 def request_page(
@@ -111,9 +129,6 @@ def request_page(
             [SuggestionOut.from_suggestion(s) for s in ranking.stale],
             ranking.considered,
         )
-    doctor_ids = {e.doctor_id for e in patient_request.events if e.doctor_id} | (
-        {patient_request.matched_doctor_id} if patient_request.matched_doctor_id else set()
-    )
     points = [
         {"lat": s.latitude, "lon": s.longitude, "number": i, "label": f"{i}. {s.name}", "doctor": True}
         for i, s in enumerate(eligible, start=1)
@@ -141,7 +156,7 @@ def request_page(
         "eligible": eligible,
         "stale": stale,
         "considered": considered,
-        "doctor_names": doctors_service.display_names(session, caller.principal, doctor_ids),
+        "doctor_names": _doctor_names(session, caller, patient_request),
         "map_data": map_data,
         "preview": preview,
         "chosen": set(chosen),
@@ -158,6 +173,28 @@ def request_page(
 @router.get("/demandes/{request_id}", response_class=HTMLResponse)
 def show(request_id: DbId, request: Request, caller: Handler, session: DbSession) -> HTMLResponse:
     return request_page(request, caller, session, request_id)
+
+
+@router.get("/demandes/{request_id}/imprimer", response_class=HTMLResponse)
+def printable(request_id: DbId, request: Request, caller: Handler, session: DbSession) -> HTMLResponse:
+    """One request on paper: the patient's answers, the lists of doctors sent (as sent), the
+    history. A read of the patient's record, audited as the request page is."""
+    patient_request = service.get_request(session, caller.principal, request_id)  # 404 outside the caller's scope
+    record_reads(
+        session,
+        request.app.state.write_sessions,
+        caller.principal,
+        "patient_request",
+        [(patient_request.id, patient_request.territory_id)],
+    )
+    context = {
+        "r": patient_request,
+        "s": RequestSummary.from_row(patient_request, day_in_paris()),
+        "lists": [m for m in patient_request.messages if m.kind == "doctor_list"],
+        "doctor_names": _doctor_names(session, caller, patient_request),
+        "now": utcnow(),
+    }
+    return render(request, caller, "espace/request_print.html", context)
 
 
 def refusal(exc: ApiError | ValidationError) -> str:
