@@ -38,7 +38,6 @@ from app.web.person_pages import router as person_pages_router
 from app.web.privacy_page import router as privacy_page_router
 from app.web.professional_pages import router as professional_pages_router
 from app.web.psc_sign_in import router as psc_sign_in_router
-from app.web.regulator_password import router as regulator_password_router
 from app.web.report_pages import router as report_pages_router
 from app.web.request_form import router as request_form_router
 from app.web.request_pages import router as request_pages_router
@@ -104,7 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(doctor_confirmation_router)
     app.include_router(follow_up_router)
     app.include_router(privacy_page_router)
-    app.include_router(regulator_password_router)
     app.include_router(password_pages_router)
     app.include_router(request_form_router)
     # The workspace of coordinators, doctors and professionals, and its own static files (no CDN).

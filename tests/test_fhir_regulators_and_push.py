@@ -71,7 +71,7 @@ def test_the_sas_creates_a_regulator_account(client, db):
     ]
     # The welcome e-mail with a link to choose a password went to the outbox.
     welcome = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "regulator_welcome")).one()
-    assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/mot-de-passe/" in welcome.body
+    assert welcome.recipient == "sebastien.loridon@test.com" and "/comptes/invitation/" in welcome.body
 
 
 def test_a_new_regulator_chooses_a_password_from_its_welcome_link(client, db):

@@ -34,8 +34,6 @@ PUBLIC = {
     ("GET", "/confidentialite"),
     ("GET", "/"),
     ("POST", "/"),
-    ("GET", "/comptes/mot-de-passe/{token}"),
-    ("POST", "/comptes/mot-de-passe/{token}"),
     ("GET", "/espace/connexion"),
     ("POST", "/espace/connexion"),
     # Pro Santé Connect's way in and back (test_psc_sign_in): its signed cookie and the provider decide.

@@ -2,25 +2,20 @@
 
 A regulator belongs to no CPTS: it books, through the SAS only, the slots the SAS may see.
 The platform vouches for the person, so there is no e-mail verification; a new regulator
-is sent a link to choose a password (valid `confirmation_link_days`)."""
+is sent the invitation link of every new account (app/accounts/links.py) to choose a password."""
 
-from datetime import timedelta
-
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.accounts import service
+from app.accounts import links, service
 from app.accounts.models import Role, User
 from app.audit.service import record
-from app.core.settings import Settings, secret_key
+from app.core.settings import Settings
 from app.fhir.practitioners import RegulatorData
 from app.fhir.profiles import NATIONAL_PS
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.snp.models import RegulatorIdentifier
-
-_SALT = "regulator-password"
 
 
 class RegulatorConflict(Exception):
@@ -101,13 +96,14 @@ def upsert_regulator(
             session.add(RegulatorIdentifier(user_id=user.id, system=system, value=value, kind=kind))
     record(session, None, "regulator.create" if created else "regulator.update", "user", user.id, None, actor="sas")
     if created and data.active:
-        link = f"{base_url}/comptes/mot-de-passe/{password_token(settings, user)}"
+        # The invitation link every new account gets (app/accounts/links.py): single-use, expiring.
+        link, expires = links.make_link(settings, base_url, user, links.Purpose.INVITATION)
         subject, body = render(
             "regulator_welcome",
             "email",
             given_name=data.given_names[0],
             link=link,
-            days=settings.confirmation_link_days,
+            expires=service.paris_time(expires),
         )
         enqueue(session, kind="regulator_welcome", channel="email", recipient=user.email, subject=subject, body=body)
     return user, created
@@ -122,30 +118,3 @@ def regulator_data(session: Session, user: User) -> RegulatorData:
         return RegulatorData(identifiers, user.family_name, user.given_names.split("\n"), user.email, user.active)
     given, _, family = user.display_name.partition(" ")  # an account from before 0016
     return RegulatorData(identifiers, family, [given], user.email, user.active)
-
-
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret_key(settings), salt=_SALT)
-
-
-def password_token(settings: Settings, user: User) -> str:
-    # The current hash is signed too: once a password is chosen, the link is spent.
-    return _serializer(settings).dumps({"u": user.id, "h": (user.password_hash or "")[-16:]})
-
-
-def user_of_password_token(session: Session, settings: Settings, token: str) -> User | None:
-    max_age = int(timedelta(days=settings.confirmation_link_days).total_seconds())
-    try:
-        payload = _serializer(settings).loads(token, max_age=max_age)
-    except (BadSignature, SignatureExpired):
-        return None
-    user = session.get(User, int(payload["u"]))
-    if user is None or not user.active or (user.password_hash or "")[-16:] != payload["h"]:
-        return None
-    return user
-
-
-def set_password(session: Session, user: User, password: str) -> None:
-    """The regulator's chosen password (accounts.service's rule), in the trail."""
-    service.set_password(session, user, password)
-    record(session, None, "user.password", "user", user.id, None, actor=user.email)
