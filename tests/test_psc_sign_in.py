@@ -343,3 +343,23 @@ def test_the_coordination_allows_it_from_the_doctors_page(client, db, demo):
     db.commit()
     db.expire_all()
     assert db.get_one(Doctor, doctor.id).psc_sign_in_allowed is False
+
+
+def test_a_pro_sante_connect_sign_in_meets_the_second_factor_requirement(settings, engine, fake_psc, db, demo):
+    """PSC (CPS card or e-CPS) is a strong sign-in: a coordinator whose account carries its
+    national identifier reaches the queue through PSC with REQUIRE_SECOND_FACTOR on, where the
+    same account signed in by password alone is sent to the second factor."""
+    coordinator = db.scalars(select(User).where(User.email == COORDINATOR)).one()
+    coordinator.national_id = "8" + demo_rpps(998)
+    db.commit()
+    fake_psc.national_id = coordinator.national_id
+    app = create_app(settings.model_copy(update=fake_psc.settings() | {"require_second_factor": True}))
+    with TestClient(app) as client:
+        sign_in(client, COORDINATOR)
+        weak = client.get("/espace/demandes", follow_redirects=False)
+        assert weak.status_code == 303 and weak.headers["location"].startswith("/espace/second-facteur")
+        client.cookies.clear()
+        assert psc_sign_in(client).status_code == 303
+        queue = client.get("/espace/demandes", follow_redirects=False)
+        assert queue.status_code == 200 and "second-facteur" not in queue.headers.get("location", "")
+    app.state.engine.dispose()
