@@ -576,5 +576,7 @@ def suggestions(session: Session, principal: Principal, request_id: int) -> tupl
     request = get_request(session, principal, request_id)
     if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
         return request, Ranking([], [], 0)
+    from app.requests.offers import load_of_doctors
+
     cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
-    return request, rank_doctors(request, cards)
+    return request, rank_doctors(request, cards, load=load_of_doctors(session, request.territory_id))
