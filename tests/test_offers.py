@@ -237,3 +237,28 @@ def test_the_automatic_mode_is_off_by_default(client, coordinator, engine, setti
     assert worker.offers_if_due() == 0
     db.rollback()
     assert db.scalars(select(DoctorOffer)).all() == []
+
+
+def test_the_coordinator_switches_the_automatic_mode_from_the_queue(client, make_account, db):
+    token = _sign_in(client, make_account)
+    queue = client.get("/espace/demandes").text
+    assert "Propositions automatiques aux médecins : <strong>désactivées</strong>" in queue
+    page = client.post("/espace/propositions-automatiques", data={"csrf_token": token, "mode": "on"})
+    assert flash_of(page.text).startswith("Propositions automatiques activées")
+    db.rollback()
+    assert db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one().auto_offers_since is not None
+    client.post("/espace/propositions-automatiques", data={"csrf_token": token, "mode": "off"})
+    db.rollback()
+    assert db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one().auto_offers_since is None
+
+
+def test_the_indicators_count_the_acceptances(client, make_account, coordinator, three_doctors, db):
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors)
+    links = _links(db)
+    client.post(links[three_doctors[0]], data={"action": "decline"})
+    client.post(links[three_doctors[1]], data={"action": "accept"})
+    figures = client.get("/api/v1/territories/grand-arras/indicators", headers=coordinator).json()
+    assert figures["offers"] == {"made": 3, "pending": 0, "accepted": 1, "declined": 1, "expired": 0, "withdrawn": 1}
+    page = client.get("/espace/indicateurs").text
+    assert re.search(r"… acceptées</th><td class=\"num\">1<", page)

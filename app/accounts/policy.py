@@ -81,7 +81,7 @@ PERMISSIONS: dict[Action, Permission] = {
         MANAGERS, "the queue: suggestions, send the list, notes, transitions (match, close)"
     ),
     Action.OFFER_PATIENT: Permission(
-        MANAGERS, "offer a patient to ranked doctors, withdraw offers, switch the automatic offers of a CPTS"
+        MANAGERS, "offer a patient to ranked doctors (its page), switch the automatic offers of its CPTS"
     ),
     Action.READ_INDICATORS: Permission(MANAGERS, "indicators and exports"),
     Action.MANAGE_SOURCES: Permission(MANAGERS, "flyer sources and their QR codes"),

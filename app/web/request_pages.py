@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.accounts.access import may_act_in
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
 from app.core.database import all_or_nothing, utcnow
@@ -29,6 +30,7 @@ from app.requests.priority import day_in_paris
 from app.requests.ranking import ORDER_EXPLANATION
 from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
+from app.territories import repository as territories_repository
 from app.territories.service import commune_choices
 from app.web.pages import render
 from app.web.session import Caller, page_for, redirect
@@ -84,6 +86,9 @@ def queue(
             session, request.app.state.geocoding.communes, caller.territory.id if caller.territory else None
         ),
         "status_filters": STATUS_FILTERS,
+        "auto_offers": caller.territory is not None and caller.territory.auto_offers_since is not None,
+        "can_offer": caller.can(Action.OFFER_PATIENT) and caller.territory is not None,
+        "offer_hours": request.app.state.settings.offer_answer_hours,
     }
     return render(request, caller, "espace/queue.html", context)
 
@@ -263,6 +268,24 @@ def offer(
         return f"Patient proposé à {len(made)} médecin(s) : chacun reçoit son lien dans la minute."
 
     return act(session, f"/espace/demandes/{request_id}", do)
+
+
+@router.post("/propositions-automatiques")
+def automatic_offers(caller: Offerer, session: DbSession, mode: Annotated[str, Form(max_length=3)] = "") -> Response:
+    """Switches the automatic offers of the CPTS the caller works in (app/requests/offers.py)."""
+
+    def do() -> str:
+        territory = territories_repository.get(session, caller.territory.id) if caller.territory else None
+        if territory is None or not may_act_in(caller.principal, territory.id):
+            raise Forbidden("Choisissez d'abord la CPTS.")
+        offers_service.set_automatic(session, caller.principal, territory, mode == "on")
+        if mode == "on":
+            return (
+                "Propositions automatiques activées : chaque nouvelle demande est proposée au médecin le mieux classé."
+            )
+        return "Propositions automatiques désactivées."
+
+    return act(session, "/espace/demandes", do)
 
 
 def _channel(value: str) -> str | None:
