@@ -262,3 +262,30 @@ def test_the_indicators_count_the_acceptances(client, make_account, coordinator,
     assert figures["offers"] == {"made": 3, "pending": 0, "accepted": 1, "declined": 1, "expired": 0, "withdrawn": 1}
     page = client.get("/espace/indicateurs").text
     assert re.search(r"… acceptées</th><td class=\"num\">1<", page)
+
+
+def test_the_patient_is_told_the_doctor_on_the_follow_up_page(client, make_account, three_doctors, db):
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors)
+    links = _links(db)
+    client.cookies.clear()
+    client.post(links[three_doctors[2]], data={"action": "accept"})
+    db.rollback()
+    receipt = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "receipt")).one()
+    follow_up = re.search(r"(/suivi/[A-Za-z0-9_\-]+)", receipt.body).group(1)
+    page = client.get(follow_up).text
+    assert 'id="matched-doctor"' in page and "Dr Test Docteur3" in page and "1 place de la Mairie, Arras" in page
+    assert "Pour votre premier rendez-vous, appelez le cabinet" in page or "contactez le cabinet" in page
+
+
+def test_a_landline_patient_matched_by_an_offer_is_to_call_in_the_queue(client, make_account, three_doctors, db):
+    request_id = submit(client, phone="03 21 00 00 00", email=None, preferred_channel="phone").json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors[:1])
+    links = _links(db)
+    token = csrf_of(client.get("/espace/demandes").text)
+    assert token
+    client.post(links[three_doctors[0]], data={"action": "accept"})
+    db.rollback()
+    assert db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "outcome")).all() == []  # no SMS to a landline
+    queue = client.get("/espace/demandes?statut=matched").text
+    assert "à appeler" in queue and "donnez-lui le nom, l'adresse et le téléphone de son médecin" in queue
