@@ -289,3 +289,22 @@ def test_a_landline_patient_matched_by_an_offer_is_to_call_in_the_queue(client, 
     assert db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "outcome")).all() == []  # no SMS to a landline
     queue = client.get("/espace/demandes?statut=matched").text
     assert "à appeler" in queue and "donnez-lui le nom, l'adresse et le téléphone de son médecin" in queue
+
+
+def test_a_signed_in_doctor_sees_its_pending_offers_on_its_page(client, make_account, three_doctors, db):
+    from app.demo_people import demo_rpps
+
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors[:1])
+    from app.accounts.models import User
+
+    make_account("doctor", ["grand-arras"], doctor_rpps=demo_rpps(501))  # doctor 1's account
+    email = db.scalars(select(User.email).where(User.doctor_id == three_doctors[0])).one()
+    client.cookies.clear()
+    response = client.post("/espace/connexion", data={"email": email, "password": PASSWORD}, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get("/espace/mon-cabinet").text
+    assert 'id="pending-offers"' in page and "Patient de Tilloy-lès-Mofflaines, 40-49 ans" in page
+    link = LINK.search(page).group(1)
+    assert "vous prenez ce patient en charge" in client.post(link, data={"action": "accept"}).text
+    assert 'id="pending-offers"' not in client.get("/espace/mon-cabinet").text
