@@ -308,3 +308,49 @@ def test_a_signed_in_doctor_sees_its_pending_offers_on_its_page(client, make_acc
     link = LINK.search(page).group(1)
     assert "vous prenez ce patient en charge" in client.post(link, data={"action": "accept"}).text
     assert 'id="pending-offers"' not in client.get("/espace/mon-cabinet").text
+
+
+def test_two_workers_that_both_found_the_request_waiting_offer_it_once(
+    client, coordinator, engine, settings, db, monkeypatch
+):
+    add_doctor(client, coordinator, 1, "Tilloy-lès-Mofflaines", "62217")
+    add_doctor(client, coordinator, 2, "Arras", "62000")
+    territory = db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one()
+    territory.auto_offers_since = utcnow() - timedelta(minutes=1)
+    db.commit()
+    request_id = submit(client).json()["id"]
+    sessions = sessionmaker(bind=for_writing(engine))
+    with sessions() as first:
+        assert offers.run_automatic(first, settings, utcnow()) == 1
+    # The second read before the first committed: it still sees the request waiting, no doctor asked.
+    waiting = offers._waiting_for_an_offer
+    monkeypatch.setattr(
+        offers, "_waiting_for_an_offer", lambda s, t: waiting(s, t) or [s.get(PatientRequest, request_id)]
+    )
+    monkeypatch.setattr(offers, "offers_of_request", lambda *_: [])
+    with sessions() as second:
+        assert offers.run_automatic(second, settings, utcnow()) == 0  # the unique index let the first only
+    db.rollback()
+    assert len(db.scalars(select(DoctorOffer)).all()) == 1
+
+
+def test_a_match_recorded_by_the_coordinator_withdraws_the_pending_offers(
+    client, coordinator, make_account, three_doctors, db
+):
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors[:2])
+    links = _links(db)
+    response = client.post(
+        f"/api/v1/requests/{request_id}/transitions",
+        json={"to": "matched", "doctor_id": three_doctors[2]},
+        headers=coordinator,
+    )
+    assert response.status_code == 200, response.text
+    db.rollback()
+    assert {o.status for o in db.scalars(select(DoctorOffer))} == {"withdrawn"}
+    assert (
+        "Ce patient a déjà été pris en charge, merci."
+        in client.post(links[three_doctors[0]], data={"action": "accept"}).text
+    )
+    db.rollback()
+    assert db.get(Doctor, three_doctors[0]).capacity_remaining == 3

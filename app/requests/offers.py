@@ -247,13 +247,10 @@ def offer_to_doctors(
 
 
 def age_band(request: PatientRequest, now: datetime | None = None) -> str:
-    if request.age_band:
-        return request.age_band
-    today = day_in_paris(now or utcnow())
-    born = request.birth_date
-    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    low = age // 10 * 10
-    return f"{low}-{low + 9} ans"
+    """Ten-year bands, by the privacy rule's (what the statistics keep of a birth date)."""
+    from app.privacy.erasure import age_band as band
+
+    return f"{request.age_band or band(request.birth_date, day_in_paris(now or utcnow()))} ans"
 
 
 @dataclass
@@ -392,11 +389,17 @@ def accept(session: Session, offer: DoctorOffer, client_address: str | None = No
     return "accepted"
 
 
-def _withdraw_others(session: Session, request: PatientRequest, winner_id: int, now: datetime) -> None:
+def withdraw_pending(session: Session, request: PatientRequest, now: datetime | None = None) -> None:
+    """The request was settled otherwise (matched or closed by the coordination, erased): its
+    pending offers are withdrawn and their doctors told."""
+    _withdraw_others(session, request, None, now or utcnow())
+
+
+def _withdraw_others(session: Session, request: PatientRequest, winner_id: int | None, now: datetime) -> None:
     others = session.scalars(
         select(DoctorOffer).where(
             DoctorOffer.request_id == request.id,
-            DoctorOffer.id != winner_id,
+            DoctorOffer.id != (winner_id or 0),
             DoctorOffer.status == OfferStatus.PENDING.value,
         )
     ).all()

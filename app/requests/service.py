@@ -435,6 +435,10 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
             raise Conflict("Ce médecin n'a plus de place disponible.")
         values["matched_doctor_id"] = doctor.id
     move(session, principal, request, target, note=data.note, reason=data.reason, **values)
+    if target in (RequestStatus.MATCHED, RequestStatus.CLOSED):
+        from app.requests.offers import withdraw_pending
+
+        withdraw_pending(session, request)  # the doctors still asked are told it is settled
     # A duplicate's patient has the other request: telling them "closed" would be false.
     if data.notify and target in (RequestStatus.MATCHED, RequestStatus.CLOSED) and data.reason != DUPLICATE:
         from app.requests.messages import enqueue_outcome
