@@ -79,7 +79,9 @@ def read_token(settings: Settings, token: str) -> tuple[int, int] | None:
 # ---- Load (fairness) ------------------------------------------------------------------------
 
 
-def load_of_doctors(session: Session, territory_id: int, now: datetime | None = None) -> dict[int, int]:
+def load_of_doctors(
+    session: Session, principal: Principal, territory_id: int, now: datetime | None = None
+) -> dict[int, int]:
     """Offers pending, or accepted in the last FAIRNESS_DAYS, per doctor of the CPTS: the
     ranking's fairness term (app/requests/ranking.py)."""
     now = now or utcnow()
@@ -87,6 +89,7 @@ def load_of_doctors(session: Session, territory_id: int, now: datetime | None = 
     rows = session.execute(
         select(DoctorOffer.doctor_id, func.count())
         .where(
+            visible(DoctorOffer, principal),
             DoctorOffer.territory_id == territory_id,
             (DoctorOffer.status == OfferStatus.PENDING.value)
             | ((DoctorOffer.status == OfferStatus.ACCEPTED.value) & (DoctorOffer.answered_at >= since)),
@@ -505,7 +508,7 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
                 doctors_repository.cards_of_doctors_with_places(session, territory.id),
                 limit=10_000,
                 now=now,
-                load=load_of_doctors(session, territory.id, now),
+                load=load_of_doctors(session, AUTOMATIC, territory.id, now),
             )
             best = next((s.doctor.id for s in ranking.eligible if s.doctor.id not in asked), None)
             if best is None:

@@ -583,4 +583,4 @@ def suggestions(session: Session, principal: Principal, request_id: int) -> tupl
     from app.requests.offers import load_of_doctors
 
     cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
-    return request, rank_doctors(request, cards, load=load_of_doctors(session, request.territory_id))
+    return request, rank_doctors(request, cards, load=load_of_doctors(session, principal, request.territory_id))

@@ -34,6 +34,7 @@ CPTS_OWNED = {
     "snp_slots",
     "snp_bookings",
     "audit_events",
+    "doctor_offers",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
@@ -58,6 +59,11 @@ ALLOWED = {
     # Reads the caller proves its right to another way.
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
     "app.doctors.repository.by_rpps_unscoped": "the doctor whose RPPS Pro Santé Connect vouched for, signing in",
+    # An offer named by its signed link (the doctor's proof), and what its answer settles.
+    "app.requests.offers.offer_of_link": "an offer named by its signed link",
+    "app.requests.offers._withdraw_others": "the other offers of the request whose offer was just accepted",
+    "app.requests.offers.expire_lapsed": "the worker's step, for every CPTS (app/notifications/outbox.py)",
+    "app.requests.offers.run_automatic": "the worker's step, for the CPTS in automatic mode",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
