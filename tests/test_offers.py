@@ -354,3 +354,31 @@ def test_a_match_recorded_by_the_coordinator_withdraws_the_pending_offers(
     )
     db.rollback()
     assert db.get(Doctor, three_doctors[0]).capacity_remaining == 3
+
+
+def test_a_lapsed_offer_cannot_be_accepted_and_the_accepting_doctors_read_is_audited(
+    client, make_account, three_doctors, db, monkeypatch
+):
+    from app.audit.models import AuditEvent
+
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors[:2])
+    links = _links(db)
+    client.cookies.clear()
+    later = utcnow() + timedelta(hours=73)
+    monkeypatch.setattr("app.requests.offers.utcnow", lambda: later)
+    page = client.post(links[three_doctors[0]], data={"action": "accept"}).text
+    assert "Cette proposition a expiré, merci." in page
+    db.rollback()
+    assert db.get(Doctor, three_doctors[0]).capacity_remaining == 3
+    assert db.get(PatientRequest, request_id).status == "proposed"
+    monkeypatch.undo()
+    client.post(links[three_doctors[1]], data={"action": "accept"})
+    client.get(links[three_doctors[1]])
+    db.rollback()
+    reads = db.scalars(
+        select(AuditEvent).where(AuditEvent.action == "read", AuditEvent.object_id == str(request_id))
+    ).all()
+    assert any("lien de proposition" in r.actor for r in reads)
+    actions = set(db.scalars(select(AuditEvent.action)).all())
+    assert {"request.offer", "request.offer_accepted"} <= actions

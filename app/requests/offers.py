@@ -311,7 +311,7 @@ def view(session: Session, offer: DoctorOffer, now: datetime | None = None) -> O
 # ---- Answers --------------------------------------------------------------------------------
 
 
-def _doctor_principal(doctor: Doctor) -> Principal:
+def doctor_principal(doctor: Doctor) -> Principal:
     return Principal(
         user_id=None,
         email=f"Dr {doctor.given_name} {doctor.family_name} (lien de proposition)",
@@ -342,22 +342,21 @@ def _settle(session: Session, offer: DoctorOffer, status: OfferStatus, reason: s
 
 def accept(session: Session, offer: DoctorOffer, client_address: str | None = None) -> str:
     """ "accepted" (this doctor has the patient), "taken" (another doctor or the coordination
-    was first, or the offer lapsed), or "no_place" (the doctor has no place left)."""
+    was first), "expired" (past its delay), or "no_place" (the doctor has no place left)."""
     from app.requests.messages import enqueue_outcome
     from app.requests.service import move
 
     now = utcnow()
     if not is_open(offer, now):
-        return "taken"
+        return "expired" if offer.status in (OfferStatus.PENDING.value, OfferStatus.EXPIRED.value) else "taken"
     request = offer.request
     doctor = doctors_repository.get_unscoped(session, offer.doctor_id)
     assert doctor is not None
-    actor = _doctor_principal(doctor)
+    actor = doctor_principal(doctor)
     try:
         with all_or_nothing(session):
-            if request.status == RequestStatus.RECEIVED:  # offered, then moved back by nobody: defensive
-                move(session, actor, request, RequestStatus.PROPOSED)
-            # The UPDATE checks "proposed" again: of two acceptances at once, one only passes.
+            # Offering made the request "proposed" (offer_to_doctors). The UPDATE checks
+            # "proposed" again: of two acceptances at once, one only passes.
             move(
                 session,
                 actor,
@@ -419,7 +418,7 @@ def decline(session: Session, offer: DoctorOffer, reason: str | None, client_add
     if not is_open(offer, now) or not _settle(session, offer, OfferStatus.DECLINED, (reason or "")[:300] or None, now):
         return False
     doctor = doctors_repository.get_unscoped(session, offer.doctor_id)
-    actor = _doctor_principal(doctor) if doctor else None
+    actor = doctor_principal(doctor) if doctor else None
     session.add(
         RequestEvent(
             request_id=offer.request_id,

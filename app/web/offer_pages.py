@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from app.accounts.principal import client_address
+from app.audit.service import record, record_read
 from app.core.database import utcnow
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
@@ -21,8 +22,22 @@ router = APIRouter(include_in_schema=False)
 
 def _page(request: Request, session: Session, offer: DoctorOffer, outcome: str | None = None) -> HTMLResponse:
     territory = offer.request.territory
+    view = offers.view(session, offer)
+    if view.patient_name is not None:  # the accepting doctor reads the patient's name and phone
+        reader = offers.doctor_principal(view.doctor)
+        if request.method == "GET":
+            record_read(
+                session,
+                request.app.state.write_sessions,
+                reader,
+                "patient_request",
+                offer.request_id,
+                offer.territory_id,
+            )
+        else:  # this request's session already writes (SQLite has one writer): committed with it
+            record(session, reader, "read", "patient_request", offer.request_id, offer.territory_id)
     context = {
-        "v": offers.view(session, offer),
+        "v": view,
         "open": offers.is_open(offer, utcnow()),
         "expired": offer.status == OfferStatus.PENDING.value and offer.expires_at <= utcnow(),
         "outcome": outcome,
