@@ -19,26 +19,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.accounts.access import visible
+from app.accounts.access import may_act_in
 from app.accounts.models import Role
 from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import all_or_nothing, execute_dml, utcnow
-from app.core.errors import Conflict, FieldError, Unprocessable
+from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
 from app.core.identifiers import can_receive_sms, french_phone
 from app.core.settings import Settings, secret_key
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
+from app.requests import repository
 from app.requests.models import DoctorOffer, OfferStatus, PatientRequest, RequestEvent, RequestStatus
 from app.requests.priority import GROUP_LABELS, day_in_paris, groups_of
 from app.requests.ranking import FAIRNESS_DAYS, LANGUAGE_NAMES, distance_to, rank_doctors
+from app.territories import repository as territories_repository
 from app.territories.models import Territory
 
 logger = logging.getLogger(__name__)
@@ -84,56 +86,23 @@ def load_of_doctors(
 ) -> dict[int, int]:
     """Offers pending, or accepted in the last FAIRNESS_DAYS, per doctor of the CPTS: the
     ranking's fairness term (app/requests/ranking.py)."""
-    now = now or utcnow()
-    since = now - timedelta(days=FAIRNESS_DAYS)
-    rows = session.execute(
-        select(DoctorOffer.doctor_id, func.count())
-        .where(
-            visible(DoctorOffer, principal),
-            DoctorOffer.territory_id == territory_id,
-            (DoctorOffer.status == OfferStatus.PENDING.value)
-            | ((DoctorOffer.status == OfferStatus.ACCEPTED.value) & (DoctorOffer.answered_at >= since)),
-        )
-        .group_by(DoctorOffer.doctor_id)
-    ).all()
-    return {doctor_id: count for doctor_id, count in rows}
+    return repository.offer_load(session, principal, territory_id, (now or utcnow()) - timedelta(days=FAIRNESS_DAYS))
 
 
 def offers_of_request(session: Session, principal: Principal, request_id: int) -> list[DoctorOffer]:
-    return list(
-        session.scalars(
-            select(DoctorOffer)
-            .where(visible(DoctorOffer, principal), DoctorOffer.request_id == request_id)
-            .order_by(DoctorOffer.id)
-        )
-    )
+    return repository.offers_of_request(session, principal, request_id)
 
 
 def pending_offers_of_doctor(session: Session, principal: Principal, doctor_id: int) -> list[DoctorOffer]:
-    return list(
-        session.scalars(
-            select(DoctorOffer)
-            .where(
-                visible(DoctorOffer, principal),
-                DoctorOffer.doctor_id == doctor_id,
-                DoctorOffer.status == OfferStatus.PENDING.value,
-                DoctorOffer.expires_at > utcnow(),
-            )
-            .order_by(DoctorOffer.id)
-        )
-    )
+    return repository.pending_offers_of_doctor(session, principal, doctor_id, utcnow())
 
 
-def count_accepted(session: Session, principal: Principal, territory_ids: list[int] | None = None) -> int:
-    """Offers accepted (the indicators' count)."""
-    query = (
-        select(func.count())
-        .select_from(DoctorOffer)
-        .where(visible(DoctorOffer, principal), DoctorOffer.status == OfferStatus.ACCEPTED.value)
-    )
-    if territory_ids is not None:
-        query = query.where(DoctorOffer.territory_id.in_(territory_ids))
-    return int(session.scalar(query) or 0)
+def reload(session: Session, offer: DoctorOffer) -> DoctorOffer:
+    """The offer as it is now (after an answer)."""
+    session.expire_all()
+    fresh = repository.offer_unscoped(session, offer.id)
+    assert fresh is not None  # offers are not deleted but with their request
+    return fresh
 
 
 # ---- Offering -------------------------------------------------------------------------------
@@ -279,7 +248,7 @@ def offer_of_link(session: Session, settings: Settings, token: str) -> DoctorOff
     read = read_token(settings, token)
     if read is None:
         return None
-    offer = session.get(DoctorOffer, read[0])
+    offer = repository.offer_unscoped(session, read[0])
     if offer is None or offer.doctor_id != read[1]:
         return None
     return offer
@@ -375,7 +344,7 @@ def accept(session: Session, offer: DoctorOffer, client_address: str | None = No
         return "no_place" if request.status == RequestStatus.PROPOSED and is_open(offer, now) else "taken"
     session.expire_all()
     _withdraw_others(session, request, offer.id, now)
-    matched = session.get(PatientRequest, offer.request_id)
+    matched = repository.request_unscoped(session, offer.request_id)
     assert matched is not None
     enqueue_outcome(session, matched, RequestStatus.MATCHED, doctor)
     record(
@@ -398,14 +367,7 @@ def withdraw_pending(session: Session, request: PatientRequest, now: datetime | 
 
 
 def _withdraw_others(session: Session, request: PatientRequest, winner_id: int | None, now: datetime) -> None:
-    others = session.scalars(
-        select(DoctorOffer).where(
-            DoctorOffer.request_id == request.id,
-            DoctorOffer.id != (winner_id or 0),
-            DoctorOffer.status == OfferStatus.PENDING.value,
-        )
-    ).all()
-    for other in others:
+    for other in repository.other_pending_offers(session, request.id, winner_id):
         if _settle(session, other, OfferStatus.WITHDRAWN, None, now):
             doctor = doctors_repository.get_unscoped(session, other.doctor_id)
             if doctor is not None:
@@ -447,11 +409,8 @@ def decline(session: Session, offer: DoctorOffer, reason: str | None, client_add
 def expire_lapsed(session: Session, now: datetime) -> int:
     """Pending offers past their delay become "expired" (idempotent: the status is checked in
     the UPDATE)."""
-    lapsed = session.scalars(
-        select(DoctorOffer).where(DoctorOffer.status == OfferStatus.PENDING.value, DoctorOffer.expires_at <= now)
-    ).all()
     count = 0
-    for offer in lapsed:
+    for offer in repository.lapsed_offers(session, now):
         if _settle(session, offer, OfferStatus.EXPIRED, None, now):
             session.add(
                 RequestEvent(
@@ -467,26 +426,7 @@ def expire_lapsed(session: Session, now: datetime) -> int:
 
 
 def _waiting_for_an_offer(session: Session, territory: Territory) -> list[PatientRequest]:
-    """Open requests of an automatic CPTS, received since the mode is on, with no offer pending
-    or accepted."""
-    assert territory.auto_offers_since is not None
-    busy = select(DoctorOffer.request_id).where(
-        DoctorOffer.status.in_([OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value])
-    )
-    return list(
-        session.scalars(
-            select(PatientRequest)
-            .where(
-                visible(PatientRequest, AUTOMATIC),
-                PatientRequest.territory_id == territory.id,
-                PatientRequest.status.in_([RequestStatus.RECEIVED.value, RequestStatus.PROPOSED.value]),
-                PatientRequest.created_at >= territory.auto_offers_since,
-                PatientRequest.duplicate_of_id.is_(None),
-                PatientRequest.id.not_in(busy),
-            )
-            .order_by(PatientRequest.created_at)
-        )
-    )
+    return repository.waiting_for_an_offer(session, AUTOMATIC, territory)
 
 
 def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
@@ -498,8 +438,7 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
     session.commit()
     base_url = str(settings.public_url or "http://127.0.0.1:8000").rstrip("/")
     made = 0
-    territories = session.scalars(select(Territory).where(Territory.auto_offers_since.is_not(None))).all()
-    for territory in territories:
+    for territory in repository.automatic_territories(session):
         for request in _waiting_for_an_offer(session, territory):
             asked = {o.doctor_id for o in offers_of_request(session, AUTOMATIC, request.id)}
             ranking = rank_doctors(
@@ -521,8 +460,12 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
     return made
 
 
-def set_automatic(session: Session, principal: Principal, territory: Territory, on: bool) -> None:
+def set_automatic(session: Session, principal: Principal, territory_id: int | None, on: bool) -> None:
+    """Switches the automatic offers of a CPTS the caller works in."""
     ensure(principal, Action.OFFER_PATIENT)
+    territory = territories_repository.get(session, territory_id) if territory_id is not None else None
+    if territory is None or not may_act_in(principal, territory.id):
+        raise Forbidden("Choisissez d'abord la CPTS.")
     territory.auto_offers_since = (territory.auto_offers_since or utcnow()) if on else None
     action = "territory.auto_offers_on" if on else "territory.auto_offers_off"
     record(session, principal, action, "territory", territory.id, territory.id)

@@ -78,7 +78,4 @@ def answer(
         outcome = "declined" if declined else "closed"
     else:
         outcome = None
-    session.expire_all()
-    fresh = session.get(DoctorOffer, offer.id)
-    assert fresh is not None
-    return _page(request, session, fresh, outcome)
+    return _page(request, session, offers.reload(session, offer), outcome)

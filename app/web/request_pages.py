@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.accounts.access import may_act_in
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
 from app.core.database import all_or_nothing, utcnow
@@ -30,7 +29,6 @@ from app.requests.priority import day_in_paris
 from app.requests.ranking import ORDER_EXPLANATION
 from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
-from app.territories import repository as territories_repository
 from app.territories.service import commune_choices
 from app.web.pages import render
 from app.web.session import Caller, page_for, redirect
@@ -275,10 +273,8 @@ def automatic_offers(caller: Offerer, session: DbSession, mode: Annotated[str, F
     """Switches the automatic offers of the CPTS the caller works in (app/requests/offers.py)."""
 
     def do() -> str:
-        territory = territories_repository.get(session, caller.territory.id) if caller.territory else None
-        if territory is None or not may_act_in(caller.principal, territory.id):
-            raise Forbidden("Choisissez d'abord la CPTS.")
-        offers_service.set_automatic(session, caller.principal, territory, mode == "on")
+        territory_id = caller.territory.id if caller.territory else None
+        offers_service.set_automatic(session, caller.principal, territory_id, mode == "on")
         if mode == "on":
             return (
                 "Propositions automatiques activées : chaque nouvelle demande est proposée au médecin le mieux classé."

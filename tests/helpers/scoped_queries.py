@@ -60,10 +60,10 @@ ALLOWED = {
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
     "app.doctors.repository.by_rpps_unscoped": "the doctor whose RPPS Pro Santé Connect vouched for, signing in",
     # An offer named by its signed link (the doctor's proof), and what its answer settles.
-    "app.requests.offers.offer_of_link": "an offer named by its signed link",
-    "app.requests.offers._withdraw_others": "the other offers of the request whose offer was just accepted",
-    "app.requests.offers.expire_lapsed": "the worker's step, for every CPTS (app/notifications/outbox.py)",
-    "app.requests.offers.run_automatic": "the worker's step, for the CPTS in automatic mode",
+    "app.requests.repository.offer_unscoped": "an offer named by its signed link",
+    "app.requests.repository.request_unscoped": "the request of an offer its signed link named, just accepted",
+    "app.requests.repository.other_pending_offers": "the other offers of a request the caller just settled",
+    "app.requests.repository.lapsed_offers": "the worker's step, for every CPTS (app/notifications/outbox.py)",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
