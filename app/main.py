@@ -32,6 +32,7 @@ from app.web.account_pages import router as account_pages_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
 from app.web.follow_up import router as follow_up_router
+from app.web.offer_pages import router as offer_pages_router
 from app.web.pages import install_page_errors
 from app.web.password_pages import router as password_pages_router
 from app.web.person_pages import router as person_pages_router
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(snp_router)
     app.include_router(fhir_router)
     app.include_router(doctor_confirmation_router)
+    app.include_router(offer_pages_router)
     app.include_router(follow_up_router)
     app.include_router(privacy_page_router)
     app.include_router(password_pages_router)

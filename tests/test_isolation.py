@@ -28,6 +28,8 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/medecins/confirmer/{token}"),
     ("POST", "/medecins/confirmer/{token}"),
+    ("GET", "/medecins/propositions/{token}"),  # the signed offer link is the doctor's proof (test_offers)
+    ("POST", "/medecins/propositions/{token}"),
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),
     ("POST", "/suivi/{token}/{choice}"),  # the follow-up link is the proof (test_privacy_rights)
@@ -351,7 +353,14 @@ TABLE += [
         PAGE_OBJECT,
         body=lambda slug, world: {"doctor_id": world["doctors"][slug]},
     ),
+    Row(
+        "POST",
+        "/espace/demandes/{request}/propositions",
+        PAGE_OBJECT,
+        body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
+    ),
     Row("POST", "/espace/demandes/{request}/cloture", PAGE_OBJECT, body={"reason": "withdrew"}),
+    Row("POST", "/espace/propositions-automatiques", PAGE_MANAGERS, body={"mode": "off"}),
     Row("POST", "/espace/demandes/{request}/notes", PAGE_OBJECT, body={"text": "Rappeler lundi"}),
     Row("POST", "/espace/demandes/{request}/fusion", PAGE_OBJECT),
     Row("POST", "/espace/demandes/{request}/pas-un-doublon", PAGE_OBJECT),

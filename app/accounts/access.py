@@ -22,7 +22,7 @@ from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
-from app.requests.models import PatientRequest, Source
+from app.requests.models import DoctorOffer, PatientRequest, Source
 from app.snp.models import Booking, Centre, Slot, SlotPattern
 from app.territories.models import Territory
 
@@ -116,6 +116,11 @@ RULES: dict[type, ScopeRule] = {
                 Booking.slot_id.in_(select(Slot.id).where(Slot.doctor_id == p.doctor_id)) if p.doctor_id else false()
             ),
         },
+    ),
+    # Offers of patients to doctors: the coordination of the CPTS; a doctor, those made to it.
+    DoctorOffer: ScopeRule(
+        within=in_column(DoctorOffer.territory_id),
+        own={Role.DOCTOR: lambda p: DoctorOffer.doctor_id == p.doctor_id if p.doctor_id else false()},
     ),
     Centre: ScopeRule(within=in_column(Centre.territory_id)),
     Source: ScopeRule(within=in_column(Source.territory_id)),

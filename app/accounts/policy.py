@@ -27,6 +27,7 @@ class Action(StrEnum):
     READ_REQUESTS = "read_requests"
     LIST_OWN_SUBMISSIONS = "list_own_submissions"
     HANDLE_REQUESTS = "handle_requests"
+    OFFER_PATIENT = "offer_patient"
     READ_INDICATORS = "read_indicators"
     MANAGE_SOURCES = "manage_sources"
     MANAGE_SLOTS = "manage_slots"
@@ -78,6 +79,9 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.HANDLE_REQUESTS: Permission(
         MANAGERS, "the queue: suggestions, send the list, notes, transitions (match, close)"
+    ),
+    Action.OFFER_PATIENT: Permission(
+        MANAGERS, "offer a patient to ranked doctors (its page), switch the automatic offers of its CPTS"
     ),
     Action.READ_INDICATORS: Permission(MANAGERS, "indicators and exports"),
     Action.MANAGE_SOURCES: Permission(MANAGERS, "flyer sources and their QR codes"),

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     login_delay_max_seconds: int = 60
     login_failures_kept_minutes: int = 60
     confirmation_link_days: int = 30
+    # Offers of a patient to doctors (app/requests/offers.py): how long a doctor has to answer
+    # before the offer lapses (and, in the automatic mode, goes to the next doctor).
+    offer_answer_hours: int = Field(default=72, ge=1, le=24 * 30)
     # Accounts made in the workspace (app/accounts/links.py): the invitation's link to choose a
     # password, and the "Mot de passe oublié" link, each spent once used.
     invitation_link_hours: int = Field(default=48, ge=1, le=24 * 30)

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if_due)
 DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (digest_if_due)
+OFFERS_EVERY = timedelta(minutes=5)  # lapsed offers, and the automatic offers (offers_if_due)
 
 
 def enqueue(
@@ -102,6 +103,7 @@ class OutboxWorker:
         self.clock = clock
         self._retention_due_at: datetime | None = None
         self._digest_check_at: datetime | None = None
+        self._offers_due_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -226,6 +228,20 @@ class OutboxWorker:
         with self.sessions() as session:
             return digest.run(session, self.settings, now)
 
+    def offers_if_due(self) -> int:
+        """Closes the offers to doctors left unanswered past their delay and, in the CPTS in
+        automatic mode, offers each waiting request to its next doctor (app/requests/offers.py:
+        idempotent, a second worker offers nothing twice); at the worker's start, then every
+        OFFERS_EVERY. How many offers were made."""
+        from app.requests import offers
+
+        now = self.clock()
+        if self._offers_due_at is not None and now < self._offers_due_at:
+            return 0
+        self._offers_due_at = now + OFFERS_EVERY
+        with self.sessions() as session:
+            return offers.run_automatic(session, self.settings, now)
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
@@ -240,4 +256,8 @@ class OutboxWorker:
                 self.digest_if_due()
             except Exception as exc:
                 logger.error("weekly_digest_error", extra=error_fields(exc))
+            try:
+                self.offers_if_due()
+            except Exception as exc:
+                logger.error("doctor_offers_error", extra=error_fields(exc))
             stop.wait(interval)

@@ -23,6 +23,8 @@ SUBJECTS = {
     "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",
     "account_invitation": "Votre compte Orientation : choisissez votre mot de passe",
     "password_reset": "Orientation : changer votre mot de passe",
+    "offer": "Un patient sans médecin traitant vous est proposé",
+    "offer_withdrawn": "La proposition de patient est close",
     "weekly_digest": "Orientation : le point de la semaine de la coordination",
 }
 

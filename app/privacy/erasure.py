@@ -21,7 +21,7 @@ from app.core.database import execute_dml
 from app.geocoding.cache import cache_key
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import MessageStatus, OutboxMessage
-from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus
+from app.requests.models import OPEN_STATUSES, DoctorOffer, OfferStatus, PatientRequest, RequestEvent, RequestStatus
 from app.requests.priority import age_on
 from app.snp.models import Booking
 
@@ -104,6 +104,21 @@ def erase_request(
         .execution_options(synchronize_session=False),
     )
     erase_messages(session, request_id=request.id)
+    # The offers to doctors keep their states (the indicators), not the notes and reasons typed.
+    execute_dml(
+        session,
+        update(DoctorOffer)
+        .where(DoctorOffer.request_id == request.id)
+        .values(note=None, reason=None)
+        .execution_options(synchronize_session=False),
+    )
+    execute_dml(
+        session,
+        update(DoctorOffer)
+        .where(DoctorOffer.request_id == request.id, DoctorOffer.status == OfferStatus.PENDING.value)
+        .values(status=OfferStatus.WITHDRAWN.value, answered_at=now)
+        .execution_options(synchronize_session=False),
+    )
     if actor is not None:
         closing = RequestStatus(request.status) in OPEN_STATUSES
         session.add(

@@ -8,6 +8,7 @@ from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.errors import Conflict, FieldError, Unprocessable
 from app.core.identifiers import can_receive_sms, french_phone
+from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
@@ -61,7 +62,7 @@ def _context(request: PatientRequest) -> dict[str, object]:
     }
 
 
-def _doctor_lines(request: PatientRequest, doctor: Doctor) -> dict[str, str | None]:
+def doctor_lines(request: PatientRequest, doctor: Doctor) -> dict[str, str | None]:
     """A doctor as a message names it. The distance only between two placed addresses: from a
     commune's centre it would be a figure about nobody's home ("à 0,0 km")."""
     location = doctor.locations[0]
@@ -75,6 +76,14 @@ def _doctor_lines(request: PatientRequest, doctor: Doctor) -> dict[str, str | No
     }
 
 
+def matched_doctor_lines(session: Session, request: PatientRequest) -> dict[str, str | None] | None:
+    """The doctor a matched request names, as the outcome message and the follow-up page say it."""
+    if request.status != RequestStatus.MATCHED or request.matched_doctor_id is None:
+        return None
+    doctor = doctors_repository.get_unscoped(session, request.matched_doctor_id)
+    return doctor_lines(request, doctor) if doctor is not None and doctor.locations else None
+
+
 def compose_doctor_list(
     session: Session, principal: Principal, request_id: int, data: SendListIn
 ) -> tuple[PatientRequest, MessagePreview]:
@@ -84,7 +93,7 @@ def compose_doctor_list(
     channel, recipient = _recipient(request, data.channel)
     doctors = []
     for doctor in _doctors(session, request, data.doctor_ids):
-        doctors.append(_doctor_lines(request, doctor))
+        doctors.append(doctor_lines(request, doctor))
     subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
     return request, MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
 
@@ -143,7 +152,7 @@ def enqueue_outcome(
         "outcome",
         channel,
         status=status.value,
-        doctor=_doctor_lines(request, doctor) if doctor else None,
+        doctor=doctor_lines(request, doctor) if doctor else None,
         closed_because=CLOSED_BECAUSE.get(close_reason or ""),
         **_context(request),
     )

@@ -145,3 +145,46 @@ class RequestEvent(Base):
     text: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[PatientRequest] = relationship(back_populates="events")
+
+
+class OfferStatus(StrEnum):
+    PENDING = "pending"  # waiting for the doctor's answer
+    ACCEPTED = "accepted"  # the doctor took the patient: the request is matched
+    DECLINED = "declined"  # "Je ne peux pas"
+    EXPIRED = "expired"  # no answer within the delay
+    WITHDRAWN = "withdrawn"  # another doctor accepted first, or the request was settled
+
+
+class DoctorOffer(Base):
+    """A patient offered to a doctor (app/requests/offers.py): the doctor answers through a
+    signed link. Several may be pending for one request; the first acceptance wins."""
+
+    __tablename__ = "doctor_offers"
+    __table_args__ = (
+        # A doctor is offered a given patient once.
+        Index("uq_doctor_offers_request_doctor", "request_id", "doctor_id", unique=True),
+        # The automatic mode has one pending offer per request at a time, even with two workers.
+        Index(
+            "uq_doctor_offers_one_automatic_pending",
+            "request_id",
+            unique=True,
+            sqlite_where=text("automatic AND status = 'pending'"),
+            postgresql_where=text("automatic AND status = 'pending'"),
+        ),
+        Index("ix_doctor_offers_doctor_status", "doctor_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("patient_requests.id", ondelete="CASCADE"), index=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default=OfferStatus.PENDING.value)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)  # the coordinator's note to the doctor
+    reason: Mapped[str | None] = mapped_column(String(300))  # why the doctor declined, if said
+    offered_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    request: Mapped[PatientRequest] = relationship()

@@ -5,12 +5,13 @@ constraints the patient meets (priority patients only; home visits within its ra
 the patient needs them; its maximum distance; a shared language when the patient gave some).
 Ordered (ORDER_EXPLANATION says it to the coordinator, _order does it): first the doctors who
 keep their places for priority patients (a priority patient takes one of those, leaving the
-open places to the others), then by distance rounded to the kilometre (great-circle), then by
-places left, so that the same nearest doctor is not always the one asked; then the exact
-distance. Doctors excluded only because their entry is
+open places to the others), then by distance rounded to the kilometre (great-circle) plus
+FAIRNESS_KM for each offer the doctor has pending or accepted in the last FAIRNESS_DAYS (its
+load, app/requests/offers.py), then by places left, so that the same nearest doctor is not
+always the one asked; then the exact distance. Doctors excluded only because their entry is
 stale are listed apart: the coordinator can phone them."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -46,6 +47,7 @@ class Suggestion:
     distance_km: float | None
     places_left: int
     reasons: list[str] = field(default_factory=list)
+    load: int = 0  # offers pending or recently accepted (FAIRNESS_DAYS)
 
 
 @dataclass
@@ -122,31 +124,47 @@ def _explain(request: PatientRequest, suggestion: Suggestion) -> Suggestion:
             "fait des visites à domicile"
             + (f" jusqu'à {doctor.home_visit_radius_km} km" if doctor.home_visit_radius_km else "")
         )
+    if suggestion.load:
+        reasons.append(
+            f"{suggestion.load} proposition(s) en attente ou acceptée(s) depuis {FAIRNESS_DAYS} jours"
+            f" : compté {suggestion.load * FAIRNESS_KM} km plus loin"
+        )
     suggestion.reasons = reasons
     return suggestion
 
 
+# Fairness: each offer a doctor has pending, or accepted in the last FAIRNESS_DAYS days, counts
+# as FAIRNESS_KM kilometres further, so the load is shared instead of always asking the nearest.
+FAIRNESS_KM = 2
+FAIRNESS_DAYS = 30
+
 ORDER_EXPLANATION = (
     "Ordre de la liste : d'abord les médecins qui réservent leurs places aux patients prioritaires, "
     "puis du plus proche au plus lointain en kilomètres arrondis (4,1 km et 3,8 km comptent tous deux "
-    "pour 4 km), puis, à kilomètre égal, ceux qui ont le plus de places ; un cabinet sans position "
-    "connue vient en dernier."
+    f"pour 4 km), chaque proposition en attente ou acceptée depuis {FAIRNESS_DAYS} jours comptant "
+    f"{FAIRNESS_KM} km de plus (pour ne pas solliciter toujours le même médecin), puis, à kilomètre "
+    "égal, ceux qui ont le plus de places ; un cabinet sans position connue vient en dernier."
 )
 
 
 def _order(suggestion: Suggestion) -> tuple[int, float, int, float]:
     """The order of ORDER_EXPLANATION: change them together."""
     distance = suggestion.distance_km
-    whole_km = float("inf") if distance is None else float(round(distance))
+    whole_km = float("inf") if distance is None else float(round(distance)) + FAIRNESS_KM * suggestion.load
     reserved_first = 0 if suggestion.doctor.priority_only else 1
     return (reserved_first, whole_km, -suggestion.places_left, distance if distance is not None else float("inf"))
 
 
 def rank_doctors(
-    request: PatientRequest, doctors: Sequence[DoctorCard], limit: int = 20, now: datetime | None = None
+    request: PatientRequest,
+    doctors: Sequence[DoctorCard],
+    limit: int = 20,
+    now: datetime | None = None,
+    load: Mapping[int, int] | None = None,
 ) -> Ranking:
     """`doctors`: the CPTS's doctors with places left (cards from doctors.repository); `now`:
-    the time of the ranking (priority on that day, availability, freshness)."""
+    the time of the ranking (priority on that day, availability, freshness); `load`: offers
+    pending or accepted in the last FAIRNESS_DAYS per doctor id (app/requests/offers.py)."""
     now = now or utcnow()
     today = day_in_paris(now)  # the patient's age and the doctors' availability, in Paris
     eligible: list[Suggestion] = []
@@ -155,6 +173,7 @@ def rank_doctors(
         suggestion = _assess(request, doctor, today)
         if suggestion is None:
             continue
+        suggestion.load = (load or {}).get(doctor.id, 0)
         (stale if doctor.is_stale(now) else eligible).append(suggestion)
     eligible.sort(key=_order)
     stale.sort(key=_order)

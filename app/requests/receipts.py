@@ -25,9 +25,11 @@ def receipt_channel(preferred_channel: str, phone: str, email: str | None) -> tu
 
 
 def to_call(request: PatientRequest) -> bool:
-    """Received and reachable only by phone: the coordination calls to say it is registered."""
+    """Reachable only by phone, and something to tell: received (the coordination calls to say
+    it is registered) or matched (no written outcome reached them: the coordination calls with
+    the doctor's name, address, phone and how to book, as the follow-up page shows them)."""
     return (
-        request.status == RequestStatus.RECEIVED
+        request.status in (RequestStatus.RECEIVED, RequestStatus.MATCHED)
         and receipt_channel(request.preferred_channel, request.phone, request.email) is None
     )
 

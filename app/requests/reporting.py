@@ -18,7 +18,7 @@ from app.core.database import utcnow
 from app.core.identifiers import french_phone
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
-from app.requests.models import PatientRequest, RequestEvent, RequestStatus, Source
+from app.requests.models import DoctorOffer, OfferStatus, PatientRequest, RequestEvent, RequestStatus, Source
 from app.requests.priority import age_on, groups_at_intake
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -164,6 +164,8 @@ class Indicators(TypedDict):
     by_commune: dict[str, int]
     by_source: dict[str, int]
     doctors: DoctorCounts
+    # Offers to doctors (app/requests/offers.py) of the period's requests, by their state.
+    offers: dict[str, int]
     unscheduled_care: dict[str, int]
 
 
@@ -224,6 +226,16 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         )
     ).all()
     stale_limit = utcnow() - STALE_AFTER
+    offer_rows = session.execute(
+        _in_period(
+            select(DoctorOffer.status, func.count())
+            .join(PatientRequest, PatientRequest.id == DoctorOffer.request_id)
+            .where(mine, visible(DoctorOffer, principal))
+            .group_by(DoctorOffer.status),
+            period,
+        )
+    ).all()
+    offer_counts = {status.value: 0 for status in OfferStatus} | {status: n for status, n in offer_rows}
     return {
         "cpts": territory.slug,
         "period": {"from": period.since, "to": period.until},
@@ -248,6 +260,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
             "places_used": count(matched),
             "stale": sum(d.confirmed_at < stale_limit for d in doctors),
         },
+        "offers": {"made": sum(offer_counts.values()), **offer_counts},
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
     }

@@ -6,10 +6,10 @@ from datetime import date, datetime
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.accounts.access import scoped
+from app.accounts.access import scoped, visible
 from app.accounts.models import User
 from app.accounts.principal import Principal
-from app.requests.models import OPEN_STATUSES, PatientRequest, Source
+from app.requests.models import OPEN_STATUSES, DoctorOffer, OfferStatus, PatientRequest, Source
 from app.requests.priority import day_in_paris, score_expression
 from app.territories.models import Territory
 
@@ -108,3 +108,103 @@ def by_follow_up_token(session: Session, token_hash: str) -> PatientRequest | No
     return session.scalars(
         select(PatientRequest).where(PatientRequest.follow_up_token_hash == token_hash)
     ).one_or_none()
+
+
+# ---- Offers to doctors (app/requests/offers.py) ----------------------------------------------
+
+
+def offers_of_request(session: Session, principal: Principal, request_id: int) -> list[DoctorOffer]:
+    return list(
+        session.scalars(
+            select(DoctorOffer)
+            .where(visible(DoctorOffer, principal), DoctorOffer.request_id == request_id)
+            .order_by(DoctorOffer.id)
+        )
+    )
+
+
+def pending_offers_of_doctor(
+    session: Session, principal: Principal, doctor_id: int, now: datetime
+) -> list[DoctorOffer]:
+    return list(
+        session.scalars(
+            select(DoctorOffer)
+            .where(
+                visible(DoctorOffer, principal),
+                DoctorOffer.doctor_id == doctor_id,
+                DoctorOffer.status == OfferStatus.PENDING.value,
+                DoctorOffer.expires_at > now,
+            )
+            .order_by(DoctorOffer.id)
+        )
+    )
+
+
+def offer_load(session: Session, principal: Principal, territory_id: int, since: datetime) -> dict[int, int]:
+    """Per doctor: offers pending, or accepted since `since`."""
+    rows = session.execute(
+        select(DoctorOffer.doctor_id, func.count())
+        .where(
+            visible(DoctorOffer, principal),
+            DoctorOffer.territory_id == territory_id,
+            (DoctorOffer.status == OfferStatus.PENDING.value)
+            | ((DoctorOffer.status == OfferStatus.ACCEPTED.value) & (DoctorOffer.answered_at >= since)),
+        )
+        .group_by(DoctorOffer.doctor_id)
+    ).all()
+    return {doctor_id: count for doctor_id, count in rows}
+
+
+def offer_unscoped(session: Session, offer_id: int) -> DoctorOffer | None:
+    """An offer whatever the caller: only for who proves its right another way (its signed link)."""
+    return session.get(DoctorOffer, offer_id)
+
+
+def other_pending_offers(session: Session, request_id: int, except_id: int | None) -> list[DoctorOffer]:
+    """The pending offers of a request the caller just settled (accepted, matched, closed)."""
+    return list(
+        session.scalars(
+            select(DoctorOffer).where(
+                DoctorOffer.request_id == request_id,
+                DoctorOffer.id != (except_id or 0),
+                DoctorOffer.status == OfferStatus.PENDING.value,
+            )
+        )
+    )
+
+
+def lapsed_offers(session: Session, now: datetime) -> list[DoctorOffer]:
+    """Every CPTS's pending offers past their delay (the worker's step)."""
+    return list(
+        session.scalars(
+            select(DoctorOffer).where(DoctorOffer.status == OfferStatus.PENDING.value, DoctorOffer.expires_at <= now)
+        )
+    )
+
+
+def automatic_territories(session: Session) -> list[Territory]:
+    return list(session.scalars(select(Territory).where(Territory.auto_offers_since.is_not(None))))
+
+
+def waiting_for_an_offer(session: Session, principal: Principal, territory: Territory) -> list[PatientRequest]:
+    """Open requests of an automatic CPTS, received since the mode is on, not a possible
+    duplicate, with no offer pending or accepted."""
+    busy = select(DoctorOffer.request_id).where(
+        DoctorOffer.status.in_([OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value])
+    )
+    query = select(PatientRequest).where(
+        visible(PatientRequest, principal),
+        PatientRequest.territory_id == territory.id,
+        PatientRequest.status.in_(OPEN_VALUES),
+        PatientRequest.duplicate_of_id.is_(None),
+        PatientRequest.id.not_in(busy),
+    )
+    if territory.auto_offers_since is not None:
+        query = query.where(PatientRequest.created_at >= territory.auto_offers_since)
+    return list(session.scalars(query.order_by(PatientRequest.created_at)))
+
+
+def request_unscoped(session: Session, request_id: int) -> PatientRequest | None:
+    """A request whatever the caller: only for who proves its right another way (the accepted
+    offer's signed link)."""
+    return session.get(PatientRequest, request_id)

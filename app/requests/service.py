@@ -435,6 +435,10 @@ def transition(session: Session, principal: Principal, request_id: int, data: Tr
             raise Conflict("Ce médecin n'a plus de place disponible.")
         values["matched_doctor_id"] = doctor.id
     move(session, principal, request, target, note=data.note, reason=data.reason, **values)
+    if target in (RequestStatus.MATCHED, RequestStatus.CLOSED):
+        from app.requests.offers import withdraw_pending
+
+        withdraw_pending(session, request)  # the doctors still asked are told it is settled
     # A duplicate's patient has the other request: telling them "closed" would be false.
     if data.notify and target in (RequestStatus.MATCHED, RequestStatus.CLOSED) and data.reason != DUPLICATE:
         from app.requests.messages import enqueue_outcome
@@ -576,5 +580,7 @@ def suggestions(session: Session, principal: Principal, request_id: int) -> tupl
     request = get_request(session, principal, request_id)
     if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
         return request, Ranking([], [], 0)
+    from app.requests.offers import load_of_doctors
+
     cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
-    return request, rank_doctors(request, cards)
+    return request, rank_doctors(request, cards, load=load_of_doctors(session, principal, request.territory_id))

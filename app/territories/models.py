@@ -21,6 +21,9 @@ class Territory(Base):
     weight_ald: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     weight_age_70: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     weight_css: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The automatic offers (app/requests/offers.py): None, off (the default); else since when
+    # each new eligible request is offered to the best-ranked doctor, then the next.
+    auto_offers_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

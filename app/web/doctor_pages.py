@@ -20,6 +20,7 @@ from app.doctors.importer import import_doctors, template_csv
 from app.doctors.models import Doctor
 from app.doctors.schemas import Availability, DoctorCreate, DoctorUpdate
 from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
+from app.requests import offers
 from app.web.pages import render
 from app.web.request_pages import act
 from app.web.session import Caller, page_for, redirect
@@ -203,6 +204,7 @@ def _doctor_page(
     status_code: int = 200,
     values: dict | None = None,
     errors=(),
+    extra: dict | None = None,
 ) -> HTMLResponse:
     a = values or service.availability_of(doctor).model_dump()
     typed = values or {}
@@ -214,6 +216,8 @@ def _doctor_page(
         "field_errors": {e.field: e.message for e in errors},
         "stale": doctor.is_stale(),
         "specialties": SPECIALTIES,
+        "pending_offers": [],
+        **(extra or {}),
     }
     return render(request, caller, template, context, status_code)
 
@@ -435,7 +439,13 @@ def _own(session, caller: Caller) -> Doctor:
 
 @router.get("/mon-cabinet", response_class=HTMLResponse)
 def my_practice(request: Request, caller: DoctorCaller, session: DbSession) -> HTMLResponse:
-    return _doctor_page(request, caller, _own(session, caller), "espace/my_practice.html")
+    doctor = _own(session, caller)
+    # The offers waiting for its answer (app/requests/offers.py), each with its signed link's page.
+    pending = [
+        (offers.view(session, offer), offers.offer_url(request.app.state.settings, "", offer))
+        for offer in offers.pending_offers_of_doctor(session, caller.principal, doctor.id)
+    ]
+    return _doctor_page(request, caller, doctor, "espace/my_practice.html", extra={"pending_offers": pending})
 
 
 @router.post("/mon-cabinet", response_class=HTMLResponse)

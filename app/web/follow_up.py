@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
 from app.privacy import rights
+from app.requests.messages import matched_doctor_lines
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
 from app.requests.service import by_follow_up_link
 from app.web.templates import templates
@@ -61,9 +63,13 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _status_page(request: Request, patient_request: PatientRequest, notice: str | None = None) -> HTMLResponse:
+def _status_page(
+    request: Request, session: Session, patient_request: PatientRequest, notice: str | None = None
+) -> HTMLResponse:
     territory = patient_request.territory
     context = {
+        # Matched: the doctor, its practice and how to book the first appointment (as the message said).
+        "doctor": matched_doctor_lines(session, patient_request),
         "given_name": patient_request.given_name,
         "status_text": DUPLICATE_TEXT
         if patient_request.close_reason == "duplicate"
@@ -87,7 +93,7 @@ def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
     patient_request = by_follow_up_link(session, token)
     if patient_request is None:
         return _invalid(request)
-    return _status_page(request, patient_request)
+    return _status_page(request, session, patient_request)
 
 
 @router.post("/suivi/{token}/{choice}", response_class=HTMLResponse)
@@ -111,7 +117,7 @@ def choose(
         done = rights.withdraw(session, patient_request, _client(request))
         session.expire_all()
         notice = "Votre demande est retirée." if done else "Votre demande n'était plus en cours : rien à retirer."
-        return _status_page(request, by_follow_up_link(session, token) or patient_request, notice)
+        return _status_page(request, session, by_follow_up_link(session, token) or patient_request, notice)
     territory = patient_request.territory
     erased_by = {"territory_name": territory.name if territory else None}
     rights.erase_own(session, patient_request, _client(request))

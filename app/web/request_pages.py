@@ -19,7 +19,9 @@ from app.core.database import all_or_nothing, utcnow
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound, french_message
 from app.core.inputs import DbId
+from app.core.links import public_base_url
 from app.doctors import service as doctors_service
+from app.requests import offers as offers_service
 from app.requests import repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, RequestStatus
@@ -82,6 +84,9 @@ def queue(
             session, request.app.state.geocoding.communes, caller.territory.id if caller.territory else None
         ),
         "status_filters": STATUS_FILTERS,
+        "auto_offers": caller.territory is not None and caller.territory.auto_offers_since is not None,
+        "can_offer": caller.can(Action.OFFER_PATIENT) and caller.territory is not None,
+        "offer_hours": request.app.state.settings.offer_answer_hours,
     }
     return render(request, caller, "espace/queue.html", context)
 
@@ -142,6 +147,7 @@ def request_page(
             "label": f"Patient ({patient_request.commune_name})",
         }
     settings = request.app.state.settings
+    offers = offers_service.offers_of_request(session, caller.principal, request_id)
     map_data = json.dumps(
         {
             "patient": patient_point,
@@ -166,6 +172,11 @@ def request_page(
         "duplicates": duplicates,
         "duplicate_of": duplicate_of,
         "can_merge": duplicate_of is not None and duplicate_of.status in OPEN_STATUSES,
+        "can_offer": caller.can(Action.OFFER_PATIENT),
+        "offer_hours": settings.offer_answer_hours,
+        "offers": offers,
+        "offer_doctor_names": doctors_service.display_names(session, caller.principal, {o.doctor_id for o in offers}),
+        "offer_labels": OFFER_LABELS,
     }
     return render(request, caller, "espace/request.html", context, status_code)
 
@@ -218,6 +229,59 @@ def act(session: Session, url: str, action: Callable[[], str]) -> Response:
     except (ApiError, ValidationError) as exc:
         return redirect(url, refusal(exc), "error")
     return redirect(url, message)
+
+
+OFFER_LABELS = {
+    "pending": "en attente de réponse",
+    "accepted": "acceptée",
+    "declined": "déclinée",
+    "expired": "sans réponse dans le délai",
+    "withdrawn": "retirée (un autre médecin a accepté)",
+}
+Offerer = Annotated[Caller, page_for(Action.OFFER_PATIENT)]
+
+
+@router.post("/demandes/{request_id}/propositions")
+def offer(
+    request_id: DbId,
+    request: Request,
+    caller: Offerer,
+    session: DbSession,
+    doctor_ids: Annotated[list[int] | None, Form()] = None,
+    offer_note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Offers the patient to the checked doctors (app/requests/offers.py)."""
+
+    def do() -> str:
+        patient_request = service.get_request(session, caller.principal, request_id)
+        made = offers_service.offer_to_doctors(
+            session,
+            request.app.state.settings,
+            public_base_url(request),
+            caller.principal,
+            patient_request,
+            doctor_ids or [],
+            offer_note.strip() or None,
+        )
+        return f"Patient proposé à {len(made)} médecin(s) : chacun reçoit son lien dans la minute."
+
+    return act(session, f"/espace/demandes/{request_id}", do)
+
+
+@router.post("/propositions-automatiques")
+def automatic_offers(caller: Offerer, session: DbSession, mode: Annotated[str, Form(max_length=3)] = "") -> Response:
+    """Switches the automatic offers of the CPTS the caller works in (app/requests/offers.py)."""
+
+    def do() -> str:
+        territory_id = caller.territory.id if caller.territory else None
+        offers_service.set_automatic(session, caller.principal, territory_id, mode == "on")
+        if mode == "on":
+            return (
+                "Propositions automatiques activées : chaque nouvelle demande est proposée au médecin le mieux classé."
+            )
+        return "Propositions automatiques désactivées."
+
+    return act(session, "/espace/demandes", do)
 
 
 def _channel(value: str) -> str | None:

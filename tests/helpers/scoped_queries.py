@@ -34,6 +34,7 @@ CPTS_OWNED = {
     "snp_slots",
     "snp_bookings",
     "audit_events",
+    "doctor_offers",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
@@ -58,6 +59,11 @@ ALLOWED = {
     # Reads the caller proves its right to another way.
     "app.doctors.repository.get_unscoped": "a doctor named by its signed link, or read by the SAS platform",
     "app.doctors.repository.by_rpps_unscoped": "the doctor whose RPPS Pro Santé Connect vouched for, signing in",
+    # An offer named by its signed link (the doctor's proof), and what its answer settles.
+    "app.requests.repository.offer_unscoped": "an offer named by its signed link",
+    "app.requests.repository.request_unscoped": "the request of an offer its signed link named, just accepted",
+    "app.requests.repository.other_pending_offers": "the other offers of a request the caller just settled",
+    "app.requests.repository.lapsed_offers": "the worker's step, for every CPTS (app/notifications/outbox.py)",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
 }
