@@ -31,6 +31,9 @@ PUBLIC = {
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),
     ("POST", "/suivi/{token}/{choice}"),  # the follow-up link is the proof (test_privacy_rights)
+    ("POST", "/suivi/{token}/confirmer/{step}"),  # the follow-up link is the proof (test_follow_up_outcomes)
+    ("GET", "/suivi/{token}/avis"),  # the follow-up link is the proof (test_follow_up_outcomes)
+    ("POST", "/suivi/{token}/avis"),  # the follow-up link is the proof (test_follow_up_outcomes)
     ("GET", "/confidentialite"),
     ("GET", "/"),
     ("POST", "/"),
@@ -395,6 +398,7 @@ TABLE += [
     Row("POST", "/espace/sources/{source}/retirer", PAGE_OBJECT),
     Row("GET", "/espace/indicateurs", PAGE_MANAGERS),
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
+    Row("GET", "/espace/indicateurs.xlsx", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),
     Row("GET", "/espace/personnes", PAGE_MANAGERS),
     Row("POST", "/espace/personnes", PAGE_MANAGERS, body={"phone": "0612345678"}),

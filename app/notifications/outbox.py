@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
 RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if_due)
 DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (digest_if_due)
+OUTCOMES_CHECK_EVERY = timedelta(hours=1)  # confirmations and questionnaires due (outcomes_if_due)
 
 
 def enqueue(
@@ -102,6 +103,7 @@ class OutboxWorker:
         self.clock = clock
         self._retention_due_at: datetime | None = None
         self._digest_check_at: datetime | None = None
+        self._outcomes_check_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -226,6 +228,21 @@ class OutboxWorker:
         with self.sessions() as session:
             return digest.run(session, self.settings, now)
 
+    def outcomes_if_due(self) -> int:
+        """Asks the patients matched FOLLOW_UP_CONFIRMATION_DAYS ago whether the first appointment
+        took place, and sends the year's satisfaction questionnaires from SATISFACTION_DATE
+        (app/requests/outcomes.py records each, so nothing goes twice); looked at at the worker's
+        start, then hourly. How many messages were written."""
+        from app.requests import outcomes
+
+        now = self.clock()
+        if self._outcomes_check_at is not None and now < self._outcomes_check_at:
+            return 0
+        self._outcomes_check_at = now + OUTCOMES_CHECK_EVERY
+        with self.sessions() as session:
+            counts = outcomes.run(session, self.settings, now)
+        return counts.confirmations_asked + counts.surveys_sent
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
@@ -240,4 +257,8 @@ class OutboxWorker:
                 self.digest_if_due()
             except Exception as exc:
                 logger.error("weekly_digest_error", extra=error_fields(exc))
+            try:
+                self.outcomes_if_due()
+            except Exception as exc:
+                logger.error("follow_up_outcomes_error", extra=error_fields(exc))
             stop.wait(interval)

@@ -24,6 +24,8 @@ SUBJECTS = {
     "account_invitation": "Votre compte Orientation : choisissez votre mot de passe",
     "password_reset": "Orientation : changer votre mot de passe",
     "weekly_digest": "Orientation : le point de la semaine de la coordination",
+    "first_visit": "Votre premier rendez-vous avec votre médecin traitant",
+    "satisfaction": "Votre avis sur l'aide de la CPTS",
 }
 
 
