@@ -206,6 +206,11 @@ def test_an_unmatched_request_has_nothing_to_confirm(client):
 
 def test_the_confirmed_facts_survive_erasure(client, coordinator, db, settings, sessions):
     request = matched_request(client, coordinator, db)
+    sms = Recorder()
+    worker = worker_at(settings, sessions, MATCHED + timedelta(days=22), {"sms": sms})
+    worker.outcomes_if_due()
+    worker.run_once()
+    message_link = LINK.search(sms.sent[0].body).group(1)
     path = request["receipt_link"].removeprefix("http://127.0.0.1:8000")
     client.post(f"{path}/confirmer/declaration")
     erased = client.post(f"{path}/effacement", data={"confirm": "yes"})
@@ -217,9 +222,10 @@ def test_the_confirmed_facts_survive_erasure(client, coordinator, db, settings, 
     assert row.first_visit_confirmed_at is not None and row.declared_confirmed_at is not None
     figures = indicators(client, coordinator)["outcomes"]
     assert (figures["first_visit"], figures["declared"]) == (1, 1)
-    assert client.get(path).status_code == 404  # the link is gone with the data
-    # Erased: never asked anything again.
-    assert worker_at(settings, sessions, MATCHED + timedelta(days=22)).outcomes_if_due() == 0
+    # Both links are gone with the data.
+    assert client.get(path).status_code == 404 and client.get(message_link).status_code == 404
+    # Erased: never asked anything again (not even this year's questionnaire).
+    assert worker_at(settings, sessions, datetime(2026, 12, 20, tzinfo=UTC)).outcomes_if_due() == 0
 
 
 # The yearly satisfaction questionnaire ------------------------------------------------------------

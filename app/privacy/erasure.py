@@ -6,10 +6,12 @@ transaction and commit nothing.
 What survives a request's erasure: its CPTS, source, status and close reason, commune (INSEE
 code, name, postcode), the priority groups at intake (ALD, 70+, CSS), home visits, the reason
 for having no doctor, who submitted it, the matched doctor, the dates and the history's status
-changes (app/requests/reporting.py counts nothing else). The birth date becomes an age band at
-intake ("60-69"), the date itself reduced to the 1st of January of its decade because the
-column cannot be empty. Names, phone, e-mail, address and position, languages, free text, the
-notes, the messages' bodies and recipients go; the follow-up link stops working."""
+changes, and what the patient confirmed after the match (first appointment, declared médecin
+traitant, their dates: app/requests/outcomes.py); app/requests/reporting.py counts nothing else.
+The birth date becomes an age band at intake ("60-69"), the date itself reduced to the 1st of
+January of its decade because the column cannot be empty. Names, phone, e-mail, address and
+position, languages, free text, the notes, the messages' bodies and recipients go; the follow-up
+links stop working."""
 
 from datetime import date, datetime
 
@@ -136,6 +138,7 @@ def erase_request(
     request.identity_key = ""
     # Nobody holds the new token: the follow-up link no longer opens anything.
     request.follow_up_token_hash = digest(new_secret())
+    request.answer_link_hash = None  # the link of the latest follow-up message, too
     request.erased_at = now
     return True
 
