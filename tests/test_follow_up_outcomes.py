@@ -285,3 +285,60 @@ def test_the_date_setting_is_checked():
     with pytest.raises(ValidationError):
         Settings(satisfaction_date="15-12")
     assert Settings(satisfaction_date="02-29").satisfaction_date == "02-29"
+
+
+# Unscheduled care: FICHE 6's activity report ----------------------------------------------------
+
+
+def test_the_activity_report_counts_bookings_by_age_band_and_doctor_and_survives_erasure(
+    client, coordinator, db, settings
+):
+    from app.privacy.erasure import erase_booking
+    from app.snp.models import Booking, Slot
+    from tests.factories import make_slot
+
+    doctor = add_doctor(client, coordinator, 1, "Arras", "62000")
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    patients = [("70+", "no", "fulfilled"), ("70+", "yes", "noshow"), ("0-17", "no", None)]
+    ids = []
+    for n, (band, has_doctor, _) in enumerate(patients):
+        slot = make_slot(db, doctor, soon + timedelta(hours=n))
+        booked = client.post(
+            f"/api/v1/snp/slots/{slot}/bookings",
+            json={
+                "family_name": "Venu",
+                "given_name": f"Patient{n}",
+                "phone": "06 12 34 56 78",
+                "reason": "Fièvre",
+                "age_band": band,
+                "has_doctor": has_doctor,
+            },
+            headers=coordinator,
+        )
+        assert booked.status_code == 201, booked.text
+        ids.append(booked.json()["id"])
+    refused = client.post(
+        f"/api/v1/snp/slots/{make_slot(db, doctor, soon + timedelta(hours=5))}/bookings",
+        json={"family_name": "X", "given_name": "Y", "phone": "06 12 34 56 78", "reason": "Toux", "age_band": "12"},
+        headers=coordinator,
+    )
+    assert refused.status_code == 422 and "age_band" in refused.text
+    past = datetime.now(UTC) - timedelta(hours=3)
+    db.execute(update(Slot).values(start_at=past, end_at=past + timedelta(minutes=20)))
+    db.commit()
+    for booking_id, (_, _, outcome) in zip(ids, patients, strict=True):
+        if outcome:
+            answer = client.post(
+                f"/api/v1/snp/bookings/{booking_id}/outcome", json={"outcome": outcome}, headers=coordinator
+            )
+            assert answer.status_code == 200, answer.text
+    for booking_id in ids:  # the retention's erasure: the patient's fields go, the facts stay
+        erase_booking(db, db.get(Booking, booking_id), datetime.now(UTC))
+    db.commit()
+
+    report = client.get("/api/v1/territories/grand-arras/indicators", headers=coordinator).json()
+    activity = report["unscheduled_care_report"]
+    assert activity["age_band"]["70+"] == {"booked": 2, "came": 1, "noshow": 1}
+    assert activity["age_band"]["0-17"] == {"booked": 1, "came": 0, "noshow": 0}
+    assert activity["has_doctor"]["no"] == {"booked": 2, "came": 1, "noshow": 0}
+    assert activity["has_doctor"]["yes"] == {"booked": 1, "came": 0, "noshow": 1}

@@ -145,7 +145,8 @@ def erase_request(
 
 def erase_booking(session: Session, booking: Booking, now: datetime) -> bool:
     """Blanks the patient's fields of an unscheduled-care booking (and its messages); the
-    booking itself (slot, status, origin) stays for the indicators. False if it already was."""
+    booking itself (slot, status, origin, FICHE 6's age band and médecin traitant) stays for
+    the indicators. False if it already was."""
     if booking.erased_at is not None:
         return False
     erase_messages(session, booking_id=booking.id)

@@ -130,6 +130,15 @@ def to_xlsx(rows: list[list[object]]) -> bytes:
     return spreadsheet.to_xlsx("Demandes", EXPORT_COLUMNS, rows)
 
 
+def snp_activity(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, dict[str, int]]]:
+    from app.snp.repository import activity_report
+
+    start, end = period.bounds()
+    return activity_report(
+        session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS), end or datetime(2100, 1, 1, tzinfo=PARIS)
+    )
+
+
 def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:
     from app.snp.repository import indicators as slot_figures
 
@@ -169,6 +178,8 @@ class Indicators(TypedDict):
     by_source: dict[str, int]
     doctors: DoctorCounts
     unscheduled_care: dict[str, int]
+    # FICHE 6: bookings, patients who came, unexcused absences, by age band / médecin traitant.
+    unscheduled_care_report: dict[str, dict[str, dict[str, int]]]
 
 
 GROUPS = ("ald", "age_70", "css")
@@ -328,6 +339,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         },
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
+        "unscheduled_care_report": snp_activity(session, territory.id, period),
     }
 
 

@@ -20,6 +20,7 @@ from app.requests import reporting, sources
 from app.requests import service as requests_service
 from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
 from app.requests.sources import SourceCreate, SourceUpdate
+from app.snp.models import AGE_BANDS, HAS_DOCTOR
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
 from app.web.request_pages import act
@@ -186,6 +187,20 @@ def _period(since: date | None, until: date | None) -> reporting.Period:
 def _table(figures: reporting.Indicators) -> list[tuple[str, object]]:
     rows = [(label, value(figures)) for label, value in ROWS]
     rows += [(f"Close : {CLOSE_REASONS.get(reason, reason)}", n) for reason, n in figures["requests"]["closed"].items()]
+    activity = figures["unscheduled_care_report"]
+    for split, labels in (("age_band", {**AGE_BANDS, "unknown": "âge non renseigné"}), ("has_doctor", HAS_DOCTOR)):
+        for value, cell in activity[split].items():
+            name = labels.get(value, value).lower()
+            prefix = (
+                f"Soins non programmés, {name}"
+                if split == "age_band"
+                else f"Soins non programmés, médecin traitant : {name}"
+            )
+            rows += [
+                (f"{prefix} : réservés", cell["booked"]),
+                (f"{prefix} : venus", cell["came"]),
+                (f"{prefix} : absences non excusées", cell["noshow"]),
+            ]
     for question, counts in figures["satisfaction"].items():
         label, choices = SURVEY_QUESTIONS[question]
         rows += [(f"Satisfaction : {label} {choices[choice].lower()}", n) for choice, n in counts.items()]

@@ -1,5 +1,6 @@
 """closing the loop: the first appointment and the declaration confirmed by the patient, the
-link of the latest follow-up message, and the yearly satisfaction questionnaire
+link of the latest follow-up message, the yearly satisfaction questionnaire, and FICHE 6's age
+band and médecin traitant asked at an unscheduled-care booking
 
 Revision ID: 0018
 Revises: 0016
@@ -25,6 +26,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("declared_confirmed_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("answer_link_hash", sa.String(length=64), nullable=True))
         batch.create_unique_constraint("uq_patient_requests_answer_link_hash", ["answer_link_hash"])
+    # FICHE 6's activity report: asked at an unscheduled-care booking (None: not asked).
+    with op.batch_alter_table("snp_bookings") as batch:
+        batch.add_column(sa.Column("age_band", sa.String(length=5), nullable=True))
+        batch.add_column(sa.Column("has_doctor", sa.String(length=7), nullable=True))
     op.create_table(
         "satisfaction_surveys",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -51,6 +56,9 @@ def downgrade() -> None:
     op.drop_index("ix_satisfaction_answers_territory_year", table_name="satisfaction_answers")
     op.drop_table("satisfaction_answers")
     op.drop_table("satisfaction_surveys")
+    with op.batch_alter_table("snp_bookings") as batch:
+        batch.drop_column("has_doctor")
+        batch.drop_column("age_band")
     with op.batch_alter_table("patient_requests") as batch:
         batch.drop_constraint("uq_patient_requests_answer_link_hash", type_="unique")
         batch.drop_column("answer_link_hash")
