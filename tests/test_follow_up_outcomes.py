@@ -342,3 +342,31 @@ def test_the_activity_report_counts_bookings_by_age_band_and_doctor_and_survives
     assert activity["age_band"]["0-17"] == {"booked": 1, "came": 0, "noshow": 0}
     assert activity["has_doctor"]["no"] == {"booked": 2, "came": 1, "noshow": 0}
     assert activity["has_doctor"]["yes"] == {"booked": 1, "came": 0, "noshow": 1}
+
+
+@pytest.mark.usefixtures("demo")
+def test_the_coordination_notes_what_a_landline_patient_said_on_the_phone(client, coordinator, db, settings, sessions):
+    from tests.helpers.workspace import csrf_of, flash_of
+
+    request = matched_request(client, coordinator, db, phone="03 21 55 66 77", email=None, preferred_channel="phone")
+    worker_at(settings, sessions, MATCHED + timedelta(days=22)).outcomes_if_due()
+    sign_in(client, COORDINATOR)
+    page = client.get(f"/espace/demandes/{request['id']}")
+    assert "fixe seulement, à appeler" in page.text
+    noted = client.post(
+        f"/espace/demandes/{request['id']}/suivi-du-patient",
+        data={"csrf_token": csrf_of(page.text), "etape": "premier-rendez-vous"},
+        follow_redirects=False,
+    )
+    assert noted.status_code == 303
+    assert flash_of(client.get(noted.headers["location"]).text) == "Noté : premier rendez-vous confirmé."
+    assert indicators(client, coordinator)["outcomes"]["first_visit"] == 1
+    queue = client.get("/api/v1/requests?status=matched", headers=coordinator).json()
+    [row] = [r for r in queue["items"] if r["id"] == request["id"]]
+    assert row["to_call_about_first_visit"] is False  # answered: nobody to call any more
+    again = client.post(
+        f"/espace/demandes/{request['id']}/suivi-du-patient",
+        data={"csrf_token": csrf_of(page.text), "etape": "premier-rendez-vous"},
+        follow_redirects=False,
+    )
+    assert "Rien de nouveau" in flash_of(client.get(again.headers["location"]).text)

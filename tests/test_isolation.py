@@ -358,6 +358,7 @@ TABLE += [
     Row("POST", "/espace/demandes/{request}/notes", PAGE_OBJECT, body={"text": "Rappeler lundi"}),
     Row("POST", "/espace/demandes/{request}/fusion", PAGE_OBJECT),
     Row("POST", "/espace/demandes/{request}/pas-un-doublon", PAGE_OBJECT),
+    Row("POST", "/espace/demandes/{request}/suivi-du-patient", PAGE_OBJECT, body={"etape": "premier-rendez-vous"}),
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
     Row("POST", "/espace/medecins/rappels", PAGE_MANAGERS),
     Row("GET", "/espace/medecins/import", PAGE_MANAGERS),

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
 from app.core.database import execute_dml
@@ -210,11 +211,25 @@ CONFIRMED_TEXT = {
     "first_visit": "Premier rendez-vous confirmé par le patient depuis son lien de suivi.",
     "declared": "Déclaration de médecin traitant confirmée par le patient depuis son lien de suivi.",
 }
+# A patient reached by phone (a landline): the coordination notes what they said.
+CONFIRMED_BY_PHONE_TEXT = {
+    "first_visit": "Premier rendez-vous confirmé par le patient au téléphone.",
+    "declared": "Déclaration de médecin traitant confirmée par le patient au téléphone.",
+}
 
 
-def confirm(session: Session, request: PatientRequest, what: str, now: datetime, client_address: str | None) -> bool:
+def confirm(
+    session: Session,
+    request: PatientRequest,
+    what: str,
+    now: datetime,
+    client_address: str | None,
+    principal: Principal | None = None,
+) -> bool:
     """`first_visit` or `declared` (which implies the first appointment), in the request's
-    history and the audit trail. False: nothing new (already said, or not matched)."""
+    history and the audit trail: said by the patient on the follow-up page, or on the phone
+    to the coordination (`principal`, who read `request` through visibility). False: nothing
+    new (already said, or not matched)."""
     if what not in CONFIRMED_TEXT or not may_confirm(request):
         return False
     if what == "first_visit" and request.first_visit_confirmed_at is not None:
@@ -226,15 +241,25 @@ def confirm(session: Session, request: PatientRequest, what: str, now: datetime,
     if what == "declared":
         request.declared_confirmed_at = now
     request.updated_at = now
-    session.add(RequestEvent(request_id=request.id, at=now, actor="patient", kind="note", text=CONFIRMED_TEXT[what]))
+    texts, actor = (CONFIRMED_TEXT, "patient") if principal is None else (CONFIRMED_BY_PHONE_TEXT, principal.email)
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            at=now,
+            user_id=principal.user_id if principal else None,
+            actor=actor,
+            kind="note",
+            text=texts[what],
+        )
+    )
     record(
         session,
-        None,
+        principal,
         f"request.confirm_{what}",
         "patient_request",
         request.id,
         request.territory_id,
-        actor="patient",
+        actor="patient" if principal is None else None,
         client_address=client_address,
     )
     return True
