@@ -60,6 +60,7 @@ ALLOWED = {
     "app.doctors.repository.by_rpps_unscoped": "the doctor whose RPPS Pro Santé Connect vouched for, signing in",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
+    "app.snp.repository.activity_report": "the CPTS checked by the reporting service (territory_for)",
 }
 
 
