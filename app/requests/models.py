@@ -160,9 +160,10 @@ class RequestEvent(Base):
 
 class SatisfactionSurvey(Base):
     """The yearly satisfaction questionnaire sent to one patient helped that year: written in the
-    transaction that puts the message in the outbox, unique per request and year, so that a
-    second run or a second worker sends nothing twice. `answered_at`: answered once, no more.
-    Which answers are whose is not kept: they go to `SatisfactionAnswer` with no request."""
+        transaction that puts the message in the outbox, unique per request and year, so that a
+        second run or a second worker sends nothing twice. `answered`: answered once, no more (a flag,
+    not a time: the times of surveys and answers side by side would tell whose answers they are).
+        Which answers are whose is not kept: they go to `SatisfactionAnswer` with no request."""
 
     __tablename__ = "satisfaction_surveys"
     __table_args__ = (UniqueConstraint("request_id", "year", name="uq_satisfaction_surveys_request_year"),)
@@ -172,7 +173,7 @@ class SatisfactionSurvey(Base):
     year: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(10))  # sms | email
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SatisfactionAnswer(Base):

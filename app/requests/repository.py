@@ -167,6 +167,6 @@ def survey_of(session: Session, request_id: int, year: int) -> SatisfactionSurve
         select(SatisfactionSurvey).where(
             SatisfactionSurvey.request_id == request_id,
             SatisfactionSurvey.year == year,
-            SatisfactionSurvey.answered_at.is_(None),
+            SatisfactionSurvey.answered.is_(False),
         )
     ).first()

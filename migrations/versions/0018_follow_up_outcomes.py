@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("year", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=10), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answered", sa.Boolean(), nullable=False),
         sa.UniqueConstraint("request_id", "year", name="uq_satisfaction_surveys_request_year"),
     )
     op.create_table(
