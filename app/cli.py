@@ -119,7 +119,8 @@ def _start_worker_thread():
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between two looks at the outbox.")
 def worker(once: bool, interval: float) -> None:
     """Deliver the outbox's messages (e-mail, SMS), with retries and backoff; apply the
-    retention of personal data once a day; send the coordinators' weekly digest."""
+    retention of personal data once a day; send the coordinators' weekly digest; ask matched
+    patients about their first appointment, and send the yearly satisfaction questionnaire."""
     import signal
     import threading
 

@@ -56,6 +56,9 @@ def running_server(
         # once: the tests that count the e-mails of a flow want that flow's only
         # (tests/test_weekly_digest.py tests the digest).
         "ORIENTATION_WEEKLY_DIGEST": "false",
+        # Nor, from mid-December, the year's satisfaction questionnaire to the demo's matched
+        # patients (tests/test_follow_up_outcomes.py tests it, its clock moved).
+        "ORIENTATION_SATISFACTION_DATE": "",
         **(env or {}),
     }
     server = subprocess.Popen(

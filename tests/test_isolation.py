@@ -33,6 +33,9 @@ PUBLIC = {
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),
     ("POST", "/suivi/{token}/{choice}"),  # the follow-up link is the proof (test_privacy_rights)
+    ("POST", "/suivi/{token}/confirmer/{step}"),  # the follow-up link is the proof (test_follow_up_outcomes)
+    ("GET", "/suivi/{token}/avis"),  # the follow-up link is the proof (test_follow_up_outcomes)
+    ("POST", "/suivi/{token}/avis"),  # the follow-up link is the proof (test_follow_up_outcomes)
     ("GET", "/confidentialite"),
     ("GET", "/"),
     ("POST", "/"),
@@ -364,6 +367,7 @@ TABLE += [
     Row("POST", "/espace/demandes/{request}/notes", PAGE_OBJECT, body={"text": "Rappeler lundi"}),
     Row("POST", "/espace/demandes/{request}/fusion", PAGE_OBJECT),
     Row("POST", "/espace/demandes/{request}/pas-un-doublon", PAGE_OBJECT),
+    Row("POST", "/espace/demandes/{request}/suivi-du-patient", PAGE_OBJECT, body={"etape": "premier-rendez-vous"}),
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
     Row("POST", "/espace/medecins/rappels", PAGE_MANAGERS),
     Row("GET", "/espace/medecins/import", PAGE_MANAGERS),
@@ -404,6 +408,7 @@ TABLE += [
     Row("POST", "/espace/sources/{source}/retirer", PAGE_OBJECT),
     Row("GET", "/espace/indicateurs", PAGE_MANAGERS),
     Row("GET", "/espace/indicateurs.csv", PAGE_MANAGERS),
+    Row("GET", "/espace/indicateurs.xlsx", PAGE_MANAGERS),
     Row("GET", "/espace/journal", PAGE_MANAGERS),
     Row("GET", "/espace/personnes", PAGE_MANAGERS),
     Row("POST", "/espace/personnes", PAGE_MANAGERS, body={"phone": "0612345678"}),

@@ -256,3 +256,17 @@ def test_outcome_after_the_time(client, db, demo_slots):
     assert '<th scope="row">… patient absent</th><td class="num">1</td>' in table
     assert re.search(r'Créneaux de soins non programmés offerts</th><td class="num">[1-9]', table)
     assert "… patient absent;1" in client.get("/espace/indicateurs.csv?du=2020-01-01").text
+
+
+def test_the_booking_form_asks_the_age_band_and_the_medecin_traitant_for_the_activity_report(client, db, demo_slots):
+    sign_in(client, COORDINATOR)
+    slot = _free_slot(db)
+    form = client.get(f"{BOARD}/creneaux/{slot.id}/reserver").text
+    assert "<legend>Âge du patient</legend>" in form and "<legend>A-t-il un médecin traitant ?</legend>" in form
+    refused = _book_form(client, f"{BOARD}/creneaux/{slot.id}/reserver", age_band="100+")
+    assert refused.status_code == 422
+    booked = _book_form(client, f"{BOARD}/creneaux/{slot.id}/reserver", age_band="70+", has_doctor="no")
+    assert booked.status_code == 303
+    db.rollback()
+    booking = db.scalars(select(Booking).where(Booking.slot_id == slot.id)).one()
+    assert (booking.age_band, booking.has_doctor) == ("70+", "no")

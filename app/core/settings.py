@@ -183,6 +183,28 @@ class Settings(BaseSettings):
     # The weekly digest e-mailed by the worker to each CPTS's coordinators (counts only).
     weekly_digest: bool = True
 
+    # --- Closing the loop (app/requests/outcomes.py), run by the worker ---
+    # This many days after the match, the patient is asked (by the channel they chose) whether
+    # the first appointment took place and whether the doctor declared them as médecin traitant.
+    follow_up_confirmation_days: int = Field(default=21, ge=1, le=365)
+    # The day (MM-DD, Paris) from which each year's satisfaction questionnaire goes to every
+    # patient matched that year; empty: none is sent.
+    satisfaction_date: str = "12-15"
+
+    @field_validator("satisfaction_date")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from datetime import date
+
+            try:
+                month, day = (int(part) for part in value.split("-"))
+                date(2024, month, day)  # a leap year: 02-29 is a day, sent on the 1st of March otherwise
+            except ValueError as exc:
+                raise ValueError("satisfaction_date: MM-DD, e.g. 12-15") from exc
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:

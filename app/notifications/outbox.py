@@ -21,6 +21,7 @@ LEASE = timedelta(minutes=2)
 RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if_due)
 DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (digest_if_due)
 OFFERS_EVERY = timedelta(minutes=5)  # lapsed offers, and the automatic offers (offers_if_due)
+OUTCOMES_CHECK_EVERY = timedelta(hours=1)  # confirmations and questionnaires due (outcomes_if_due)
 
 
 def enqueue(
@@ -104,6 +105,7 @@ class OutboxWorker:
         self._retention_due_at: datetime | None = None
         self._digest_check_at: datetime | None = None
         self._offers_due_at: datetime | None = None
+        self._outcomes_check_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -242,6 +244,21 @@ class OutboxWorker:
         with self.sessions() as session:
             return offers.run_automatic(session, self.settings, now)
 
+    def outcomes_if_due(self) -> int:
+        """Asks the patients matched FOLLOW_UP_CONFIRMATION_DAYS ago whether the first appointment
+        took place, and sends the year's satisfaction questionnaires from SATISFACTION_DATE
+        (app/requests/outcomes.py records each, so nothing goes twice); looked at at the worker's
+        start, then hourly. How many messages were written."""
+        from app.requests import outcomes
+
+        now = self.clock()
+        if self._outcomes_check_at is not None and now < self._outcomes_check_at:
+            return 0
+        self._outcomes_check_at = now + OUTCOMES_CHECK_EVERY
+        with self.sessions() as session:
+            counts = outcomes.run(session, self.settings, now)
+        return counts.confirmations_asked + counts.surveys_sent
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
@@ -260,4 +277,8 @@ class OutboxWorker:
                 self.offers_if_due()
             except Exception as exc:
                 logger.error("doctor_offers_error", extra=error_fields(exc))
+            try:
+                self.outcomes_if_due()
+            except Exception as exc:
+                logger.error("follow_up_outcomes_error", extra=error_fields(exc))
             stop.wait(interval)

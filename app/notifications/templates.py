@@ -26,6 +26,8 @@ SUBJECTS = {
     "offer": "Un patient sans médecin traitant vous est proposé",
     "offer_withdrawn": "La proposition de patient est close",
     "weekly_digest": "Orientation : le point de la semaine de la coordination",
+    "first_visit": "Votre premier rendez-vous avec votre médecin traitant",
+    "satisfaction": "Votre avis sur l'aide de la CPTS",
 }
 
 

@@ -6,10 +6,12 @@ transaction and commit nothing.
 What survives a request's erasure: its CPTS, source, status and close reason, commune (INSEE
 code, name, postcode), the priority groups at intake (ALD, 70+, CSS), home visits, the reason
 for having no doctor, who submitted it, the matched doctor, the dates and the history's status
-changes (app/requests/reporting.py counts nothing else). The birth date becomes an age band at
-intake ("60-69"), the date itself reduced to the 1st of January of its decade because the
-column cannot be empty. Names, phone, e-mail, address and position, languages, free text, the
-notes, the messages' bodies and recipients go; the follow-up link stops working."""
+changes, and what the patient confirmed after the match (first appointment, declared médecin
+traitant, their dates: app/requests/outcomes.py); app/requests/reporting.py counts nothing else.
+The birth date becomes an age band at intake ("60-69"), the date itself reduced to the 1st of
+January of its decade because the column cannot be empty. Names, phone, e-mail, address and
+position, languages, free text, the notes, the messages' bodies and recipients go; the follow-up
+links stop working."""
 
 from datetime import date, datetime
 
@@ -151,13 +153,15 @@ def erase_request(
     request.identity_key = ""
     # Nobody holds the new token: the follow-up link no longer opens anything.
     request.follow_up_token_hash = digest(new_secret())
+    request.answer_link_hash = None  # the link of the latest follow-up message, too
     request.erased_at = now
     return True
 
 
 def erase_booking(session: Session, booking: Booking, now: datetime) -> bool:
     """Blanks the patient's fields of an unscheduled-care booking (and its messages); the
-    booking itself (slot, status, origin) stays for the indicators. False if it already was."""
+    booking itself (slot, status, origin, FICHE 6's age band and médecin traitant) stays for
+    the indicators. False if it already was."""
     if booking.erased_at is not None:
         return False
     erase_messages(session, booking_id=booking.id)

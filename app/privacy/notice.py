@@ -54,7 +54,8 @@ def _days(days: int) -> str:
 PROCESSINGS = [
     Processing(
         purpose="Trouver un médecin traitant aux personnes qui n'en ont pas, en donnant la priorité "
-        "aux plus fragiles, et en suivre l'issue.",
+        "aux plus fragiles, et en suivre l'issue : quelques semaines après, nous vous demandons si le "
+        "premier rendez-vous a eu lieu et si le médecin vous a déclaré ; en fin d'année, votre avis.",
         legal_basis="Votre consentement (RGPD, articles 6.1.a et 9.2.a), recueilli par le questionnaire "
         "ou attesté par le professionnel qui remplit la demande avec vous.",
         data="Nom, prénom, date de naissance, téléphone, e-mail, adresse et commune, critères de "
@@ -68,7 +69,8 @@ PROCESSINGS = [
         "la régulation du Service d'accès aux soins (SAS).",
         legal_basis="La prise en charge sanitaire (RGPD, articles 6.1.e et 9.2.h ; code de la santé "
         "publique, article L. 6327-1 pour le SAS).",
-        data="Nom, prénom, téléphone, e-mail, motif de la consultation, créneau réservé.",
+        data="Nom, prénom, téléphone, e-mail, motif de la consultation, créneau réservé ; tranche "
+        "d'âge et présence d'un médecin traitant, pour le bilan d'activité.",
         recipients="Le professionnel ou le centre qui vous reçoit, la coordination de la CPTS, et la "
         "plateforme nationale du SAS pour les rendez-vous qu'elle a pris.",
     ),
@@ -77,7 +79,8 @@ PROCESSINGS = [
         "interprofessionnel, ACI).",
         legal_basis="Mission d'intérêt public de la CPTS (RGPD, article 6.1.e).",
         data="Des faits anonymes seulement : commune, tranche d'âge, critères de priorité, origine "
-        "de la demande, dates et issue.",
+        "de la demande, dates et issue (premier rendez-vous, déclaration du médecin traitant) ; les "
+        "réponses au questionnaire de satisfaction, gardées sans lien avec la demande.",
         recipients="La CPTS et l'Assurance Maladie, sous forme de chiffres agrégés.",
     ),
     Processing(

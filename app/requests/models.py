@@ -2,7 +2,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -110,6 +110,17 @@ class PatientRequest(Base):
     identity_key: Mapped[str] = mapped_column(String(64))
     follow_up_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     matched_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
+    # Closing the loop (app/requests/outcomes.py): some days after the match the patient is asked
+    # whether the first appointment took place and whether the doctor declared them; "asked" is
+    # recorded once (a landline: channel "phone", the coordination calls). The two answers are
+    # anonymous facts the indicators count: erasure keeps them (app/privacy/erasure.py).
+    confirmation_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmation_channel: Mapped[str | None] = mapped_column(String(10))  # sms | email | phone
+    first_visit_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    declared_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The follow-up link written in the latest follow-up message (confirmation, satisfaction):
+    # only its hash; it opens the same page as the receipt's link, which keeps working.
+    answer_link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Possibly the same patient as this earlier open request (same phone and birth date, other
     # names): shown on that request, not as a row of its own, until merged or told apart.
     duplicate_of_id: Mapped[int | None] = mapped_column(
@@ -188,3 +199,35 @@ class DoctorOffer(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     request: Mapped[PatientRequest] = relationship()
+
+
+class SatisfactionSurvey(Base):
+    """The yearly satisfaction questionnaire sent to one patient helped that year: written in the
+        transaction that puts the message in the outbox, unique per request and year, so that a
+        second run or a second worker sends nothing twice. `answered`: answered once, no more (a flag,
+    not a time: the times of surveys and answers side by side would tell whose answers they are).
+        Which answers are whose is not kept: they go to `SatisfactionAnswer` with no request."""
+
+    __tablename__ = "satisfaction_surveys"
+    __table_args__ = (UniqueConstraint("request_id", "year", name="uq_satisfaction_surveys_request_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("patient_requests.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SatisfactionAnswer(Base):
+    """One questionnaire's answers: the CPTS and the year only, no request, no date, no free text."""
+
+    __tablename__ = "satisfaction_answers"
+    __table_args__ = (Index("ix_satisfaction_answers_territory_year", "territory_id", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(Integer)
+    satisfaction: Mapped[str] = mapped_column(String(10))  # very | rather | little | not
+    delay: Mapped[str] = mapped_column(String(10))  # short | fair | long
+    recommend: Mapped[str] = mapped_column(String(10))  # yes | no

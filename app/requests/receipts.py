@@ -72,3 +72,13 @@ def enqueue_receipt(
         request_id=request_id,
     )
     return True
+
+
+def to_call_about_first_visit(request: PatientRequest) -> bool:
+    """Matched, asked whether the first appointment took place (app/requests/outcomes.py) but
+    reachable only by phone, and no answer yet: the coordination calls to ask."""
+    return (
+        request.status == RequestStatus.MATCHED
+        and request.confirmation_channel == "phone"
+        and request.first_visit_confirmed_at is None
+    )

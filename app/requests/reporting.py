@@ -18,8 +18,18 @@ from app.core.database import utcnow
 from app.core.identifiers import french_phone
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
-from app.requests.models import DoctorOffer, OfferStatus, PatientRequest, RequestEvent, RequestStatus, Source
+from app.requests.models import (
+    DoctorOffer,
+    OfferStatus,
+    PatientRequest,
+    RequestEvent,
+    RequestStatus,
+    SatisfactionAnswer,
+    Source,
+)
+from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
 from app.requests.priority import age_on, groups_at_intake
+from app.requests.repository import matched_at as first_matched_at
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -128,6 +138,15 @@ def to_xlsx(rows: list[list[object]]) -> bytes:
     return spreadsheet.to_xlsx("Demandes", EXPORT_COLUMNS, rows)
 
 
+def snp_activity(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, dict[str, int]]]:
+    from app.snp.repository import activity_report
+
+    start, end = period.bounds()
+    return activity_report(
+        session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS), end or datetime(2100, 1, 1, tzinfo=PARIS)
+    )
+
+
 def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:
     from app.snp.repository import indicators as slot_figures
 
@@ -161,12 +180,80 @@ class Indicators(TypedDict):
     received_by_group: dict[str, int]
     matched_by_group: dict[str, int]
     median_days_to_match: float | None
+    outcomes: "Outcomes"
+    satisfaction: dict[str, dict[str, int]]
     by_commune: dict[str, int]
     by_source: dict[str, int]
     doctors: DoctorCounts
     # Offers to doctors (app/requests/offers.py) of the period's requests, by their state.
     offers: dict[str, int]
     unscheduled_care: dict[str, int]
+    # FICHE 6: bookings, patients who came, unexcused absences, by age band / médecin traitant.
+    unscheduled_care_report: dict[str, dict[str, dict[str, int]]]
+
+
+GROUPS = ("ald", "age_70", "css")
+
+
+class Outcomes(TypedDict):
+    """After the match: what the patients confirmed (app/requests/outcomes.py)."""
+
+    asked: int  # asked to confirm (in writing or "à appeler")
+    to_call: int  # of which by a call of the coordination (a landline)
+    first_visit: int  # first appointment confirmed
+    declared: int  # declared médecin traitant
+    first_visit_by_group: dict[str, int]
+    declared_by_group: dict[str, int]
+    median_days_match_to_first_visit: float | None
+    median_days_first_visit_to_declared: float | None
+    median_days_request_to_declared: float | None
+
+
+def _median_days(pairs) -> float | None:
+    """The median of the days between each (earlier, later) pair both known; None without any."""
+    days = [(later - earlier).total_seconds() / 86400 for earlier, later in pairs if earlier and later]
+    return round(statistics.median(days), 1) if days else None
+
+
+def _outcomes(journeys: Sequence) -> Outcomes:
+    def by_group(rows: list) -> dict[str, int]:
+        counts: Counter[str] = Counter(g for r in rows for g in groups_at_intake(r))
+        return {g: counts[g] for g in GROUPS} | {"total": len(rows)}
+
+    visited = [j for j in journeys if j.first_visit_confirmed_at is not None]
+    declared = [j for j in journeys if j.declared_confirmed_at is not None]
+    return {
+        "asked": sum(j.confirmation_channel is not None for j in journeys),
+        "to_call": sum(j.confirmation_channel == "phone" for j in journeys),
+        "first_visit": len(visited),
+        "declared": len(declared),
+        "first_visit_by_group": by_group(visited),
+        "declared_by_group": by_group(declared),
+        "median_days_match_to_first_visit": _median_days((j.matched_at, j.first_visit_confirmed_at) for j in visited),
+        "median_days_first_visit_to_declared": _median_days(
+            (j.first_visit_confirmed_at, j.declared_confirmed_at) for j in declared
+        ),
+        "median_days_request_to_declared": _median_days((j.created_at, j.declared_confirmed_at) for j in declared),
+    }
+
+
+def satisfaction(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, int]]:
+    """The yearly questionnaires' answers of the years the period touches: question → choice →
+    how many (the answers have no date but their year, and no request)."""
+    years = range((period.since or date(2000, 1, 1)).year, (period.until or utcnow().date()).year + 1)
+    choices = {"satisfaction": SATISFACTION, "delay": DELAY, "recommend": RECOMMEND}
+    counts: dict[str, dict[str, int]] = {q: dict.fromkeys(c, 0) for q, c in choices.items()}
+    for question in choices:
+        column = getattr(SatisfactionAnswer, question)
+        rows = session.execute(
+            select(column, func.count())
+            .where(SatisfactionAnswer.territory_id == territory_id, SatisfactionAnswer.year.in_(list(years)))
+            .group_by(column)
+        ).all()
+        for choice, n in rows:
+            if choice in counts[question]:
+                counts[question][choice] = n
+    return counts
 
 
 def indicators(session: Session, principal: Principal, cpts: str, period: Period) -> Indicators:
@@ -187,15 +274,23 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     ).all()
     inside = [r for r in requests if r.status != RequestStatus.OUT_OF_TERRITORY]
     matched = [r for r in inside if r.status == RequestStatus.MATCHED]
-    matched_at = session.execute(
+    # Each matched request of the period, with when it was matched and what the patient confirmed
+    # afterwards (app/requests/outcomes.py): the funnel and its median delays, in Python.
+    journeys = session.execute(
         _in_period(
-            select(PatientRequest.created_at, func.min(RequestEvent.at))
-            .join(RequestEvent, RequestEvent.request_id == PatientRequest.id)
-            .where(mine, PatientRequest.status == RequestStatus.MATCHED.value, RequestEvent.to_status == "matched"),
+            select(
+                PatientRequest.created_at,
+                first_matched_at().label("matched_at"),
+                PatientRequest.first_visit_confirmed_at,
+                PatientRequest.declared_confirmed_at,
+                PatientRequest.confirmation_channel,
+                PatientRequest.ald,
+                PatientRequest.aged_70_or_more,
+                PatientRequest.css_or_ame,
+            ).where(mine, PatientRequest.status == RequestStatus.MATCHED.value),
             period,
-        ).group_by(PatientRequest.id, PatientRequest.created_at)
+        )
     ).all()
-    days_to_match = [(at - created).total_seconds() / 86400 for created, at in matched_at]
 
     def count(items: Sequence) -> int:
         return sum(r.n for r in items)
@@ -250,7 +345,9 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         # The ACI figures: patients without a médecin traitant oriented, split ALD / 70+ / CSS.
         "received_by_group": split(inside),
         "matched_by_group": split(matched),
-        "median_days_to_match": round(statistics.median(days_to_match), 1) if days_to_match else None,
+        "median_days_to_match": _median_days((j.created_at, j.matched_at) for j in journeys),
+        "outcomes": _outcomes(journeys),
+        "satisfaction": satisfaction(session, territory.id, period),
         "by_commune": by(PatientRequest.commune_name),
         "by_source": by(Source.name),
         "doctors": {
@@ -263,6 +360,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         "offers": {"made": sum(offer_counts.values()), **offer_counts},
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
+        "unscheduled_care_report": snp_activity(session, territory.id, period),
     }
 
 

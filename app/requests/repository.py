@@ -3,13 +3,21 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.access import scoped, visible
 from app.accounts.models import User
 from app.accounts.principal import Principal
-from app.requests.models import OPEN_STATUSES, DoctorOffer, OfferStatus, PatientRequest, Source
+from app.requests.models import (
+    OPEN_STATUSES,
+    DoctorOffer,
+    OfferStatus,
+    PatientRequest,
+    RequestEvent,
+    SatisfactionSurvey,
+    Source,
+)
 from app.requests.priority import day_in_paris, score_expression
 from app.territories.models import Territory
 
@@ -105,9 +113,71 @@ def organisation_of(session: Session, user_id: int) -> Source | None:
 
 
 def by_follow_up_token(session: Session, token_hash: str) -> PatientRequest | None:
+    """The receipt's link, or the one of the latest follow-up message (app/requests/outcomes.py)."""
     return session.scalars(
-        select(PatientRequest).where(PatientRequest.follow_up_token_hash == token_hash)
-    ).one_or_none()
+        select(PatientRequest).where(
+            or_(PatientRequest.follow_up_token_hash == token_hash, PatientRequest.answer_link_hash == token_hash)
+        )
+    ).first()
+
+
+def matched_at() -> ColumnElement:
+    """When a request was first matched (its first status change to "matched")."""
+    return (
+        select(func.min(RequestEvent.at))
+        .where(RequestEvent.request_id == PatientRequest.id, RequestEvent.to_status == "matched")
+        .scalar_subquery()
+    )
+
+
+def due_for_confirmation(session: Session, matched_before: datetime, limit: int) -> list[int]:
+    """Matched before `matched_before`, still matched, not erased, not asked yet (app/requests/
+    outcomes.py): the first appointment and the declaration to confirm. Batch job: every CPTS."""
+    return list(
+        session.scalars(
+            select(PatientRequest.id)
+            .where(
+                PatientRequest.status == "matched",
+                PatientRequest.confirmation_asked_at.is_(None),
+                PatientRequest.erased_at.is_(None),
+                PatientRequest.territory_id.is_not(None),
+                matched_at() < matched_before,
+            )
+            .order_by(PatientRequest.id)
+            .limit(limit)
+        )
+    )
+
+
+def helped_without_survey(session: Session, start: datetime, end: datetime, year: int, limit: int) -> list[int]:
+    """Matched between `start` and `end`, not erased, without that year's questionnaire yet."""
+    surveyed = exists().where(SatisfactionSurvey.request_id == PatientRequest.id, SatisfactionSurvey.year == year)
+    first_matched = matched_at()
+    return list(
+        session.scalars(
+            select(PatientRequest.id)
+            .where(
+                PatientRequest.erased_at.is_(None),
+                PatientRequest.territory_id.is_not(None),
+                first_matched >= start,
+                first_matched < end,
+                ~surveyed,
+            )
+            .order_by(PatientRequest.id)
+            .limit(limit)
+        )
+    )
+
+
+def survey_of(session: Session, request_id: int, year: int) -> SatisfactionSurvey | None:
+    """The questionnaire sent to this request that year, while still unanswered."""
+    return session.scalars(
+        select(SatisfactionSurvey).where(
+            SatisfactionSurvey.request_id == request_id,
+            SatisfactionSurvey.year == year,
+            SatisfactionSurvey.answered.is_(False),
+        )
+    ).first()
 
 
 # ---- Offers to doctors (app/requests/offers.py) ----------------------------------------------

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, fie
 from app.core.identifiers import can_receive_sms, contact_phone
 from app.core.inputs import DbId
 from app.requests.priority import Weights, age_on, priority_of
-from app.requests.receipts import to_call
+from app.requests.receipts import to_call, to_call_about_first_visit
 
 if TYPE_CHECKING:
     from app.requests.models import PatientRequest
@@ -282,6 +282,10 @@ class RequestSummary(BaseModel):
     to_call: bool = Field(
         default=False, description="Received and reachable only by phone: call to say it is registered."
     )
+    to_call_about_first_visit: bool = Field(
+        default=False,
+        description="Matched, reachable only by phone: call to ask whether the first appointment took place.",
+    )
     possible_duplicate: bool = Field(
         default=False, description="An open request that may be this one again waits for the coordination."
     )
@@ -292,6 +296,7 @@ class RequestSummary(BaseModel):
             id=request.id,
             possible_duplicate=possible_duplicate,
             to_call=to_call(request),
+            to_call_about_first_visit=to_call_about_first_visit(request),
             status=request.status,
             given_name=request.given_name,
             family_name=request.family_name,

@@ -51,6 +51,11 @@ class SlotStatus(StrEnum):
     BOOKED = "booked"
 
 
+# FICHE 6's age bands for unscheduled care, and whether the patient has a médecin traitant.
+AGE_BANDS = {"0-17": "Moins de 18 ans", "18-69": "18 à 69 ans", "70+": "70 ans et plus"}
+HAS_DOCTOR = {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas"}
+
+
 class BookingStatus(StrEnum):
     BOOKED = "booked"
     CANCELLED = "cancelled"
@@ -163,6 +168,10 @@ class Booking(Base):
     phone: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     reason: Mapped[str] = mapped_column(String(200))
+    # FICHE 6's activity report, asked at booking; anonymous facts kept after erasure. None:
+    # not asked (a booking made before, or through the SAS platform's FHIR API).
+    age_band: Mapped[str | None] = mapped_column(String(5))  # 0-17 | 18-69 | 70+ (AGE_BANDS)
+    has_doctor: Mapped[str | None] = mapped_column(String(7))  # yes | no | unknown: a médecin traitant
     origin: Mapped[str] = mapped_column(String(4))  # cpts | sas
     booked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Our identifier of the appointment towards the SAS platform (FrAppointmentSAS.identifier).

@@ -13,7 +13,7 @@ from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.notifications.models import OutboxMessage
-from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.models import AGE_BANDS, HAS_DOCTOR, Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
 from app.snp.rules import bookable_clause
 from app.territories.models import Territory
 
@@ -294,6 +294,39 @@ def indicators(session: Session, territory_id: int, start: datetime, end: dateti
         "cancelled_bookings": by_status.get(BookingStatus.CANCELLED.value, 0),
         "booked_by_sas": by_sas,
     }
+
+
+def activity_report(
+    session: Session, territory_id: int, start: datetime, end: datetime
+) -> dict[str, dict[str, dict[str, int]]]:
+    """FICHE 6's activity report over a period (by slot start): the live bookings, the patients
+    who came ("venu") and the unexcused absences, by age band and by whether the patient has a
+    médecin traitant, as asked at booking ("unknown": not asked)."""
+    rows = session.execute(
+        select(Booking.status, Booking.age_band, Booking.has_doctor, func.count())
+        .join(Slot, Slot.id == Booking.slot_id)
+        .where(
+            Booking.territory_id == territory_id,
+            Slot.start_at >= start,
+            Slot.start_at < end,
+            Booking.status != BookingStatus.CANCELLED.value,
+        )
+        .group_by(Booking.status, Booking.age_band, Booking.has_doctor)
+    ).all()
+    empty = {"booked": 0, "came": 0, "noshow": 0}
+    report: dict[str, dict[str, dict[str, int]]] = {
+        "age_band": {band: dict(empty) for band in (*AGE_BANDS, "unknown")},
+        "has_doctor": {answer: dict(empty) for answer in HAS_DOCTOR},
+    }
+    for status, band, has_doctor, count in rows:
+        for split, value in (("age_band", band or "unknown"), ("has_doctor", has_doctor or "unknown")):
+            cell = report[split].setdefault(value, dict(empty))
+            cell["booked"] += count
+            if status == BookingStatus.FULFILLED.value:
+                cell["came"] += count
+            elif status == BookingStatus.NOSHOW.value:
+                cell["noshow"] += count
+    return report
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,11 @@ class BookingCreate(BaseModel):
     phone: str = Field(examples=["06 12 34 56 78"])
     email: EmailStr | None = None
     reason: str = Field(min_length=2, max_length=200, description="In a few words.")
+    # FICHE 6's activity report (counted, kept after erasure): asked at booking.
+    age_band: Literal["0-17", "18-69", "70+"] | None = Field(default=None, description="The patient's age band.")
+    has_doctor: Literal["yes", "no", "unknown"] | None = Field(
+        default=None, description="Whether the patient has a médecin traitant."
+    )
 
     @field_validator("family_name", "given_name", "reason")
     @classmethod

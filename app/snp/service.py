@@ -545,6 +545,8 @@ def book(
         phone=data.phone,
         email=data.email,
         reason=data.reason,
+        age_band=data.age_band,
+        has_doctor=data.has_doctor,
         origin=origin,
         booked_by_user_id=principal.user_id,
         sas_appointment_id=str(uuid.uuid4()) if origin == "sas" else None,

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from app.core.database import utcnow
 from app.core.dependencies import DbSession
 from app.core.identifiers import french_phone
 from app.privacy import rights
+from app.requests import outcomes
 from app.requests.messages import matched_doctor_lines
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestStatus
 from app.requests.service import by_follow_up_link
@@ -80,6 +82,10 @@ def _status_page(
         "is_open": RequestStatus(patient_request.status) in OPEN_STATUSES,
         "token": request.path_params["token"],
         "notice": notice,
+        # Closing the loop (app/requests/outcomes.py): two taps, once matched.
+        "may_confirm": outcomes.may_confirm(patient_request),
+        "first_visit_at": patient_request.first_visit_confirmed_at,
+        "declared_at": patient_request.declared_confirmed_at,
     }
     return templates.TemplateResponse(request, "follow_up.html", context)
 
@@ -94,6 +100,83 @@ def follow_up(token: str, request: Request, session: DbSession) -> HTMLResponse:
     if patient_request is None:
         return _invalid(request)
     return _status_page(request, session, patient_request)
+
+
+# The two taps of closing the loop: the path's word → what is confirmed.
+CONFIRMATIONS = {"premier-rendez-vous": "first_visit", "declaration": "declared"}
+CONFIRMED_NOTICE = {
+    "first_visit": "Merci : votre premier rendez-vous est noté.",
+    "declared": "Merci : nous notons que ce médecin est votre médecin traitant déclaré.",
+}
+SURVEY_FIELDS = {
+    "satisfaction": (
+        "Êtes-vous satisfait(e) de l'aide de la CPTS pour trouver un médecin traitant ?",
+        outcomes.SATISFACTION,
+    ),
+    "delay": ("Le temps qu'il a fallu pour trouver un médecin vous a paru :", outcomes.DELAY),
+    "recommend": ("Conseilleriez-vous ce service à un proche sans médecin traitant ?", outcomes.RECOMMEND),
+}
+
+
+@router.post("/suivi/{token}/confirmer/{step}", response_class=HTMLResponse)
+def confirm(token: str, step: str, request: Request, session: DbSession) -> HTMLResponse:
+    """A tap: the first appointment took place, or the doctor declared the patient."""
+    patient_request = by_follow_up_link(session, token)
+    if patient_request is None or step not in CONFIRMATIONS:
+        return _invalid(request)
+    what = CONFIRMATIONS[step]
+    done = outcomes.confirm(session, patient_request, what, utcnow(), _client(request))
+    notice = CONFIRMED_NOTICE[what] if done else "C'était déjà noté : merci."
+    if not outcomes.may_confirm(patient_request):
+        notice = "Votre demande n'a pas de médecin trouvé par la CPTS : rien à confirmer."
+    return _status_page(request, session, patient_request, notice)
+
+
+def _survey_page(
+    request: Request, token: str, values: dict[str, str], errors: dict[str, str], status_code: int = 200
+) -> HTMLResponse:
+    context = {"token": token, "questions": SURVEY_FIELDS, "v": values, "field_errors": errors}
+    return templates.TemplateResponse(request, "follow_up_survey.html", context, status_code=status_code)
+
+
+@router.get("/suivi/{token}/avis", response_class=HTMLResponse)
+def survey(token: str, request: Request, session: DbSession) -> HTMLResponse:
+    patient_request = by_follow_up_link(session, token)
+    if patient_request is None:
+        return _invalid(request)
+    if outcomes.open_survey(session, patient_request, utcnow()) is None:
+        return _status_page(request, session, patient_request, "Pas de questionnaire en attente pour vous : merci.")
+    return _survey_page(request, token, {}, {})
+
+
+@router.post("/suivi/{token}/avis", response_class=HTMLResponse)
+def answer_survey(
+    token: str,
+    request: Request,
+    session: DbSession,
+    satisfaction: Annotated[str, Form(max_length=10)] = "",
+    delay: Annotated[str, Form(max_length=10)] = "",
+    recommend: Annotated[str, Form(max_length=10)] = "",
+) -> HTMLResponse:
+    patient_request = by_follow_up_link(session, token)
+    if patient_request is None:
+        return _invalid(request)
+    now = utcnow()
+    found = outcomes.open_survey(session, patient_request, now)
+    if found is None:
+        return _status_page(request, session, patient_request, "Pas de questionnaire en attente pour vous : merci.")
+    values = {"satisfaction": satisfaction, "delay": delay, "recommend": recommend}
+    errors = {
+        field: "Choisissez une réponse."
+        for field, (_, choices) in SURVEY_FIELDS.items()
+        if values[field] not in choices
+    }
+    if errors:
+        return _survey_page(request, token, values, errors, 422)
+    outcomes.answer_survey(session, patient_request, found, values, now)
+    return _status_page(
+        request, session, patient_request, "Merci pour vos réponses : elles sont enregistrées sans votre nom."
+    )
 
 
 @router.post("/suivi/{token}/{choice}", response_class=HTMLResponse)

@@ -122,6 +122,8 @@ ACTION_LABELS = {
     "source.update": "modification de la source",
     "source.retire": "retrait de la source (fin de campagne)",
     "request.withdraw": "demande retirée par le patient",
+    "request.confirm_first_visit": "premier rendez-vous confirmé par le patient",
+    "request.confirm_declared": "déclaration de médecin traitant confirmée par le patient",
     "privacy.search": "recherche d'une personne",
     "privacy.export": "copie remise à la personne",
     "privacy.rectify": "rectification",

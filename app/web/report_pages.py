@@ -18,7 +18,9 @@ from app.core.inputs import BoundedDate, DbId
 from app.core.links import public_base_url
 from app.requests import reporting, sources
 from app.requests import service as requests_service
+from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
 from app.requests.sources import SourceCreate, SourceUpdate
+from app.snp.models import AGE_BANDS, HAS_DOCTOR
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
 from app.web.request_pages import act
@@ -117,6 +119,19 @@ def retire_source(source_id: DbId, caller: SourceManager, session: DbSession) ->
 
 # Indicators ---------------------------------------------------------------------------------
 
+# The yearly questionnaire's figures: question → (short label, choices).
+SURVEY_QUESTIONS = {
+    "satisfaction": ("aide de la CPTS,", SATISFACTION),
+    "delay": ("délai jugé", DELAY),
+    "recommend": ("conseillerait le service,", RECOMMEND),
+}
+
+
+def _days(figures: reporting.Indicators, step: str) -> object:
+    value = figures["outcomes"][f"median_days_{step}"]  # type: ignore[literal-required]  # the three medians' keys
+    return value if value is not None else "—"
+
+
 ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
     ("Demandes reçues (dans le territoire)", lambda i: i["requests"]["received"]),
     ("… dont ALD", lambda i: i["received_by_group"]["ald"]),
@@ -133,6 +148,20 @@ ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
         "Délai médian jusqu'au médecin (jours)",
         lambda i: i["median_days_to_match"] if i["median_days_to_match"] is not None else "—",
     ),
+    # Closing the loop (app/requests/outcomes.py): the matched patients' answers.
+    ("Patients interrogés sur leur premier rendez-vous", lambda i: i["outcomes"]["asked"]),
+    ("… dont à appeler (fixe seulement)", lambda i: i["outcomes"]["to_call"]),
+    ("Premier rendez-vous confirmé", lambda i: i["outcomes"]["first_visit"]),
+    ("… dont ALD", lambda i: i["outcomes"]["first_visit_by_group"]["ald"]),
+    ("… dont 70 ans et plus", lambda i: i["outcomes"]["first_visit_by_group"]["age_70"]),
+    ("… dont CSS / AME", lambda i: i["outcomes"]["first_visit_by_group"]["css"]),
+    ("Déclarés : médecin traitant", lambda i: i["outcomes"]["declared"]),
+    ("… dont ALD", lambda i: i["outcomes"]["declared_by_group"]["ald"]),
+    ("… dont 70 ans et plus", lambda i: i["outcomes"]["declared_by_group"]["age_70"]),
+    ("… dont CSS / AME", lambda i: i["outcomes"]["declared_by_group"]["css"]),
+    ("Délai médian du médecin trouvé au premier rendez-vous (jours)", lambda i: _days(i, "match_to_first_visit")),
+    ("Délai médian du premier rendez-vous à la déclaration (jours)", lambda i: _days(i, "first_visit_to_declared")),
+    ("Délai médian de la demande à la déclaration (jours)", lambda i: _days(i, "request_to_declared")),
     ("Médecins volontaires actifs", lambda i: i["doctors"]["volunteers"]),
     ("… acceptant de nouveaux patients", lambda i: i["doctors"]["accepting"]),
     ("Places offertes aujourd'hui", lambda i: i["doctors"]["places_offered"]),
@@ -162,6 +191,23 @@ def _period(since: date | None, until: date | None) -> reporting.Period:
 def _table(figures: reporting.Indicators) -> list[tuple[str, object]]:
     rows = [(label, value(figures)) for label, value in ROWS]
     rows += [(f"Close : {CLOSE_REASONS.get(reason, reason)}", n) for reason, n in figures["requests"]["closed"].items()]
+    activity = figures["unscheduled_care_report"]
+    for split, labels in (("age_band", {**AGE_BANDS, "unknown": "âge non renseigné"}), ("has_doctor", HAS_DOCTOR)):
+        for value, cell in activity[split].items():
+            name = labels.get(value, value).lower()
+            prefix = (
+                f"Soins non programmés, {name}"
+                if split == "age_band"
+                else f"Soins non programmés, médecin traitant : {name}"
+            )
+            rows += [
+                (f"{prefix} : réservés", cell["booked"]),
+                (f"{prefix} : venus", cell["came"]),
+                (f"{prefix} : absences non excusées", cell["noshow"]),
+            ]
+    for question, counts in figures["satisfaction"].items():
+        label, choices = SURVEY_QUESTIONS[question]
+        rows += [(f"Satisfaction : {label} {choices[choice].lower()}", n) for choice, n in counts.items()]
     return rows
 
 
@@ -186,6 +232,15 @@ def indicators(
             "received": [figures["received_by_group"][g] for g in ("ald", "age_70", "css")],
             "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")],
         },
+        "funnel": {
+            "labels": ["Reçues", "Médecin trouvé", "1er rendez-vous", "Déclarés"],
+            "values": [
+                figures["requests"]["received"],
+                figures["requests"]["matched"],
+                figures["outcomes"]["first_visit"],
+                figures["outcomes"]["declared"],
+            ],
+        },
         "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
         "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
         "slots": {
@@ -208,14 +263,7 @@ def indicators(
     return render(request, caller, "espace/indicators.html", context)
 
 
-@router.get("/indicateurs.csv")
-def indicators_csv(
-    caller: IndicatorReader,
-    session: DbSession,
-    du: Annotated[BoundedDate | None, Query()] = None,
-    au: Annotated[BoundedDate | None, Query()] = None,
-) -> Response:
-    since, until = du or _default_since(), au or date.today()
+def _export(caller: Caller, session: DbSession, since: date, until: date) -> tuple[list[str], list]:
     figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
     rows = [
         *_table(figures),
@@ -226,11 +274,39 @@ def indicators_csv(
         ["source", "demandes"],
         *figures["by_source"].items(),
     ]
-    content = spreadsheet.to_csv(["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"], rows)
+    return ["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"], rows
+
+
+@router.get("/indicateurs.csv")
+def indicators_csv(
+    caller: IndicatorReader,
+    session: DbSession,
+    du: Annotated[BoundedDate | None, Query()] = None,
+    au: Annotated[BoundedDate | None, Query()] = None,
+) -> Response:
+    since, until = du or _default_since(), au or date.today()
+    header, rows = _export(caller, session, since, until)
     filename = f"indicateurs-{caller.cpts}-{since}-{until}.csv"
     return Response(
-        content,
+        spreadsheet.to_csv(header, rows),
         media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/indicateurs.xlsx")
+def indicators_xlsx(
+    caller: IndicatorReader,
+    session: DbSession,
+    du: Annotated[BoundedDate | None, Query()] = None,
+    au: Annotated[BoundedDate | None, Query()] = None,
+) -> Response:
+    since, until = du or _default_since(), au or date.today()
+    header, rows = _export(caller, session, since, until)
+    filename = f"indicateurs-{caller.cpts}-{since}-{until}.xlsx"
+    return Response(
+        spreadsheet.to_xlsx("Indicateurs", header, rows),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 

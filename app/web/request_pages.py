@@ -17,12 +17,12 @@ from app.accounts.policy import Action
 from app.audit.service import record, record_reads
 from app.core.database import all_or_nothing, utcnow
 from app.core.dependencies import DbSession
-from app.core.errors import ApiError, Forbidden, NotFound, french_message
+from app.core.errors import ApiError, Conflict, FieldError, Forbidden, NotFound, Unprocessable, french_message
 from app.core.inputs import DbId
 from app.core.links import public_base_url
 from app.doctors import service as doctors_service
 from app.requests import offers as offers_service
-from app.requests import repository, service
+from app.requests import outcomes, repository, service
 from app.requests.messages import compose_doctor_list, send_doctor_list
 from app.requests.models import OPEN_STATUSES, RequestStatus
 from app.requests.priority import day_in_paris
@@ -395,6 +395,29 @@ def not_a_duplicate(request_id: DbId, caller: Handler, session: DbSession) -> Re
         return "Ce n'est pas un doublon : la demande a désormais sa propre ligne dans la file."
 
     return act(session, f"/espace/demandes/{request_id}", do)
+
+
+# What a patient reached by phone said (app/requests/outcomes.py): the form's word → the fact.
+PHONE_CONFIRMATIONS = {"premier-rendez-vous": "first_visit", "declaration": "declared"}
+
+
+@router.post("/demandes/{request_id}/suivi-du-patient")
+def confirm_by_phone(
+    request_id: DbId, caller: Handler, session: DbSession, etape: Annotated[str, Form(max_length=30)] = ""
+) -> Response:
+    def do() -> str:
+        patient_request = service.get_request(session, caller.principal, request_id)
+        what = PHONE_CONFIRMATIONS.get(etape)
+        if what is None:
+            message = "Choisissez ce que le patient confirme."
+            raise Unprocessable(message, fields=[FieldError(field="etape", message=message)])
+        if not outcomes.confirm(
+            session, patient_request, what, utcnow(), caller.principal.client_address, caller.principal
+        ):
+            raise Conflict("Rien de nouveau : déjà noté, ou la demande n'a pas de médecin trouvé.")
+        return "Noté : " + ("premier rendez-vous confirmé." if what == "first_visit" else "médecin traitant déclaré.")
+
+    return act(session, f"/espace/demandes/{request_id}#suivi-du-patient", do)
 
 
 @router.post("/demandes/{request_id}/notes")

@@ -20,7 +20,7 @@ from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors import service as doctors_service
 from app.snp import repository, service
-from app.snp.models import AppointmentType, SlotKind, SlotStatus
+from app.snp.models import AGE_BANDS, HAS_DOCTOR, AppointmentType, SlotKind, SlotStatus
 from app.snp.rules import PARIS, is_bookable
 from app.snp.sas_links import MAX_TOKEN_LENGTH, sas_booking_links
 from app.snp.schemas import BookingCreate, PatternCreate, SlotCreate, SlotOut
@@ -307,6 +307,8 @@ def _booking_page(
         "when": f"{start:%d/%m/%Y} de {start:%H:%M} à {slot.end.astimezone(PARIS):%H:%M}",
         "day": start.date(),
         "values": {},
+        "age_bands": AGE_BANDS,
+        "has_doctor": HAS_DOCTOR,
         "error": None,
         "taken": not is_bookable(slot.status, slot.appointment_type, slot.start, utcnow()),
         **extra,
@@ -338,12 +340,23 @@ def book(
     phone: Annotated[str, Form(max_length=30)] = "",
     email: Annotated[str, Form(max_length=254)] = "",
     reason: Annotated[str, Form(max_length=200)] = "",
+    age_band: Annotated[str, Form(max_length=5)] = "",
+    has_doctor: Annotated[str, Form(max_length=7)] = "",
     sas: Annotated[str, Form(max_length=MAX_TOKEN_LENGTH)] = "",
 ) -> Response:
     slot = _bookable(session, request, caller, slot_id, sas or None)
-    values = {"family_name": family_name, "given_name": given_name, "phone": phone, "email": email, "reason": reason}
+    values = {
+        "family_name": family_name,
+        "given_name": given_name,
+        "phone": phone,
+        "email": email,
+        "reason": reason,
+        "age_band": age_band,
+        "has_doctor": has_doctor,
+    }
     try:
-        data = BookingCreate(**{k: v for k, v in values.items() if v or k != "email"})
+        optional = ("email", "age_band", "has_doctor")
+        data = BookingCreate(**{k: v for k, v in values.items() if v or k not in optional})
         with all_or_nothing(session):  # a refused booking leaves nothing; the page shows the slot as it is
             booking = service.book(
                 session,

@@ -66,6 +66,7 @@ ALLOWED = {
     "app.requests.repository.lapsed_offers": "the worker's step, for every CPTS (app/notifications/outbox.py)",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
+    "app.snp.repository.activity_report": "the CPTS checked by the reporting service (territory_for)",
 }
 
 

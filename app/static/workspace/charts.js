@@ -11,6 +11,14 @@
       { label: "Orientées", data: data.groups.matched, backgroundColor: "#14632b" } ] },
     options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
   });
+  if (data.funnel && document.getElementById("chart-funnel")) {
+    new Chart(document.getElementById("chart-funnel"), {
+      type: "bar",
+      data: { labels: data.funnel.labels, datasets: [
+        { label: "Patients", data: data.funnel.values, backgroundColor: "#14632b" } ] },
+      options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+  }
   new Chart(document.getElementById("chart-sources"), {
     type: "bar",
     data: { labels: data.sources.labels, datasets: [
