@@ -400,3 +400,15 @@ def test_automatic_mode_moves_to_the_next_doctor_when_one_declines(client, coord
         assert offers.run_automatic(worker, settings, utcnow()) == 1
     db.rollback()
     assert {o.doctor_id: o.status for o in db.scalars(select(DoctorOffer))} == {near: "declined", arras: "pending"}
+
+
+def test_without_public_url_the_automatic_mode_hands_out_no_link(client, coordinator, engine, settings, db):
+    add_doctor(client, coordinator, 1, "Arras", "62000")
+    territory = db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one()
+    territory.auto_offers_since = utcnow() - timedelta(minutes=1)
+    db.commit()
+    submit(client)
+    with sessionmaker(bind=for_writing(engine))() as worker:
+        assert offers.run_automatic(worker, settings.model_copy(update={"public_url": None}), utcnow()) == 0
+    db.rollback()
+    assert db.scalars(select(DoctorOffer)).all() == []
