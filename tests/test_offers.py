@@ -382,3 +382,33 @@ def test_a_lapsed_offer_cannot_be_accepted_and_the_accepting_doctors_read_is_aud
     assert any("lien de proposition" in r.actor for r in reads)
     actions = set(db.scalars(select(AuditEvent.action)).all())
     assert {"request.offer", "request.offer_accepted"} <= actions
+
+
+def test_automatic_mode_moves_to_the_next_doctor_when_one_declines(client, coordinator, engine, settings, db):
+    near = add_doctor(client, coordinator, 1, "Tilloy-lès-Mofflaines", "62217")
+    arras = add_doctor(client, coordinator, 2, "Arras", "62000")
+    territory = db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one()
+    territory.auto_offers_since = utcnow() - timedelta(minutes=1)
+    db.commit()
+    submit(client)
+    sessions = sessionmaker(bind=for_writing(engine))
+    with sessions() as worker:
+        assert offers.run_automatic(worker, settings, utcnow()) == 1
+    link = _links(db)[near]
+    assert "C'est noté" in client.post(link, data={"action": "decline", "reason": "Congés"}).text
+    with sessions() as worker:
+        assert offers.run_automatic(worker, settings, utcnow()) == 1
+    db.rollback()
+    assert {o.doctor_id: o.status for o in db.scalars(select(DoctorOffer))} == {near: "declined", arras: "pending"}
+
+
+def test_without_public_url_the_automatic_mode_hands_out_no_link(client, coordinator, engine, settings, db):
+    add_doctor(client, coordinator, 1, "Arras", "62000")
+    territory = db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one()
+    territory.auto_offers_since = utcnow() - timedelta(minutes=1)
+    db.commit()
+    submit(client)
+    with sessionmaker(bind=for_writing(engine))() as worker:
+        assert offers.run_automatic(worker, settings.model_copy(update={"public_url": None}), utcnow()) == 0
+    db.rollback()
+    assert db.scalars(select(DoctorOffer)).all() == []

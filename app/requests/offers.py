@@ -436,7 +436,11 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
     offer pending per request) and is rolled back. Returns how many offers were made."""
     expire_lapsed(session, now)
     session.commit()
-    base_url = str(settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+    if not settings.public_url:  # the worker has no request to take the address from: no link to hand out
+        if repository.automatic_territories(session):
+            logger.warning("automatic_offers_need_public_url")
+        return 0
+    base_url = str(settings.public_url).rstrip("/")
     made = 0
     for territory in repository.automatic_territories(session):
         for request in _waiting_for_an_offer(session, territory):
