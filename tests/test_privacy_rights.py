@@ -140,7 +140,9 @@ def test_rectify_corrects_a_request_and_says_which_fields_not_how(client, db, co
         headers=coordinator,
     ).json()
     assert [r["id"] for r in found["requests"]] == [person["request"]]  # the identity follows the names
-    note = db.scalars(select(RequestEvent.text).where(RequestEvent.request_id == person["request"])).all()[-1]
+    note = db.scalars(
+        select(RequestEvent.text).where(RequestEvent.request_id == person["request"]).order_by(RequestEvent.id.desc())
+    ).first()
     assert note == "Données rectifiées à la demande de la personne : nom, téléphone, e-mail."
     assert db.scalar(
         select(AuditEvent.id).where(

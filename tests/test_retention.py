@@ -135,7 +135,11 @@ def test_thirteen_months_after_closure_the_personal_data_is_gone_and_the_indicat
     assert _indicators(client, coordinator) == before
 
     # The run is in the audit trail, with its counts and nothing else.
-    event = write_session.scalars(select(AuditEvent).where(AuditEvent.action == "retention.run")).all()[-1]
+    # The latest run's event: by id, since PostgreSQL returns rows in no set order without ORDER BY.
+    event = write_session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "retention.run").order_by(AuditEvent.id.desc())
+    ).first()
+    assert event is not None
     assert event.details["requests_closed"] == 2 and event.actor == "retention"
     listed = client.get("/api/v1/audit", params={"object_type": "retention"}, headers=factories_admin(write_session))
     assert listed.status_code == 200 and listed.json()[0]["details"]["requests_closed"] == 2
