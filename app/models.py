@@ -4,6 +4,7 @@ from app.accounts.models import ApiToken, Membership, RecoveryCode, User, WebSes
 from app.audit.models import AuditEvent
 from app.core.database import Base
 from app.core.ratelimit import RateLimitCounter
+from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPractitioner
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import OutboxMessage, WeeklyDigest
@@ -15,6 +16,9 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "DirectoryImport",
+    "DirectoryPractice",
+    "DirectoryPractitioner",
     "Doctor",
     "GeocodeCacheEntry",
     "Membership",
