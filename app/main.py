@@ -87,7 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.exception_handler(FhirError)(fhir_error_response)
     install_page_errors(app)  # under /espace, errors are French pages
     install_fhir_errors(app)  # under /fhir, OperationOutcomes
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        directory_upload_bytes=settings.directory_upload_max_bytes,
+    )
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(CurrentBaseUrlMiddleware)  # the privacy link of messages (app.notifications.templates)
     app.include_router(health_router)

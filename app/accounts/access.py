@@ -20,6 +20,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
+from app.directory.models import DirectoryImport, DirectoryPractitioner
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
 from app.requests.models import DoctorOffer, PatientRequest, Source
@@ -132,6 +133,9 @@ RULES: dict[type, ScopeRule] = {
     User: ScopeRule(within=lambda ids: User.memberships.any(Membership.territory_id.in_(ids))),
     # Messages to patients and doctors: the coordination of their CPTS (a person's rights).
     OutboxMessage: ScopeRule(within=in_column(OutboxMessage.territory_id)),
+    # The national directory's GPs of a CPTS, and its imports: the coordination of the CPTS.
+    DirectoryPractitioner: ScopeRule(within=in_column(DirectoryPractitioner.territory_id)),
+    DirectoryImport: ScopeRule(within=in_column(DirectoryImport.territory_id)),
 }
 
 

@@ -37,6 +37,7 @@ class Action(StrEnum):
     BOOK_SLOT = "book_slot"
     BOOK_SLOT_FROM_SAS = "book_slot_from_sas"
     EXERCISE_RIGHTS = "exercise_rights"
+    IMPORT_DIRECTORY = "import_directory"
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.EXERCISE_RIGHTS: Permission(
         MANAGERS, "a person's rights: find, export, rectify and erase a person's records (`/espace/personnes`)"
+    ),
+    Action.IMPORT_DIRECTORY: Permission(
+        MANAGERS, "import the national directory (RPPS) into its CPTS, read the imports' reports (`/espace/annuaire`)"
     ),
 }
 

@@ -35,6 +35,8 @@ CPTS_OWNED = {
     "snp_bookings",
     "audit_events",
     "doctor_offers",
+    "directory_practitioners",
+    "directory_imports",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
