@@ -334,7 +334,8 @@ class ExtractionReader:
                 continue
             fields = text.split("|")
             if len(fields) != width and len(fields) != short:
-                stats.unreadable_line(number, f"{len(fields)} champs au lieu de {short}")
+                got = len(fields) - 1 if self.trailing_empty and text.endswith("|") else len(fields)
+                stats.unreadable_line(number, f"{got} champs au lieu de {short}")
                 continue
             if fields[profession_at] != PHYSICIAN:
                 continue
