@@ -267,3 +267,53 @@ def test_the_benchmark_s_generator_makes_a_file_the_import_reads(sessions, geoco
         report = service.import_directory(sessions, geocoding, operator(), raw, path.name, territory="grand-arras")[0]
     assert report.lines_read == 3000 and report.added == in_territory
     assert report.unreadable == 0
+
+
+# ---- The page ---------------------------------------------------------------------------------
+
+
+def test_the_coordinator_uploads_the_extraction_on_the_page_and_sees_the_report(client, demo, sessions):
+    from tests.helpers.workspace import COORDINATOR, PROFESSIONAL, csrf_of, sign_in
+
+    sign_in(client, COORDINATOR)
+    page = client.get("/espace/annuaire")
+    assert page.status_code == 200 and "Aucun import pour l'instant." in page.text.replace("&#39;", "'")
+    token = csrf_of(page.text)
+    files = {"file": ("PS_LibreAcces_Personne_activite_202612040000.txt", SAMPLE.read_bytes(), "text/plain")}
+    done = client.post("/espace/annuaire/import", data={"csrf_token": token}, files=files)
+    assert done.status_code == 200, done.text
+    text = done.text.replace("&#39;", "'")
+    assert "17 ligne(s) lue(s) : 7 médecin(s) ajouté(s), 0 modifié(s), 0 inchangé(s), 0 parti(s)" in text
+    assert MARTIN in text and "19 champs au lieu de 52" in text
+    assert not any(name in text for name in NAMES)
+    assert set(_directory(sessions)) == GRAND_ARRAS  # the caller's CPTS only
+    assert "PS_LibreAcces_Personne_activite_202612040000.txt" in client.get("/espace/annuaire").text
+    # A binary file: a French error on the page, never a 5xx, nothing changed.
+    binary = {"file": ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 8, "image/png")}
+    refused = client.post("/espace/annuaire/import", data={"csrf_token": token}, files=binary)
+    assert refused.status_code == 422
+    assert "Fichier illisible : l'extraction de l'Annuaire Santé est attendue" in refused.text.replace("&#39;", "'")
+    assert set(_directory(sessions)) == GRAND_ARRAS
+    empty = client.post("/espace/annuaire/import", data={"csrf_token": token})
+    assert empty.status_code == 422 and "Choisissez le fichier" in empty.text
+    forged = client.post("/espace/annuaire/import", data={"csrf_token": "x"}, files=files)
+    assert forged.status_code == 403
+    sign_in(client, PROFESSIONAL)
+    assert client.get("/espace/annuaire").status_code == 403
+
+
+def test_the_upload_has_its_own_cap(settings, engine, demo):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from tests.helpers.workspace import COORDINATOR, csrf_of, sign_in
+
+    app = create_app(settings.model_copy(update={"directory_upload_max_bytes": 4096}))
+    with TestClient(app) as small:
+        sign_in(small, COORDINATOR)
+        token = csrf_of(small.get("/espace/annuaire").text)
+        files = {"file": ("big.txt", SAMPLE.read_bytes(), "text/plain")}  # ~7 kB
+        assert small.post("/espace/annuaire/import", data={"csrf_token": token}, files=files).status_code == 413
+        # …above the other pages' cap (256 kB) all the same, by default:
+        assert settings.directory_upload_max_bytes > settings.max_body_bytes
+    app.state.engine.dispose()

@@ -60,6 +60,7 @@ def import_upload(
         raise NotFound("Aucune CPTS.")
     if file is None or not file.filename or file.size == 0:
         return _page(request, caller, session, error="Choisissez le fichier de l'Annuaire Santé.", status_code=422)
+    slug = caller.territory.slug  # read before the rollback expires it (reading it again would begin anew)
     session.rollback()  # nothing written yet: it only read the caller (see the docstring)
     try:
         reports = service.import_directory(
@@ -68,7 +69,7 @@ def import_upload(
             caller.principal,
             file.file,
             file.filename,
-            territory=caller.territory.slug,
+            territory=slug,
         )
     except ApiError as exc:
         if exc.status_code in (403, 404):
