@@ -194,6 +194,13 @@ def demo() -> None:
         slots_added = load_demo_slots(session, geocoding)
         click.echo(f"{slots_added} demo unscheduled-care slots added")
         load_demo_regulator(session)
+    from app.directory.demo import load_demo_directory
+
+    for report in _or_exit(lambda: load_demo_directory(sessions, geocoding)):
+        click.echo(
+            f"demo directory, {report.territory_name}: {report.practitioners} GPs "
+            f"({report.volunteers} volunteers), {report.added} added, {report.gone} gone"
+        )
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, cpts in accounts:
         click.echo(f"  {role:13s} {email:45s} CPTS: {cpts}")

@@ -14,6 +14,7 @@ from app.accounts.principal import operator
 from app.audit.models import AuditEvent
 from app.core.database import for_writing
 from app.core.errors import Unprocessable
+from app.demo import GRAND_ARRAS_COMMUNES
 from app.directory import service
 from app.directory.extraction import HEADER
 from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPractitioner
@@ -29,6 +30,7 @@ SAMPLE = Path(__file__).parent / "data" / "annuaire-sante-extrait.txt"
 MARTIN, LEFEBVRE, MOREAU, GIRARD = "10000005016", "10000005024", "10000005040", "10000005081"
 FOURNIER, LAMBERT, BERNARD = "10000005099", "10000005107", "10000005149"
 GRAND_ARRAS = {MARTIN, LEFEBVRE, MOREAU, GIRARD, FOURNIER, LAMBERT, BERNARD}
+GRAND_ARRAS_INSEE = set(GRAND_ARRAS_COMMUNES)
 BLANC = "10000005131"  # Rousset: Provence Santé
 DUBOIS = "10000005032"  # Lens only: outside every CPTS
 # Names in the sample: a report or a log line must never carry them.
@@ -317,3 +319,22 @@ def test_the_upload_has_its_own_cap(settings, engine, demo):
         # …above the other pages' cap (256 kB) all the same, by default:
         assert settings.directory_upload_max_bytes > settings.max_body_bytes
     app.state.engine.dispose()
+
+
+def test_the_demo_s_directory_has_every_volunteer_and_thirty_more_gps_of_the_grand_arras(sessions, geocoding, demo):
+    from app.directory.demo import load_demo_directory
+
+    reports = {r.territory_name: r for r in load_demo_directory(sessions, geocoding)}
+    with sessions() as session:
+        volunteers = {d.rpps: d.territory_id for d in session.scalars(select(Doctor))}
+    arras, provence = _directory(sessions), _directory(sessions, "provence-sante")
+    assert volunteers and all(rpps in arras or rpps in provence for rpps in volunteers)
+    others = set(arras) - set(volunteers)
+    assert len(others) == 30
+    assert sum(1 for rpps in others for p in arras[rpps].practices if p.email) >= 3
+    assert all(p.insee_code in GRAND_ARRAS_INSEE for r in arras.values() for p in r.practices)
+    assert reports["CPTS du Grand Arras"].volunteers == sum(
+        1 for rpps in volunteers if rpps in arras
+    )  # matched on the RPPS
+    again = load_demo_directory(sessions, geocoding)
+    assert [(r.added, r.changed, r.gone) for r in again] == [(0, 0, 0), (0, 0, 0)]
