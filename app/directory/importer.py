@@ -14,7 +14,7 @@ decompressed as they are read."""
 import gzip
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, cast
 
@@ -70,6 +70,7 @@ RPPS_TYPE = "8"  # Type d'identifiant PP: 8 RPPS, 0 ADELI
 GENERAL_PRACTICE_CODES = frozenset({"SM53", "SM54", "SM26"})
 GENERAL_PRACTICE_WORDS = "medecine generale"
 MAX_LINE_BYTES = 64 * 1024  # a real line is ~400 bytes; past this it is not a line of the extraction
+PROGRESS_EVERY = 100_000
 MAX_PROBLEMS_KEPT = 1000  # line numbers kept for the report; the count goes on
 
 NOT_AN_EXTRACTION = (
@@ -276,10 +277,13 @@ class ExtractionReader:
     """Reads the extraction's lines and yields the practices kept (`PracticeLine`), counting the
     others in `stats`. Iterate it once."""
 
-    def __init__(self, stream: IO[bytes], communes: CommuneFilter) -> None:
+    def __init__(
+        self, stream: IO[bytes], communes: CommuneFilter, on_progress: Callable[[int], None] | None = None
+    ) -> None:
         self.stream = stream
         self.communes = communes
         self.stats = ReadingStats()
+        self.on_progress = on_progress
 
     def _header(self, lines: Iterator[bytes | None]) -> dict[str, int]:
         first = next(lines, None)
@@ -314,11 +318,13 @@ class ExtractionReader:
         profession_at, insee_at = positions["profession"], positions["insee"]
         postcode_at, city_at = positions["postcode"], positions["city"]
         cedex_at = positions.get("cedex")
-        stats, communes = self.stats, self.communes
+        stats, communes, on_progress = self.stats, self.communes, self.on_progress
         number = 1
         for raw in lines:
             number += 1
             stats.lines_read += 1
+            if on_progress is not None and not stats.lines_read % PROGRESS_EVERY:
+                on_progress(stats.lines_read)
             if raw is None:
                 stats.unreadable_line(number, "ligne trop longue")
                 continue
@@ -396,6 +402,9 @@ class ExtractionReader:
         )
 
 
-def reader_for(raw: IO[bytes], communes: CommuneFilter) -> ExtractionReader:
-    """A reader of this file (plain, .gz or .zip); DirectoryFileRefused when it is none of them."""
-    return ExtractionReader(open_extraction(raw), communes)
+def reader_for(
+    raw: IO[bytes], communes: CommuneFilter, on_progress: Callable[[int], None] | None = None
+) -> ExtractionReader:
+    """A reader of this file (plain, .gz or .zip); DirectoryFileRefused when it is none of them.
+    `on_progress(lines read)` is called every PROGRESS_EVERY lines."""
+    return ExtractionReader(open_extraction(raw), communes, on_progress)

@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.access import may_act_in
@@ -34,7 +35,7 @@ from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import own_transaction, utcnow
-from app.core.errors import FieldError, NotFound, Unprocessable
+from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.directory import repository
 from app.directory.importer import (
     CommuneFilter,
@@ -50,6 +51,7 @@ from app.territories.models import Territory, TerritoryCommune
 
 BATCH = 200  # practitioners per transaction
 MAX_RPPS_KEPT = 1000  # RPPS numbers listed in a report, per kind
+CONCURRENT_IMPORT = "Un autre import de l'annuaire est en cours pour cette CPTS : réessayez quand il sera fini."
 BROKEN_ARCHIVE = "Fichier compressé illisible ou incomplet : téléchargez-le à nouveau."
 
 
@@ -183,11 +185,9 @@ def import_directory(
     # 1. Read the whole file.
     lines: dict[int, dict[str, list[PracticeLine]]] = {t: defaultdict(list) for t in names}
     try:
-        reader = reader_for(raw, CommuneFilter(geocoding.communes, territory_of))
+        reader = reader_for(raw, CommuneFilter(geocoding.communes, territory_of), on_progress)
         for line in reader:
             lines[line.territory_id][line.rpps].append(line)
-            if on_progress is not None and reader.stats.lines_read % 100_000 == 0:
-                on_progress(reader.stats.lines_read)
     except DirectoryFileRefused as exc:
         raise _refused(str(exc)) from None
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile):  # a truncated or corrupt .gz / .zip
@@ -196,9 +196,20 @@ def import_directory(
     reports = []
     for territory_id, name in names.items():
         practitioners = [_Practitioner.of(found) for _, found in sorted(lines[territory_id].items())]
-        report = _apply(
-            sessions, geocoding, principal, territory_id, file_name, started, practitioners, reader.stats, batch_size
-        )
+        try:
+            report = _apply(
+                sessions,
+                geocoding,
+                principal,
+                territory_id,
+                file_name,
+                started,
+                practitioners,
+                reader.stats,
+                batch_size,
+            )
+        except IntegrityError:  # another import of this CPTS added the same RPPS meanwhile
+            raise Conflict(CONCURRENT_IMPORT) from None
         report.territory_name = name
         report.seconds = round(time.perf_counter() - clock, 1)
         reports.append(report)
