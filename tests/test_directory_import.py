@@ -22,6 +22,7 @@ from app.doctors.models import Doctor
 from app.geocoding.service import build_geocoding_service
 from tests.fakes.ban import BanAddress
 from tests.helpers.cli import run
+from tests.helpers.scoped_queries import scoped_reads_guard
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 
@@ -282,8 +283,12 @@ def test_the_coordinator_uploads_the_extraction_on_the_page_and_sees_the_report(
     assert page.status_code == 200 and "Aucun import pour l'instant." in page.text.replace("&#39;", "'")
     token = csrf_of(page.text)
     files = {"file": ("PS_LibreAcces_Personne_activite_202612040000.txt", SAMPLE.read_bytes(), "text/plain")}
-    done = client.post("/espace/annuaire/import", data={"csrf_token": token}, files=files)
+    with scoped_reads_guard() as guard:  # every read of the directory's tables through visibility
+        done = client.post("/espace/annuaire/import", data={"csrf_token": token}, files=files)
+        again = client.post("/espace/annuaire/import", data={"csrf_token": token}, files=files)
+    assert guard.violations == [] and guard.reads > 0
     assert done.status_code == 200, done.text
+    assert "0 médecin(s) ajouté(s), 0 modifié(s), 7 inchangé(s)" in again.text
     text = done.text.replace("&#39;", "'")
     assert "17 ligne(s) lue(s) : 7 médecin(s) ajouté(s), 0 modifié(s), 0 inchangé(s), 0 parti(s)" in text
     assert MARTIN in text and "19 champs au lieu de 52" in text

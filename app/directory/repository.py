@@ -70,6 +70,13 @@ def volunteer_count(session: Session, principal: Principal, territory_id: int, r
     return total
 
 
+def get_import(session: Session, principal: Principal, import_id: int) -> DirectoryImport:
+    """An import this very run wrote (so it exists, and the caller may see it)."""
+    return session.scalars(
+        select(DirectoryImport).where(visible(DirectoryImport, principal), DirectoryImport.id == import_id)
+    ).one()
+
+
 def recent_imports(session: Session, principal: Principal, territory_id: int, limit: int) -> list[DirectoryImport]:
     return list(
         session.scalars(

@@ -268,9 +268,7 @@ def _apply(
     gone = sorted(rpps for rpps in before if rpps not in kept)
     with own_transaction(sessions) as session:
         repository.remove_practitioners(session, [before[rpps] for rpps in gone])
-        done = session.get(DirectoryImport, run_id)
-        assert done is not None  # written above, in this very import
-        run = done
+        run = repository.get_import(session, principal, run_id)
         run.added, run.changed, run.unchanged, run.gone = len(added), len(changed), unchanged, len(gone)
         run.unreadable, problems = stats.unreadable_for(territory_id)
         run.details = {
