@@ -258,6 +258,10 @@ def test_the_directory_never_writes_into_a_volunteer(sessions, geocoding, db, cl
     again = db.get(Doctor, doctor_id)
     assert (again.family_name, again.given_name, again.email, again.updated_at) == before
     assert _directory(sessions)[volunteer.rpps].family_name == "MARTIN"  # the directory's own record
+    with sessions() as session:  # met on the RPPS, for display
+        listed = service.practitioners_with_volunteers(session, operator(), volunteer.territory_id)
+    assert [(p.rpps, doctor) for p, doctor in listed if doctor is not None] == [(volunteer.rpps, doctor_id)]
+    assert len(listed) == 7 and [p.family_name for p, _ in listed][:2] == ["BERNARD", "FOURNIER"]
 
 
 def test_the_benchmark_s_generator_makes_a_file_the_import_reads(sessions, geocoding, tmp_path):

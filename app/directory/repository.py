@@ -97,3 +97,22 @@ def practitioner_count(session: Session, principal: Principal, territory_id: int
         )
         or 0
     )
+
+
+def practitioners_of(session: Session, principal: Principal, territory_id: int) -> list[DirectoryPractitioner]:
+    """The CPTS's directory GPs with their practices, by name."""
+    return list(
+        session.scalars(
+            select(DirectoryPractitioner)
+            .where(visible(DirectoryPractitioner, principal), DirectoryPractitioner.territory_id == territory_id)
+            .order_by(DirectoryPractitioner.family_name, DirectoryPractitioner.given_name, DirectoryPractitioner.rpps)
+        )
+    )
+
+
+def volunteer_ids_by_rpps(session: Session, principal: Principal, territory_id: int) -> dict[str, int]:
+    """RPPS → id of the CPTS's volunteer doctors."""
+    rows = session.execute(
+        select(Doctor.rpps, Doctor.id).where(visible(Doctor, principal), Doctor.territory_id == territory_id)
+    )
+    return {rpps: id_ for rpps, id_ in rows}

@@ -377,6 +377,16 @@ def recent_reports(
     return [report_of(run) for run in repository.recent_imports(session, principal, territory_id, limit)]
 
 
+def practitioners_with_volunteers(
+    session: Session, principal: Principal, territory_id: int
+) -> list[tuple[DirectoryPractitioner, int | None]]:
+    """Every GP the directory lists in the CPTS, each with the id of the volunteer doctor of the
+    same RPPS, or None: the one place the two meet (for display; neither changes the other)."""
+    ensure(principal, Action.IMPORT_DIRECTORY)
+    volunteers = repository.volunteer_ids_by_rpps(session, principal, territory_id)
+    return [(p, volunteers.get(p.rpps)) for p in repository.practitioners_of(session, principal, territory_id)]
+
+
 def practitioner_count(session: Session, principal: Principal, territory_id: int) -> int:
     return repository.practitioner_count(session, principal, territory_id)
 
