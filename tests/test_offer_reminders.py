@@ -218,3 +218,36 @@ def test_a_request_no_doctor_can_take_is_handed_back_at_once(client, coordinator
     request = db.get(PatientRequest, request_id)
     assert request.status == "received" and request.no_doctor_left_at is not None
     assert db.scalars(select(DoctorOffer)).all() == []
+
+
+def test_the_reminder_and_the_alert_reach_a_real_smtp_server(client, coordinator, settings, engine, db):
+    from app.notifications.senders import SmtpSender
+    from tests.fakes.smtp import SmtpServer
+
+    add_doctor(client, coordinator, 1, "Arras", "62000")
+    _automatic(db)
+    request_id = submit(client).json()["id"]
+    server = SmtpServer()
+    server.start()
+    try:
+        configured = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": server.port})
+        sessions = sessionmaker(bind=for_writing(engine))
+        start = utcnow()
+        clock = [start]
+        worker = OutboxWorker(configured, sessions, {"email": SmtpSender(configured)}, clock=lambda: clock[0])
+        assert worker.offers_if_due() == 1
+        worker.run_once()
+        clock[0] = start + timedelta(hours=48, minutes=5)
+        worker.offers_if_due()
+        worker.run_once()
+        clock[0] = start + timedelta(hours=72, minutes=10)
+        assert worker.offers_if_due() == 0  # lapsed, and nobody left
+        worker.run_once()
+        by_subject = {str(m["Subject"]): m for m in server.messages}
+        reminder = by_subject["Rappel : un patient sans médecin traitant attend votre réponse"]
+        assert str(reminder["To"]) == "doc1@example.fr" and "/medecins/propositions/" in reminder.get_content()
+        alert = by_subject["Orientation : une demande sans médecin disponible, à reprendre"]
+        assert str(alert["To"]) == "coordinator1@test.example.fr"
+        assert f"/espace/demandes/{request_id}" in alert.get_content() and "Dupré" not in alert.get_content()
+    finally:
+        server.stop()

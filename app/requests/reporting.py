@@ -331,7 +331,7 @@ def doctor_rates(session: Session, principal: Principal, cpts: str, period: Peri
             DoctorOffer.answered_at,
         )
         .join(Doctor, Doctor.id == DoctorOffer.doctor_id)
-        .where(visible(DoctorOffer, principal), DoctorOffer.territory_id == territory.id)
+        .where(visible(DoctorOffer, principal), visible(Doctor, principal), DoctorOffer.territory_id == territory.id)
     )
     start, end = period.bounds()
     if start is not None:
