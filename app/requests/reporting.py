@@ -339,10 +339,10 @@ def doctor_rates(session: Session, principal: Principal, cpts: str, period: Peri
     if end is not None:
         query = query.where(DoctorOffer.created_at < end)
     by_doctor: dict[int, list] = {}
-    names: dict[int, str] = {}
+    names: dict[int, tuple[str, str]] = {}  # (family name, given name)
     for row in session.execute(query):
         by_doctor.setdefault(row.doctor_id, []).append(row)
-        names[row.doctor_id] = f"Dr {row.given_name} {row.family_name}"
+        names[row.doctor_id] = (row.family_name, row.given_name)
     rates: list[DoctorRate] = []
     for doctor_id, rows in by_doctor.items():
         states = Counter(r.status for r in rows)
@@ -357,7 +357,7 @@ def doctor_rates(session: Session, principal: Principal, cpts: str, period: Peri
         rates.append(
             {
                 "doctor_id": doctor_id,
-                "name": names[doctor_id],
+                "name": f"Dr {names[doctor_id][1]} {names[doctor_id][0]}",
                 "received": len(rows),
                 "answered": answered,
                 "accepted": accepted,
@@ -370,7 +370,7 @@ def doctor_rates(session: Session, principal: Principal, cpts: str, period: Peri
                 "median_response_hours": round(statistics.median(hours), 1) if hours else None,
             }
         )
-    return sorted(rates, key=lambda r: (r["name"].split(" ", 2)[-1].lower(), r["name"].lower(), r["doctor_id"]))
+    return sorted(rates, key=lambda r: (*(n.lower() for n in names[r["doctor_id"]]), r["doctor_id"]))
 
 
 def satisfaction(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, int]]:
