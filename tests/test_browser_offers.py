@@ -106,5 +106,11 @@ def test_three_doctors_offered_two_accept_at_once_one_wins(database_url, db, tmp
         page.goto(f"{base}/espace/indicateurs")
         row = page.locator("#indicators tr", has_text="… acceptées")
         assert row.locator("td").inner_text() == "1"
+        through_offer = page.locator("#indicators tr", has_text="Médecin trouvé par une proposition acceptée")
+        assert through_offer.locator("td").inner_text() == "1"
+        # The coordinator's per-doctor table: the winner answered and accepted its one offer.
+        winner_row = page.locator("#doctor-rates tbody tr", has_text=f"Dr {doctor.given_name} {doctor.family_name}")
+        cells = winner_row.locator("td").all_inner_texts()
+        assert cells[:3] == ["1", "1", "1"] and cells[7:9] == ["100,0", "100,0"]
         assert_accessible(page, "the indicators")
     assert Path(CHROMIUM).exists()

@@ -225,7 +225,7 @@ def test_automatic_mode_moves_to_the_next_doctor_after_the_delay(
     # The lapsed link now says so.
     link = LINK.search(next(m.body for m in mails if m.doctor_id == near and m.channel == "email")).group(1)
     assert "Cette proposition a expiré, merci." in client.get(link).text
-    # Nobody left: the worker stops offering (the coordination sees it on the page).
+    # Nobody left: the worker stops offering and hands the request back (test_offer_reminders).
     clock[0] += timedelta(hours=73)
     assert worker.offers_if_due() == 0
 

@@ -29,6 +29,7 @@ class Action(StrEnum):
     HANDLE_REQUESTS = "handle_requests"
     OFFER_PATIENT = "offer_patient"
     READ_INDICATORS = "read_indicators"
+    READ_DOCTOR_RATES = "read_doctor_rates"
     MANAGE_SOURCES = "manage_sources"
     MANAGE_SLOTS = "manage_slots"
     MANAGE_CPTS_SLOTS = "manage_cpts_slots"
@@ -85,6 +86,11 @@ PERMISSIONS: dict[Action, Permission] = {
         MANAGERS, "offer a patient to ranked doctors (its page), switch the automatic offers of its CPTS"
     ),
     Action.READ_INDICATORS: Permission(MANAGERS, "indicators and exports"),
+    Action.READ_DOCTOR_RATES: Permission(
+        _roles(Role.COORDINATOR),
+        "acceptance and response rates per doctor of its CPTS (indicators page and its exports): "
+        "the coordination's, not the doctors' nor the deployment admin's",
+    ),
     Action.MANAGE_SOURCES: Permission(MANAGERS, "flyer sources and their QR codes"),
     Action.MANAGE_SLOTS: Permission(
         MANAGERS | {Role.DOCTOR}, "see, publish and change slots, patterns and bookings (a doctor: its own)"

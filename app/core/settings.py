@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Offers of a patient to doctors (app/requests/offers.py): how long a doctor has to answer
     # before the offer lapses (and, in the automatic mode, goes to the next doctor).
     offer_answer_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # A doctor who has not answered gets one reminder this many hours after the offer (the same
+    # link, by the same channels), if the offer is still open then; 0: no reminder.
+    offer_reminder_after_hours: int = Field(default=48, ge=0, le=24 * 30)
     # Accounts made in the workspace (app/accounts/links.py): the invitation's link to choose a
     # password, and the "Mot de passe oublié" link, each spent once used.
     invitation_link_hours: int = Field(default=48, ge=1, le=24 * 30)

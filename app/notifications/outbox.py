@@ -231,10 +231,11 @@ class OutboxWorker:
             return digest.run(session, self.settings, now)
 
     def offers_if_due(self) -> int:
-        """Closes the offers to doctors left unanswered past their delay and, in the CPTS in
-        automatic mode, offers each waiting request to its next doctor (app/requests/offers.py:
-        idempotent, a second worker offers nothing twice); at the worker's start, then every
-        OFFERS_EVERY. How many offers were made."""
+        """Reminds the doctors who have not answered an offer (OFFER_REMINDER_AFTER_HOURS), closes
+        the offers left unanswered past their delay and, in the CPTS in automatic mode, offers
+        each waiting request to its next doctor, or hands it back to the coordination when no
+        doctor is left (app/requests/offers.py: idempotent, a second worker does nothing twice);
+        at the worker's start, then every OFFERS_EVERY. How many offers were made."""
         from app.requests import offers
 
         now = self.clock()
@@ -242,6 +243,7 @@ class OutboxWorker:
             return 0
         self._offers_due_at = now + OFFERS_EVERY
         with self.sessions() as session:
+            offers.remind_unanswered(session, self.settings, now)
             return offers.run_automatic(session, self.settings, now)
 
     def outcomes_if_due(self) -> int:

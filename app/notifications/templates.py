@@ -25,6 +25,8 @@ SUBJECTS = {
     "password_reset": "Orientation : changer votre mot de passe",
     "offer": "Un patient sans médecin traitant vous est proposé",
     "offer_withdrawn": "La proposition de patient est close",
+    "offer_reminder": "Rappel : un patient sans médecin traitant attend votre réponse",
+    "no_doctor_left": "Orientation : une demande sans médecin disponible, à reprendre",
     "weekly_digest": "Orientation : le point de la semaine de la coordination",
     "first_visit": "Votre premier rendez-vous avec votre médecin traitant",
     "satisfaction": "Votre avis sur l'aide de la CPTS",

@@ -118,6 +118,11 @@ class PatientRequest(Base):
     confirmation_channel: Mapped[str | None] = mapped_column(String(10))  # sms | email | phone
     first_visit_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     declared_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The automatic mode found no further doctor to offer it to (all declined or lapsed, or none
+    # eligible): it hands the request back to the coordination, whose coordinators get one
+    # e-mail (app/requests/offers.py). Set once, never cleared: the automatic mode leaves the
+    # request alone from then on, and the alert goes once per request.
+    no_doctor_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The follow-up link written in the latest follow-up message (confirmation, satisfaction):
     # only its hash; it opens the same page as the receipt's link, which keeps working.
     answer_link_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -197,6 +202,8 @@ class DoctorOffer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The one reminder sent while it was still unanswered (ORIENTATION_OFFER_REMINDER_AFTER_HOURS).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     request: Mapped[PatientRequest] = relationship()
 

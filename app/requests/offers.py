@@ -1,7 +1,10 @@
 """Offers of a patient to doctors: the coordinator offers a request to one or several ranked
 doctors at once, or the automatic mode of a CPTS (Territory.auto_offers_since) offers each new
 eligible request to the best-ranked doctor, then to the next when one declines or lets the
-delay (ORIENTATION_OFFER_ANSWER_HOURS) pass. The doctor answers through a signed link.
+delay (ORIENTATION_OFFER_ANSWER_HOURS) pass. The doctor answers through a signed link; one
+who has not answered is reminded once (ORIENTATION_OFFER_REMINDER_AFTER_HOURS). When the
+automatic mode runs out of doctors for a request, it hands it back to the coordination
+(`hand_back`: marked on the queue, one e-mail to the CPTS's coordinators).
 
 The first acceptance wins, exactly once: accepting moves the request "proposed" → "matched"
 with `service.move`, whose UPDATE checks the status again (of two doctors accepting at once,
@@ -453,8 +456,10 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
                 load=load_of_doctors(session, AUTOMATIC, territory.id, now),
             )
             best = next((s.doctor.id for s in ranking.eligible if s.doctor.id not in asked), None)
-            if best is None:
-                continue  # nobody left to ask: the coordination sees it on the request's page
+            if best is None:  # nobody left to ask: back to the coordination, which is told once
+                hand_back(session, base_url, territory, request, len(asked), now)
+                session.commit()
+                continue
             try:
                 offer_to_doctors(session, settings, base_url, AUTOMATIC, request, [best], automatic=True, now=now)
                 session.commit()
@@ -462,6 +467,98 @@ def run_automatic(session: Session, settings: Settings, now: datetime) -> int:
             except (IntegrityError, Conflict):  # another worker offered it first
                 session.rollback()
     return made
+
+
+def hand_back(
+    session: Session, base_url: str, territory: Territory, request: PatientRequest, asked: int, now: datetime
+) -> bool:
+    """The automatic mode found no further doctor for this request (each asked declined or let
+    the delay pass, or none is eligible): the request goes back to the coordination's queue,
+    marked « Aucun médecin disponible : à reprendre », and the CPTS's coordinators get one
+    e-mail naming the request by its number and link only (no patient data in a mail). Once per
+    request, even with two workers: the UPDATE checks the mark is not set yet. False when it
+    already was."""
+    marked = execute_dml(
+        session,
+        update(PatientRequest)
+        .where(PatientRequest.id == request.id, PatientRequest.no_doctor_left_at.is_(None))
+        .values(no_doctor_left_at=now)
+        .execution_options(synchronize_session=False),
+    ).rowcount
+    if marked != 1:
+        return False
+    from app.accounts.service import coordinators_of
+
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            actor=AUTOMATIC.email,
+            kind="note",
+            text=(
+                f"Aucun médecin disponible après {asked} proposition(s) automatique(s) : "
+                "rendue à la coordination, à reprendre."
+            ),
+        )
+    )
+    link = f"{base_url.rstrip('/')}/espace/demandes/{request.id}"
+    recipients = coordinators_of(session, territory.id)
+    for email in recipients:
+        subject, body = render(
+            "no_doctor_left", "email", request_id=request.id, link=link, asked=asked, **_territory_context(territory)
+        )
+        enqueue(
+            session,
+            kind="no_doctor_left",
+            channel="email",
+            recipient=email,
+            subject=subject,
+            body=body,
+            territory_id=territory.id,
+        )
+    logger.info(
+        "automatic_offers_no_doctor_left",
+        extra={"request_id": request.id, "territory_id": territory.id, "recipients": len(recipients)},
+    )
+    return True
+
+
+def remind_unanswered(session: Session, settings: Settings, now: datetime) -> int:
+    """One reminder to each doctor who has not answered an offer OFFER_REMINDER_AFTER_HOURS
+    after it was made, while the offer is still open: the same signed link (still valid until
+    the offer's delay), by the same channels as the offer, through the outbox. Once: the UPDATE
+    sets `reminded_at` only while the offer is pending, unreminded and not past its delay, so a
+    second run or a second worker sends nothing again, and an answered, withdrawn or lapsed offer
+    gets none. Commits each reminder with its messages. How many offers were reminded."""
+    hours = settings.offer_reminder_after_hours
+    if not hours:
+        return 0
+    due = repository.offers_to_remind(session, now - timedelta(hours=hours), now)
+    if due and not settings.public_url:  # no address for the link (as the automatic mode)
+        logger.warning("offer_reminders_need_public_url")
+        return 0
+    base_url = str(settings.public_url).rstrip("/")
+    reminded = 0
+    for offer in due:
+        claimed = execute_dml(
+            session,
+            update(DoctorOffer)
+            .where(
+                DoctorOffer.id == offer.id,
+                DoctorOffer.status == OfferStatus.PENDING.value,
+                DoctorOffer.reminded_at.is_(None),
+                DoctorOffer.expires_at > now,
+            )
+            .values(reminded_at=now)
+            .execution_options(synchronize_session=False),
+        ).rowcount
+        doctor = doctors_repository.get_unscoped(session, offer.doctor_id) if claimed == 1 else None
+        if doctor is None:  # answered, withdrawn or reminded by another worker meanwhile
+            continue
+        left = max(1, round((offer.expires_at - now).total_seconds() / 3600))
+        _tell_doctor(session, "offer_reminder", doctor, offer, link=offer_url(settings, base_url, offer), hours=left)
+        session.commit()
+        reminded += 1
+    return reminded
 
 
 def set_automatic(session: Session, principal: Principal, territory_id: int | None, on: bool) -> None:

@@ -8,10 +8,11 @@ from datetime import date, datetime, time, timedelta
 from typing import TypedDict
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from app.accounts.access import scoped, visible
+from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
 from app.core import spreadsheet
 from app.core.database import utcnow
@@ -180,6 +181,9 @@ class Indicators(TypedDict):
     received_by_group: dict[str, int]
     matched_by_group: dict[str, int]
     median_days_to_match: float | None
+    # The whole way, counted in requests: received → offered → accepted → first appointment →
+    # declared médecin traitant (`_funnel`).
+    funnel: "Funnel"
     outcomes: "Outcomes"
     satisfaction: dict[str, dict[str, int]]
     by_commune: dict[str, int]
@@ -209,17 +213,38 @@ class Outcomes(TypedDict):
     median_days_request_to_declared: float | None
 
 
+class Funnel(TypedDict):
+    """The period's requests (inside the territory), each counted once at each step it reached,
+    however many doctors it was offered to."""
+
+    received: int
+    offered: int  # offered to at least one doctor (app/requests/offers.py)
+    accepted: int  # a doctor found: through an accepted offer, or matched by the coordinator
+    accepted_through_offer: int  # a doctor accepted an offer of it
+    accepted_by_coordinator: int  # matched by the coordinator directly (offered or not before)
+    first_visit: int  # first appointment confirmed
+    declared: int  # declared médecin traitant
+    offered_by_group: dict[str, int]
+    accepted_by_group: dict[str, int]
+    # Between consecutive steps, for the requests that reached both (days).
+    median_days_received_to_offered: float | None
+    median_days_offered_to_accepted: float | None
+    median_days_accepted_to_first_visit: float | None
+    median_days_first_visit_to_declared: float | None
+
+
 def _median_days(pairs) -> float | None:
     """The median of the days between each (earlier, later) pair both known; None without any."""
     days = [(later - earlier).total_seconds() / 86400 for earlier, later in pairs if earlier and later]
     return round(statistics.median(days), 1) if days else None
 
 
-def _outcomes(journeys: Sequence) -> Outcomes:
-    def by_group(rows: list) -> dict[str, int]:
-        counts: Counter[str] = Counter(g for r in rows for g in groups_at_intake(r))
-        return {g: counts[g] for g in GROUPS} | {"total": len(rows)}
+def _by_group(rows: Sequence) -> dict[str, int]:
+    counts: Counter[str] = Counter(g for r in rows for g in groups_at_intake(r))
+    return {g: counts[g] for g in GROUPS} | {"total": len(rows)}
 
+
+def _outcomes(journeys: Sequence) -> Outcomes:
     visited = [j for j in journeys if j.first_visit_confirmed_at is not None]
     declared = [j for j in journeys if j.declared_confirmed_at is not None]
     return {
@@ -227,14 +252,125 @@ def _outcomes(journeys: Sequence) -> Outcomes:
         "to_call": sum(j.confirmation_channel == "phone" for j in journeys),
         "first_visit": len(visited),
         "declared": len(declared),
-        "first_visit_by_group": by_group(visited),
-        "declared_by_group": by_group(declared),
+        "first_visit_by_group": _by_group(visited),
+        "declared_by_group": _by_group(declared),
         "median_days_match_to_first_visit": _median_days((j.matched_at, j.first_visit_confirmed_at) for j in visited),
         "median_days_first_visit_to_declared": _median_days(
             (j.first_visit_confirmed_at, j.declared_confirmed_at) for j in declared
         ),
         "median_days_request_to_declared": _median_days((j.created_at, j.declared_confirmed_at) for j in declared),
     }
+
+
+def _funnel(received: int, offered: Sequence, journeys: Sequence) -> Funnel:
+    """`offered`: one row per request of the period offered to a doctor at least once, with its
+    first offer's time; `journeys`: one row per matched request, with whether an accepted offer
+    matched it. The coordinator may match a request never offered: "accepted" is not a subset
+    of "offered", and the page says so."""
+    through_offer = [j for j in journeys if j.through_offer]
+    visited = [j for j in journeys if j.first_visit_confirmed_at is not None]
+    declared = [j for j in journeys if j.declared_confirmed_at is not None]
+    return {
+        "received": received,
+        "offered": len(offered),
+        "accepted": len(journeys),
+        "accepted_through_offer": len(through_offer),
+        "accepted_by_coordinator": len(journeys) - len(through_offer),
+        "first_visit": len(visited),
+        "declared": len(declared),
+        "offered_by_group": _by_group(offered),
+        "accepted_by_group": _by_group(journeys),
+        "median_days_received_to_offered": _median_days((o.created_at, o.first_offer_at) for o in offered),
+        "median_days_offered_to_accepted": _median_days((j.first_offer_at, j.matched_at) for j in journeys),
+        "median_days_accepted_to_first_visit": _median_days(
+            (j.matched_at, j.first_visit_confirmed_at) for j in visited
+        ),
+        "median_days_first_visit_to_declared": _median_days(
+            (j.first_visit_confirmed_at, j.declared_confirmed_at) for j in declared
+        ),
+    }
+
+
+class DoctorRate(TypedDict):
+    """How one doctor answered the offers made to it in the period (`doctor_rates`)."""
+
+    doctor_id: int
+    name: str
+    received: int
+    answered: int  # accepted + declined
+    accepted: int
+    declined: int
+    lapsed: int  # no answer within the delay
+    withdrawn: int  # settled before it answered: another doctor accepted, or the coordination
+    pending: int  # still within its delay: not counted in the rates yet
+    response_rate: float | None  # answered / (received − withdrawn − pending), in %
+    acceptance_rate: float | None  # accepted / answered, in %
+    median_response_hours: float | None  # from the offer to the answer, answered offers only
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def doctor_rates(session: Session, principal: Principal, cpts: str, period: Period) -> list[DoctorRate]:
+    """Per doctor of the CPTS offered a patient in the period (by the offer's date): offers
+    received, answered, accepted, declined, lapsed, withdrawn, pending; the response rate (an
+    offer withdrawn before the doctor answered — another doctor was first — or still within its
+    delay is not one the doctor failed to answer: both are left out of it), the acceptance rate,
+    the median delay of an answer. For the coordination only (Action.READ_DOCTOR_RATES): it is
+    not shown to doctors, nor to the deployment's admins."""
+    ensure(principal, Action.READ_DOCTOR_RATES, "Les taux par médecin sont réservés à la coordination de la CPTS.")
+    territory = territory_for(session, principal, cpts)
+    query = (
+        select(
+            DoctorOffer.doctor_id,
+            Doctor.family_name,
+            Doctor.given_name,
+            DoctorOffer.status,
+            DoctorOffer.created_at,
+            DoctorOffer.answered_at,
+        )
+        .join(Doctor, Doctor.id == DoctorOffer.doctor_id)
+        .where(visible(DoctorOffer, principal), visible(Doctor, principal), DoctorOffer.territory_id == territory.id)
+    )
+    start, end = period.bounds()
+    if start is not None:
+        query = query.where(DoctorOffer.created_at >= start)
+    if end is not None:
+        query = query.where(DoctorOffer.created_at < end)
+    by_doctor: dict[int, list] = {}
+    names: dict[int, tuple[str, str]] = {}  # (family name, given name)
+    for row in session.execute(query):
+        by_doctor.setdefault(row.doctor_id, []).append(row)
+        names[row.doctor_id] = (row.family_name, row.given_name)
+    rates: list[DoctorRate] = []
+    for doctor_id, rows in by_doctor.items():
+        states = Counter(r.status for r in rows)
+        accepted, declined = states[OfferStatus.ACCEPTED.value], states[OfferStatus.DECLINED.value]
+        withdrawn, pending = states[OfferStatus.WITHDRAWN.value], states[OfferStatus.PENDING.value]
+        answered = accepted + declined
+        hours = [
+            (r.answered_at - r.created_at).total_seconds() / 3600
+            for r in rows
+            if r.status in (OfferStatus.ACCEPTED.value, OfferStatus.DECLINED.value) and r.answered_at
+        ]
+        rates.append(
+            {
+                "doctor_id": doctor_id,
+                "name": f"Dr {names[doctor_id][1]} {names[doctor_id][0]}",
+                "received": len(rows),
+                "answered": answered,
+                "accepted": accepted,
+                "declined": declined,
+                "lapsed": states[OfferStatus.EXPIRED.value],
+                "withdrawn": withdrawn,
+                "pending": pending,
+                "response_rate": _percent(answered, len(rows) - withdrawn - pending),
+                "acceptance_rate": _percent(accepted, answered),
+                "median_response_hours": round(statistics.median(hours), 1) if hours else None,
+            }
+        )
+    return sorted(rates, key=lambda r: (*(n.lower() for n in names[r["doctor_id"]]), r["doctor_id"]))
 
 
 def satisfaction(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, int]]:
@@ -276,11 +412,19 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     matched = [r for r in inside if r.status == RequestStatus.MATCHED]
     # Each matched request of the period, with when it was matched and what the patient confirmed
     # afterwards (app/requests/outcomes.py): the funnel and its median delays, in Python.
+    first_offer_at = (
+        select(func.min(DoctorOffer.created_at)).where(DoctorOffer.request_id == PatientRequest.id).scalar_subquery()
+    )
+    through_offer = exists().where(
+        DoctorOffer.request_id == PatientRequest.id, DoctorOffer.status == OfferStatus.ACCEPTED.value
+    )
     journeys = session.execute(
         _in_period(
             select(
                 PatientRequest.created_at,
                 first_matched_at().label("matched_at"),
+                first_offer_at.label("first_offer_at"),
+                through_offer.label("through_offer"),
                 PatientRequest.first_visit_confirmed_at,
                 PatientRequest.declared_confirmed_at,
                 PatientRequest.confirmation_channel,
@@ -288,6 +432,34 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
                 PatientRequest.aged_70_or_more,
                 PatientRequest.css_or_ame,
             ).where(mine, PatientRequest.status == RequestStatus.MATCHED.value),
+            period,
+        )
+    ).all()
+
+    # Each request of the period offered to at least one doctor, once however many offers it had.
+    offered = session.execute(
+        _in_period(
+            select(
+                PatientRequest.id,
+                PatientRequest.created_at,
+                PatientRequest.ald,
+                PatientRequest.aged_70_or_more,
+                PatientRequest.css_or_ame,
+                func.min(DoctorOffer.created_at).label("first_offer_at"),
+            )
+            .join(DoctorOffer, DoctorOffer.request_id == PatientRequest.id)
+            .where(
+                mine,
+                visible(DoctorOffer, principal),
+                PatientRequest.status != RequestStatus.OUT_OF_TERRITORY.value,
+            )
+            .group_by(
+                PatientRequest.id,
+                PatientRequest.created_at,
+                PatientRequest.ald,
+                PatientRequest.aged_70_or_more,
+                PatientRequest.css_or_ame,
+            ),
             period,
         )
     ).all()
@@ -346,6 +518,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         "received_by_group": split(inside),
         "matched_by_group": split(matched),
         "median_days_to_match": _median_days((j.created_at, j.matched_at) for j in journeys),
+        "funnel": _funnel(count(inside), offered, journeys),
         "outcomes": _outcomes(journeys),
         "satisfaction": satisfaction(session, territory.id, period),
         "by_commune": by(PatientRequest.commune_name),

@@ -69,6 +69,10 @@ def territory_indicators(
     until: Annotated[BoundedDate | None, Query(alias="to")] = None,
 ) -> Mapping[str, Any]:
     """Requests received, out of territory, proposed, matched, closed by reason; the same
-    split ALD / 70+ / CSS (ACI); median days to a match; by commune and source; doctors,
-    places offered and used, stale entries. For requests created in the period."""
+    split ALD / 70+ / CSS (ACI); median days to a match; the funnel in requests (received,
+    offered to a doctor, a doctor found through an offer or by the coordinator, first
+    appointment confirmed, declared médecin traitant) with its split and median delays; by
+    commune and source; doctors, places offered and used, stale entries. For requests created in
+    the period. Each doctor's response and acceptance rates are on the coordination's
+    indicators page and its exports only."""
     return reporting.indicators(session, principal, slug, _period(since, until))

@@ -252,13 +252,50 @@ def lapsed_offers(session: Session, now: datetime) -> list[DoctorOffer]:
     )
 
 
+def offers_to_remind(session: Session, made_before: datetime, now: datetime) -> list[DoctorOffer]:
+    """Every CPTS's pending offers made before `made_before`, still open, not reminded yet."""
+    return list(
+        session.scalars(
+            select(DoctorOffer)
+            .where(
+                DoctorOffer.status == OfferStatus.PENDING.value,
+                DoctorOffer.reminded_at.is_(None),
+                DoctorOffer.created_at <= made_before,
+                DoctorOffer.expires_at > now,
+            )
+            .order_by(DoctorOffer.id)
+        )
+    )
+
+
+def handed_back(session: Session, principal: Principal, request_ids: list[int]) -> set[int]:
+    """Which of these requests the automatic mode handed back to the coordination (no doctor
+    left) and wait for it: still open, with no offer pending."""
+    if not request_ids:
+        return set()
+    pending = select(DoctorOffer.request_id).where(DoctorOffer.status == OfferStatus.PENDING.value)
+    return set(
+        session.scalars(
+            scoped(PatientRequest, principal)
+            .with_only_columns(PatientRequest.id)
+            .where(
+                PatientRequest.id.in_(request_ids),
+                PatientRequest.no_doctor_left_at.is_not(None),
+                PatientRequest.status.in_(OPEN_VALUES),
+                PatientRequest.id.not_in(pending),
+            )
+        )
+    )
+
+
 def automatic_territories(session: Session) -> list[Territory]:
     return list(session.scalars(select(Territory).where(Territory.auto_offers_since.is_not(None))))
 
 
 def waiting_for_an_offer(session: Session, principal: Principal, territory: Territory) -> list[PatientRequest]:
     """Open requests of an automatic CPTS, received since the mode is on, not a possible
-    duplicate, with no offer pending or accepted."""
+    duplicate, not handed back to the coordination (no doctor left), with no offer pending or
+    accepted."""
     busy = select(DoctorOffer.request_id).where(
         DoctorOffer.status.in_([OfferStatus.PENDING.value, OfferStatus.ACCEPTED.value])
     )
@@ -267,6 +304,7 @@ def waiting_for_an_offer(session: Session, principal: Principal, territory: Terr
         PatientRequest.territory_id == territory.id,
         PatientRequest.status.in_(OPEN_VALUES),
         PatientRequest.duplicate_of_id.is_(None),
+        PatientRequest.no_doctor_left_at.is_(None),
         PatientRequest.id.not_in(busy),
     )
     if territory.auto_offers_since is not None:

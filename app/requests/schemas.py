@@ -289,12 +289,19 @@ class RequestSummary(BaseModel):
     possible_duplicate: bool = Field(
         default=False, description="An open request that may be this one again waits for the coordination."
     )
+    no_doctor_left: bool = Field(
+        default=False,
+        description="The automatic offers found no further doctor: handed back to the coordination, to take up.",
+    )
 
     @classmethod
-    def from_row(cls, request: "PatientRequest", today: date, possible_duplicate: bool = False) -> "RequestSummary":
+    def from_row(
+        cls, request: "PatientRequest", today: date, possible_duplicate: bool = False, no_doctor_left: bool = False
+    ) -> "RequestSummary":
         return cls(
             id=request.id,
             possible_duplicate=possible_duplicate,
+            no_doctor_left=no_doctor_left,
             to_call=to_call(request),
             to_call_about_first_visit=to_call_about_first_visit(request),
             status=request.status,

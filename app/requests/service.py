@@ -407,9 +407,14 @@ def queue(
     """One page of the queue the caller may see, most urgent first, as read today (Paris day)."""
     today = day_in_paris()
     rows, total = repository.queue_page(session, principal, filters, page, per_page, today)
-    flagged = repository.flagged_as_duplicated(session, principal, [r.id for r in rows])
+    ids = [r.id for r in rows]
+    flagged = repository.flagged_as_duplicated(session, principal, ids)
+    handed_back = repository.handed_back(session, principal, ids)
     return QueuePage(
-        [RequestSummary.from_row(r, today, possible_duplicate=r.id in flagged) for r in rows],
+        [
+            RequestSummary.from_row(r, today, possible_duplicate=r.id in flagged, no_doctor_left=r.id in handed_back)
+            for r in rows
+        ],
         total,
         [(r.id, r.territory_id) for r in rows],
     )

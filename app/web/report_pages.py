@@ -132,6 +132,11 @@ def _days(figures: reporting.Indicators, step: str) -> object:
     return value if value is not None else "—"
 
 
+def _funnel_days(figures: reporting.Indicators, step: str) -> object:
+    value = figures["funnel"][f"median_days_{step}"]  # type: ignore[literal-required]  # the medians' keys
+    return value if value is not None else "—"
+
+
 ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
     ("Demandes reçues (dans le territoire)", lambda i: i["requests"]["received"]),
     ("… dont ALD", lambda i: i["received_by_group"]["ald"]),
@@ -143,6 +148,18 @@ ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
     ("… dont ALD", lambda i: i["matched_by_group"]["ald"]),
     ("… dont 70 ans et plus", lambda i: i["matched_by_group"]["age_70"]),
     ("… dont CSS / AME", lambda i: i["matched_by_group"]["css"]),
+    # The funnel in requests (reporting._funnel): each request once, however many offers it had.
+    ("Demandes proposées à au moins un médecin", lambda i: i["funnel"]["offered"]),
+    ("… dont ALD", lambda i: i["funnel"]["offered_by_group"]["ald"]),
+    ("… dont 70 ans et plus", lambda i: i["funnel"]["offered_by_group"]["age_70"]),
+    ("… dont CSS / AME", lambda i: i["funnel"]["offered_by_group"]["css"]),
+    ("Médecin trouvé par une proposition acceptée", lambda i: i["funnel"]["accepted_through_offer"]),
+    ("Médecin trouvé par le coordinateur directement", lambda i: i["funnel"]["accepted_by_coordinator"]),
+    ("Délai médian de la demande à la première proposition (jours)", lambda i: _funnel_days(i, "received_to_offered")),
+    (
+        "Délai médian de la première proposition au médecin trouvé (jours)",
+        lambda i: _funnel_days(i, "offered_to_accepted"),
+    ),
     ("Encore en attente", lambda i: i["requests"]["still_waiting"]),
     (
         "Délai médian jusqu'au médecin (jours)",
@@ -211,6 +228,71 @@ def _table(figures: reporting.Indicators) -> list[tuple[str, object]]:
     return rows
 
 
+def _funnel_chart(figures: reporting.Indicators) -> dict[str, object]:
+    """The requests at each step, all of them and each priority group."""
+    funnel, outcomes = figures["funnel"], figures["outcomes"]
+    steps = [
+        figures["received_by_group"],
+        funnel["offered_by_group"],
+        funnel["accepted_by_group"],
+        outcomes["first_visit_by_group"],
+        outcomes["declared_by_group"],
+    ]
+    return {
+        "labels": ["Reçues", "Proposées à un médecin", "Médecin trouvé", "1er rendez-vous", "Déclarés"],
+        "values": [step["total"] for step in steps],
+        "groups": [
+            {"label": label, "values": [step[group] for step in steps]}
+            for group, label in (("ald", "ALD"), ("age_70", "70 ans et plus"), ("css", "CSS / AME"))
+        ],
+    }
+
+
+# Acceptance and response rates per doctor (reporting.doctor_rates): the coordination's only.
+RATE_COLUMNS = [
+    "médecin",
+    "propositions reçues",
+    "répondues",
+    "acceptées",
+    "déclinées",
+    "sans réponse dans le délai",
+    "retirées avant réponse",
+    "en attente",
+    "taux de réponse (%)",
+    "taux d'acceptation (%)",
+    "délai médian de réponse (heures)",
+]
+
+
+def _rate_rows(rates: list[reporting.DoctorRate]) -> list[list[object]]:
+    def value(number: float | None) -> object:
+        return number if number is not None else "—"
+
+    return [
+        [
+            r["name"],
+            r["received"],
+            r["answered"],
+            r["accepted"],
+            r["declined"],
+            r["lapsed"],
+            r["withdrawn"],
+            r["pending"],
+            value(r["response_rate"]),
+            value(r["acceptance_rate"]),
+            value(r["median_response_hours"]),
+        ]
+        for r in rates
+    ]
+
+
+def _doctor_rates(caller: Caller, session: DbSession, period: reporting.Period) -> list[list[object]] | None:
+    """The rows of the per-doctor table, or None for a caller who may not see them."""
+    if not caller.can(Action.READ_DOCTOR_RATES):
+        return None
+    return _rate_rows(reporting.doctor_rates(session, caller.principal, caller.cpts or "", period))
+
+
 def _default_since() -> date:
     today = date.today()
     return date(today.year, 1, 1)
@@ -232,15 +314,7 @@ def indicators(
             "received": [figures["received_by_group"][g] for g in ("ald", "age_70", "css")],
             "matched": [figures["matched_by_group"][g] for g in ("ald", "age_70", "css")],
         },
-        "funnel": {
-            "labels": ["Reçues", "Médecin trouvé", "1er rendez-vous", "Déclarés"],
-            "values": [
-                figures["requests"]["received"],
-                figures["requests"]["matched"],
-                figures["outcomes"]["first_visit"],
-                figures["outcomes"]["declared"],
-            ],
-        },
+        "funnel": _funnel_chart(figures),
         "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
         "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
         "slots": {
@@ -258,13 +332,16 @@ def indicators(
         "waiting_too_long": requests_service.count_waiting_too_long(session, caller.principal, caller.cpts, alert),
         "figures": figures,
         "table": _table(figures),
+        "rate_columns": RATE_COLUMNS,
+        "doctor_rates": _doctor_rates(caller, session, _period(since, until)),
         "charts": json.dumps(charts).replace("<", "\\u003c"),
     }
     return render(request, caller, "espace/indicators.html", context)
 
 
 def _export(caller: Caller, session: DbSession, since: date, until: date) -> tuple[list[str], list]:
-    figures = reporting.indicators(session, caller.principal, caller.cpts or "", _period(since, until))
+    period = _period(since, until)
+    figures = reporting.indicators(session, caller.principal, caller.cpts or "", period)
     rows = [
         *_table(figures),
         [],
@@ -274,6 +351,9 @@ def _export(caller: Caller, session: DbSession, since: date, until: date) -> tup
         ["source", "demandes"],
         *figures["by_source"].items(),
     ]
+    rates = _doctor_rates(caller, session, period)
+    if rates is not None:  # the coordination's export only
+        rows += [[], RATE_COLUMNS, *rates]
     return ["indicateur", f"du {since:%d/%m/%Y} au {until:%d/%m/%Y}"], rows
 
 

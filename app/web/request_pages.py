@@ -156,9 +156,13 @@ def request_page(
             "attribution": settings.map_tile_attribution,
         }
     )
+    is_open = patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED)
+    no_doctor_left = (
+        is_open and patient_request.no_doctor_left_at is not None and not any(o.status == "pending" for o in offers)
+    )
     context = {
         "r": patient_request,
-        "s": RequestSummary.from_row(patient_request, day_in_paris()),
+        "s": RequestSummary.from_row(patient_request, day_in_paris(), no_doctor_left=no_doctor_left),
         "eligible": eligible,
         "stale": stale,
         "considered": considered,
@@ -167,7 +171,7 @@ def request_page(
         "preview": preview,
         "chosen": set(chosen),
         "channel": channel or patient_request.preferred_channel,
-        "is_open": patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED),
+        "is_open": is_open,
         "ranking_order": ORDER_EXPLANATION,
         "duplicates": duplicates,
         "duplicate_of": duplicate_of,

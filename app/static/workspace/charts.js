@@ -15,7 +15,10 @@
     new Chart(document.getElementById("chart-funnel"), {
       type: "bar",
       data: { labels: data.funnel.labels, datasets: [
-        { label: "Patients", data: data.funnel.values, backgroundColor: "#14632b" } ] },
+        { label: "Toutes les demandes", data: data.funnel.values, backgroundColor: "#14632b" } ].concat(
+        (data.funnel.groups || []).map(function (g, i) {
+          return { label: g.label, data: g.values, backgroundColor: ["#7d0016", "#5c3b00", "#0a3d73"][i % 3] };
+        })) },
       options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
     });
   }
