@@ -169,7 +169,8 @@ def test_outcome_is_sent_by_sms_through_the_provider(client, coordinator, smtp, 
     assert worker.run_once() == 1
     [sms] = provider.received
     assert sms["to"] == "+33612345678" and sms["auth"] == "Bearer secret-key"
-    assert sms["text"].startswith("CPTS du Grand Arras : Le Dr Test Docteur1 accepte de devenir votre médecin traitant")
+    assert sms["text"].startswith("CPTS du Grand Arras : le Dr Test Docteur1 (")
+    assert "accepte d'être votre médecin traitant" in sms["text"]
     provider.server.shutdown()
 
 
