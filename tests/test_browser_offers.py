@@ -99,7 +99,7 @@ def test_three_doctors_offered_two_accept_at_once_one_wins(database_url, db, tmp
         assert all(places[d] == places_before[d] for d in places if d != winner)
         # The patient's SMS names the winner.
         doctor = db.get(Doctor, winner)
-        [sms] = _sms(tmp_path / "sms.log", "accepte d'être votre médecin traitant")
+        [sms] = _sms(tmp_path / "sms.log", "accepte de devenir votre médecin traitant")
         assert f"Dr {doctor.given_name} {doctor.family_name}" in sms["text"]
 
         # The indicators: one acceptance.
