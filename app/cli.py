@@ -108,7 +108,9 @@ def _refuse_broken_sms(settings) -> None:
 
     problems = sms_problems(settings)
     if problems:
-        raise click.ClickException("envoi des SMS mal configuré (voir README, « Fournisseurs SMS ») :\n- " + "\n- ".join(problems))
+        raise click.ClickException(
+            "envoi des SMS mal configuré (voir README, « Fournisseurs SMS ») :\n- " + "\n- ".join(problems)
+        )
     for warning in sms_warnings(settings):
         click.secho(f"Attention : {warning}.", err=True, fg="yellow")
 

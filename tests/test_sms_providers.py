@@ -226,7 +226,12 @@ RATE_LIMITED = {
     "brevo": (429, {"code": "too_many_requests", "message": "Too many requests"}, {"Retry-After": "120"}),
     "twilio": (
         429,
-        {"code": 20429, "message": "Too Many Requests", "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429},
+        {
+            "code": 20429,
+            "message": "Too Many Requests",
+            "more_info": "https://www.twilio.com/docs/errors/20429",
+            "status": 429,
+        },
         {"Retry-After": "120"},
     ),
 }

@@ -94,7 +94,9 @@ class BrevoSmsSender:
         error = _json(response)
         reason = f"brevo {scrubbed(error.get('code') or status, 40)} {scrubbed(error.get('message'))}".strip()
         if status == 429:
-            raise DeliveryError(f"brevo 429 {scrubbed(error.get('message'))}".strip(), retry_after=_retry_after(response))
+            raise DeliveryError(
+                f"brevo 429 {scrubbed(error.get('message'))}".strip(), retry_after=_retry_after(response)
+            )
         # 401/403: our key; 402: no credit left. The operator fixes it, the SMS goes later.
         if status >= 500 or status in (401, 402, 403):
             raise DeliveryError(reason)
@@ -186,7 +188,9 @@ def sms_problems(settings: Settings) -> list[str]:
         what = "la clé d'API de Brevo" if provider == "brevo" else "l'Auth Token de Twilio"
         problems.append(f"ORIENTATION_SMS_API_KEY (ou _FILE) manque : {what}")
     if provider == "twilio" and not re.fullmatch(r"AC[0-9a-fA-F]{32}", settings.sms_account_sid or ""):
-        problems.append("ORIENTATION_SMS_ACCOUNT_SID manque ou n'est pas un Account SID de Twilio (AC suivi de 32 caractères)")
+        problems.append(
+            "ORIENTATION_SMS_ACCOUNT_SID manque ou n'est pas un Account SID de Twilio (AC suivi de 32 caractères)"
+        )
     return problems
 
 

@@ -219,4 +219,9 @@ class FakeTwilio(_FakeApi):
 
 
 def _twilio_error(code: int, message: str, status: int) -> dict:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
