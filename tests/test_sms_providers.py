@@ -276,6 +276,31 @@ def test_no_receipt_after_the_delay_is_unknown_never_delivered(world):
     assert (sms["sent"], sms["delivered"], sms["unknown"]) == (1, 0, 1)
 
 
+@BOTH
+def test_no_input_makes_the_webhook_answer_a_5xx(world):
+    """Whatever arrives, signed or not: a 4xx or a 2xx, never a 5xx, and nothing changes."""
+    request_id = world.request_with_list()
+    world.worker.run_once()
+    token = {"Authorization": f"Bearer {world.fake.webhook_token}"} if world.provider == "brevo" else {}
+    bodies = [
+        (b"", {}),
+        (b"not json", {"Content-Type": "application/json", **token}),
+        (b"\xff\xfe", {"Content-Type": "application/json", **token}),
+        (b'{"messageId": {"a": 1}, "msg_status": ["delivered"]}', {"Content-Type": "application/json", **token}),
+        (b"[1, 2, 3]", {"Content-Type": "application/json", **token}),
+        (b"MessageSid=%ZZ&&=", {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "x"}),
+        (
+            b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--\r\n",
+            {"Content-Type": "multipart/form-data; boundary=b"},
+        ),
+        (b"x" * 10_000, {"Content-Type": "text/plain", "Authorization": "Basic !!!"}),
+    ]
+    for body, headers in bodies:
+        status = world.post_receipt(body, headers).status_code
+        assert status < 500, (body[:40], status)
+    assert world.message(request_id).delivery == "awaiting"
+
+
 def test_the_webhook_is_closed_unless_that_provider_is_configured(client):
     for provider in ("brevo", "twilio", "ovh", "file"):
         assert client.post(WEBHOOK.format(provider), content=b"{}").status_code == 404

@@ -42,7 +42,7 @@ async def _payload(request: Request) -> bytes | dict[str, str]:
     request.form(), which the app's input check (app/core/inputs.py) has already consumed and
     cached: its body is no longer there to read."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         try:
             form = await request.form()
         except Exception:  # noqa: BLE001 - a malformed form: no signature can match it
