@@ -6,6 +6,7 @@ posted to the webhook marks the SMS delivered, a forged one is refused (401) and
 nothing; without a receipt after SMS_RECEIPT_HOURS the SMS is "unknown", never "delivered"."""
 
 import re
+import subprocess
 from datetime import timedelta
 from html import unescape
 
@@ -25,6 +26,7 @@ from app.notifications.sms_providers import build_sms_sender, sms_problems, twil
 from tests.factories import PASSWORD, account_headers, add_doctor
 from tests.factories import submit as submit_form
 from tests.fakes.sms import FakeBrevo, FakeTwilio
+from tests.helpers.cli import ORIENTATION, command_env
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
 WEBHOOK = "/webhooks/sms/{}"
@@ -351,3 +353,25 @@ def test_a_provider_without_credentials_is_refused_at_start(settings):
     [problem] = sms_problems(twilio)
     assert problem.startswith("ORIENTATION_SMS_ACCOUNT_SID manque")
     assert sms_problems(settings) == []  # the demo's file
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"ORIENTATION_SMS_SENDER": "CPTS Grand Arras"}, "ORIENTATION_SMS_SENDER : le nom d'expéditeur des SMS a 11"),
+        ({"ORIENTATION_SMS_PROVIDER": "twilio", "ORIENTATION_SMS_API_KEY": "x"}, "ORIENTATION_SMS_ACCOUNT_SID manque"),
+        ({"ORIENTATION_SMS_PROVIDER": "brevo"}, "ORIENTATION_SMS_API_KEY (ou _FILE) manque"),
+    ],
+)
+def test_the_worker_and_the_server_refuse_to_start_with_sms_that_cannot_leave(database_url, engine, env, said):
+    for command in (["worker", "--once"], ["serve", "--no-migrate", "--port", "1"]):
+        done = subprocess.run(
+            [ORIENTATION, *command],
+            env=command_env(ORIENTATION_DATABASE_URL=database_url, **env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1, (command, done.stderr)
+        assert said in done.stderr and "Traceback" not in done.stderr
