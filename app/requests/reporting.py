@@ -19,6 +19,7 @@ from app.core.identifiers import french_phone
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
 from app.notifications.models import MessageStatus, OutboxMessage
+from app.privacy.erasure import ERASED_MESSAGE_ERROR
 from app.requests.models import (
     DoctorOffer,
     OfferStatus,
@@ -352,7 +353,10 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         _in_period(
             select(OutboxMessage.status, OutboxMessage.delivery, func.count())
             .join(PatientRequest, PatientRequest.id == OutboxMessage.request_id)
-            .where(mine, OutboxMessage.channel == "sms")
+            # Not one given up because the patient's data was erased first: never sent, not a failure.
+            .where(
+                mine, OutboxMessage.channel == "sms", OutboxMessage.last_error.is_distinct_from(ERASED_MESSAGE_ERROR)
+            )
             .group_by(OutboxMessage.status, OutboxMessage.delivery),
             period,
         )
