@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from app.core.database import for_writing, utcnow
 from app.core.settings import Settings
 from app.main import create_app
+from app.notifications.delivery import explain
 from app.notifications.models import OutboxMessage
 from app.notifications.outbox import OutboxWorker
 from app.notifications.senders import FileSender
@@ -375,3 +376,19 @@ def test_the_worker_and_the_server_refuse_to_start_with_sms_that_cannot_leave(da
         )
         assert done.returncode == 1, (command, done.stderr)
         assert said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_each_reason_is_said_in_french_then_in_the_providers_words():
+    assert explain("twilio 21610 Attempt to send to unsubscribed recipient") == (
+        "le destinataire a répondu STOP à nos SMS (Twilio : 21610 Attempt to send to unsubscribed recipient)"
+    )
+    assert explain("brevo not_enough_credits Not enough credits") == (
+        "crédit SMS épuisé chez le fournisseur (Brevo : not_enough_credits Not enough credits)"
+    )
+    assert explain("brevo ConnectError") == "fournisseur injoignable (Brevo : ConnectError)"
+    assert (
+        explain("twilio 503 Service Unavailable") == "panne passagère du fournisseur (Twilio : 503 Service Unavailable)"
+    )
+    assert explain("brevo weird_code something") == "refusé par le fournisseur (Brevo : weird_code something)"
+    assert explain("smtp 550") == "refusé par le serveur de messagerie (smtp 550)"
+    assert explain(None) == "raison inconnue"

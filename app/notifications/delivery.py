@@ -75,7 +75,14 @@ def explain(reason: str | None) -> str:
     provider, _, rest = reason.partition(" ")
     if provider in NAMES:
         code, _, text = rest.partition(" ")
-        french = _CODES.get(code, "refusé par le fournisseur")
+        if code in _CODES:
+            french = _CODES[code]
+        elif code.endswith(("Error", "Timeout", "Exception")):  # httpx's: the network
+            french = "fournisseur injoignable"
+        elif code.isdigit() and int(code) >= 500:
+            french = "panne passagère du fournisseur"
+        else:
+            french = "refusé par le fournisseur"
         original = f"{code} {text}".strip()
         return f"{french} ({NAMES[provider]} : {original})"
     if reason.startswith(("smtp", "recipient refused")):
