@@ -37,11 +37,12 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
 
     from app.core.logging import configure_logging
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.log_level)
     if settings.fhir_client_auth == "none":
         click.secho(FHIR_OPEN_WARNING, err=True, fg="red", bold=True)
     _refuse_a_broken_sas_push(settings)
+    _refuse_broken_sms(settings)
     if migrate:
         migrations.upgrade()
     if with_worker:
@@ -89,6 +90,31 @@ def _tls_options(settings) -> dict:
     return options
 
 
+def _settings():
+    """The settings, or the list of what is wrong with them, as the operator reads it."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = [str(error["msg"]).removeprefix("Value error, ") for error in exc.errors()]
+        raise click.ClickException("réglages invalides :\n- " + "\n- ".join(problems)) from None
+
+
+def _refuse_broken_sms(settings) -> None:
+    """With ORIENTATION_SMS_PROVIDER=brevo or twilio, its credentials must be there; without
+    PUBLIC_URL (or Brevo's webhook secret) SMS leave but no receipt can come back: said."""
+    from app.notifications.sms_providers import sms_problems, sms_warnings
+
+    problems = sms_problems(settings)
+    if problems:
+        raise click.ClickException(
+            "envoi des SMS mal configuré (voir README, « Fournisseurs SMS ») :\n- " + "\n- ".join(problems)
+        )
+    for warning in sms_warnings(settings):
+        click.secho(f"Attention : {warning}.", err=True, fg="yellow")
+
+
 def _refuse_a_broken_sas_push(settings) -> None:
     """With ORIENTATION_SAS_BASE_URL set, the push must be able to work: mutual TLS with a
     valid certificate, and our own identifier system (the SAS keys updates on it)."""
@@ -128,9 +154,10 @@ def worker(once: bool, interval: float) -> None:
     from app.core.logging import configure_logging
     from app.notifications.outbox import OutboxWorker
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.log_level)
     _refuse_a_broken_sas_push(settings)
+    _refuse_broken_sms(settings)
     migrations.upgrade()
     outbox = OutboxWorker(settings, get_sessionmaker())
     if once:

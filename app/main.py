@@ -22,6 +22,7 @@ from app.doctors.endpoints import router as doctors_router
 from app.fhir.endpoints import router as fhir_router
 from app.fhir.outcome import FhirError, fhir_error_response, install_fhir_errors
 from app.geocoding.service import build_geocoding_service
+from app.notifications.webhooks import router as sms_webhooks_router
 from app.privacy.endpoints import router as privacy_router
 from app.requests.endpoints import router as requests_router
 from app.requests.reporting_endpoints import router as reporting_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_router)
     app.include_router(snp_router)
     app.include_router(fhir_router)
+    app.include_router(sms_webhooks_router)  # the SMS provider's delivery receipts
     app.include_router(doctor_confirmation_router)
     app.include_router(offer_pages_router)
     app.include_router(follow_up_router)

@@ -103,7 +103,7 @@ def test_a_message_abandoned_by_a_crashed_worker_is_sent_after_its_lease(client,
     assert worker.run_once() == 0  # leased: nobody else takes it meanwhile
     assert worker.run_once(now=utcnow() + timedelta(minutes=3)) == 1
     assert len(smtp.messages) == 1
-    assert smtp.messages[0]["Message-ID"] == f"<{claimed[0].key}@orientation>"
+    assert smtp.messages[0]["Message-ID"] == f"<{claimed[0].key}@127.0.0.1>"
 
 
 def test_nothing_is_queued_when_the_change_is_refused(client, coordinator, db):
@@ -169,7 +169,8 @@ def test_outcome_is_sent_by_sms_through_the_provider(client, coordinator, smtp, 
     assert worker.run_once() == 1
     [sms] = provider.received
     assert sms["to"] == "+33612345678" and sms["auth"] == "Bearer secret-key"
-    assert sms["text"].startswith("CPTS du Grand Arras : Le Dr Test Docteur1 accepte de devenir votre médecin traitant")
+    assert sms["text"].startswith("CPTS du Grand Arras : le Dr Test Docteur1 (")
+    assert "accepte de devenir votre médecin traitant" in sms["text"]
     provider.server.shutdown()
 
 

@@ -91,7 +91,7 @@ def test_the_normal_path_delivers_once_and_records_sent_before_hanging_up(db, sm
     assert worker.run_once(now=AFTER_THE_LEASE) == 0
     assert worker.run_once(now=T0 + timedelta(days=1)) == 0
     message = stored(db, message_id)
-    assert message_ids(smtp) == [f"<{message.key}@orientation>"]
+    assert message_ids(smtp) == [f"<{message.key}@127.0.0.1>"]
     assert (message.status, message.attempts, message.sent_at) == ("sent", 1, T0)
     # Recorded before the QUIT: nothing but the commit between the server's 250 and "sent".
     assert smtp.collector.status_at_quit == ["sent"]
@@ -125,7 +125,7 @@ def test_when_recording_sent_fails_the_email_comes_again_once_after_the_lease(db
     assert worker.run_once(now=AFTER_THE_LEASE) == 1
     assert worker.run_once(now=T0 + timedelta(days=1)) == 0
     message = stored(db, message_id)
-    assert message_ids(smtp) == [f"<{message.key}@orientation>"] * 2  # the receiver can drop the copy
+    assert message_ids(smtp) == [f"<{message.key}@127.0.0.1>"] * 2  # the receiver can drop the copy
     assert (message.status, message.attempts, message.sent_at) == ("sent", 2, AFTER_THE_LEASE)
 
 
@@ -157,7 +157,9 @@ from app.core.database import build_engine, for_writing
 from app.core.settings import Settings
 from app.notifications.outbox import OutboxWorker
 url, port, now = sys.argv[1], int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
-settings = Settings(database_url=url, secret_key="test", smtp_host="127.0.0.1", smtp_port=port)
+settings = Settings(
+    database_url=url, secret_key="test", smtp_host="127.0.0.1", smtp_port=port, public_url="http://127.0.0.1:8000"
+)  # as the tests' settings: the same Message-ID domain
 OutboxWorker(settings, sessionmaker(bind=for_writing(build_engine(url)))).run_once(now=now)
 """
 

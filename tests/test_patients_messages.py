@@ -56,9 +56,8 @@ def test_doctor_found_tells_where_the_practice_is_its_phone_and_how_to_book(clie
     transition(client, coordinator, request_id, to="matched", doctor_id=doctor, notify=True)
     [sms] = outbox_of(db, request_id)
     assert sms.channel == "sms" and sms.kind == "outcome"
-    assert "Le Dr Test Docteur1 accepte de devenir votre médecin traitant" in sms.body
-    assert "1 place de la Mairie, Arras" in sms.body
-    assert "Appelez le 03 21 55 66 77 pour un 1er rendez-vous" in sms.body
+    assert "le Dr Test Docteur1 (1 place de la Mairie, Arras) accepte de devenir votre médecin traitant" in sms.body
+    assert "Appelez le 03 21 55 66 77 pour un 1er RDV" in sms.body
     assert "+33" not in sms.body
 
 

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from html import unescape
 
 from sqlalchemy import select, update
 
@@ -10,6 +11,7 @@ from app.audit.models import AuditEvent
 from app.core.database import utcnow
 from app.demo_people import DEMO_PASSWORD
 from app.doctors.models import Doctor
+from app.notifications.gsm import cost
 from app.notifications.models import OutboxMessage
 from app.requests.models import PatientRequest
 from tests.helpers.workspace import (
@@ -149,6 +151,10 @@ def test_the_coordinators_day_send_preview_send_match(client, db, demo):
         data={"csrf_token": token, "doctor_ids": doctors[:2], "channel": "sms", "action": "preview"},
     )
     assert preview.status_code == 200 and "Aperçu (SMS" in preview.text
+    # What it costs, as the networks count it (app/notifications/gsm.py), before it is sent.
+    shown = unescape(re.search(r'<pre class="preview">(.*?)</pre>', preview.text, re.S).group(1))
+    assert f"Coût : {cost(shown).label}" in unescape(preview.text)
+    assert cost(shown).segments <= 2 and cost(shown).encoding == "GSM 7"
     # A preview sends nothing (the receipts written at submission aside).
     assert db.scalars(select(OutboxMessage).where(OutboxMessage.kind != "receipt")).all() == []
     sent = client.post(

@@ -68,12 +68,32 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     mail_from: str = "Orientation <ne-pas-repondre@orientation.invalid>"
-    # SMS: "file" writes them to sms_file (demo); "http" posts them to an SMS provider.
-    sms_provider: str = "file"
+    # The Message-ID domain of our e-mails: unset, PUBLIC_URL's host, else mail_from's domain.
+    mail_message_id_domain: str | None = None
+    # SMS (README, "SMS providers"): "file" writes them to sms_file (the demo); "brevo" and
+    # "twilio" send them through that provider's API, with delivery receipts on
+    # /webhooks/sms/{provider}; "http" POSTs generic JSON to sms_endpoint (a relay of your own).
+    sms_provider: Literal["file", "brevo", "twilio", "http"] = "file"
     sms_file: Path = Path("var") / "sms.log"
+    # "http": the relay's URL. "brevo"/"twilio": their API's base URL, unset for the provider's own.
     sms_endpoint: str | None = None
+    # Brevo's API key (api-key header); Twilio's Auth Token; the relay's bearer key. Or in a file.
     sms_api_key: str | None = Field(default=None, repr=False)
+    sms_api_key_file: Path | None = None
+    # Twilio's Account SID (AC…), the user name of its basic authentication.
+    sms_account_sid: str | None = None
+    # Brevo: the token its webhook sends (Authorization: Bearer …, or the password of basic
+    # authentication); unset, Brevo's receipts are refused. Or in a file. Twilio signs its own.
+    sms_webhook_secret: str | None = Field(default=None, repr=False)
+    sms_webhook_secret_file: Path | None = None
+    # The name the SMS comes from (alphanumeric sender ID): 11 letters or digits at most, as
+    # the networks allow; registered with the provider beforehand.
     sms_sender: str = "CPTS"
+    # An SMS handed to a provider with no delivery receipt after this long is "unknown" (never
+    # taken as delivered).
+    sms_receipt_hours: int = Field(default=48, ge=1, le=24 * 30)
+    # Delivery receipts posted by the SMS provider, per address and minute.
+    webhooks_per_minute: int = Field(default=600, ge=1)
     outbox_max_attempts: int = 10
     # Public endpoints' limits per client address and minute. "database" shares the counts
     # between workers and hosts; "memory" keeps them in each process.
@@ -211,6 +231,18 @@ class Settings(BaseSettings):
                 raise ValueError("satisfaction_date: MM-DD, e.g. 12-15") from exc
         return value
 
+    @field_validator("sms_sender")
+    @classmethod
+    def _sender_name(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9]{1,11}", value):
+            raise ValueError(
+                "ORIENTATION_SMS_SENDER : le nom d'expéditeur des SMS a 11 caractères au plus, lettres sans "
+                f"accent et chiffres seulement, sans espace (ex. CPTSArras) ; reçu {value!r}."
+            )
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: str) -> str:
@@ -238,6 +270,15 @@ class Settings(BaseSettings):
 @cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def secret_value(value: str | None, path: Path | None) -> str | None:
+    """A secret given in a setting or, for a container's secrets, in a file (read when used)."""
+    if value:
+        return value
+    if path is not None:
+        return path.read_text(encoding="utf-8").strip() or None
+    return None
 
 
 def secret_key(settings: Settings) -> str:

@@ -1,7 +1,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, UTCDateTime, utcnow
@@ -14,11 +14,25 @@ class MessageStatus(StrEnum):
     FAILED = "failed"  # given up: permanent refusal, or too many attempts
 
 
+class Delivery(StrEnum):
+    """What became of an SMS a provider took (its delivery receipt): None for what has no
+    receipts (an e-mail, the demo's file)."""
+
+    AWAITING = "awaiting"  # taken by the provider, no receipt yet
+    DELIVERED = "delivered"
+    FAILED = "failed"  # the provider could not deliver it: delivery_reason says why
+    UNKNOWN = "unknown"  # no receipt within SMS_RECEIPT_HOURS: never taken as delivered
+
+
 class OutboxMessage(Base):
     """A message to send, written in the same transaction as what caused it: if the change
     is committed, the message will be sent; if not, it never existed."""
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_provider_message", "provider", "provider_message_id"),
+        Index("ix_outbox_messages_delivery", "delivery"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stable for the life of the message: the e-mail's Message-ID and the SMS provider's
@@ -44,6 +58,13 @@ class OutboxMessage(Base):
     # update must not reach the SAS before its creation.
     after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An SMS taken by a provider (app/notifications/sms_providers.py): which one, under which
+    # id, and its delivery receipt (Delivery), the provider's reason, and when it came.
+    provider: Mapped[str | None] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    delivery: Mapped[str | None] = mapped_column(String(10))
+    delivery_reason: Mapped[str | None] = mapped_column(String(200))
+    delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WeeklyDigest(Base):

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from app.core.database import execute_dml, utcnow
 from app.core.logging import error_fields
 from app.core.settings import Settings
-from app.notifications.models import MessageStatus, OutboxMessage
-from app.notifications.senders import DeliveryError, Outgoing, Sender, build_senders
+from app.notifications.models import Delivery, MessageStatus, OutboxMessage
+from app.notifications.senders import DeliveryError, Outgoing, ProviderReceipt, Sender, build_senders
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)
@@ -22,6 +22,7 @@ RETENTION_EVERY = timedelta(days=1)  # the retention of personal data (retain_if
 DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (digest_if_due)
 OFFERS_EVERY = timedelta(minutes=5)  # lapsed offers, and the automatic offers (offers_if_due)
 OUTCOMES_CHECK_EVERY = timedelta(hours=1)  # confirmations and questionnaires due (outcomes_if_due)
+RECEIPTS_CHECK_EVERY = timedelta(minutes=10)  # SMS whose receipt never came (receipts_if_due)
 
 
 def enqueue(
@@ -106,6 +107,7 @@ class OutboxWorker:
         self._digest_check_at: datetime | None = None
         self._offers_due_at: datetime | None = None
         self._outcomes_check_at: datetime | None = None
+        self._receipts_check_at: datetime | None = None
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -169,9 +171,20 @@ class OutboxWorker:
         outgoing = Outgoing(message.key, message.channel, message.recipient, message.subject, message.body)
         recorded: list[bool] = []
 
-        def accepted() -> None:
+        def accepted(receipt: ProviderReceipt | None = None) -> None:
             # Called by the sender as soon as the server has taken the message: nothing between.
-            values = {"status": MessageStatus.SENT.value, "sent_at": clock(), "lease_until": None, "last_error": None}
+            values: dict[str, object] = {
+                "status": MessageStatus.SENT.value,
+                "sent_at": clock(),
+                "lease_until": None,
+                "last_error": None,
+            }
+            if receipt is not None:  # an SMS a provider took: its delivery receipt will name this id
+                values |= {
+                    "provider": receipt.provider,
+                    "provider_message_id": receipt.message_id[:64],
+                    "delivery": Delivery.AWAITING.value,
+                }
             recorded.append(self._record(message, values))
 
         try:
@@ -184,11 +197,12 @@ class OutboxWorker:
             logger.warning(
                 "outbox_delivery_failed", extra={"message_id": message.id, "reason": exc.reason, "gave_up": gave_up}
             )
+            wait = max(backoff(message.attempts), exc.retry_after or timedelta(0))  # a 429's Retry-After
             values = {
                 "status": (MessageStatus.FAILED if gave_up else MessageStatus.PENDING).value,
                 "last_error": exc.reason,
                 "lease_until": None,
-                "next_attempt_at": clock() + backoff(message.attempts),
+                "next_attempt_at": clock() + wait,
             }
             self._record(message, values)
             return False
@@ -261,6 +275,21 @@ class OutboxWorker:
             counts = outcomes.run(session, self.settings, now)
         return counts.confirmations_asked + counts.surveys_sent
 
+    def receipts_if_due(self) -> int:
+        """Marks "unknown" the SMS a provider took SMS_RECEIPT_HOURS ago and no delivery receipt
+        followed (app/notifications/delivery.py): never "delivered" by default. At the worker's
+        start, then every RECEIPTS_CHECK_EVERY. How many were marked."""
+        from app.notifications import delivery
+
+        now = self.clock()
+        if self._receipts_check_at is not None and now < self._receipts_check_at:
+            return 0
+        self._receipts_check_at = now + RECEIPTS_CHECK_EVERY
+        with self.sessions() as session:
+            marked = delivery.mark_unknown(session, now, timedelta(hours=self.settings.sms_receipt_hours))
+            session.commit()
+        return marked
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
             try:
@@ -283,4 +312,8 @@ class OutboxWorker:
                 self.outcomes_if_due()
             except Exception as exc:
                 logger.error("follow_up_outcomes_error", extra=error_fields(exc))
+            try:
+                self.receipts_if_due()
+            except Exception as exc:
+                logger.error("sms_receipts_error", extra=error_fields(exc))
             stop.wait(interval)

@@ -3,9 +3,8 @@
 import json
 import smtplib
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -17,17 +16,30 @@ from app.core.settings import PLACEHOLDER_APPOINTMENT_SYSTEM, Settings
 
 
 class DeliveryError(Exception):
-    """`permanent`: the recipient or the message was refused; retrying will not help."""
+    """`permanent`: the recipient or the message was refused; retrying will not help.
+    `retry_after`: the other side asked us to wait at least this long (a 429's Retry-After)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: timedelta | None = None) -> None:
         super().__init__(reason)
         self.reason = reason[:200]
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
-# What a sender calls the moment the server or provider has accepted the message, before
-# anything else: the worker records it as sent there (see OutboxWorker).
-Accepted = Callable[[], None]
+@dataclass(frozen=True)
+class ProviderReceipt:
+    """Who took an SMS and under which id: its delivery receipt will name that id."""
+
+    provider: str
+    message_id: str
+
+
+class Accepted(Protocol):
+    """What a sender calls the moment the server or provider has accepted the message, before
+    anything else: the worker records it as sent there (see OutboxWorker), with the provider's
+    message id when there is one."""
+
+    def __call__(self, receipt: ProviderReceipt | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,7 @@ class SmtpSender:
         email["Date"] = formatdate(localtime=False)
         # The same Message-ID on every attempt: a copy that got through before an unclear
         # failure is recognised as a duplicate by the receiving side.
-        email["Message-ID"] = message_id(message)
+        email["Message-ID"] = message_id(message, message_id_domain(s))
         email.set_content(message.body)
         smtp: smtplib.SMTP | None = None
         try:
@@ -89,9 +101,22 @@ class SmtpSender:
             _close(smtp)
 
 
-def message_id(message: Outgoing) -> str:
-    """The e-mail's Message-ID, the same on every attempt of the message."""
-    return f"<{message.key}@orientation>"
+def message_id(message: Outgoing, domain: str = "orientation.invalid") -> str:
+    """The e-mail's Message-ID, the same on every attempt of the message, on our domain."""
+    return f"<{message.key}@{domain}>"
+
+
+def message_id_domain(settings: Settings) -> str:
+    """MAIL_MESSAGE_ID_DOMAIN; else PUBLIC_URL's host; else the domain of MAIL_FROM."""
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+
+    if settings.mail_message_id_domain:
+        return settings.mail_message_id_domain.strip()
+    if settings.public_url and urlsplit(settings.public_url).hostname:
+        return str(urlsplit(settings.public_url).hostname)
+    _, address = parseaddr(settings.mail_from)
+    return address.rpartition("@")[2] or "orientation.invalid"
 
 
 def _close(smtp: smtplib.SMTP | None) -> None:
@@ -244,10 +269,14 @@ def _issue_code(response: httpx.Response) -> str:
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:
+    from app.notifications.sms_providers import build_sms_sender
+
     if settings.sms_provider == "http":
         if not settings.sms_endpoint:
             raise ValueError("ORIENTATION_SMS_ENDPOINT is required with ORIENTATION_SMS_PROVIDER=http")
         sms: Sender = HttpSmsSender(settings.sms_endpoint, settings.sms_api_key, settings.sms_sender)
+    elif settings.sms_provider in ("brevo", "twilio"):
+        sms = build_sms_sender(settings)
     else:
         sms = FileSender(settings.sms_file)
     # Without an SMTP server (the demo), e-mails go to a file next to the SMS.

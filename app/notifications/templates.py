@@ -6,9 +6,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.core.links import current_base_url
 from app.core.settings import get_settings
+from app.notifications.gsm import sms_text
 
+TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=FileSystemLoader(TEMPLATES),
     undefined=StrictUndefined,
     keep_trailing_newline=True,
     autoescape=False,  # plain text, never HTML
@@ -45,5 +47,32 @@ def render(kind: str, channel: str, **context: object) -> tuple[str | None, str]
     """(subject, body) of a message; SMS have no subject. Every message ends with the link to
     the privacy notice."""
     context.setdefault("privacy_url", privacy_url())
-    body = _env.get_template(f"{kind}.{channel}.txt").render(**context).strip() + "\n"
+    body = _env.get_template(template_name(kind, channel)).render(**context).strip() + "\n"
+    if channel == "sms":
+        # Written in the GSM 7-bit alphabet where French allows it (app/notifications/gsm.py):
+        # an SMS with one "ê" or "ç" costs twice as much. E-mails keep their spelling.
+        return None, sms_text(body)
     return (SUBJECTS[kind] if channel == "email" else None), body
+
+
+def template_name(kind: str, channel: str) -> str:
+    return f"{kind}.{channel}.txt"
+
+
+def registry() -> list[tuple[str, str]]:
+    """Every (kind, channel) a template exists for, from the files themselves: a new template is
+    seen by whatever enumerates them (the SMS cost test, the e-mail format test)."""
+    found = []
+    for path in sorted(TEMPLATES.glob("*.txt")):
+        kind, channel, _ = path.name.split(".")
+        found.append((kind, channel))
+    return found
+
+
+def source(kind: str, channel: str) -> str:
+    """A template's text, for tools that inspect it (its variables)."""
+    return (TEMPLATES / template_name(kind, channel)).read_text(encoding="utf-8")
+
+
+def environment() -> Environment:
+    return _env

@@ -10,6 +10,7 @@ from app.core.errors import Conflict, FieldError, Unprocessable
 from app.core.identifiers import can_receive_sms, french_phone
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
+from app.notifications.gsm import cost
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.requests.models import PatientRequest, RequestEvent, RequestStatus
@@ -95,7 +96,11 @@ def compose_doctor_list(
     for doctor in _doctors(session, request, data.doctor_ids):
         doctors.append(doctor_lines(request, doctor))
     subject, body = render("doctor_list", channel, doctors=doctors, **_context(request))
-    return request, MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
+    preview = MessagePreview(channel=channel, recipient=recipient, subject=subject, body=body)
+    if channel == "sms":  # what it costs, shown before it is sent
+        sms = cost(body)
+        preview.sms_segments, preview.sms_cost = sms.segments, sms.label
+    return request, preview
 
 
 def send_doctor_list(session: Session, principal: Principal, request_id: int, data: SendListIn) -> None:

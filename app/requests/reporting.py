@@ -19,6 +19,8 @@ from app.core.database import utcnow
 from app.core.identifiers import french_phone
 from app.doctors.models import STALE_AFTER, Doctor
 from app.doctors.service import territory_for
+from app.notifications.models import MessageStatus, OutboxMessage
+from app.privacy.erasure import ERASED_MESSAGE_ERROR
 from app.requests.models import (
     DoctorOffer,
     OfferStatus,
@@ -191,6 +193,10 @@ class Indicators(TypedDict):
     doctors: DoctorCounts
     # Offers to doctors (app/requests/offers.py) of the period's requests, by their state.
     offers: dict[str, int]
+    # SMS to the patients of the period's requests: handed to the provider, then what its
+    # delivery receipts said (app/notifications/delivery.py). "failed" counts the SMS refused at
+    # sending too; "unknown": no receipt within SMS_RECEIPT_HOURS; "awaiting": not yet.
+    sms: dict[str, int]
     unscheduled_care: dict[str, int]
     # FICHE 6: bookings, patients who came, unexcused absences, by age band / médecin traitant.
     unscheduled_care_report: dict[str, dict[str, dict[str, int]]]
@@ -373,6 +379,18 @@ def doctor_rates(session: Session, principal: Principal, cpts: str, period: Peri
     return sorted(rates, key=lambda r: (*(n.lower() for n in names[r["doctor_id"]]), r["doctor_id"]))
 
 
+def _sms_counts(rows: Sequence) -> dict[str, int]:
+    counts = dict.fromkeys(("sent", "delivered", "failed", "unknown", "awaiting"), 0)
+    for status, delivery, n in rows:
+        if status == MessageStatus.FAILED:
+            counts["failed"] += n
+        elif status == MessageStatus.SENT:
+            counts["sent"] += n
+            if delivery in counts:
+                counts[delivery] += n
+    return counts
+
+
 def satisfaction(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, int]]:
     """The yearly questionnaires' answers of the years the period touches: question → choice →
     how many (the answers have no date but their year, and no request)."""
@@ -503,6 +521,18 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         )
     ).all()
     offer_counts = {status.value: 0 for status in OfferStatus} | {status: n for status, n in offer_rows}
+    sms_rows = session.execute(
+        _in_period(
+            select(OutboxMessage.status, OutboxMessage.delivery, func.count())
+            .join(PatientRequest, PatientRequest.id == OutboxMessage.request_id)
+            # Not one given up because the patient's data was erased first: never sent, not a failure.
+            .where(
+                mine, OutboxMessage.channel == "sms", OutboxMessage.last_error.is_distinct_from(ERASED_MESSAGE_ERROR)
+            )
+            .group_by(OutboxMessage.status, OutboxMessage.delivery),
+            period,
+        )
+    ).all()
     return {
         "cpts": territory.slug,
         "period": {"from": period.since, "to": period.until},
@@ -531,6 +561,7 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
             "stale": sum(d.confirmed_at < stale_limit for d in doctors),
         },
         "offers": {"made": sum(offer_counts.values()), **offer_counts},
+        "sms": _sms_counts(sms_rows),
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
         "unscheduled_care_report": snp_activity(session, territory.id, period),

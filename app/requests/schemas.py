@@ -119,6 +119,10 @@ class MessagePreview(BaseModel):
     recipient: str
     subject: str | None
     body: str
+    sms_segments: int | None = Field(
+        default=None, description="SMS only: how many segments it is billed as (GSM 7: 160, then 153 each)."
+    )
+    sms_cost: str | None = Field(default=None, description="SMS only: segments, length and encoding, in French.")
 
 
 class MessageOut(BaseModel):
@@ -132,6 +136,11 @@ class MessageOut(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    delivery: str | None = Field(
+        default=None, description="SMS through a provider: awaiting (a receipt), delivered, failed or unknown."
+    )
+    delivery_reason: str | None = Field(default=None, description="Why it failed, in the provider's code and words.")
+    delivery_at: datetime | None = None
 
 
 class PriorityOut(BaseModel):

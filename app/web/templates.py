@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 from fastapi.templating import Jinja2Templates
 
 from app.core.identifiers import french_phone
+from app.notifications.delivery import state_label as message_state
 from app.web.labels import french_number, label, of_name, plural
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -33,3 +34,4 @@ templates.env.filters["french_number"] = french_number
 templates.env.filters["plural"] = plural
 templates.env.filters["of_name"] = of_name
 templates.env.filters["label"] = label
+templates.env.filters["message_state"] = message_state
