@@ -10,6 +10,9 @@ from app.core import migrations
 from app.core.errors import ApiError
 from app.core.settings import get_settings
 
+# prometheus-client's multiprocess mode (app/core/metrics.py), set before uvicorn starts its
+# processes; the metrics module is not imported here, in the parent, which serves nothing.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 FHIR_OPEN_WARNING = (
     "!!! ATTENTION : ORIENTATION_FHIR_CLIENT_AUTH=none, /fhir est OUVERT À TOUS, sans certificat du SAS.\n"
@@ -42,6 +45,9 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
     if settings.fhir_client_auth == "none":
         click.secho(FHIR_OPEN_WARNING, err=True, fg="red", bold=True)
     _refuse_a_broken_sas_push(settings)
+    _refuse_an_incomplete_production(settings, workers)
+    if workers > 1:
+        _share_metrics_between_workers()
     if migrate:
         migrations.upgrade()
     if with_worker:
@@ -102,6 +108,36 @@ def _refuse_a_broken_sas_push(settings) -> None:
         )
 
 
+def _refuse_an_incomplete_production(settings, workers: int = 1) -> None:
+    """ENVIRONMENT=production: every setting production needs, or no start (app/core/production.py)."""
+    from app.core.production import production_problems
+
+    if settings.environment != "production":
+        return
+    problems = production_problems(settings, workers)
+    if problems:
+        raise click.ClickException(
+            "ORIENTATION_ENVIRONMENT=production, mais la configuration n'est pas prête (voir docs/deploy.md) :\n- "
+            + "\n- ".join(problems)
+        )
+
+
+def _share_metrics_between_workers() -> None:
+    """Several uvicorn processes: each one's request histograms go to files in
+    PROMETHEUS_MULTIPROC_DIR, which /metrics adds up (app/core/metrics.py). A fresh directory
+    unless one is given, and emptied: last run's figures would be counted again."""
+    import os
+    import tempfile
+
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="orientation-metrics-")
+
+
 def _start_worker_thread():
     import threading
 
@@ -131,6 +167,7 @@ def worker(once: bool, interval: float) -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     _refuse_a_broken_sas_push(settings)
+    _refuse_an_incomplete_production(settings)
     migrations.upgrade()
     outbox = OutboxWorker(settings, get_sessionmaker())
     if once:

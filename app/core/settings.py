@@ -16,6 +16,10 @@ PLACEHOLDER_APPOINTMENT_SYSTEM = "https://orientation.invalid/fhir/appointment-i
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORIENTATION_", extra="ignore")
 
+    # "production": `orientation serve` and `worker` refuse to start while a setting production
+    # needs is missing or left at its demo value (app/core/production.py lists them, docs/deploy.md).
+    environment: Literal["development", "production"] = "development"
+
     # SQLite by default so that nothing has to be installed; PostgreSQL in production,
     # e.g. postgresql+psycopg://user:password@host:5432/orientation
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
@@ -79,6 +83,12 @@ class Settings(BaseSettings):
     lookups_per_minute: int = 120
     max_body_bytes: int = 256 * 1024  # CSV imports have their own, larger cap
     log_level: str = "INFO"
+    # /metrics (Prometheus text format, app/core/metrics.py). Closed by default: a 404 until one
+    # of these is set. With a token, the scraper sends `Authorization: Bearer <token>` (else 401);
+    # with an allow-list (addresses or CIDR networks, comma-separated; the client address as
+    # TRUSTED_PROXIES decides it), other clients get a 404. Both set: both are required.
+    metrics_token: str | None = Field(default=None, repr=False)
+    metrics_allowed_clients: str = ""
     # Public base URL of the service, used in links we hand out. Unset: the address the server
     # answers on (scheme, host and port of `orientation serve`); set it behind a reverse proxy.
     public_url: str | None = None
@@ -205,7 +215,7 @@ class Settings(BaseSettings):
                 raise ValueError("satisfaction_date: MM-DD, e.g. 12-15") from exc
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allowed_clients")
     @classmethod
     def _networks(cls, value: str) -> str:
         import ipaddress
@@ -215,10 +225,10 @@ class Settings(BaseSettings):
                 if part.strip():
                     ipaddress.ip_network(part.strip(), strict=False)
         except ValueError:
-            raise ValueError("TRUSTED_PROXIES: adresses ou réseaux (CIDR) séparés par des virgules.") from None
+            raise ValueError("adresses ou réseaux (CIDR) séparés par des virgules.") from None
         return value
 
-    @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret")
+    @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret", "metrics_token")
     @classmethod
     def _psc_unset_when_empty(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
