@@ -207,6 +207,40 @@ def db_current() -> None:
 
 
 @main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--print", "print_only", is_flag=True, help="PostgreSQL: print the pg_dump command, run nothing.")
+def backup(dest: Path, print_only: bool) -> None:
+    """Write a consistent copy of the database to DEST while the service keeps serving
+    (SQLite: its online backup API; PostgreSQL: pg_dump --format=custom). See docs/deploy.md."""
+    from app.core import backup as backups
+
+    database_url = get_settings().database_url
+    try:
+        if print_only:
+            if not database_url.startswith("postgresql"):
+                raise backups.BackupError("--print : pour PostgreSQL (SQLite se sauvegarde sans outil externe)")
+            click.echo(backups.pg_dump_command(database_url, dest).shown())
+            return
+        click.echo(backups.backup(database_url, dest))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds tables.")
+def restore(src: Path, force: bool) -> None:
+    """Restore a copy made by `orientation backup` into the configured database (empty, unless
+    --force), then apply the migrations. Stop the service and the workers first."""
+    from app.core import backup as backups
+
+    try:
+        click.echo(backups.restore(get_settings().database_url, src, force=force))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
 def demo() -> None:
     """Create (or restore) the demo territories. Safe to run again."""
     from app.core.database import get_sessionmaker
