@@ -179,3 +179,12 @@ def test_two_uvicorn_workers_count_every_request_once(database_url, engine, tmp_
             scrape.text, "orientation_http_request_duration_seconds_count", method="GET", route="/readyz", status="200"
         )
         assert count == 40
+
+
+def test_a_bad_allow_list_stops_the_service_at_start():
+    from pydantic import ValidationError
+
+    from app.core.settings import Settings
+
+    with pytest.raises(ValidationError, match="METRICS_ALLOWED_CLIENTS"):
+        Settings(metrics_allowed_clients="10.0.0.0/8, nonsense")

@@ -105,3 +105,10 @@ def test_the_worker_starts_in_production_once_all_is_set(tmp_path):
     result = _run(tmp_path, "worker", "--once", **variables)
     assert result.returncode == 0, result.stderr
     assert "0 message(s) sent" in result.stdout
+
+
+def test_a_secret_key_file_put_there_on_purpose_will_do(tmp_path):
+    key = tmp_path / "secret_key"
+    assert "ORIENTATION_SECRET_KEY manque" in _problems(secret_key=None, secret_key_file=key)[0]  # not there yet
+    key.write_text("s" * 48)
+    assert _problems(secret_key=None, secret_key_file=key) == []

@@ -5,7 +5,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "orientation.sqlite3"
@@ -217,7 +217,7 @@ class Settings(BaseSettings):
 
     @field_validator("trusted_proxies", "metrics_allowed_clients")
     @classmethod
-    def _networks(cls, value: str) -> str:
+    def _networks(cls, value: str, info: ValidationInfo) -> str:
         import ipaddress
 
         try:
@@ -225,7 +225,8 @@ class Settings(BaseSettings):
                 if part.strip():
                     ipaddress.ip_network(part.strip(), strict=False)
         except ValueError:
-            raise ValueError("adresses ou réseaux (CIDR) séparés par des virgules.") from None
+            name = (info.field_name or "").upper()
+            raise ValueError(f"{name}: adresses ou réseaux (CIDR) séparés par des virgules.") from None
         return value
 
     @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret", "metrics_token")
