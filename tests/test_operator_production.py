@@ -51,6 +51,7 @@ def test_a_complete_production_configuration_has_no_problem():
         ({"mail_from": "Orientation <ne-pas-repondre@orientation.invalid>"}, "ORIENTATION_MAIL_FROM"),
         ({"sms_provider": "file"}, "ORIENTATION_SMS_PROVIDER"),
         ({"sms_endpoint": "http://sms.example"}, "ORIENTATION_SMS_ENDPOINT"),
+        ({"sms_endpoint": None}, "ORIENTATION_SMS_ENDPOINT"),
         ({"require_second_factor": False}, "ORIENTATION_REQUIRE_SECOND_FACTOR"),
         ({"password_hash_cost": "test-only-cheap"}, "ORIENTATION_PASSWORD_HASH_COST"),
     ],

@@ -65,10 +65,11 @@ def _messaging_problems(settings: Settings) -> list[str]:
         problems.append("ORIENTATION_SMTP_HOST manque : les e-mails seraient écrits dans un fichier, pas envoyés")
     if PLACEHOLDER_SENDER in settings.mail_from:
         problems.append("ORIENTATION_MAIL_FROM est l'adresse d'exemple : l'expéditeur de vos e-mails")
-    if settings.sms_provider != "http":
-        problems.append("ORIENTATION_SMS_PROVIDER n'est pas 'http' : les SMS seraient écrits dans un fichier")
-    elif not (settings.sms_endpoint or "").startswith("https://") or not settings.sms_api_key:
-        problems.append("ORIENTATION_SMS_ENDPOINT (https://…) et ORIENTATION_SMS_API_KEY du fournisseur manquent")
+    if settings.sms_provider == "file":
+        problems.append("ORIENTATION_SMS_PROVIDER=file : les SMS seraient écrits dans un fichier, pas envoyés")
+    elif settings.sms_provider == "http" and not (settings.sms_endpoint or "").startswith("https://"):
+        # A provider's own credentials are checked by its sender's checks, whatever the environment.
+        problems.append("ORIENTATION_SMS_ENDPOINT manque ou n'est pas en https:// : le relais des SMS")
     return problems
 
 
