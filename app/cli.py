@@ -10,6 +10,9 @@ from app.core import migrations
 from app.core.errors import ApiError
 from app.core.settings import get_settings
 
+# prometheus-client's multiprocess mode (app/core/metrics.py), set before uvicorn starts its
+# processes; the metrics module is not imported here, in the parent, which serves nothing.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 OPENAPI_PATH = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 FHIR_OPEN_WARNING = (
     "!!! ATTENTION : ORIENTATION_FHIR_CLIENT_AUTH=none, /fhir est OUVERT À TOUS, sans certificat du SAS.\n"
@@ -43,6 +46,9 @@ def serve(host: str, port: int, workers: int, migrate: bool, with_worker: bool) 
         click.secho(FHIR_OPEN_WARNING, err=True, fg="red", bold=True)
     _refuse_a_broken_sas_push(settings)
     _refuse_broken_sms(settings)
+    _refuse_an_incomplete_production(settings, workers)
+    if workers > 1:
+        _share_metrics_between_workers()
     if migrate:
         migrations.upgrade()
     if with_worker:
@@ -128,6 +134,36 @@ def _refuse_a_broken_sas_push(settings) -> None:
         )
 
 
+def _refuse_an_incomplete_production(settings, workers: int = 1) -> None:
+    """ENVIRONMENT=production: every setting production needs, or no start (app/core/production.py)."""
+    from app.core.production import production_problems
+
+    if settings.environment != "production":
+        return
+    problems = production_problems(settings, workers)
+    if problems:
+        raise click.ClickException(
+            "ORIENTATION_ENVIRONMENT=production, mais la configuration n'est pas prête (voir docs/deploy.md) :\n- "
+            + "\n- ".join(problems)
+        )
+
+
+def _share_metrics_between_workers() -> None:
+    """Several uvicorn processes: each one's request histograms go to files in
+    PROMETHEUS_MULTIPROC_DIR, which /metrics adds up (app/core/metrics.py). A fresh directory
+    unless one is given, and emptied: last run's figures would be counted again."""
+    import os
+    import tempfile
+
+    directory = os.environ.get(METRICS_DIR_ENV)
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="orientation-metrics-")
+
+
 def _start_worker_thread():
     import threading
 
@@ -158,6 +194,7 @@ def worker(once: bool, interval: float) -> None:
     configure_logging(settings.log_level)
     _refuse_a_broken_sas_push(settings)
     _refuse_broken_sms(settings)
+    _refuse_an_incomplete_production(settings)
     migrations.upgrade()
     outbox = OutboxWorker(settings, get_sessionmaker())
     if once:
@@ -194,6 +231,40 @@ def db_downgrade(revision: str) -> None:
 def db_current() -> None:
     """Show the database's revision and the latest one."""
     click.echo(f"current: {migrations.current_revision()}  head: {migrations.head_revision()}")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--print", "print_only", is_flag=True, help="PostgreSQL: print the pg_dump command, run nothing.")
+def backup(dest: Path, print_only: bool) -> None:
+    """Write a consistent copy of the database to DEST while the service keeps serving
+    (SQLite: its online backup API; PostgreSQL: pg_dump --format=custom). See docs/deploy.md."""
+    from app.core import backup as backups
+
+    database_url = get_settings().database_url
+    try:
+        if print_only:
+            if not database_url.startswith("postgresql"):
+                raise backups.BackupError("--print : pour PostgreSQL (SQLite se sauvegarde sans outil externe)")
+            click.echo(backups.pg_dump_command(database_url, dest).shown())
+            return
+        click.echo(backups.backup(database_url, dest))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that already holds tables.")
+def restore(src: Path, force: bool) -> None:
+    """Restore a copy made by `orientation backup` into the configured database (empty, unless
+    --force), then apply the migrations. Stop the service and the workers first."""
+    from app.core import backup as backups
+
+    try:
+        click.echo(backups.restore(get_settings().database_url, src, force=force))
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -16,6 +16,7 @@ from app.core.health import router as health_router
 from app.core.inputs import refuse_unstorable_text
 from app.core.links import CurrentBaseUrlMiddleware
 from app.core.logging import RequestLogMiddleware, configure_logging
+from app.core.metrics import router as metrics_router
 from app.core.ratelimit import DatabaseStore, MemoryStore
 from app.core.settings import Settings, get_settings
 from app.doctors.endpoints import router as doctors_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(CurrentBaseUrlMiddleware)  # the privacy link of messages (app.notifications.templates)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(territories_router)
     app.include_router(accounts_router)
     app.include_router(doctors_router)

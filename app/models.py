@@ -7,7 +7,7 @@ from app.core.ratelimit import RateLimitCounter
 from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPractitioner
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
-from app.notifications.models import OutboxMessage, WeeklyDigest
+from app.notifications.models import OutboxMessage, WeeklyDigest, WorkerHeartbeat
 from app.requests.models import PatientRequest, RequestEvent, Source
 from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern
 from app.territories.models import Territory, TerritoryCommune
@@ -34,6 +34,7 @@ __all__ = [
     "User",
     "WebSession",
     "WeeklyDigest",
+    "WorkerHeartbeat",
     "Booking",
     "Centre",
     "RegulatorIdentifier",

@@ -21,6 +21,7 @@ ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulat
 # Endpoints anybody may call: the patient-facing ones and the service's own.
 PUBLIC = {
     ("GET", "/healthz"),
+    ("GET", "/readyz"),  # readiness, for load balancers (test_operator_readiness)
     ("GET", "/api/v1/communes"),
     ("GET", "/api/v1/residency"),
     ("GET", "/api/v1/territories"),
@@ -227,6 +228,9 @@ CREATE_IN_CPTS = {
 }
 
 TABLE = [
+    # The operator's scraper, not an account, opens /metrics (METRICS_TOKEN, METRICS_ALLOWED_CLIENTS):
+    # unset, it does not exist for anyone (test_operator_metrics).
+    Row("GET", "/metrics", {role: same("404") for role in ROLES}),
     Row("GET", "/api/v1/auth/me", EVERYONE),
     Row("POST", "/api/v1/auth/logout", EVERYONE),
     Row("GET", "/api/v1/auth/tokens", EVERYONE),

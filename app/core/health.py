@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 router = APIRouter(tags=["health"])
 
@@ -24,3 +25,39 @@ def healthz(request: Request) -> Health | JSONResponse:
         body = Health(status="unavailable", database="unreachable", territories=None)
         return JSONResponse(body.model_dump(), status_code=503)
     return Health(status="ok", database="ok", territories=count)
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    # Why not: the database does not answer, or its migrations are not this code's
+    # (`orientation db upgrade`, or `serve` with its default --migrate).
+    reason: Literal["database_unreachable", "migrations_not_current"] | None = None
+    database_revision: str | None = None
+    code_revision: str | None = None
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+def readyz(request: Request) -> Readiness | JSONResponse:
+    """Ready to serve: the database answers AND its schema is at this code's migration head.
+    503 otherwise, with the reason, so that a load balancer sends no traffic to an instance
+    of a new version before `orientation db upgrade` ran (or to one of an old version after).
+    /healthz stays the liveness check: a process that answers it needs no restart."""
+    from app.core.migrations import code_head
+
+    head = code_head()
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            try:
+                revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except SQLAlchemyError:  # no migration ever ran here
+                revision = None
+    except Exception:
+        body = Readiness(status="not_ready", reason="database_unreachable", code_revision=head)
+        return JSONResponse(body.model_dump(), status_code=503)
+    if revision != head:
+        body = Readiness(
+            status="not_ready", reason="migrations_not_current", database_revision=revision, code_revision=head
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(status="ready", database_revision=revision, code_revision=head)

@@ -21,6 +21,8 @@ from pythonjsonlogger.json import JsonFormatter
 from sqlalchemy.exc import StatementError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.metrics import observe_request
+
 request_logger = logging.getLogger("orientation.http")
 error_logger = logging.getLogger("orientation.errors")
 current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
@@ -134,15 +136,17 @@ class RequestLogMiddleware:
                 await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
                 await send_with_id({"type": "http.response.body", "body": INTERNAL_ERROR})
         finally:
-            route = scope.get("route")
+            route = getattr(scope.get("route"), "path", "unmatched")  # the template, never the path
+            seconds = time.perf_counter() - started
             request_logger.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": getattr(route, "path", "unmatched"),
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                 },
             )
+            observe_request(scope["method"], route, status, seconds)
             current_request_id.reset(token)

@@ -1,5 +1,6 @@
 """Alembic, driven from the application: `orientation db upgrade`, the tests, the image."""
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -43,3 +44,10 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@cache
+def code_head() -> str | None:
+    """The head revision of the code running (read once: the scripts do not change under a
+    running process). /readyz and /metrics compare the database's revision to it."""
+    return head_revision()

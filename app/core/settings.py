@@ -5,7 +5,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "orientation.sqlite3"
@@ -15,6 +15,10 @@ PLACEHOLDER_APPOINTMENT_SYSTEM = "https://orientation.invalid/fhir/appointment-i
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORIENTATION_", extra="ignore")
+
+    # "production": `orientation serve` and `worker` refuse to start while a setting production
+    # needs is missing or left at its demo value (app/core/production.py lists them, docs/deploy.md).
+    environment: Literal["development", "production"] = "development"
 
     # SQLite by default so that nothing has to be installed; PostgreSQL in production,
     # e.g. postgresql+psycopg://user:password@host:5432/orientation
@@ -105,6 +109,12 @@ class Settings(BaseSettings):
     # streamed to a temporary file (TMPDIR), never held in memory.
     directory_upload_max_bytes: int = 1536 * 1024 * 1024
     log_level: str = "INFO"
+    # /metrics (Prometheus text format, app/core/metrics.py). Closed by default: a 404 until one
+    # of these is set. With a token, the scraper sends `Authorization: Bearer <token>` (else 401);
+    # with an allow-list (addresses or CIDR networks, comma-separated; the client address as
+    # TRUSTED_PROXIES decides it), other clients get a 404. Both set: both are required.
+    metrics_token: str | None = Field(default=None, repr=False)
+    metrics_allowed_clients: str = ""
     # Public base URL of the service, used in links we hand out. Unset: the address the server
     # answers on (scheme, host and port of `orientation serve`); set it behind a reverse proxy.
     public_url: str | None = None
@@ -243,9 +253,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allowed_clients")
     @classmethod
-    def _networks(cls, value: str) -> str:
+    def _networks(cls, value: str, info: ValidationInfo) -> str:
         import ipaddress
 
         try:
@@ -253,10 +263,11 @@ class Settings(BaseSettings):
                 if part.strip():
                     ipaddress.ip_network(part.strip(), strict=False)
         except ValueError:
-            raise ValueError("TRUSTED_PROXIES: adresses ou réseaux (CIDR) séparés par des virgules.") from None
+            name = (info.field_name or "").upper()
+            raise ValueError(f"{name}: adresses ou réseaux (CIDR) séparés par des virgules.") from None
         return value
 
-    @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret")
+    @field_validator("psc_discovery_url", "psc_client_id", "psc_client_secret", "metrics_token")
     @classmethod
     def _psc_unset_when_empty(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None

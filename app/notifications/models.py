@@ -80,3 +80,16 @@ class WeeklyDigest(Base):
     week_start: Mapped[date] = mapped_column(Date)  # the Monday (Paris) of the week counted
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """A running `orientation worker` (or `serve --with-worker`), as /metrics reports it: each
+    worker writes its row at its start and then every HEARTBEAT_EVERY, and deletes it when it
+    stops cleanly. A row left behind by a worker that died ages, and the metric shows it."""
+
+    __tablename__ = "worker_heartbeats"
+
+    # host:pid, nothing about anyone.
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

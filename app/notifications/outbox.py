@@ -1,19 +1,21 @@
 """Writing to the outbox, and the worker that empties it with retries and backoff."""
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.core.database import execute_dml, utcnow
 from app.core.logging import error_fields
 from app.core.settings import Settings
-from app.notifications.models import Delivery, MessageStatus, OutboxMessage
+from app.notifications.models import Delivery, MessageStatus, OutboxMessage, WorkerHeartbeat
 from app.notifications.senders import DeliveryError, Outgoing, ProviderReceipt, Sender, build_senders
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,8 @@ DIGEST_CHECK_EVERY = timedelta(hours=1)  # whether a weekly digest is due (diges
 OFFERS_EVERY = timedelta(minutes=5)  # lapsed offers, and the automatic offers (offers_if_due)
 OUTCOMES_CHECK_EVERY = timedelta(hours=1)  # confirmations and questionnaires due (outcomes_if_due)
 RECEIPTS_CHECK_EVERY = timedelta(minutes=10)  # SMS whose receipt never came (receipts_if_due)
+HEARTBEAT_EVERY = timedelta(seconds=15)  # the worker's row in worker_heartbeats (/metrics)
+HEARTBEAT_FORGOTTEN_AFTER = timedelta(days=1)  # a dead worker's row is dropped after this
 
 
 def enqueue(
@@ -108,6 +112,8 @@ class OutboxWorker:
         self._offers_due_at: datetime | None = None
         self._outcomes_check_at: datetime | None = None
         self._receipts_check_at: datetime | None = None
+        self._heartbeat_at: datetime | None = None
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"[:100]
 
     def _due(self, now: datetime, limit: int) -> list[int]:
         with self.sessions() as session:
@@ -290,8 +296,39 @@ class OutboxWorker:
             session.commit()
         return marked
 
+    def heartbeat_if_due(self) -> bool:
+        """Says in worker_heartbeats that this worker is alive (/metrics: orientation_workers_alive),
+        at its start and then every HEARTBEAT_EVERY; drops the rows of workers gone for a day."""
+        now = self.clock()
+        if self._heartbeat_at is not None and now < self._heartbeat_at:
+            return False
+        first = self._heartbeat_at is None
+        self._heartbeat_at = now + HEARTBEAT_EVERY
+        with self.sessions() as session:
+            seen = execute_dml(
+                session,
+                update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == self.worker_id).values(seen_at=now),
+            ).rowcount
+            if not seen:
+                session.add(WorkerHeartbeat(worker_id=self.worker_id, started_at=now, seen_at=now))
+            if first:
+                forgotten = WorkerHeartbeat.seen_at < now - HEARTBEAT_FORGOTTEN_AFTER
+                session.execute(delete(WorkerHeartbeat).where(forgotten))
+            session.commit()
+        return True
+
+    def stopped(self) -> None:
+        """A clean stop: this worker's heartbeat row goes (a dead worker's stays, and ages)."""
+        with self.sessions() as session:
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == self.worker_id))
+            session.commit()
+
     def run_forever(self, stop: threading.Event, interval: float = 2.0) -> None:
         while not stop.is_set():
+            try:
+                self.heartbeat_if_due()
+            except Exception as exc:
+                logger.error("worker_heartbeat_error", extra=error_fields(exc))
             try:
                 self.run_once()
             except Exception as exc:
@@ -317,3 +354,7 @@ class OutboxWorker:
             except Exception as exc:
                 logger.error("sms_receipts_error", extra=error_fields(exc))
             stop.wait(interval)
+        try:
+            self.stopped()
+        except Exception as exc:
+            logger.error("worker_heartbeat_error", extra=error_fields(exc))
