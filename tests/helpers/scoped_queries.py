@@ -35,6 +35,9 @@ CPTS_OWNED = {
     "snp_bookings",
     "audit_events",
     "doctor_offers",
+    "directory_practitioners",
+    "doctor_invitations",
+    "volunteer_applications",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
