@@ -40,6 +40,15 @@ def directory_practitioner(
     ).one_or_none()
 
 
+def practitioners_by_id(session: Session, principal: Principal, ids: Sequence[int]) -> dict[int, DirectoryPractitioner]:
+    found = session.scalars(
+        select(DirectoryPractitioner).where(
+            visible(DirectoryPractitioner, principal), DirectoryPractitioner.id.in_(list(ids))
+        )
+    )
+    return {entry.id: entry for entry in found}
+
+
 def volunteers(session: Session, principal: Principal, territory_id: int) -> Sequence[Doctor]:
     """The active volunteer doctors of a CPTS (their practices loaded with them)."""
     return session.scalars(

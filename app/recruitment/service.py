@@ -409,9 +409,12 @@ def letters(
     found = repository.invitations(session, principal, invitation_ids[:MAX_INVITATIONS])
     if not found:
         raise NotFound("Invitation introuvable.")
+    entries = repository.practitioners_by_id(
+        session, principal, [i.practitioner_id for i in found if i.practitioner_id]
+    )
     result = []
     for invitation in found:
-        entry = session.get(DirectoryPractitioner, invitation.practitioner_id) if invitation.practitioner_id else None
+        entry = entries.get(invitation.practitioner_id) if invitation.practitioner_id else None
         link = invitation_link(settings, base_url, invitation.id, invitation.rpps)
         practice = None
         if entry is not None and entry.practices:
