@@ -471,7 +471,7 @@ def submit_application(
     data: VolunteerSignup,
     invitation: DoctorInvitation | None,
     client_address: str | None,
-) -> VolunteerApplication:
+) -> tuple[VolunteerApplication, Territory]:
     """A doctor signs up. The RPPS is valid (the schema checked its key); the practice must lie
     in a CPTS of the deployment (the invitation's, when it came with one); whether the CPTS's
     directory lists the RPPS is recorded for the coordinator, who decides."""
@@ -530,7 +530,7 @@ def submit_application(
         actor=f"inscription en ligne ({data.rpps})",
         client_address=client_address,
     )
-    return application
+    return application, territory
 
 
 def applications(

@@ -18,7 +18,6 @@ from app.core.ratelimit import INTAKE
 from app.recruitment import service
 from app.recruitment.links import SIGNUP_PATH, read_invitation
 from app.recruitment.schemas import VolunteerSignup
-from app.territories.models import Territory
 from app.web.doctor_pages import _availability
 from app.web.templates import templates
 
@@ -115,11 +114,11 @@ def _submit_sync(request: Request, session, geocoding, token: str | None, form, 
         return _page(request, context, values, raw, errors, 422)
     try:
         with all_or_nothing(session):
-            application = service.submit_application(
+            application, territory = service.submit_application(
                 session, geocoding, data, context.invitation, client_address(request)
             )
     except ApiError as exc:
         fields = exc.fields or [FieldError(field="form", message=exc.message)]
         return _page(request, context, values, raw, fields, exc.status_code)
-    done = {"application": application, "territory": session.get(Territory, application.territory_id)}
+    done = {"application": application, "territory": territory}
     return templates.TemplateResponse(request, "volunteer_signup_done.html", done)
