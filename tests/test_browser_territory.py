@@ -74,6 +74,12 @@ def test_the_coordinator_maps_the_territory_and_invites_a_gp(database_url, db, d
             assert rows.count() == 2
             assert all(rows.nth(i).locator("td").nth(3).inner_text().startswith("non") for i in range(2))
             assert_accessible(page, "the territory page, non-volunteers")
+            # On paper: the tables and the map, without the workspace's header, the filters, the buttons.
+            page.emulate_media(media="print")
+            assert page.locator("#coverage").is_visible() and page.locator("#territory-map").is_visible()
+            assert not page.locator("header.top").is_visible() and not page.locator("form.filters").is_visible()
+            assert not page.get_by_role("button", name="Inviter les médecins cochés").is_visible()
+            page.emulate_media(media="screen")
 
             page.get_by_label("Inviter Dr Claire Courriel").check()
             page.get_by_role("button", name="Inviter les médecins cochés").click()

@@ -434,3 +434,35 @@ def test_the_campaign_tells_fresh_answered_reminded_and_never_reminded(client, d
 
     assert [state(doctors[n]) for n in (1, 2, 3, 4)] == ["to_remind", "no_answer", "answered", "fresh"]
     assert page.index(f"/espace/medecins/{doctors[2].id}") < page.index(f"/espace/medecins/{doctors[1].id}")
+
+
+def test_the_unscheduled_care_slots_of_the_next_seven_days_are_counted_by_commune(client, db, demo_slots):
+    from app.doctors.models import PracticeLocation
+    from app.snp.models import Centre, Slot
+    from app.territories.models import Territory
+
+    arras = db.scalars(select(Territory).where(Territory.slug == "grand-arras")).one()
+    now = utcnow()
+    expected: dict[str, int] = {}
+    for slot in db.scalars(
+        select(Slot).where(
+            Slot.territory_id == arras.id,
+            Slot.status == "free",
+            Slot.start_at >= now,
+            Slot.start_at < now + timedelta(days=7),
+        )
+    ):
+        place = db.get(PracticeLocation, slot.location_id) if slot.location_id else db.get(Centre, slot.centre_id)
+        expected[place.insee_code] = expected.get(place.insee_code, 0) + 1
+    assert sum(expected.values()) > 0  # the demo publishes two weeks of slots
+    sign_in(client, COORDINATOR)
+    page = client.get("/espace/territoire").text
+    shown = {c["insee"]: c["snp"] for c in _map_of(page)["communes"] if c["snp"]}
+    assert shown == expected
+    assert f"{sum(expected.values())} créneaux de soins non programmés libres dans les 7 jours" in page
+
+
+def test_a_nul_byte_in_the_sign_up_is_refused_not_stored(client, db, demo):
+    answer = client.post("/medecins/devenir-volontaire", data={**SIGNUP, "family_name": "Pa\x00pier"})
+    assert answer.status_code == 422
+    assert db.scalars(select(VolunteerApplication)).all() == []

@@ -6,7 +6,7 @@
   var element = document.getElementById("territory-map");
   if (!element || typeof L === "undefined") return;
   var data = JSON.parse(element.getAttribute("data-map"));
-  var map = L.map(element, { scrollWheelZoom: false, preferCanvas: false });
+  var map = L.map(element, { scrollWheelZoom: false, zoomSnap: 0.25 });
   if (data.tiles) {
     L.tileLayer(data.tiles, { maxZoom: 18, attribution: data.attribution }).addTo(map);
   }
