@@ -5,9 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
+from app.territories.models import Territory
 
 
 class InvitationChannel(StrEnum):
@@ -31,6 +32,8 @@ class DoctorInvitation(Base):
     email: Mapped[str | None] = mapped_column(String(254))  # where the e-mail went (channel email)
     sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    territory: Mapped[Territory] = relationship(lazy="joined")
 
 
 class ApplicationStatus(StrEnum):

@@ -394,6 +394,7 @@ def _enqueue_invitation(
 @dataclass
 class Letter:
     invitation: DoctorInvitation
+    territory: Territory  # the invitation's CPTS, which signs the letter
     name: str
     family_name: str
     practice: str | None  # the address the letter goes to
@@ -424,6 +425,7 @@ def letters(
         result.append(
             Letter(
                 invitation=invitation,
+                territory=invitation.territory,
                 name=f"Dr {entry.given_name} {entry.family_name}" if entry else f"RPPS {invitation.rpps}",
                 family_name=entry.family_name if entry else "",
                 practice=practice,
