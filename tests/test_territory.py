@@ -466,3 +466,22 @@ def test_a_nul_byte_in_the_sign_up_is_refused_not_stored(client, db, demo):
     answer = client.post("/medecins/devenir-volontaire", data={**SIGNUP, "family_name": "Pa\x00pier"})
     assert answer.status_code == 422
     assert db.scalars(select(VolunteerApplication)).all() == []
+
+
+def test_a_volunteer_whose_availability_ended_offers_no_place(client, db, demo):
+    sign_in(client, COORDINATOR)
+    doctor = db.scalars(
+        select(Doctor)
+        .where(Doctor.accepting_new_patients.is_(True), Doctor.capacity_remaining > 0)
+        .where(Doctor.territory.has(slug="grand-arras"))
+        .order_by(Doctor.id)
+    ).first()
+    commune = doctor.locations[0].insee_code
+    before = {c["insee"]: c["places"] for c in _map_of(client.get("/espace/territoire").text)["communes"]}
+    doctor.available_until = date.today() - timedelta(days=2)
+    db.commit()
+    page = client.get("/espace/territoire?voir=volontaires").text
+    after = {c["insee"]: c["places"] for c in _map_of(page)["communes"]}
+    assert after[commune] == before[commune] - doctor.capacity_remaining
+    row = re.search(rf'<tr data-rpps="{doctor.rpps}">.*?</tr>', page, re.S).group(0)
+    assert "fermé" in row

@@ -3,8 +3,9 @@
 For each commune of the CPTS:
 - GPs: the general practitioners practising there (the national directory's, and the volunteers,
   one per RPPS; a GP with practices in two communes counts in both);
-- volunteer places: the places left of the volunteers accepting new patients, counted in the
-  commune of their first practice (a doctor's places are counted once);
+- volunteer places: the places left of the volunteers who can take a new patient today (the
+  doctors' own rule, app/doctors/repository.py's `accepting_clause`: accepting, places left,
+  availability not over), counted in the commune of their first practice (once per doctor);
 - both per 1,000 inhabitants (population municipale of the communes table);
 - patients waiting: the open médecin-traitant requests of people living there, and their median
   wait in days (calendar days in Paris, as the queue counts them);

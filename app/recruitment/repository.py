@@ -2,7 +2,7 @@
 (app.accounts.access), but for the public sign-up page's two reads, named as such."""
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +11,7 @@ from app.accounts.access import visible
 from app.accounts.principal import Principal
 from app.directory.models import DirectoryPractitioner
 from app.doctors.models import Doctor, PracticeLocation
+from app.doctors.repository import accepting_clause
 from app.notifications.models import OutboxMessage
 from app.recruitment.models import ApplicationStatus, DoctorInvitation, VolunteerApplication
 from app.requests.models import OPEN_STATUSES, PatientRequest
@@ -56,6 +57,17 @@ def volunteers(session: Session, principal: Principal, territory_id: int) -> Seq
         .where(visible(Doctor, principal), Doctor.territory_id == territory_id, Doctor.active.is_(True))
         .order_by(Doctor.family_name, Doctor.given_name, Doctor.id)
     ).all()
+
+
+def accepting_ids(session: Session, principal: Principal, territory_id: int, today: date) -> set[int]:
+    """The volunteers of a CPTS that can take a new patient today (the doctors' own rule)."""
+    return set(
+        session.scalars(
+            select(Doctor.id).where(
+                visible(Doctor, principal), Doctor.territory_id == territory_id, accepting_clause(today)
+            )
+        )
+    )
 
 
 def open_requests_by_commune(

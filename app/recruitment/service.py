@@ -128,6 +128,7 @@ def _gps(session: Session, principal: Principal, territory: Territory, communes:
     the directory publishes them."""
     gps: dict[str, TerritoryGp] = {}
     volunteers = repository.volunteers(session, principal, territory.id)
+    accepting = repository.accepting_ids(session, principal, territory.id, day_in_paris(now))
     for doctor in volunteers:
         gps[doctor.rpps] = TerritoryGp(
             rpps=doctor.rpps,
@@ -138,8 +139,8 @@ def _gps(session: Session, principal: Principal, territory: Territory, communes:
                 for p in doctor.locations
             ],
             doctor_id=doctor.id,
-            accepting=doctor.accepting_new_patients,
-            places=doctor.capacity_remaining if doctor.accepting_new_patients else 0,
+            accepting=doctor.id in accepting,
+            places=doctor.capacity_remaining if doctor.id in accepting else 0,
             confirmed_at=doctor.confirmed_at,
             stale=doctor.is_stale(now),
             email=doctor.email,
@@ -164,7 +165,8 @@ def _gps(session: Session, principal: Principal, territory: Territory, communes:
         if rpps in gps:
             gps[rpps].invited_at, gps[rpps].invited_by = invitation.created_at, invitation.channel
             gps[rpps].invitation_id = invitation.id
-    return sorted(gps.values(), key=lambda g: (g.name.split(" ", 2)[-1].lower(), g.rpps)), volunteers
+    ordered = sorted(gps.values(), key=lambda g: (g.name.split(" ", 2)[-1].lower(), g.rpps))
+    return ordered, volunteers, accepting
 
 
 def _kept(gp: TerritoryGp, show: str, commune: str) -> bool:
@@ -197,13 +199,13 @@ def overview(
     codes = sorted(territory.insee_codes)
     commune = commune if commune in codes else ""
     names = {code: _commune_name(communes, code) for code in codes}
-    gps, volunteers = _gps(session, principal, territory, communes, now)
+    gps, volunteers, accepting = _gps(session, principal, territory, communes, now)
 
     waiting: dict[str, list[date]] = defaultdict(list)
     for code, received_at in repository.open_requests_by_commune(session, principal, territory.id):
         waiting[code].append(day_in_paris(received_at))
     places = places_by_commune(
-        (d.locations[0].insee_code if d.locations else None, d.accepting_new_patients, d.capacity_remaining)
+        (d.locations[0].insee_code if d.locations else None, d.id in accepting, d.capacity_remaining)
         for d in volunteers
     )
     facts = []
