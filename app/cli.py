@@ -194,6 +194,13 @@ def demo() -> None:
         slots_added = load_demo_slots(session, geocoding)
         click.echo(f"{slots_added} demo unscheduled-care slots added")
         load_demo_regulator(session)
+    from app.directory.demo import load_demo_directory
+
+    for report in _or_exit(lambda: load_demo_directory(sessions, geocoding)):
+        click.echo(
+            f"demo directory, {report.territory_name}: {report.practitioners} GPs "
+            f"({report.volunteers} volunteers), {report.added} added, {report.gone} gone"
+        )
     click.echo(f"\nDemo accounts (password for all: {DEMO_PASSWORD}):")
     for email, role, cpts in accounts:
         click.echo(f"  {role:13s} {email:45s} CPTS: {cpts}")
@@ -388,6 +395,42 @@ def doctors_import(file: Path, cpts: str, skip_invalid: bool) -> None:
     )
     if not report.written:
         sys.exit(1)
+
+
+@main.group()
+def directory() -> None:
+    """The national directory of health professionals (Annuaire Santé, RPPS)."""
+
+
+@directory.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--territory", default=None, help="Slug of one CPTS (default: every CPTS of the deployment).")
+def directory_import(file: Path, territory: str | None) -> None:
+    """Import the GPs of the CPTS's communes from the RPPS extraction
+    (PS_LibreAcces_Personne_activite_*.txt, or its .zip / .gz), read as a stream."""
+    from app.accounts.principal import operator
+    from app.core.database import get_sessionmaker
+    from app.directory.service import import_directory, report_lines
+    from app.geocoding.service import build_geocoding_service
+
+    migrations.upgrade()
+    sessions = get_sessionmaker()
+    geocoding = build_geocoding_service(get_settings(), sessions)
+
+    def progress(lines: int) -> None:
+        click.echo(f"… {lines} lignes lues", err=True)
+
+    with file.open("rb") as raw:
+        reports = _or_exit(
+            lambda: import_directory(
+                sessions, geocoding, operator(), raw, file.name, territory=territory, on_progress=progress
+            )
+        )
+    if not reports:
+        click.echo("Aucune CPTS dans ce déploiement : rien à importer.")
+    for report in reports:
+        for line in report_lines(report):
+            click.echo(line)
 
 
 def _commune_ref(line: str) -> str | dict[str, str]:

@@ -29,6 +29,7 @@ from app.requests.source_endpoints import router as sources_router
 from app.snp.endpoints import router as snp_router
 from app.territories.endpoints import router as territories_router
 from app.web.account_pages import router as account_pages_router
+from app.web.directory_pages import router as directory_pages_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
 from app.web.follow_up import router as follow_up_router
@@ -89,7 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.exception_handler(FhirError)(fhir_error_response)
     install_page_errors(app)  # under /espace, errors are French pages
     install_fhir_errors(app)  # under /fhir, OperationOutcomes
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        directory_upload_bytes=settings.directory_upload_max_bytes,
+    )
     app.add_middleware(RequestLogMiddleware)
     app.add_middleware(CurrentBaseUrlMiddleware)  # the privacy link of messages (app.notifications.templates)
     app.include_router(health_router)
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(request_pages_router)
     app.include_router(doctor_pages_router)
     app.include_router(territory_pages_router)
+    app.include_router(directory_pages_router)
     app.include_router(professional_pages_router)
     app.include_router(report_pages_router)
     app.include_router(snp_pages_router)

@@ -17,10 +17,14 @@ def test_demo_creates_both_territories_and_running_it_again_changes_nothing(data
     assert "created provence-sante (12 communes)" in first.stdout
     assert "40 demo doctors added" in first.stdout
     assert "36 demo requests added" in first.stdout
+    # The national directory's demo: every volunteer, and 30 GPs of the Grand Arras who are not.
+    assert "demo directory, CPTS du Grand Arras: 55 GPs (25 volunteers), 55 added, 0 gone" in first.stdout
+    assert "demo directory, CPTS Provence Santé: 16 GPs (16 volunteers), 16 added, 0 gone" in first.stdout
     second = run(database_url, "demo")
     assert second.returncode == 0, second.stderr
     assert "unchanged grand-arras" in second.stdout and "unchanged provence-sante" in second.stdout
     assert "0 demo doctors added" in second.stdout and "0 demo requests added" in second.stdout
+    assert "demo directory, CPTS du Grand Arras: 55 GPs (25 volunteers), 0 added, 0 gone" in second.stdout
     listed = run(database_url, "territories", "list")
     assert listed.stdout.count("\n") == 2
     # The accounts it prints work, one per role, and see the demo doctors as their role allows.

@@ -385,6 +385,14 @@ TABLE += [
     Row("POST", "/espace/medecins/nouveau", PAGE_MANAGERS | {"admin": same("422")}, body=_page_doctor_body),
     # The page imports into the CPTS the caller works in, whatever the file says.
     Row("POST", "/espace/medecins/import", PAGE_MANAGERS, upload=True),
+    Row("GET", "/espace/annuaire", PAGE_MANAGERS),
+    # The page imports into the CPTS the caller works in; the file here is refused (a CSV), on the page.
+    Row(
+        "POST",
+        "/espace/annuaire/import",
+        PAGE_MANAGERS | {"admin": same("422"), "coordinator": same("422")},
+        upload=True,
+    ),
     Row("GET", "/espace/medecins/{doctor}", PAGE_OBJECT),
     Row(
         "POST",

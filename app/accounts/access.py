@@ -20,7 +20,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
-from app.directory.models import DirectoryPractitioner
+from app.directory.models import DirectoryImport, DirectoryPractitioner
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
 from app.recruitment.models import DoctorInvitation, VolunteerApplication
@@ -139,6 +139,7 @@ RULES: dict[type, ScopeRule] = {
     DirectoryPractitioner: ScopeRule(within=in_column(DirectoryPractitioner.territory_id)),
     DoctorInvitation: ScopeRule(within=in_column(DoctorInvitation.territory_id)),
     VolunteerApplication: ScopeRule(within=in_column(VolunteerApplication.territory_id)),
+    DirectoryImport: ScopeRule(within=in_column(DirectoryImport.territory_id)),
 }
 
 

@@ -39,6 +39,7 @@ class Action(StrEnum):
     EXERCISE_RIGHTS = "exercise_rights"
     READ_TERRITORY = "read_territory"
     RECRUIT_DOCTORS = "recruit_doctors"
+    IMPORT_DIRECTORY = "import_directory"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.RECRUIT_DOCTORS: Permission(
         MANAGERS, "invite the directory's GPs to volunteer, approve or reject sign-ups, the six-month refresh campaign"
+    ),
+    Action.IMPORT_DIRECTORY: Permission(
+        MANAGERS, "import the national directory (RPPS) into its CPTS, read the imports' reports (`/espace/annuaire`)"
     ),
 }
 

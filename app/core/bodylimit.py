@@ -4,6 +4,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LARGE_BODY_PATHS = ("/api/v1/doctors/import", "/espace/medecins/import")  # CSV uploads
 LARGE_BODY_BYTES = 21 * 1024 * 1024
+# The national directory's extraction (~760 MB): its own cap, DIRECTORY_UPLOAD_MAX_BYTES.
+DIRECTORY_UPLOAD_PATH = "/espace/annuaire/import"
 
 
 class BodyTooLarge(Exception):
@@ -11,15 +13,20 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, directory_upload_bytes: int = LARGE_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.directory_upload_bytes = directory_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = LARGE_BODY_BYTES if scope["path"].startswith(LARGE_BODY_PATHS) else self.max_bytes
+        path = scope["path"]
+        if path == DIRECTORY_UPLOAD_PATH:
+            limit = self.directory_upload_bytes
+        else:
+            limit = LARGE_BODY_BYTES if path.startswith(LARGE_BODY_PATHS) else self.max_bytes
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send)

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     intake_per_minute: int = 10
     lookups_per_minute: int = 120
     max_body_bytes: int = 256 * 1024  # CSV imports have their own, larger cap
+    # The national directory's upload (/espace/annuaire/import): the extraction is ~760 MB,
+    # streamed to a temporary file (TMPDIR), never held in memory.
+    directory_upload_max_bytes: int = 1536 * 1024 * 1024
     log_level: str = "INFO"
     # Public base URL of the service, used in links we hand out. Unset: the address the server
     # answers on (scheme, host and port of `orientation serve`); set it behind a reverse proxy.

@@ -18,17 +18,6 @@ from app.requests.models import OPEN_STATUSES, PatientRequest
 from app.snp.models import Centre, Slot, SlotStatus
 
 
-def directory_practitioners(
-    session: Session, principal: Principal, territory_id: int
-) -> Sequence[DirectoryPractitioner]:
-    """The directory's GPs of a CPTS, with their practices (loaded with them)."""
-    return session.scalars(
-        select(DirectoryPractitioner)
-        .where(visible(DirectoryPractitioner, principal), DirectoryPractitioner.territory_id == territory_id)
-        .order_by(DirectoryPractitioner.family_name, DirectoryPractitioner.given_name, DirectoryPractitioner.id)
-    ).all()
-
-
 def directory_practitioner(
     session: Session, principal: Principal, territory_id: int, rpps: str
 ) -> DirectoryPractitioner | None:

@@ -27,6 +27,8 @@ from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, NotFound, Unprocessable
 from app.core.identifiers import french_phone
 from app.core.settings import Settings
+from app.directory import repository as directory_repository
+from app.directory import service as directory_service
 from app.directory.models import DirectoryPractitioner
 from app.doctors import service as doctors_service
 from app.doctors.models import STALE_AFTER, Doctor
@@ -79,6 +81,11 @@ class TerritoryGp:
     invited_at: datetime | None = None
     invited_by: str | None = None  # email | letter
     invitation_id: int | None = None
+    deactivated: bool = False  # registered as a volunteer once, now deactivated: not invited
+
+    @property
+    def invitable(self) -> bool:
+        return not self.volunteer and not self.deactivated
 
     @property
     def communes(self) -> set[str]:
@@ -145,7 +152,7 @@ def _gps(session: Session, principal: Principal, territory: Territory, communes:
             stale=doctor.is_stale(now),
             email=doctor.email,
         )
-    for entry in repository.directory_practitioners(session, principal, territory.id):
+    for entry, doctor_id in directory_service.practitioners_with_volunteers(session, principal, territory.id):
         known = gps.get(entry.rpps)
         if known is not None:
             known.practitioner_id = entry.id
@@ -160,6 +167,7 @@ def _gps(session: Session, principal: Principal, territory: Territory, communes:
             ],
             practitioner_id=entry.id,
             email=next((p.email for p in entry.practices if p.email), None),
+            deactivated=doctor_id is not None,  # a volunteer's record, switched off
         )
     for rpps, invitation in repository.latest_invitations(session, principal, territory.id).items():
         if rpps in gps:
@@ -331,15 +339,15 @@ def invite(
         message = f"Au plus {MAX_INVITATIONS} invitations à la fois."
         raise Unprocessable(message, fields=[FieldError(field="rpps", message=message)])
     outcome = InvitationOutcome()
-    volunteers = {d.rpps for d in repository.volunteers(session, principal, territory.id)}
+    registered = directory_repository.volunteer_ids_by_rpps(session, principal, territory.id)
     for rpps, typed in dict(choices).items():  # one invitation per RPPS, whatever the form repeats
         email = _typed_email(rpps, typed)
         entry = repository.directory_practitioner(session, principal, territory.id, rpps)
         if entry is None:
             outcome.refused.append(f"RPPS {rpps[:11]} : absent de l'annuaire de la CPTS.")
             continue
-        if rpps in volunteers:
-            outcome.refused.append(f"Dr {entry.given_name} {entry.family_name} est déjà volontaire.")
+        if rpps in registered:  # a volunteer, or one whose record was deactivated
+            outcome.refused.append(f"Dr {entry.given_name} {entry.family_name} est déjà inscrit comme volontaire.")
             continue
         email = email or next((p.email for p in entry.practices if p.email), None)
         invitation = DoctorInvitation(

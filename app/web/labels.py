@@ -72,6 +72,7 @@ OBJECT_TYPES = {
     "snp_centre": "Centre de soins non programmés",
     "person": "Personne (droits ; numéro : fiches trouvées)",
     "outbox_message": "Message",
+    "directory_import": "Import de l'Annuaire Santé",
 }
 # The audit trail's actions (app.audit.service.record callers).
 ACTION_LABELS = {
@@ -92,6 +93,7 @@ ACTION_LABELS = {
     "request.merge": "fusion de doublons",
     "request.not_duplicate": "pas un doublon",
     "request.export": "export",
+    "directory.import": "import de l'Annuaire Santé (RPPS)",
     "doctor.create": "inscription du médecin",
     "doctor.update": "modification du médecin",
     "doctor.confirm": "confirmation des disponibilités",

@@ -38,6 +38,7 @@ CPTS_OWNED = {
     "directory_practitioners",
     "doctor_invitations",
     "volunteer_applications",
+    "directory_imports",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
