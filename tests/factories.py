@@ -231,6 +231,7 @@ def directory_practitioner(
     family_name: str | None = None,
     given_name: str = "Claire",
     practices: list[dict] | None = None,
+    rpps: str | None = None,
 ):
     """A GP of the national directory in this CPTS (as the importer would leave it), RPPS
     demo_rpps(5000 + n), practising at Arras by default; `practices`: DirectoryPractice fields."""
@@ -242,7 +243,7 @@ def directory_practitioner(
     territory = db.scalars(select(Territory).where(Territory.slug == cpts)).one()
     entry = DirectoryPractitioner(
         territory_id=territory.id,
-        rpps=demo_rpps(5000 + n),
+        rpps=rpps or demo_rpps(5000 + n),
         civility="Docteur",
         family_name=family_name or f"Annuaire{n}",
         given_name=given_name,

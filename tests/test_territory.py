@@ -257,10 +257,19 @@ def test_an_e_mail_known_or_typed_sends_the_invitation_through_the_outbox(client
     assert nothing.status_code == 422
 
 
-def test_a_volunteer_is_not_invited(client, db, gps):
+def test_a_volunteer_is_not_invited_even_deactivated(client, db, gps):
+    for n in (1, 2):  # the directory lists two volunteers; the second's record is switched off
+        directory_practitioner(db, "grand-arras", 10 + n, family_name=f"Inscrit{n}", rpps=demo_rpps(n))
+    db.scalars(select(Doctor).where(Doctor.rpps == demo_rpps(2))).one().active = False
+    db.commit()
     sign_in(client, COORDINATOR)
-    answer = _invite(client, "/espace/territoire", [demo_rpps(1)])
+    page = client.get("/espace/territoire?voir=non-volontaires").text
+    row = re.search(rf'<tr data-rpps="{demo_rpps(2)}">.*?</tr>', page, re.S).group(0)
+    assert "fiche désactivée" in row and 'type="checkbox"' not in row
+    assert f'<tr data-rpps="{demo_rpps(1)}">' not in page  # a volunteer
+    answer = _invite(client, "/espace/territoire", [demo_rpps(1), demo_rpps(2)])
     assert answer.status_code == 303 and db.scalars(select(DoctorInvitation)).all() == []
+    assert html.unescape(flash_of(client.get(answer.headers["location"]).text)).count("déjà inscrit") == 2
 
 
 # ---- Sign-up and approval ------------------------------------------------------------------------
