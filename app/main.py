@@ -47,6 +47,8 @@ from app.web.request_form import router as request_form_router
 from app.web.request_pages import router as request_pages_router
 from app.web.second_factor_pages import router as second_factor_pages_router
 from app.web.snp_pages import router as snp_pages_router
+from app.web.territory_pages import router as territory_pages_router
+from app.web.volunteer_signup import router as volunteer_signup_router
 from app.web.workspace_auth import router as workspace_auth_router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     app.include_router(sms_webhooks_router)  # the SMS provider's delivery receipts
     app.include_router(doctor_confirmation_router)
+    app.include_router(volunteer_signup_router)
     app.include_router(offer_pages_router)
     app.include_router(follow_up_router)
     app.include_router(privacy_page_router)
@@ -121,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(psc_sign_in_router)
     app.include_router(request_pages_router)
     app.include_router(doctor_pages_router)
+    app.include_router(territory_pages_router)
     app.include_router(directory_pages_router)
     app.include_router(professional_pages_router)
     app.include_router(report_pages_router)

@@ -8,6 +8,7 @@ from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPr
 from app.doctors.models import Doctor, PracticeLocation
 from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import OutboxMessage, WeeklyDigest, WorkerHeartbeat
+from app.recruitment.models import DoctorInvitation, VolunteerApplication
 from app.requests.models import PatientRequest, RequestEvent, Source
 from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern
 from app.territories.models import Territory, TerritoryCommune
@@ -20,6 +21,7 @@ __all__ = [
     "DirectoryPractice",
     "DirectoryPractitioner",
     "Doctor",
+    "DoctorInvitation",
     "GeocodeCacheEntry",
     "Membership",
     "OutboxMessage",
@@ -32,6 +34,7 @@ __all__ = [
     "Territory",
     "TerritoryCommune",
     "User",
+    "VolunteerApplication",
     "WebSession",
     "WeeklyDigest",
     "WorkerHeartbeat",

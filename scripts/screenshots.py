@@ -150,6 +150,7 @@ def main() -> None:
                 "/espace/soins-non-programmes/recherche?code_postal=62000&commune=Arras",
                 full=False,
             )
+            shot("12-territoire", "/espace/territoire", full=False)
             sign_in("docteur@grand-arras.example.fr")
             shot("08-mon-cabinet")
             sign_in("pharmacie.centrale@grand-arras.example.fr")

@@ -218,3 +218,54 @@ def make_slot(
     db.add(slot)
     db.commit()
     return slot.id
+
+
+# ---- The national directory ---------------------------------------------------------------------
+
+
+def directory_practitioner(
+    db: Session,
+    cpts: str,
+    n: int,
+    *,
+    family_name: str | None = None,
+    given_name: str = "Claire",
+    practices: list[dict] | None = None,
+    rpps: str | None = None,
+):
+    """A GP of the national directory in this CPTS (as the importer would leave it), RPPS
+    demo_rpps(5000 + n), practising at Arras by default; `practices`: DirectoryPractice fields."""
+    from sqlalchemy import select
+
+    from app.directory.models import DirectoryPractice, DirectoryPractitioner
+    from app.territories.models import Territory
+
+    territory = db.scalars(select(Territory).where(Territory.slug == cpts)).one()
+    entry = DirectoryPractitioner(
+        territory_id=territory.id,
+        rpps=rpps or demo_rpps(5000 + n),
+        civility="Docteur",
+        family_name=family_name or f"Annuaire{n}",
+        given_name=given_name,
+        know_how_code="SM54",
+        know_how_label="Médecine Générale",
+        fingerprint=hashlib.sha256(str(n).encode()).hexdigest(),
+        practices=[
+            DirectoryPractice(
+                **{
+                    "mode": "L",
+                    "address": "5 rue Gambetta",
+                    "postcode": "62000",
+                    "insee_code": "62041",
+                    "city": "Arras",
+                    "latitude": 50.2910,
+                    "longitude": 2.7775,
+                    **p,
+                }
+            )
+            for p in (practices or [{}])
+        ],
+    )
+    db.add(entry)
+    db.flush()
+    return entry

@@ -53,6 +53,12 @@ PUBLIC = {
     ("POST", "/comptes/reinitialisation/{token}"),
     ("GET", "/espace/mot-de-passe-oublie"),
     ("POST", "/espace/mot-de-passe-oublie"),
+    # The volunteer sign-up page: a doctor without an account; rate-limited, checked, and decided
+    # by the coordination (test_territory).
+    ("GET", "/medecins/devenir-volontaire"),
+    ("POST", "/medecins/devenir-volontaire"),
+    ("GET", "/medecins/devenir-volontaire/{token}"),
+    ("POST", "/medecins/devenir-volontaire/{token}"),
 }
 # The SAS platform's interfaces: no account, the client certificate decides (test_fhir_transport).
 PLATFORM = {
@@ -498,6 +504,22 @@ TABLE += [
     Row("POST", "/espace/comptes/{user}/second-facteur", PAGE_OBJECT),
     Row("POST", "/espace/comptes/{user}/desactiver", PAGE_OBJECT),
     Row("POST", "/espace/comptes/{user}/reactiver", PAGE_OBJECT),
+    # The territory page is the caller's current CPTS's; letters and sign-ups are objects of a CPTS.
+    Row("GET", "/espace/territoire", PAGE_MANAGERS),
+    Row("GET", "/espace/territoire?voir=non-volontaires&commune=62041", PAGE_MANAGERS),
+    # An RPPS of another CPTS's directory is refused on the page (a redirect with the reason).
+    Row(
+        "POST",
+        "/espace/territoire/invitations",
+        PAGE_MANAGERS,
+        body=lambda slug, world: {"rpps": [world["practitioners"][slug]]},
+    ),
+    Row("GET", "/espace/territoire/lettres?ids={invitation}", PAGE_OBJECT),
+    Row("GET", "/espace/territoire/candidatures", PAGE_MANAGERS),
+    # Once decided, a second decision is refused on the page (a redirect: OK).
+    Row("POST", "/espace/territoire/candidatures/{application}/accepter", PAGE_OBJECT),
+    Row("POST", "/espace/territoire/candidatures/{application}/refuser", PAGE_OBJECT),
+    Row("GET", "/espace/territoire/campagne", PAGE_MANAGERS),
     Row("GET", "/espace/cpts-du-deploiement", ONLY("admin")),
     Row("POST", "/espace/cpts-du-deploiement", ONLY("admin"), body=_territory_form),
     # One's own account; another's session or token is 404, for everybody.
@@ -604,6 +626,7 @@ def world(client, db, make_account, demo_territories):
         db.commit()
         sources[slug] = source.id
     snp = _snp_world(db, doctors, client.app.state.settings)
+    recruitment = _recruitment_world(db)
     other_token = make_account("professional", ["provence-sante"])
     other_token_id = client.get("/api/v1/auth/tokens", headers=other_token).json()[0]["id"]
     territories = dict(db.execute(select(Territory.slug, Territory.id)).all())
@@ -629,7 +652,48 @@ def world(client, db, make_account, demo_territories):
         "sources": sources,
         "territories": territories,
         **snp,
+        **recruitment,
     }
+
+
+def _recruitment_world(db) -> dict:
+    """In each CPTS: a GP of the directory, an invitation sent to it (a letter), its sign-up."""
+    from app.recruitment.models import DoctorInvitation, VolunteerApplication
+    from tests.factories import directory_practitioner
+
+    world: dict = {"practitioners": {}, "invitation": {}, "application": {}}
+    for n, (slug, city, postcode, insee) in enumerate(
+        (("grand-arras", "Arras", "62000", "62041"), ("provence-sante", "Rousset", "13790", "13087")), start=1
+    ):
+        entry = directory_practitioner(
+            db, slug, 900 + n, practices=[{"city": city, "postcode": postcode, "insee_code": insee}]
+        )
+        invitation = DoctorInvitation(territory_id=entry.territory_id, rpps=entry.rpps, practitioner_id=entry.id)
+        invitation.channel = "letter"
+        db.add(invitation)
+        db.flush()
+        application = VolunteerApplication(
+            territory_id=entry.territory_id,
+            invitation_id=invitation.id,
+            rpps=entry.rpps,
+            in_directory=True,
+            civility="DR",
+            family_name=entry.family_name,
+            given_name=entry.given_name,
+            email=f"candidat{n}@example.fr",
+            address="1 rue Pasteur",
+            postcode=postcode,
+            city=city,
+            insee_code=insee,
+            availability={"accepting_new_patients": True, "capacity_remaining": 10},
+        )
+        db.add(application)
+        db.flush()
+        world["practitioners"][slug] = entry.rpps
+        world["invitation"][slug] = invitation.id
+        world["application"][slug] = application.id
+    db.commit()
+    return world
 
 
 def _snp_world(db, doctors: dict, settings) -> dict:
@@ -709,6 +773,8 @@ def _fill(path: str, world: dict, target: str, role: str, client) -> str:
         spare_pattern=world["spare_pattern"][slug],
         booking=world["booking"][slug],
         past_booking=world["past_booking"][slug],
+        invitation=world["invitation"][slug],
+        application=world["application"][slug],
     )
 
 

@@ -31,6 +31,7 @@ def _navigation(page: str) -> list[str]:
             [
                 "Demandes",
                 "Médecins",
+                "Territoire",
                 "Annuaire",
                 "Soins non programmés",
                 "Sources et affiches",

@@ -23,6 +23,7 @@ from app.audit.models import AuditEvent
 from app.directory.models import DirectoryImport, DirectoryPractitioner
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
+from app.recruitment.models import DoctorInvitation, VolunteerApplication
 from app.requests.models import DoctorOffer, PatientRequest, Source
 from app.snp.models import Booking, Centre, Slot, SlotPattern
 from app.territories.models import Territory
@@ -133,8 +134,11 @@ RULES: dict[type, ScopeRule] = {
     User: ScopeRule(within=lambda ids: User.memberships.any(Membership.territory_id.in_(ids))),
     # Messages to patients and doctors: the coordination of their CPTS (a person's rights).
     OutboxMessage: ScopeRule(within=in_column(OutboxMessage.territory_id)),
-    # The national directory's GPs of a CPTS, and its imports: the coordination of the CPTS.
+    # The national directory's GPs of a CPTS, the invitations sent to them and the volunteers'
+    # sign-ups: the coordination of that CPTS (app/recruitment).
     DirectoryPractitioner: ScopeRule(within=in_column(DirectoryPractitioner.territory_id)),
+    DoctorInvitation: ScopeRule(within=in_column(DoctorInvitation.territory_id)),
+    VolunteerApplication: ScopeRule(within=in_column(VolunteerApplication.territory_id)),
     DirectoryImport: ScopeRule(within=in_column(DirectoryImport.territory_id)),
 }
 

@@ -38,6 +38,8 @@ class Action(StrEnum):
     BOOK_SLOT = "book_slot"
     BOOK_SLOT_FROM_SAS = "book_slot_from_sas"
     EXERCISE_RIGHTS = "exercise_rights"
+    READ_TERRITORY = "read_territory"
+    RECRUIT_DOCTORS = "recruit_doctors"
     IMPORT_DIRECTORY = "import_directory"
 
 
@@ -104,6 +106,12 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.EXERCISE_RIGHTS: Permission(
         MANAGERS, "a person's rights: find, export, rectify and erase a person's records (`/espace/personnes`)"
+    ),
+    Action.READ_TERRITORY: Permission(
+        MANAGERS, "the territory page: map of the CPTS's GPs, needs and coverage per commune (`/espace/territoire`)"
+    ),
+    Action.RECRUIT_DOCTORS: Permission(
+        MANAGERS, "invite the directory's GPs to volunteer, approve or reject sign-ups, the six-month refresh campaign"
     ),
     Action.IMPORT_DIRECTORY: Permission(
         MANAGERS, "import the national directory (RPPS) into its CPTS, read the imports' reports (`/espace/annuaire`)"

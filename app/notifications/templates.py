@@ -21,6 +21,7 @@ SUBJECTS = {
     "outcome": "Votre demande de médecin traitant",
     "receipt": "Votre demande de médecin traitant est enregistrée",
     "doctor_reminder": "Vos disponibilités pour de nouveaux patients",
+    "doctor_invitation": "Devenir médecin volontaire de votre CPTS",
     "snp_booking": "Votre rendez-vous de soins non programmés",
     "regulator_welcome": "Votre accès à la prise de rendez-vous de la CPTS",
     "account_invitation": "Votre compte Orientation : choisissez votre mot de passe",

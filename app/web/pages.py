@@ -33,6 +33,7 @@ PREFIX = "/espace"
 NAVIGATION = [
     ("/espace/demandes", "Demandes", Action.HANDLE_REQUESTS),
     ("/espace/medecins", "Médecins", Action.MANAGE_DOCTORS),
+    ("/espace/territoire", "Territoire", Action.READ_TERRITORY),
     ("/espace/annuaire", "Annuaire", Action.IMPORT_DIRECTORY),
     ("/espace/soins-non-programmes", "Soins non programmés", Action.MANAGE_CPTS_SLOTS),
     ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),

@@ -36,6 +36,8 @@ CPTS_OWNED = {
     "audit_events",
     "doctor_offers",
     "directory_practitioners",
+    "doctor_invitations",
+    "volunteer_applications",
     "directory_imports",
 }
 
@@ -66,6 +68,10 @@ ALLOWED = {
     "app.requests.repository.request_unscoped": "the request of an offer its signed link named, just accepted",
     "app.requests.repository.other_pending_offers": "the other offers of a request the caller just settled",
     "app.requests.repository.lapsed_offers": "the worker's step, for every CPTS (app/notifications/outbox.py)",
+    # The public volunteer sign-up page (app/web/volunteer_signup.py): no caller to scope to.
+    "app.recruitment.repository.invitation_unscoped": "an invitation named by its signed link",
+    "app.recruitment.repository.directory_entry_unscoped": "whether a CPTS's directory (open data) lists an RPPS",
+    "app.recruitment.repository.rpps_taken_unscoped": "an RPPS signs up once in the deployment",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
     "app.snp.repository.activity_report": "the CPTS checked by the reporting service (territory_for)",
