@@ -38,6 +38,10 @@ class Doctor(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_distance_km: Mapped[int | None] = mapped_column(Integer)
 
+    # Bumped by database triggers (migration 0024) in the transaction of any write that changes
+    # what the SAS feed shows of this doctor: its slots, practices, name, territory (app.fhir.feed).
+    sas_feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -17,6 +17,7 @@ from app.core.links import public_base_url
 from app.core.settings import Settings
 from app.doctors import service as doctors_service
 from app.doctors.models import Doctor, PracticeLocation
+from app.fhir import feed
 from app.fhir import slots as build
 from app.fhir.capability import capability_statement
 from app.fhir.outcome import FhirError, FhirResponse, negotiate_format
@@ -62,6 +63,18 @@ def _booking_url(request: Request):
     return lambda slot_id: f"{prefix}{slot_id}/reserver?origin=sas&sas={links.token(slot_id, expires)}"
 
 
+FRAGMENT_BOOKING_PREFIX = feed.BASE + BOOKING_PATH
+
+
+def _fragment_cache(request: Request) -> feed.FragmentCache:
+    """The worker's fragments of the feed, made on first use."""
+    cache = getattr(request.app.state, "sas_feed_fragments", None)
+    if cache is None:
+        cache = feed.FragmentCache(_settings(request).sas_feed_cache_practitioners)
+        request.app.state.sas_feed_fragments = cache
+    return cache
+
+
 def _not_found(resource_type: str, resource_id: str) -> FhirError:
     return FhirError(404, "not-found", f"{resource_type}/{resource_id} inconnu.")
 
@@ -80,15 +93,26 @@ def search_slots(request: Request) -> FhirResponse:
     &_include=Slot:schedule&_include:iterate=Schedule:actor&_include=Slot:service-type-reference
     &_include:iterate=HealthcareService:organization`."""
     search = parse_slot_search(request.query_params)
-    rows = []
+    parts = []
     if search.rpps:
         with autocommit_reads(request.app.state.engine) as connection:
-            rows = snp_service.sas_free_slots(connection, search.rpps, search.start, search.end)
-    self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
-    bundle = build.searchset(
-        rows, build.Includes(search.include, search.iterate), _base(request), self_url, _booking_url(request)
+            parts = feed.fragments(
+                connection, _fragment_cache(request), search.rpps, search.start, search.end, FRAGMENT_BOOKING_PREFIX
+            )
+    public_base = public_base_url(request)
+    self_url = f"{public_base}/fhir/Slot" + (f"?{request.url.query}" if request.url.query else "")
+    links = sas_booking_links(request.app)
+    expires = links.expires(utcnow())
+    body = feed.searchset_bytes(
+        parts,
+        search.start,
+        search.end,
+        build.Includes(search.include, search.iterate),
+        public_base,
+        self_url,
+        lambda slot_id: links.token(slot_id, expires),
     )
-    return FhirResponse(bundle)
+    return Response(body, media_type=FHIR_JSON)
 
 
 @router.get("/Slot/{slot_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)

@@ -423,6 +423,48 @@ def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end
     return [SasSlotRow(*row) for row in rows]
 
 
+_sas_versions: dict[str, object] = {}
+_sas_fragments: dict[str, object] = {}
+
+
+def _doctors_wanted(dialect: str, parameter: str, column):
+    if dialect == "postgresql":
+        return column == any_(bindparam(parameter, type_=ARRAY(column.type)))
+    return column.in_(bindparam(parameter, expanding=True))
+
+
+def sas_feed_versions(connection: Connection, rpps: list[str]) -> list[tuple[int, int]]:
+    """(doctor id, feed version) of the active doctors with these RPPS: the feed's cheap check
+    that the fragments it holds are still what the database says (app.fhir.feed)."""
+    dialect = connection.dialect.name
+    if dialect not in _sas_versions:
+        _sas_versions[dialect] = select(Doctor.id, Doctor.sas_feed_version).where(
+            _doctors_wanted(dialect, "rpps", Doctor.rpps), Doctor.active.is_(True)
+        )
+    return [(row[0], row[1]) for row in connection.execute(_sas_versions[dialect], {"rpps": rpps})]  # type: ignore[call-overload]
+
+
+def sas_fragment_rows(
+    connection: Connection, doctor_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, SasSlotRow]]:
+    """The free SAS-visible slots of these doctors starting in [start, end], each with its
+    doctor's feed version read in the same statement (so the same snapshot as the slot)."""
+    dialect = connection.dialect.name
+    if dialect not in _sas_fragments:
+        _sas_fragments[dialect] = (
+            _sas_query()
+            .add_columns(Doctor.sas_feed_version)
+            .where(
+                _doctors_wanted(dialect, "ids", Slot.doctor_id),
+                Slot.status == SlotStatus.FREE.value,
+                Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
+                Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
+            )
+        )
+    rows = connection.execute(_sas_fragments[dialect], {"ids": doctor_ids, "start": start, "end": end})  # type: ignore[call-overload]
+    return [(row[-1], SasSlotRow(*row[:-1])) for row in rows]
+
+
 def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
     row = session.execute(_sas_query().where(Slot.id == slot_id, Slot.status == SlotStatus.FREE.value)).first()
     return SasSlotRow(*row) if row else None

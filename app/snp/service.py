@@ -581,6 +581,18 @@ def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end
     return repository.sas_free_slots(connection, rpps, start, end)
 
 
+def sas_feed_versions(connection: Connection, rpps: list[str]) -> list[tuple[int, int]]:
+    """The feed's check: each active doctor of these RPPS and the version of what it shows."""
+    return repository.sas_feed_versions(connection, rpps)
+
+
+def sas_fragment_rows(
+    connection: Connection, doctor_ids: list[int], start: datetime, end: datetime
+) -> list[tuple[int, SasSlotRow]]:
+    """What the feed's fragments of these doctors are built from, with the version it is."""
+    return repository.sas_fragment_rows(connection, doctor_ids, start, end)
+
+
 def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
     """One free slot the SAS may see (its read of a Slot)."""
     return repository.sas_free_slot(session, slot_id)
