@@ -86,7 +86,7 @@ def metadata(request: Request) -> FhirResponse:
 
 
 @router.get("/Slot", response_class=FhirResponse, responses=_FHIR_ANSWER)
-def search_slots(request: Request) -> FhirResponse:
+def search_slots(request: Request) -> Response:
     """INT_R04: free slots of 1–25 practitioners in a window, as a searchset Bundle, e.g.
     `?start=ge2026-06-12T16:20:00.000+02:00&start=le2026-06-15T16:20:00.000+02:00
     &schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371&status=free

@@ -73,9 +73,13 @@ def build_fragment(version: int, rows: list[SasSlotRow], booking_prefix: str) ->
     for row in rows:
         key = build.role_id(row.doctor_id, row.location_id)
         link = f"{booking_prefix}{row.slot_id}/reserver?origin=sas&sas={TOKEN}"
-        slots.append(FragmentSlot(row.start_at, row.slot_id, _entry(build.slot(row, link), "match"), key, row.territory_id))
+        slots.append(
+            FragmentSlot(row.start_at, row.slot_id, _entry(build.slot(row, link), "match"), key, row.territory_id)
+        )
         if practitioner is None:
-            practitioner = _entry(build.practitioner(row.doctor_id, row.rpps, row.family_name, row.given_name), "include")
+            practitioner = _entry(
+                build.practitioner(row.doctor_id, row.rpps, row.family_name, row.given_name), "include"
+            )
         if key not in roles:
             role = build.practitioner_role(
                 row.doctor_id,
