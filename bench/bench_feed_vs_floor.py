@@ -88,12 +88,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--keep-alive", action="store_true", help="long-lived connections instead of one per request")
+    parser.add_argument(
+        "--code", help="serve the feed from another checkout's app/ (e.g. /work/main: the figure before)"
+    )
     args = parser.parse_args()
     if args.generate:
         scale.recreate(args.url)
         migrations.upgrade(database_url=args.url)
         snp.generate(args.url)
-    migrations.upgrade(database_url=args.url)
+    if args.code:
+        os.environ["PYTHONPATH"] = args.code
+    else:
+        migrations.upgrade(database_url=args.url)
     rng = random.Random(18)
     pool = rng.sample(snp._rpps_sample(args.url), args.pool)
     queries = [snp._slot_query(random.Random(n), pool) for n in range(args.requests)]

@@ -174,3 +174,16 @@ def test_a_booking_raced_against_the_feed_is_never_offered_once_committed(client
     assert answers[-1][1] == set()  # the last answer, after every booking: nothing free
     cache = client.app.state.sas_feed_fragments
     assert cache.hits > 0  # the race ran against fragments that were reused, not only rebuilt
+
+
+def test_a_name_holding_the_fragments_placeholder_is_still_a_valid_answer(client, make_account, db, engine, now):
+    doctor_id = _foret(client, make_account)
+    _slot(db, doctor_id, now + timedelta(hours=4))
+    with sessionmaker(bind=for_writing(engine))() as session:
+        session.execute(update(Doctor).where(Doctor.id == doctor_id).values(family_name="A\ue000base\ue000B"))
+        session.commit()
+    response = client.get(_window_query(now, 3, [FORET]))
+    assert response.status_code == 200
+    bundle = response.json()
+    assert problems(bundle) == [] and bundle["total"] == 1
+    assert _resource(bundle, "Practitioner")["name"][0]["family"] == "A\ufffdbase\ufffdB"

@@ -17,6 +17,7 @@ A fragment carries two placeholders: the public base URL (fullUrl, the booking l
 once per answer, and each Slot's booking token (`comment`), signed per slot and per answer as
 before (app.snp.sas_links): the links' expiry is still that of the answer."""
 
+import dataclasses
 import random
 import threading
 import uuid
@@ -25,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection
@@ -45,7 +47,8 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 class FragmentSlot:
     start_at: datetime
     slot_id: int
-    entry: bytes  # the searchset entry, with BASE and TOKEN in it
+    # The searchset entry cut where the base URL and the token go: (…, base, …, base, …, token, …).
+    pieces: tuple[bytes, ...]
     schedule_key: str  # Schedule/PractitionerRole id, "{doctor}-{location}"
     territory_id: int
 
@@ -55,19 +58,39 @@ class Fragment:
     version: int
     starts: list[datetime]  # of `slots`, for bisect
     slots: list[FragmentSlot]  # by (start, id)
-    practitioner: bytes | None  # the Practitioner entry
-    roles: dict[str, tuple[bytes, bytes]]  # schedule key -> Schedule entry, PractitionerRole entry
-    services: dict[int, tuple[bytes, bytes]]  # territory -> HealthcareService entry, Organization entry
+    # The included entries, each cut where the base URL goes (fullUrl).
+    practitioner: tuple[bytes, ...] | None
+    roles: dict[str, tuple[tuple[bytes, ...], tuple[bytes, ...]]]  # schedule key -> Schedule, PractitionerRole
+    services: dict[int, tuple[tuple[bytes, ...], tuple[bytes, ...]]]  # territory -> HealthcareService, Organization
 
 
-def _entry(resource: dict, mode: str) -> bytes:
+def _entry(resource: dict, mode: str) -> tuple[bytes, ...]:
+    """The entry's JSON cut at each placeholder: the pieces between them, in order."""
     key = f"{resource['resourceType']}/{resource['id']}"
-    return orjson.dumps({"fullUrl": f"{BASE}/fhir/{key}", "resource": resource, "search": {"mode": mode}})
+    encoded = orjson.dumps({"fullUrl": f"{BASE}/fhir/{key}", "resource": resource, "search": {"mode": mode}})
+    pieces: list[bytes] = []
+    for part in encoded.split(_BASE):
+        pieces.extend(part.split(_TOKEN))
+    return tuple(pieces)
+
+
+_MARK = BASE[0]
+
+
+def _without_markers(row: SasSlotRow) -> SasSlotRow:
+    """The row, with the placeholders' private-use character (which no real name or address
+    holds) replaced in its text: a fragment is cut at each placeholder, and must be cut right."""
+    changed: dict[str, Any] = {
+        name: value.replace(_MARK, "\ufffd")
+        for name, value in vars(row).items()
+        if isinstance(value, str) and _MARK in value
+    }
+    return dataclasses.replace(row, **changed) if changed else row
 
 
 def build_fragment(version: int, rows: list[SasSlotRow], booking_prefix: str) -> Fragment:
     """One doctor's fragment from its rows (booking_prefix: the booking link up to the slot id)."""
-    rows = sorted(rows, key=lambda row: (row.start_at, row.slot_id))
+    rows = sorted((_without_markers(row) for row in rows), key=lambda row: (row.start_at, row.slot_id))
     slots, roles, services = [], {}, {}
     practitioner = None
     for row in rows:
@@ -191,10 +214,12 @@ def searchset_bytes(
         low, high = bisect_left(fragment.starts, start), bisect_right(fragment.starts, end)
         matched.extend((s.start_at, s.slot_id, s, fragment) for s in fragment.slots[low:high])
     matched.sort(key=lambda item: (item[0], item[1]))
-    entries: list[bytes] = []
-    included: dict[str, bytes] = {}
+    base = orjson.dumps(public_base)[1:-1]  # JSON-escaped as orjson would write it
+    pieces: list[bytes] = []
+    included: dict[str, tuple[bytes, ...]] = {}
     for _, slot_id, slot, fragment in matched:
-        entries.append(slot.entry.replace(_TOKEN, token(slot_id).encode()))
+        p0, p1, p2, p3 = slot.pieces
+        pieces += (p0, base, p1, base, p2, token(slot_id).encode(), p3, b",")
         if includes.schedule:
             schedule_entry, role_entry = fragment.roles[slot.schedule_key]
             included.setdefault("S" + slot.schedule_key, schedule_entry)
@@ -216,6 +241,8 @@ def searchset_bytes(
             "link": [{"relation": "self", "url": self_url}],
         }
     )
-    body = head[:-1] + b',"entry":[' + b",".join(entries + list(included.values())) + b"]}"
-    # The base URL, JSON-escaped as orjson would write it, once for the whole answer.
-    return body.replace(_BASE, orjson.dumps(public_base)[1:-1])
+    for first, rest in included.values():
+        pieces += (first, base, rest, b",")
+    if pieces:
+        pieces.pop()  # the last comma
+    return b"".join((head[:-1], b',"entry":[', *pieces, b"]}"))
