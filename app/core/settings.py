@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     sas_booking_link_minutes: int = Field(default=60, ge=1, le=24 * 60)
     # How many practitioners' fragments of the SAS feed each worker keeps (app.fhir.feed);
     # 0 builds every answer from the database.
-    sas_feed_cache_practitioners: int = Field(default=10_000, ge=0, le=1_000_000)
+    sas_feed_cache_practitioners: int = Field(default=5_000, ge=0, le=1_000_000)
     # Subjects allowed on /fhir, each a list of RDN=value that must all be present in the
     # certificate's subject, e.g. "CN=sas.sante.fr,OU=SAS" (separate several with ';').
     fhir_allowed_subjects: str = ""
