@@ -35,7 +35,8 @@ NAVIGATION = [
     ("/espace/medecins", "Médecins", Action.MANAGE_DOCTORS),
     ("/espace/territoire", "Territoire", Action.READ_TERRITORY),
     ("/espace/annuaire", "Annuaire", Action.IMPORT_DIRECTORY),
-    ("/espace/soins-non-programmes", "Soins non programmés", Action.MANAGE_CPTS_SLOTS),
+    ("/espace/soins-non-programmes", "Soins non programmés", Action.SEE_SLOTS),
+    ("/espace/soins-non-programmes/recherche", "Réserver pour un appelant", Action.SEARCH_SLOTS),
     ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),
     ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS),
     ("/espace/journal", "Journal d'audit", Action.READ_AUDIT),
@@ -50,7 +51,11 @@ NAVIGATION = [
 
 
 def navigation_of(role: Role) -> list[tuple[str, str]]:
-    return [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
+    """One entry per page: where two entries lead to the same page, the later one (the more
+    particular: a doctor's "Mes créneaux") stands, in its place."""
+    entries = [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
+    last = {path: i for i, (path, _) in enumerate(entries)}
+    return [entry for i, entry in enumerate(entries) if last[entry[0]] == i]
 
 
 def home_of(role: Role) -> str:
@@ -58,6 +63,7 @@ def home_of(role: Role) -> str:
         (Action.HANDLE_REQUESTS, "/espace/demandes"),
         (Action.LIST_OWN_SUBMISSIONS, "/espace/mes-demandes"),
         (Action.EDIT_OWN_PRACTICE, "/espace/mon-cabinet"),
+        (Action.SEARCH_SLOTS, "/espace/soins-non-programmes/recherche"),
     ):
         if allows(role, action):
             return home
