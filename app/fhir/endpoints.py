@@ -111,14 +111,34 @@ def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:
     return found
 
 
+def _at_centre(session, resource_id: str):
+    """ "12-c3": doctor 12 at centre 3, whose SAS-visible slots it works (None: not that form)."""
+    doctor_part, _, place = resource_id.partition("-")
+    if not place.startswith("c"):
+        return None
+    doctor_id, centre_id = parse_row_id(doctor_part), parse_row_id(place[1:])
+    row = snp_service.sas_centre_schedule(session, doctor_id, centre_id) if doctor_id and centre_id else None
+    if row is None:
+        raise FhirError(404, "not-found", f"{resource_id} inconnu.")
+    return row
+
+
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_schedule(schedule_id: str, session: DbSession) -> FhirResponse:
+    if (row := _at_centre(session, schedule_id)) is not None:
+        return FhirResponse(build.schedule(row.doctor_id, row.place_id))
     doctor, location = _doctor_at(session, schedule_id)
     return FhirResponse(build.schedule(doctor.id, location.id))
 
 
 @router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_practitioner_role(role_id: str, session: DbSession) -> FhirResponse:
+    if (row := _at_centre(session, role_id)) is not None:
+        return FhirResponse(
+            build.practitioner_role(
+                row.doctor_id, row.place_id, row.address, row.postcode, row.city, row.location_phone or row.doctor_phone
+            )
+        )
     doctor, location = _doctor_at(session, role_id)
     return FhirResponse(
         build.practitioner_role(

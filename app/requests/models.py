@@ -104,7 +104,7 @@ class PatientRequest(Base):
     age_band: Mapped[str | None] = mapped_column(String(10))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | coordinator
+    submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | cpam | coordinator
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # SHA-256 of the normalised names and birth date: finds the same person again.
     identity_key: Mapped[str] = mapped_column(String(64))

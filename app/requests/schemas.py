@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from app.requests.models import PatientRequest
     from app.requests.ranking import Suggestion
 
-SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
+SubmittedBy = Literal["patient", "relative", "professional", "cpam", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
 Channel = Literal["sms", "email", "phone"]
 CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "duplicate", "other"]

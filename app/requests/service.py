@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
-from app.accounts.policy import Action, ensure, submitter_kind
+from app.accounts.policy import Action, credits_organisation, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
@@ -130,10 +130,10 @@ def submit_request(
     residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
     commune, point = residency.placement.commune, residency.placement.location
     form_territory, source = intake_territory(
-        session, data.cpts, data.source, user_id if submitted_by == "professional" else None
+        session, data.cpts, data.source, user_id if credits_organisation(submitted_by) else None
     )
     territory = residency.territory or form_territory
-    by = source.name if source is not None and submitted_by == "professional" else None  # in the receipt
+    by = source.name if source is not None and credits_organisation(submitted_by) else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
     key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()

@@ -32,6 +32,7 @@ SlotManager = Annotated[Principal, require(Action.MANAGE_SLOTS)]
 CentreManager = Annotated[Principal, require(Action.MANAGE_CENTRES)]
 Searcher = Annotated[Principal, require(Action.SEARCH_SLOTS)]
 Booker = Annotated[Principal, require(Action.BOOK_SLOT)]
+Canceller = Annotated[Principal, require(Action.CANCEL_BOOKING)]
 
 
 # ---- Slots and patterns --------------------------------------------------------------------
@@ -191,7 +192,7 @@ def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, re
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))
-def cancel_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
+def cancel_booking(booking_id: DbId, principal: Canceller, session: DbSession, request: Request) -> BookingOut:
     """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
     service.cancel(session, request.app.state.settings, principal, booking_id)
     return _reloaded(session, principal, booking_id)

@@ -95,6 +95,8 @@ class SlotPattern(Base):
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("practice_locations.id", ondelete="CASCADE"))
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"))
+    # A centre's pattern: the doctor who works it (titular or replacement), if named.
+    worked_by_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
     weekdays: Mapped[list[int]] = mapped_column(JSON)  # ISO: 1 = Monday … 7 = Sunday
     start_time: Mapped[time] = mapped_column(Time)
     end_time: Mapped[time] = mapped_column(Time)
@@ -115,6 +117,7 @@ class Slot(Base):
     __table_args__ = (
         CheckConstraint("(doctor_id IS NULL) <> (centre_id IS NULL)", name="doctor_or_centre"),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
+        CheckConstraint("worked_by_doctor_id IS NULL OR centre_id IS NOT NULL", name="worked_by_at_centre"),
         # Search for a patient: one CPTS's free slots in a window.
         Index("ix_snp_slots_territory_status_start", "territory_id", "status", "start_at"),
         # The SAS search: some doctors' slots in a window.
@@ -127,6 +130,10 @@ class Slot(Base):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("practice_locations.id", ondelete="CASCADE"))
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"), index=True)
     pattern_id: Mapped[int | None] = mapped_column(ForeignKey("snp_patterns.id", ondelete="SET NULL"), index=True)
+    # A centre's slot: the doctor who works it (the centre's titular or a replacement, who need
+    # not be a volunteer for patients without a médecin traitant); the SAS is served it under
+    # that doctor (app/fhir/slots.py). None: the centre's, no doctor named.
+    worked_by_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"), index=True)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(3))
@@ -137,7 +144,8 @@ class Slot(Base):
     status: Mapped[str] = mapped_column(String(6), default=SlotStatus.FREE.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    doctor: Mapped[Doctor | None] = relationship()
+    doctor: Mapped[Doctor | None] = relationship(foreign_keys=[doctor_id])
+    worked_by: Mapped[Doctor | None] = relationship(foreign_keys=[worked_by_doctor_id])
     location: Mapped[PracticeLocation | None] = relationship()
     centre: Mapped[Centre | None] = relationship()
 

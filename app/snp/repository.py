@@ -4,9 +4,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
+from sqlalchemy import Connection, String, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from app.accounts.access import sas_visible_clause, visible
 from app.accounts.principal import Principal
@@ -24,6 +24,7 @@ def _slot_with_place() -> tuple:
         joinedload(Slot.doctor).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
         joinedload(Slot.location),
         joinedload(Slot.centre),
+        joinedload(Slot.worked_by).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
     )
 
 
@@ -69,15 +70,27 @@ class SlotView:
     longitude: float | None
     centre_name: str | None
     territory_slug: str
+    worked_by_doctor_id: int | None
+    worked_by_given_name: str | None
+    worked_by_family_name: str | None
 
     @property
     def doctor_name(self) -> str | None:
         return f"Dr {self.doctor_given_name} {self.doctor_family_name}" if self.doctor_id else None
 
     @property
+    def worked_by_name(self) -> str | None:
+        if self.worked_by_doctor_id is None:
+            return None
+        return f"Dr {self.worked_by_given_name} {self.worked_by_family_name}"
+
+    @property
     def place(self) -> str:
         where = f"{self.address}, {self.postcode} {self.city}" if self.address else ""
         return f"{self.centre_name}, {where}" if self.centre_name else where
+
+
+_WORKED_BY = aliased(Doctor, name="worked_by")
 
 
 def _views():
@@ -104,11 +117,15 @@ def _views():
             func.coalesce(PracticeLocation.longitude, Centre.longitude),
             Centre.name,
             Territory.slug,
+            Slot.worked_by_doctor_id,
+            _WORKED_BY.given_name,
+            _WORKED_BY.family_name,
         )
         .join(Territory, Territory.id == Slot.territory_id)
         .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
         .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
         .outerjoin(Centre, Centre.id == Slot.centre_id)
+        .outerjoin(_WORKED_BY, _WORKED_BY.id == Slot.worked_by_doctor_id)
     )
 
 
@@ -345,7 +362,7 @@ class SasSlotRow:
     given_name: str
     specialty: str
     doctor_phone: str | None
-    location_id: int
+    location_id: int | None  # None: a centre's slot worked by the doctor (centre_id)
     address: str
     postcode: str
     city: str
@@ -354,7 +371,16 @@ class SasSlotRow:
     territory_name: str
     finess: str
     territory_phone: str
+    centre_id: int | None
 
+    @property
+    def place_id(self) -> str:
+        """Where the doctor sees the patient: its practice ("12"), or the centre ("c3")."""
+        return f"c{self.centre_id}" if self.location_id is None else str(self.location_id)
+
+
+# The doctor a SAS slot is served under: the slot's own, or the one named to work a centre's slot.
+_SAS_DOCTOR = func.coalesce(Slot.doctor_id, Slot.worked_by_doctor_id)
 
 _SAS_COLUMNS = (
     Slot.id,
@@ -370,24 +396,32 @@ _SAS_COLUMNS = (
     Doctor.specialty,
     Doctor.phone,
     PracticeLocation.id,
-    PracticeLocation.address,
-    PracticeLocation.postcode,
-    PracticeLocation.city,
-    PracticeLocation.phone,
+    func.coalesce(PracticeLocation.address, Centre.address),
+    func.coalesce(PracticeLocation.postcode, Centre.postcode),
+    func.coalesce(PracticeLocation.city, Centre.city),
+    func.coalesce(PracticeLocation.phone, Centre.phone),
     Territory.id,
     Territory.name,
     Territory.finess,
     Territory.phone,
+    Slot.centre_id,
 )
 
 
 def _sas_query():
+    """A doctor's slot at its practice, or a centre's slot worked by a named doctor (served
+    under that doctor, at the centre); a centre's slot naming nobody is not served."""
     return (
         select(*_SAS_COLUMNS)
-        .join(Doctor, Doctor.id == Slot.doctor_id)
-        .join(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .join(Doctor, Doctor.id == _SAS_DOCTOR)
+        .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .outerjoin(Centre, Centre.id == Slot.centre_id)
         .join(Territory, Territory.id == Slot.territory_id)
-        .where(sas_visible_clause(), Doctor.active.is_(True))
+        .where(
+            sas_visible_clause(),
+            Doctor.active.is_(True),
+            or_(PracticeLocation.id.is_not(None), Centre.id.is_not(None)),
+        )
     )
 
 
@@ -402,10 +436,11 @@ def _sas_search_statement(dialect: str):
             wanted = Doctor.rpps == any_(bindparam("rpps", type_=ARRAY(String)))
         else:
             wanted = Doctor.rpps.in_(bindparam("rpps", expanding=True))
+        doctors = select(Doctor.id).where(wanted).scalar_subquery()
         _sas_search[dialect] = (
             _sas_query()
             .where(
-                Slot.doctor_id.in_(select(Doctor.id).where(wanted).scalar_subquery()),
+                or_(Slot.doctor_id.in_(doctors), Slot.worked_by_doctor_id.in_(doctors)),
                 Slot.status == SlotStatus.FREE.value,
                 Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
                 Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
@@ -432,5 +467,13 @@ def sas_schedule(session: Session, doctor_id: int, location_id: int) -> SasSlotR
     """Any SAS-visible slot of this doctor at this practice: what a Schedule is made of."""
     row = session.execute(
         _sas_query().where(Slot.doctor_id == doctor_id, Slot.location_id == location_id).limit(1)
+    ).first()
+    return SasSlotRow(*row) if row else None
+
+
+def sas_centre_schedule(session: Session, doctor_id: int, centre_id: int) -> SasSlotRow | None:
+    """Any SAS-visible slot of this centre worked by this doctor: its Schedule and PractitionerRole."""
+    row = session.execute(
+        _sas_query().where(Slot.worked_by_doctor_id == doctor_id, Slot.centre_id == centre_id).limit(1)
     ).first()
     return SasSlotRow(*row) if row else None

@@ -26,12 +26,15 @@ ROLE_LABELS = {
     "professional": "professionnel",
     "doctor": "médecin",
     "regulator": "régulateur SAS",
+    "secretariat": "secrétariat",
+    "cpam": "CPAM (Assurance Maladie)",
     "link": "lien personnel",
 }
 SUBMITTED_BY = {
     "patient": "le patient",
     "relative": "un proche",
     "professional": "un professionnel",
+    "cpam": "l'Assurance Maladie",
     "coordinator": "la coordination",
 }
 NO_DOCTOR_REASONS = {

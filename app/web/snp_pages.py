@@ -32,6 +32,8 @@ BASE = "/espace/soins-non-programmes"
 router = APIRouter(prefix=BASE, include_in_schema=False)
 Searcher = Annotated[Caller, page_for(Action.SEARCH_SLOTS)]
 Publisher = Annotated[Caller, page_for(Action.MANAGE_SLOTS)]
+Viewer = Annotated[Caller, page_for(Action.SEE_SLOTS)]
+Canceller = Annotated[Caller, page_for(Action.CANCEL_BOOKING)]
 Booker = Annotated[Caller, page_for(Action.BOOK_SLOT, Action.BOOK_SLOT_FROM_SAS)]
 
 KINDS: dict[str, str] = {
@@ -74,7 +76,7 @@ def _owners(session, caller: Caller) -> tuple[list, list]:
 @router.get("", response_class=HTMLResponse)
 def board(
     request: Request,
-    caller: Publisher,
+    caller: Viewer,
     session: DbSession,
     jour: Annotated[BoundedDate | None, Query()] = None,
     vue: Annotated[str, Query(pattern="^(jour|semaine)$")] = "jour",
@@ -85,7 +87,9 @@ def board(
     days = 1 if vue == "jour" else 7
     start, end = _at(day, time()), _at(day + timedelta(days=days), time())
     territory_id = (
-        caller.territory.id if caller.territory is not None and caller.can(Action.MANAGE_CPTS_SLOTS) else None
+        caller.territory.id
+        if caller.territory is not None and not caller.can(Action.EDIT_OWN_PRACTICE)  # a doctor: all its own
+        else None
     )
     slots = service.slots(
         session, caller.principal, repository.SlotFilters(start, end, territory_id=territory_id, doctor_id=medecin)
@@ -142,8 +146,13 @@ def _owner_fields(owner: str) -> dict:
     return {"doctor_id": None}
 
 
-def _offer(caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None) -> dict:
+def _offer(
+    caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None, worked_by: str = ""
+) -> dict:
     fields = _owner_fields(owner) if caller.can(Action.MANAGE_CPTS_SLOTS) else {"doctor_id": caller.principal.doctor_id}
+    doctor = parse_row_id(worked_by) if worked_by else None
+    if "centre_id" in fields and doctor is not None:  # the doctor who works the centre's slot
+        fields["worked_by_doctor_id"] = doctor
     return fields | {
         "kind": kind,
         "visibility": visibility or ["SNP", "CPTS"],
@@ -162,13 +171,15 @@ def create_slot(
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006
     walk_in: Annotated[str | None, Form()] = None,
+    worked_by: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     back = f"{BASE}?jour={day.isoformat()}" if day else BASE
 
     def do() -> str:
         if day is None or start is None or end is None:
             raise ValueError
-        data = SlotCreate(**_offer(caller, owner, kind, visibility, walk_in), start=_at(day, start), end=_at(day, end))
+        offer = _offer(caller, owner, kind, visibility, walk_in, worked_by)
+        data = SlotCreate(**offer, start=_at(day, start), end=_at(day, end))
         slot = service.create_slot(session, caller.principal, data)
         return f"Créneau ajouté le {day:%d/%m/%Y} de {start:%H:%M} à {end:%H:%M} (n° {slot.id})."
 
@@ -192,10 +203,11 @@ def create_pattern(
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     walk_in: Annotated[str | None, Form()] = None,
+    worked_by: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     def do() -> str:
         data = PatternCreate(
-            **_offer(caller, owner, kind, visibility, walk_in),
+            **_offer(caller, owner, kind, visibility, walk_in, worked_by),
             weekdays=weekdays,
             start_time=start,
             end_time=end,
@@ -383,7 +395,7 @@ def book(
 def cancel(
     request: Request,
     booking_id: DbId,
-    caller: Publisher,
+    caller: Canceller,
     session: DbSession,
     jour: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
