@@ -170,6 +170,15 @@ def bookable_slots_in_window(
     return [SlotView(*row) for row in session.execute(query)]
 
 
+def free_slot_ids(executor: Session | Connection, slot_ids: list[int]) -> set[int]:
+    """Which of these slots are free now, by primary key: on the primary, the confirmation of
+    slots a read replica offered (already read there through visibility, or the SAS's clause)."""
+    if not slot_ids:
+        return set()
+    rows = executor.execute(select(Slot.id).where(Slot.id.in_(slot_ids), Slot.status == SlotStatus.FREE.value))
+    return {row[0] for row in rows}
+
+
 def mark_booked(session: Session, slot_id: int, now: datetime) -> bool:
     """Bookable → booked in one conditional UPDATE: of concurrent attempts, exactly one
     changes the row; the others see 0 rows and get a 409."""

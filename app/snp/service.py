@@ -13,7 +13,7 @@ from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.constraints import flush_or_conflict
-from app.core.database import execute_dml, utcnow
+from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identifiers import french_phone
 from app.core.settings import Settings
@@ -373,7 +373,7 @@ def patient_point(
 
 
 def search(
-    session: Session,
+    reads: Reads,
     principal: Principal,
     territory: Territory,
     point: tuple[float, float] | None,
@@ -384,7 +384,8 @@ def search(
     doctor_id: int | None,
 ) -> SearchAnswer:
     """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
-    and, at the same time, nearest first."""
+    and, at the same time, nearest first. Read from the replica when `reads` has one, each slot
+    confirmed free on the primary (a replica lags: a slot booked there may not be yet)."""
     now = utcnow()
     start = max(start.astimezone(UTC) if start else now, now)
     end = end.astimezone(UTC) if end else start + timedelta(hours=DEFAULT_SEARCH_HOURS)
@@ -394,7 +395,12 @@ def search(
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
-    slots = repository.bookable_slots_in_window(session, principal, territory.id, now, start, end, kind, doctor_id)
+    slots = repository.bookable_slots_in_window(
+        reads.session, principal, territory.id, now, start, end, kind, doctor_id
+    )
+    if reads.from_replica:
+        free = repository.free_slot_ids(reads.primary, [slot.id for slot in slots])
+        slots = [slot for slot in slots if slot.id in free]
     results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
@@ -579,6 +585,13 @@ def get_booking(session: Session, principal: Principal, booking_id: int) -> Book
 def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end: datetime) -> list[SasSlotRow]:
     """The SAS's search (INT_R04): the free slots it may see of these doctors, in the window."""
     return repository.sas_free_slots(connection, rpps, start, end)
+
+
+def confirmed_free_on_primary(primary: Connection, rows: list[SasSlotRow]) -> list[SasSlotRow]:
+    """The SAS feed's rows read from a replica, less those the primary no longer has free: a
+    replica lags behind the primary, and a slot booked there must never be offered as free."""
+    free = repository.free_slot_ids(primary, [row.slot_id for row in rows])
+    return [row for row in rows if row.slot_id in free]
 
 
 def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
