@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload, lazyload
 
@@ -175,7 +175,12 @@ def free_slot_ids(executor: Session | Connection, slot_ids: list[int]) -> set[in
     slots a read replica offered (already read there through visibility, or the SAS's clause)."""
     if not slot_ids:
         return set()
-    rows = executor.execute(select(Slot.id).where(Slot.id.in_(slot_ids), Slot.status == SlotStatus.FREE.value))
+    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
+    if dialect.name == "postgresql":
+        wanted = Slot.id == any_(bindparam("ids", slot_ids, type_=ARRAY(Integer)))  # one parameter, however many
+    else:
+        wanted = Slot.id.in_(slot_ids)
+    rows = executor.execute(select(Slot.id).where(wanted, Slot.status == SlotStatus.FREE.value))
     return {row[0] for row in rows}
 
 
