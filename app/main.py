@@ -84,6 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.write_sessions = sessionmaker(bind=for_writing(engine), expire_on_commit=False)
+    # READ_DATABASE_URL: a read replica for the SAS feed and the searches (app.core.dependencies'
+    # ReadSession, ReadEngine); None: they read the primary like everything else.
+    replica = build_engine(settings.read_database_url) if settings.read_database_url else None
+    app.state.replica_engine = replica
+    app.state.replica_sessions = sessionmaker(bind=replica, expire_on_commit=False) if replica else None
     app.state.geocoding = build_geocoding_service(settings, app.state.write_sessions)
     app.state.rate_limit_store = (
         DatabaseStore(app.state.write_sessions) if settings.rate_limit_store == "database" else MemoryStore()

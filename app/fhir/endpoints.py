@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.accounts.regulators import RegulatorConflict, get_regulator, regulator_data, upsert_regulator
 from app.core.constraints import flush_or_conflict
 from app.core.database import autocommit_reads, utcnow
-from app.core.dependencies import DbSession
+from app.core.dependencies import DbSession, ReadEngine
 from app.core.errors import Conflict
 from app.core.inputs import parse_row_id
 from app.core.links import public_base_url
@@ -73,7 +73,7 @@ def metadata(request: Request) -> FhirResponse:
 
 
 @router.get("/Slot", response_class=FhirResponse, responses=_FHIR_ANSWER)
-def search_slots(request: Request) -> FhirResponse:
+def search_slots(request: Request, engines: ReadEngine) -> FhirResponse:
     """INT_R04: free slots of 1–25 practitioners in a window, as a searchset Bundle, e.g.
     `?start=ge2026-06-12T16:20:00.000+02:00&start=le2026-06-15T16:20:00.000+02:00
     &schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371&status=free
@@ -82,8 +82,11 @@ def search_slots(request: Request) -> FhirResponse:
     search = parse_slot_search(request.query_params)
     rows = []
     if search.rpps:
-        with autocommit_reads(request.app.state.engine) as connection:
+        with autocommit_reads(engines.read) as connection:  # the read replica, when configured
             rows = snp_service.sas_free_slots(connection, search.rpps, search.start, search.end)
+        if engines.from_replica and rows:  # never a slot the primary has booked (docs/deploy.md)
+            with autocommit_reads(engines.primary) as connection:
+                rows = snp_service.confirmed_free_on_primary(connection, rows)
     self_url = f"{_base(request)}/Slot" + (f"?{request.url.query}" if request.url.query else "")
     bundle = build.searchset(
         rows, build.Includes(search.include, search.iterate), _base(request), self_url, _booking_url(request)

@@ -15,7 +15,7 @@ from app.accounts.policy import Action, credits_organisation, ensure, submitter_
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
-from app.core.database import execute_dml, utcnow
+from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
@@ -581,11 +581,14 @@ def add_note(session: Session, principal: Principal, request_id: int, data: Note
     return request
 
 
-def suggestions(session: Session, principal: Principal, request_id: int) -> tuple[PatientRequest, Ranking]:
-    request = get_request(session, principal, request_id)
+def suggestions(reads: Reads, principal: Principal, request_id: int) -> tuple[PatientRequest, Ranking]:
+    """The request, read on the primary (it may have just been made), and the doctors ranked
+    for it, read from the replica when one is configured (READ_DATABASE_URL)."""
+    request = get_request(reads.primary, principal, request_id)
     if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
         return request, Ranking([], [], 0)
     from app.requests.offers import load_of_doctors
 
-    cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
-    return request, rank_doctors(request, cards, load=load_of_doctors(session, principal, request.territory_id))
+    cards = doctors_repository.cards_of_doctors_with_places(reads.session, request.territory_id)
+    load = load_of_doctors(reads.session, principal, request.territory_id)
+    return request, rank_doctors(request, cards, load=load)

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, String, any_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Integer, String, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
@@ -185,6 +185,20 @@ def bookable_slots_in_window(
     if doctor_id is not None:
         query = query.where(Slot.doctor_id == doctor_id)
     return [SlotView(*row) for row in session.execute(query)]
+
+
+def free_slot_ids(executor: Session | Connection, slot_ids: list[int]) -> set[int]:
+    """Which of these slots are free now, by primary key: on the primary, the confirmation of
+    slots a read replica offered (already read there through visibility, or the SAS's clause)."""
+    if not slot_ids:
+        return set()
+    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
+    if dialect.name == "postgresql":
+        wanted = Slot.id == any_(bindparam("ids", slot_ids, type_=ARRAY(Integer)))  # one parameter, however many
+    else:
+        wanted = Slot.id.in_(slot_ids)
+    rows = executor.execute(select(Slot.id).where(wanted, Slot.status == SlotStatus.FREE.value))
+    return {row[0] for row in rows}
 
 
 def mark_booked(session: Session, slot_id: int, now: datetime) -> bool:

@@ -13,7 +13,7 @@ from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.constraints import flush_or_conflict
-from app.core.database import execute_dml, utcnow
+from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identifiers import french_phone
 from app.core.settings import Settings
@@ -404,7 +404,7 @@ def centre_fallback_notice(start: datetime, end: datetime) -> str:
 
 
 def search(
-    session: Session,
+    reads: Reads,
     principal: Principal,
     territory: Territory,
     point: tuple[float, float] | None,
@@ -417,7 +417,8 @@ def search(
     """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
     and, at the same time, nearest first. The centre is the fallback (FICHE 6, "à défaut de
     disponibilités"): the doctors' slots that fit come alone; the centre's only when none does,
-    and the answer says so (`centre_fallback`, `notice`)."""
+    and the answer says so (`centre_fallback`, `notice`). Read from the replica when `reads` has
+    one, each slot confirmed free on the primary (a replica lags: a slot booked there may not be yet)."""
     now = utcnow()
     start = max(start.astimezone(UTC) if start else now, now)
     end = end.astimezone(UTC) if end else start + timedelta(hours=DEFAULT_SEARCH_HOURS)
@@ -427,7 +428,12 @@ def search(
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
-    slots = repository.bookable_slots_in_window(session, principal, territory.id, now, start, end, kind, doctor_id)
+    slots = repository.bookable_slots_in_window(
+        reads.session, principal, territory.id, now, start, end, kind, doctor_id
+    )
+    if reads.from_replica:
+        free = repository.free_slot_ids(reads.primary, [slot.id for slot in slots])
+        slots = [slot for slot in slots if slot.id in free]
     results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
@@ -623,6 +629,13 @@ def sas_free_slots(connection: Connection, rpps: list[str], start: datetime, end
 def sas_centre_schedule(session: Session, doctor_id: int, centre_id: int) -> SasSlotRow | None:
     """A centre's place as the SAS reads it, under a doctor who works SAS-visible slots there."""
     return repository.sas_centre_schedule(session, doctor_id, centre_id)
+
+
+def confirmed_free_on_primary(primary: Connection, rows: list[SasSlotRow]) -> list[SasSlotRow]:
+    """The SAS feed's rows read from a replica, less those the primary no longer has free: a
+    replica lags behind the primary, and a slot booked there must never be offered as free."""
+    free = repository.free_slot_ids(primary, [row.slot_id for row in rows])
+    return [row for row in rows if row.slot_id in free]
 
 
 def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:

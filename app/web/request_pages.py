@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
-from app.core.database import all_or_nothing, utcnow
+from app.core.database import Reads, all_or_nothing, utcnow
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Conflict, FieldError, Forbidden, NotFound, Unprocessable, french_message
 from app.core.inputs import DbId
@@ -128,7 +128,7 @@ def request_page(
             record(session, caller.principal, "read", "patient_request", r.id, r.territory_id)
     eligible, stale, considered = [], [], 0
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
-        _, ranking = service.suggestions(session, caller.principal, request_id)
+        _, ranking = service.suggestions(Reads(session=session, primary=session), caller.principal, request_id)
         eligible, stale, considered = (
             [SuggestionOut.from_suggestion(s) for s in ranking.eligible],
             [SuggestionOut.from_suggestion(s) for s in ranking.stale],

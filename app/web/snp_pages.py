@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from app.accounts.policy import Action, books_from_sas
 from app.audit.service import record_reads
 from app.core.database import all_or_nothing, utcnow
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors import service as doctors_service
@@ -250,7 +250,7 @@ def delete_slot(
 def search(
     request: Request,
     caller: Searcher,
-    session: DbSession,
+    reads: ReadSession,
     geocoding: Geocoding,
     code_postal: Annotated[str, Query(max_length=5)] = "",
     commune: Annotated[str, Query(max_length=100)] = "",
@@ -267,12 +267,12 @@ def search(
     if code_postal or request.query_params:
         try:
             point = (
-                service.patient_point(session, geocoding, None, None, code_postal, commune or None, None)
+                service.patient_point(reads.session, geocoding, None, None, code_postal, commune or None, None)
                 if code_postal
                 else None
             )
             answer = service.search(
-                session,
+                reads,
                 caller.principal,
                 caller.territory,
                 point,

@@ -58,6 +58,7 @@ ALLOWED = {
     "app.snp.service._overlapping": "a doctor's (or centre's) own slots; the owner resolved through visibility",
     "app.snp.service._remove_free_future_slots": "the slots of a pattern read through visibility",
     "app.snp.repository.slot_view": "a slot whose id was just read through visibility",
+    "app.snp.repository.free_slot_ids": "slots read through visibility on the replica, confirmed on the primary",
     "app.snp.repository.live_bookings_by_slot": "the bookings of a list of slots read through visibility",
     "app.snp.repository.live_bookings_of_slots": "the bookings of the slots the board read through visibility",
     # Reads the caller proves its right to another way.
