@@ -184,6 +184,26 @@ class Booking(Base):
     slot: Mapped[Slot] = relationship()
 
 
+class WalkIn(Base):
+    """A passage without a booking (FICHE 6's report): a patient seen at a centre, or by a
+    doctor, without an appointment. Only the report's anonymous facts: no name, no number."""
+
+    __tablename__ = "snp_walk_ins"
+    __table_args__ = (
+        CheckConstraint("doctor_id IS NOT NULL OR centre_id IS NOT NULL", name="doctor_or_centre"),
+        Index("ix_snp_walk_ins_territory_seen", "territory_id", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"))
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"))
+    age_band: Mapped[str | None] = mapped_column(String(5))  # AGE_BANDS; None: not asked
+    has_doctor: Mapped[str | None] = mapped_column(String(7))  # HAS_DOCTOR
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 class RegulatorIdentifier(Base):
     """A SAS regulator's identifiers (national IDNPS and/or the SAS technical one), as sent
     by the platform's INT_R02 interface; either finds the account."""

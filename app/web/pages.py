@@ -36,6 +36,7 @@ NAVIGATION = [
     ("/espace/territoire", "Territoire", Action.READ_TERRITORY),
     ("/espace/annuaire", "Annuaire", Action.IMPORT_DIRECTORY),
     ("/espace/soins-non-programmes", "Soins non programmés", Action.MANAGE_CPTS_SLOTS),
+    ("/espace/appels", "Appels", Action.LOG_CALL),
     ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),
     ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS),
     ("/espace/journal", "Journal d'audit", Action.READ_AUDIT),
