@@ -416,9 +416,9 @@ def csnp_report(
     centre_ids = [i for kind, i in counts if kind == "centre"]
     doctor_ids = [i for kind, i in counts if kind == "doctor"]
     centre_names = dict(
-        session.execute(select(Centre.id, Centre.name).where(Centre.id.in_(centre_ids), visible(Centre, principal)))
-        .tuples()
-        .all()
+        session.execute(
+            select(Centre.id, Centre.name).where(Centre.id.in_(centre_ids), visible(Centre, principal))
+        ).all()
     )
     doctor_names = {
         i: (family, given)
@@ -426,7 +426,7 @@ def csnp_report(
             select(Doctor.id, Doctor.family_name, Doctor.given_name).where(
                 Doctor.id.in_(doctor_ids), visible(Doctor, principal)
             )
-        ).tuples()
+        )
     }
     reports = [
         OwnerReport("centre", i, centre_names.get(i, f"Centre n° {i}"), counts[("centre", i)])
