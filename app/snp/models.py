@@ -54,6 +54,16 @@ class SlotStatus(StrEnum):
 # FICHE 6's age bands for unscheduled care, and whether the patient has a médecin traitant.
 AGE_BANDS = {"0-17": "Moins de 18 ans", "18-69": "18 à 69 ans", "70+": "70 ans et plus"}
 HAS_DOCTOR = {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas"}
+# The columns of FICHE 6's report per centre and per doctor (app.snp.repository.csnp_report).
+REPORT_COLUMNS = (
+    "booked",
+    "came",
+    "walk_in",
+    "passages",
+    "noshow",
+    *(f"age_{band}" for band in (*AGE_BANDS, "unknown")),
+    *(f"doctor_{answer}" for answer in HAS_DOCTOR),
+)
 
 
 class BookingStatus(StrEnum):

@@ -13,7 +13,18 @@ from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.notifications.models import OutboxMessage
-from app.snp.models import AGE_BANDS, HAS_DOCTOR, Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus, WalkIn
+from app.snp.models import (
+    AGE_BANDS,
+    HAS_DOCTOR,
+    REPORT_COLUMNS,
+    Booking,
+    BookingStatus,
+    Centre,
+    Slot,
+    SlotPattern,
+    SlotStatus,
+    WalkIn,
+)
 from app.snp.rules import bookable_clause
 from app.territories.models import Territory
 
@@ -358,17 +369,6 @@ def activity_report(
     for _centre, _doctor, band, has_doctor, count in _walk_ins(session, principal, territory_id, start, end):
         add(band, has_doctor, "walk_in", count)
     return report
-
-
-REPORT_COLUMNS = (
-    "booked",
-    "came",
-    "walk_in",
-    "passages",
-    "noshow",
-    *(f"age_{band}" for band in (*AGE_BANDS, "unknown")),
-    *(f"doctor_{answer}" for answer in HAS_DOCTOR),
-)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,7 @@ from app.requests import reporting, sources
 from app.requests import service as requests_service
 from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
 from app.requests.sources import SourceCreate, SourceUpdate
-from app.snp.models import AGE_BANDS, HAS_DOCTOR
-from app.snp.repository import REPORT_COLUMNS
+from app.snp.models import AGE_BANDS, HAS_DOCTOR, REPORT_COLUMNS
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
 from app.web.request_pages import act
