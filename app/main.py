@@ -31,6 +31,7 @@ from app.requests.source_endpoints import router as sources_router
 from app.snp.endpoints import router as snp_router
 from app.territories.endpoints import router as territories_router
 from app.web.account_pages import router as account_pages_router
+from app.web.call_pages import router as call_pages_router
 from app.web.directory_pages import router as directory_pages_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(directory_pages_router)
     app.include_router(professional_pages_router)
     app.include_router(report_pages_router)
+    app.include_router(call_pages_router)
     app.include_router(snp_pages_router)
     app.include_router(person_pages_router)
     app.include_router(account_pages_router)

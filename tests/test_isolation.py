@@ -522,6 +522,22 @@ TABLE += [
         {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
         body={"resultat": "noshow"},
     ),
+    # A passage without a booking: another CPTS's doctor is refused on the board (a redirect); a
+    # doctor records its own whatever the form names.
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/passages",
+        {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "age_band": "70+", "has_doctor": "no"},
+    ),
+    # The phone line: the coordination and the secretariat of the CPTS they work in.
+    Row("GET", "/espace/appels", ONLY("coordinator", "secretariat")),
+    Row(
+        "POST",
+        "/espace/appels",
+        ONLY("coordinator", "secretariat"),
+        body={"caller": "patient", "reason": "doctor", "outcome": "booked"},
+    ),
     # Accounts: a coordinator manages those of its CPTS (another's are 404); the page invites
     # into the CPTS the caller works in, whatever the target.
     Row("GET", "/espace/comptes", PAGE_MANAGERS),

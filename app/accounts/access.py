@@ -20,12 +20,13 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
+from app.calls.models import PhoneCall
 from app.directory.models import DirectoryImport, DirectoryPractitioner
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
 from app.recruitment.models import DoctorInvitation, VolunteerApplication
 from app.requests.models import DoctorOffer, PatientRequest, Source
-from app.snp.models import Booking, Centre, Slot, SlotPattern
+from app.snp.models import Booking, Centre, Slot, SlotPattern, WalkIn
 from app.territories.models import Territory
 
 RoleRule = Callable[[Principal], ColumnElement[bool]]
@@ -135,6 +136,13 @@ RULES: dict[type, ScopeRule] = {
         own={Role.DOCTOR: lambda p: DoctorOffer.doctor_id == p.doctor_id if p.doctor_id else false()},
     ),
     Centre: ScopeRule(within=in_column(Centre.territory_id), as_coordinators=SECRETARIAT),
+    # Passages without a booking: the coordination of the CPTS; a doctor, those it saw.
+    WalkIn: ScopeRule(
+        within=in_column(WalkIn.territory_id),
+        own={Role.DOCTOR: lambda p: WalkIn.doctor_id == p.doctor_id if p.doctor_id else false()},
+    ),
+    # The calls to the coordination's line: counted by the CPTS that took them.
+    PhoneCall: ScopeRule(within=in_column(PhoneCall.territory_id), as_coordinators=SECRETARIAT),
     Source: ScopeRule(within=in_column(Source.territory_id)),
     # The audit trail of a CPTS: its coordinators (and the admins) only.
     AuditEvent: ScopeRule(within=in_column(AuditEvent.territory_id)),

@@ -43,6 +43,8 @@ class Action(StrEnum):
     READ_TERRITORY = "read_territory"
     RECRUIT_DOCTORS = "recruit_doctors"
     IMPORT_DIRECTORY = "import_directory"
+    RECORD_WALK_IN = "record_walk_in"
+    LOG_CALL = "log_call"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,14 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.IMPORT_DIRECTORY: Permission(
         MANAGERS, "import the national directory (RPPS) into its CPTS, read the imports' reports (`/espace/annuaire`)"
+    ),
+    Action.RECORD_WALK_IN: Permission(
+        MANAGERS | {Role.DOCTOR},
+        "record a passage without a booking at a centre or a doctor's (FICHE 6's report; a doctor: its own)",
+    ),
+    Action.LOG_CALL: Permission(
+        _roles(Role.COORDINATOR, Role.SECRETARIAT),
+        "log a call to the CPTS's phone line: who, why, outcome; nothing about the caller (`/espace/appels`)",
     ),
 }
 

@@ -88,6 +88,11 @@ class PatientRequest(Base):
     precision: Mapped[str | None] = mapped_column(String(20))
 
     ald: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The two answers (yes | no | unknown each), and what the priority rule reads: "yes" when either
+    # is (app.requests.priority.css_or_ame_of). A request older than the two questions keeps its
+    # one answer: css_or_ame "yes" with css and ame "unknown" is "CSS or AME, unknown which".
+    css: Mapped[str] = mapped_column(String(10), default="unknown")
+    ame: Mapped[str] = mapped_column(String(10), default="unknown")
     css_or_ame: Mapped[str] = mapped_column(String(10), default="unknown")  # yes | no | unknown
     aged_70_or_more: Mapped[bool] = mapped_column(Boolean, default=False)  # at submission
     needs_home_visits: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -23,7 +23,7 @@ from app.geocoding.service import GeocodingService, Placement
 from app.privacy.consent import accepted_consent_version
 from app.requests import repository
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
-from app.requests.priority import day_in_paris, is_70_or_more
+from app.requests.priority import css_or_ame_of, day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
 from app.requests.repository import OPEN_VALUES
@@ -190,7 +190,7 @@ def submit_request(
         longitude=point.longitude if point else None,
         precision=point.precision if point else None,
         ald=data.ald,
-        css_or_ame=data.css_or_ame,
+        **css_answers(data),
         aged_70_or_more=is_70_or_more(data.birth_date, day_in_paris(now)),  # at intake: the indicators'
         needs_home_visits=data.needs_home_visits,
         no_doctor_reason=data.no_doctor_reason,
@@ -300,6 +300,15 @@ def _open_requests_of(
     return same_person, same_phone
 
 
+def css_answers(data: RequestCreate) -> dict[str, str]:
+    """The two answers as stored, with the one the priority rule reads (priority.css_or_ame_of).
+    A client still sending the one question before the two (`css_or_ame`, both others unknown)
+    has it kept as it is: its "yes" is "CSS or AME, unknown which"."""
+    if data.css == data.ame == "unknown" and data.css_or_ame is not None:
+        return {"css": "unknown", "ame": "unknown", "css_or_ame": data.css_or_ame}
+    return {"css": data.css, "ame": data.ame, "css_or_ame": css_or_ame_of(data.css, data.ame)}
+
+
 def _update_answers(request: PatientRequest, data: RequestCreate, placement: Placement, token: str) -> None:
     """A second submission of the same person: its answers are the newer, they replace the
     earlier ones (the request keeps its place in the queue)."""
@@ -315,7 +324,8 @@ def _update_answers(request: PatientRequest, data: RequestCreate, placement: Pla
         request.longitude = point.longitude if point else None
         request.precision = point.precision if point else None
     request.ald = data.ald
-    request.css_or_ame = data.css_or_ame
+    for name, value in css_answers(data).items():
+        setattr(request, name, value)
     request.needs_home_visits = data.needs_home_visits
     request.no_doctor_reason = data.no_doctor_reason
     request.languages = data.languages

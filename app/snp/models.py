@@ -54,6 +54,16 @@ class SlotStatus(StrEnum):
 # FICHE 6's age bands for unscheduled care, and whether the patient has a médecin traitant.
 AGE_BANDS = {"0-17": "Moins de 18 ans", "18-69": "18 à 69 ans", "70+": "70 ans et plus"}
 HAS_DOCTOR = {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas"}
+# The columns of FICHE 6's report per centre and per doctor (app.snp.repository.csnp_report).
+REPORT_COLUMNS = (
+    "booked",
+    "came",
+    "walk_in",
+    "passages",
+    "noshow",
+    *(f"age_{band}" for band in (*AGE_BANDS, "unknown")),
+    *(f"doctor_{answer}" for answer in HAS_DOCTOR),
+)
 
 
 class BookingStatus(StrEnum):
@@ -190,6 +200,26 @@ class Booking(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     slot: Mapped[Slot] = relationship()
+
+
+class WalkIn(Base):
+    """A passage without a booking (FICHE 6's report): a patient seen at a centre, or by a
+    doctor, without an appointment. Only the report's anonymous facts: no name, no number."""
+
+    __tablename__ = "snp_walk_ins"
+    __table_args__ = (
+        CheckConstraint("doctor_id IS NOT NULL OR centre_id IS NOT NULL", name="doctor_or_centre"),
+        Index("ix_snp_walk_ins_territory_seen", "territory_id", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"))
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"))
+    age_band: Mapped[str | None] = mapped_column(String(5))  # AGE_BANDS; None: not asked
+    has_doctor: Mapped[str | None] = mapped_column(String(7))  # HAS_DOCTOR
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class RegulatorIdentifier(Base):

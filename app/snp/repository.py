@@ -13,7 +13,18 @@ from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.notifications.models import OutboxMessage
-from app.snp.models import AGE_BANDS, HAS_DOCTOR, Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.models import (
+    AGE_BANDS,
+    HAS_DOCTOR,
+    REPORT_COLUMNS,
+    Booking,
+    BookingStatus,
+    Centre,
+    Slot,
+    SlotPattern,
+    SlotStatus,
+    WalkIn,
+)
 from app.snp.rules import bookable_clause
 from app.territories.models import Territory
 
@@ -327,37 +338,141 @@ def indicators(session: Session, territory_id: int, start: datetime, end: dateti
     }
 
 
-def activity_report(
-    session: Session, territory_id: int, start: datetime, end: datetime
-) -> dict[str, dict[str, dict[str, int]]]:
-    """FICHE 6's activity report over a period (by slot start): the live bookings, the patients
-    who came ("venu") and the unexcused absences, by age band and by whether the patient has a
-    médecin traitant, as asked at booking ("unknown": not asked)."""
-    rows = session.execute(
-        select(Booking.status, Booking.age_band, Booking.has_doctor, func.count())
+def _walk_ins(session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime):
+    return session.execute(
+        select(WalkIn.centre_id, WalkIn.doctor_id, WalkIn.age_band, WalkIn.has_doctor, func.count())
+        .where(
+            visible(WalkIn, principal),
+            WalkIn.territory_id == territory_id,
+            WalkIn.seen_at >= start,
+            WalkIn.seen_at < end,
+        )
+        .group_by(WalkIn.centre_id, WalkIn.doctor_id, WalkIn.age_band, WalkIn.has_doctor)
+    ).all()
+
+
+def _live_bookings(session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime):
+    return session.execute(
+        select(Slot.centre_id, Slot.doctor_id, Booking.status, Booking.age_band, Booking.has_doctor, func.count())
         .join(Slot, Slot.id == Booking.slot_id)
         .where(
+            visible(Booking, principal),
             Booking.territory_id == territory_id,
             Slot.start_at >= start,
             Slot.start_at < end,
             Booking.status != BookingStatus.CANCELLED.value,
         )
-        .group_by(Booking.status, Booking.age_band, Booking.has_doctor)
+        .group_by(Slot.centre_id, Slot.doctor_id, Booking.status, Booking.age_band, Booking.has_doctor)
     ).all()
-    empty = {"booked": 0, "came": 0, "noshow": 0}
+
+
+ACTIVITY_CELL = ("booked", "came", "noshow", "walk_in", "passages")
+
+
+def activity_report(
+    session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime
+) -> dict[str, dict[str, dict[str, int]]]:
+    """FICHE 6's activity report over a period (bookings by slot start, walk-ins by when they
+    were seen): the live bookings, the patients who came ("venu"), the unexcused absences, the
+    passages without a booking, and the passages (came + walk-ins), by age band and by whether
+    the patient has a médecin traitant, as asked ("unknown": not asked)."""
+    empty = dict.fromkeys(ACTIVITY_CELL, 0)
     report: dict[str, dict[str, dict[str, int]]] = {
         "age_band": {band: dict(empty) for band in (*AGE_BANDS, "unknown")},
         "has_doctor": {answer: dict(empty) for answer in HAS_DOCTOR},
     }
-    for status, band, has_doctor, count in rows:
+
+    def add(band: str | None, has_doctor: str | None, column: str, count: int) -> None:
         for split, value in (("age_band", band or "unknown"), ("has_doctor", has_doctor or "unknown")):
             cell = report[split].setdefault(value, dict(empty))
-            cell["booked"] += count
-            if status == BookingStatus.FULFILLED.value:
-                cell["came"] += count
-            elif status == BookingStatus.NOSHOW.value:
-                cell["noshow"] += count
+            cell[column] += count
+            if column in ("came", "walk_in"):
+                cell["passages"] += count
+
+    for _centre, _doctor, status, band, has_doctor, count in _live_bookings(
+        session, principal, territory_id, start, end
+    ):
+        add(band, has_doctor, "booked", count)
+        if status == BookingStatus.FULFILLED.value:
+            add(band, has_doctor, "came", count)
+        elif status == BookingStatus.NOSHOW.value:
+            add(band, has_doctor, "noshow", count)
+    for _centre, _doctor, band, has_doctor, count in _walk_ins(session, principal, territory_id, start, end):
+        add(band, has_doctor, "walk_in", count)
     return report
+
+
+@dataclass(frozen=True)
+class OwnerReport:
+    """FICHE 6's report of one centre or one doctor: `counts` by REPORT_COLUMNS. The age bands
+    and the médecin traitant count the passages (patients seen: came on a booking, or walked in)."""
+
+    kind: str  # centre | doctor
+    owner_id: int
+    name: str
+    counts: dict[str, int]
+
+
+def csnp_report(
+    session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime
+) -> list[OwnerReport]:
+    """Per centre, then per doctor (by name), of the CPTS over the period: bookings, came,
+    walk-ins, passages, unexcused absences, and the passages by age band and médecin traitant.
+    Owners without any activity in the period are left out."""
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+
+    def cell(centre_id: int | None, doctor_id: int | None) -> dict[str, int]:
+        key = ("centre", centre_id) if centre_id is not None else ("doctor", doctor_id or 0)
+        return counts.setdefault(key, dict.fromkeys(REPORT_COLUMNS, 0))
+
+    def passage(row: dict[str, int], band: str | None, has_doctor: str | None, n: int) -> None:
+        row["passages"] += n
+        row[f"age_{band if band in AGE_BANDS else 'unknown'}"] += n
+        row[f"doctor_{has_doctor if has_doctor in HAS_DOCTOR else 'unknown'}"] += n
+
+    for centre_id, doctor_id, status, band, has_doctor, n in _live_bookings(
+        session, principal, territory_id, start, end
+    ):
+        row = cell(centre_id, doctor_id)
+        row["booked"] += n
+        if status == BookingStatus.FULFILLED.value:
+            row["came"] += n
+            passage(row, band, has_doctor, n)
+        elif status == BookingStatus.NOSHOW.value:
+            row["noshow"] += n
+    for centre_id, doctor_id, band, has_doctor, n in _walk_ins(session, principal, territory_id, start, end):
+        row = cell(centre_id, doctor_id)
+        row["walk_in"] += n
+        passage(row, band, has_doctor, n)
+    centre_ids = [i for kind, i in counts if kind == "centre"]
+    doctor_ids = [i for kind, i in counts if kind == "doctor"]
+    centre_names = dict(
+        session.execute(
+            select(Centre.id, Centre.name).where(Centre.id.in_(centre_ids), visible(Centre, principal))
+        ).all()
+    )
+    doctor_names = {
+        i: (family, given)
+        for i, family, given in session.execute(
+            select(Doctor.id, Doctor.family_name, Doctor.given_name).where(
+                Doctor.id.in_(doctor_ids), visible(Doctor, principal)
+            )
+        )
+    }
+    reports = [
+        OwnerReport("centre", i, centre_names.get(i, f"Centre n° {i}"), counts[("centre", i)])
+        for i in sorted(centre_ids, key=lambda i: (centre_names.get(i, "").lower(), i))
+    ]
+    reports += [
+        OwnerReport(
+            "doctor",
+            i,
+            f"Dr {doctor_names[i][1]} {doctor_names[i][0]}" if i in doctor_names else f"Médecin n° {i}",
+            counts[("doctor", i)],
+        )
+        for i in sorted(doctor_ids, key=lambda i: (*(n.lower() for n in doctor_names.get(i, ("", ""))), i))
+    ]
+    return reports
 
 
 @dataclass(frozen=True)

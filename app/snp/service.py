@@ -27,7 +27,18 @@ from app.notifications.models import OutboxMessage
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.snp import repository
-from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotKind, SlotPattern, SlotStatus
+from app.snp.models import (
+    AGE_BANDS,
+    HAS_DOCTOR,
+    Booking,
+    BookingStatus,
+    Centre,
+    Slot,
+    SlotKind,
+    SlotPattern,
+    SlotStatus,
+    WalkIn,
+)
 from app.snp.repository import SasSlotRow
 from app.snp.rules import (
     DEFAULT_SEARCH_HOURS,
@@ -686,3 +697,51 @@ def record_outcome(
     record(session, principal, outcome, "snp_booking", booking.id, booking.territory_id)
     _enqueue_sas_push(session, settings, booking, booking.slot)
     return booking
+
+
+# ---- Passages without a booking (FICHE 6's report) -------------------------------------------
+
+
+def record_walk_in(
+    session: Session,
+    principal: Principal,
+    doctor_id: int | None,
+    centre_id: int | None,
+    age_band: str | None,
+    has_doctor: str | None,
+) -> WalkIn:
+    """A patient seen without a booking, at a centre of the CPTS or by a doctor: the report's
+    two anonymous answers and the time, nothing else. The coordination records for any of its
+    centres and doctors, a doctor for itself (the same rule as publishing a slot)."""
+    ensure(principal, Action.RECORD_WALK_IN)
+    if age_band is not None and age_band not in AGE_BANDS:
+        raise _field_error("age_band", "Tranche d'âge inconnue.")
+    if has_doctor is not None and has_doctor not in HAS_DOCTOR:
+        raise _field_error("has_doctor", "Réponse inconnue : oui, non ou ne sait pas.")
+    if centre_id is not None:
+        if not may_publish_for(principal, None):
+            raise Forbidden("Seule la coordination enregistre les passages du centre.")
+        centre = repository.get_centre(session, principal, centre_id)
+        if centre is None:
+            raise _field_error("centre_id", "Centre inconnu dans vos CPTS.")
+        territory_id = centre.territory_id
+    else:
+        if not may_publish_for(principal, doctor_id):
+            raise Forbidden("Un médecin enregistre ses propres passages.")
+        doctor = visible_doctor(session, principal, doctor_id) if doctor_id is not None else None
+        if doctor is None:
+            raise _field_error("doctor_id", "Médecin inconnu dans vos CPTS.")
+        territory_id = doctor.territory_id
+    walk_in = WalkIn(
+        territory_id=territory_id,
+        centre_id=centre_id,
+        doctor_id=None if centre_id is not None else doctor_id,
+        age_band=age_band,
+        has_doctor=has_doctor,
+        seen_at=utcnow(),
+        recorded_by_user_id=principal.user_id,
+    )
+    session.add(walk_in)
+    session.flush()
+    record(session, principal, "create", "snp_walk_in", walk_in.id, territory_id)
+    return walk_in

@@ -39,6 +39,7 @@ NAVIGATION: list[tuple[str, str, Action, Action | None]] = [
     ("/espace/soins-non-programmes", "Soins non programmés", Action.SEE_SLOTS, Action.EDIT_OWN_PRACTICE),
     # The coordination reaches the search from the board; the secretariat works from it.
     ("/espace/soins-non-programmes/recherche", "Réserver pour un appelant", Action.SEARCH_SLOTS, Action.MANAGE_SLOTS),
+    ("/espace/appels", "Appels", Action.LOG_CALL, None),
     ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES, None),
     ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS, None),
     ("/espace/journal", "Journal d'audit", Action.READ_AUDIT, None),

@@ -30,6 +30,7 @@ from app.requests.ranking import ORDER_EXPLANATION
 from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.service import commune_choices
+from app.web.labels import call_form_context
 from app.web.pages import render
 from app.web.session import Caller, page_for, redirect
 
@@ -87,6 +88,10 @@ def queue(
         "auto_offers": caller.territory is not None and caller.territory.auto_offers_since is not None,
         "can_offer": caller.can(Action.OFFER_PATIENT) and caller.territory is not None,
         "offer_hours": request.app.state.settings.offer_answer_hours,
+        # The phone line's compact form (app/web/call_pages.py), for those who log calls.
+        "can_log_call": caller.can(Action.LOG_CALL) and caller.territory is not None,
+        **call_form_context(),
+        "call_return": "/espace/demandes",
     }
     return render(request, caller, "espace/queue.html", context)
 

@@ -132,6 +132,8 @@ def board(
             "walk_in": sum(s.appointment_type == AppointmentType.WALK_IN for s in slots),
         },
         "names": {d.id: f"Dr {d.given_name} {d.family_name}" for d in doctors} | {-c.id: c.name for c in centres},
+        "age_bands": AGE_BANDS,
+        "has_doctor": HAS_DOCTOR,
     }
     return render(request, caller, "espace/snp_board.html", context)
 
@@ -422,3 +424,37 @@ def outcome(
         return f"{booking.given_name} {booking.family_name} : « {OUTCOMES[resultat]} » enregistré."
 
     return act(session, f"{BASE}?jour={jour}" if jour else BASE, do)
+
+
+WalkInRecorder = Annotated[Caller, page_for(Action.RECORD_WALK_IN)]
+
+
+@router.post("/passages")
+def record_walk_in(
+    caller: WalkInRecorder,
+    session: DbSession,
+    owner: Annotated[str, Form(max_length=12)] = "",
+    age_band: Annotated[str, Form(max_length=10)] = "",
+    has_doctor: Annotated[str, Form(max_length=10)] = "",
+    jour: Annotated[BoundedDate | None, Form()] = None,
+) -> Response:
+    """A passage without a booking, for FICHE 6's report: the age band, then whether the patient
+    has a médecin traitant (each answer is a button: two clicks)."""
+
+    def do() -> str:
+        fields = (
+            _owner_fields(owner) if caller.can(Action.MANAGE_CPTS_SLOTS) else {"doctor_id": caller.principal.doctor_id}
+        )
+        service.record_walk_in(
+            session,
+            caller.principal,
+            fields.get("doctor_id"),
+            fields.get("centre_id"),
+            age_band or None,
+            has_doctor or None,
+        )
+        band = AGE_BANDS.get(age_band, "âge non renseigné").lower()
+        answer = HAS_DOCTOR.get(has_doctor, "non renseigné").lower()
+        return f"Passage sans rendez-vous enregistré : {band}, médecin traitant : {answer}."
+
+    return act(session, f"{BASE}?jour={jour.isoformat()}" if jour else BASE, do)

@@ -39,6 +39,8 @@ CPTS_OWNED = {
     "doctor_invitations",
     "volunteer_applications",
     "directory_imports",
+    "snp_walk_ins",
+    "phone_calls",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
@@ -75,7 +77,6 @@ ALLOWED = {
     "app.recruitment.repository.rpps_taken_unscoped": "an RPPS signs up once in the deployment",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
-    "app.snp.repository.activity_report": "the CPTS checked by the reporting service (territory_for)",
 }
 
 
