@@ -69,7 +69,7 @@ def test_the_aci_figures_split_css_ame_and_unknown_which(client, coordinator):
 def test_the_migration_keeps_the_one_answer_as_css_or_ame_unknown_which(client, db, database_url, engine):
     ids = [submit(client, given_name=n, css_or_ame=a).json()["id"] for n, a in (("Oui", "yes"), ("Non", "no"))]
     db.commit()
-    migrations.downgrade("0023", database_url=database_url)
+    migrations.downgrade("0024", database_url=database_url)  # the revision before 0025
     try:
         with engine.begin() as connection:
             columns = set(connection.execute(text("SELECT * FROM patient_requests")).keys())
