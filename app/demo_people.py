@@ -111,6 +111,15 @@ DEMO_ACCOUNTS = [
 ]
 
 
+# (css, ame, css_or_ame) as stored, the priority answer drawn as before (the same draws): its
+# "yes" is CSS, AME, or an older single answer (CSS or AME, unknown which), by the patient's rank.
+DEMO_CSS_AME = {
+    "yes": [("yes", "no", "yes"), ("no", "yes", "yes"), ("unknown", "unknown", "yes")],
+    "no": [("no", "no", "no")] * 3,
+    "unknown": [("unknown", "unknown", "unknown")] * 3,
+}
+
+
 def demo_rpps(n: int) -> str:
     body = f"1{n:09d}"  # fictional: real RPPS numbers start with 10 and are far larger
     return body + luhn.calc_check_digit(body)
@@ -250,7 +259,13 @@ def load_demo_requests(session: Session, geocoding: GeocodingService, communes: 
                 postcode=commune.postcodes[0],
                 city=commune.name,
                 ald=rng.random() < 0.3,
-                css_or_ame=rng.choice(["yes", "no", "unknown", "no"]),
+                **dict(
+                    zip(
+                        ("css", "ame", "css_or_ame"),
+                        DEMO_CSS_AME[rng.choice(["yes", "no", "unknown", "no"])][i % 3],
+                        strict=True,
+                    )
+                ),
                 needs_home_visits=age > 80 and rng.random() < 0.5,
                 no_doctor_reason=rng.choice(["doctor_left", "moved_in", "never_had", "other"]),
                 preferred_channel=rng.choice(["sms", "sms", "phone"]),

@@ -31,6 +31,7 @@ from app.requests.source_endpoints import router as sources_router
 from app.snp.endpoints import router as snp_router
 from app.territories.endpoints import router as territories_router
 from app.web.account_pages import router as account_pages_router
+from app.web.call_pages import router as call_pages_router
 from app.web.directory_pages import router as directory_pages_router
 from app.web.doctor_confirmation import router as doctor_confirmation_router
 from app.web.doctor_pages import router as doctor_pages_router
@@ -84,6 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.read_sessions = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.write_sessions = sessionmaker(bind=for_writing(engine), expire_on_commit=False)
+    # READ_DATABASE_URL: a read replica for the SAS feed and the searches (app.core.dependencies'
+    # ReadSession, ReadEngine); None: they read the primary like everything else.
+    replica = build_engine(settings.read_database_url) if settings.read_database_url else None
+    app.state.replica_engine = replica
+    app.state.replica_sessions = sessionmaker(bind=replica, expire_on_commit=False) if replica else None
     app.state.geocoding = build_geocoding_service(settings, app.state.write_sessions)
     app.state.rate_limit_store = (
         DatabaseStore(app.state.write_sessions) if settings.rate_limit_store == "database" else MemoryStore()
@@ -128,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(directory_pages_router)
     app.include_router(professional_pages_router)
     app.include_router(report_pages_router)
+    app.include_router(call_pages_router)
     app.include_router(snp_pages_router)
     app.include_router(person_pages_router)
     app.include_router(account_pages_router)

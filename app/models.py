@@ -2,6 +2,7 @@
 
 from app.accounts.models import ApiToken, Membership, RecoveryCode, User, WebSession
 from app.audit.models import AuditEvent
+from app.calls.models import PhoneCall
 from app.core.database import Base
 from app.core.ratelimit import RateLimitCounter
 from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPractitioner
@@ -10,7 +11,7 @@ from app.geocoding.models import GeocodeCacheEntry
 from app.notifications.models import OutboxMessage, WeeklyDigest, WorkerHeartbeat
 from app.recruitment.models import DoctorInvitation, VolunteerApplication
 from app.requests.models import PatientRequest, RequestEvent, Source
-from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern
+from app.snp.models import Booking, Centre, RegulatorIdentifier, Slot, SlotPattern, WalkIn
 from app.territories.models import Territory, TerritoryCommune
 
 __all__ = [
@@ -43,4 +44,6 @@ __all__ = [
     "RegulatorIdentifier",
     "Slot",
     "SlotPattern",
+    "WalkIn",
+    "PhoneCall",
 ]

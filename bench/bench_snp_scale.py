@@ -41,7 +41,7 @@ def generate(url: str) -> None:
     engine = build_engine(url)
     with engine.begin() as connection:
         # Generated data, consistent by construction: no row triggers (the feed's versions, migration
-        # 0024, would update a doctor per slot) nor foreign-key checks for 2,000,000 rows.
+        # 0026, would update a doctor per slot) nor foreign-key checks for 2,000,000 rows.
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(
             text(f"""

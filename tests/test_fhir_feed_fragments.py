@@ -13,7 +13,7 @@ from app.core.database import autocommit_reads, for_writing
 from app.doctors.models import Doctor, PracticeLocation
 from app.fhir import slots as build
 from app.snp import repository
-from app.snp.models import Slot
+from app.snp.models import Centre, Slot
 from app.snp.sas_links import sas_booking_links
 from app.territories.models import Territory
 from tests.fhir_conformance import problems
@@ -42,12 +42,55 @@ def _resource(bundle: dict, kind: str) -> dict:
     return next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind)
 
 
+def _resources(bundle: dict, kind: str) -> dict[str, dict]:
+    return {e["resource"]["id"]: e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind}
+
+
+def _centre(db, territory_id: int) -> int:
+    centre = Centre(
+        territory_id=territory_id,
+        name="CSNP d'Arras",
+        address="1 place de la Gare",
+        postcode="62000",
+        insee_code="62041",
+        city="Arras",
+        phone="03 21 00 00 00",
+    )
+    db.add(centre)
+    db.commit()
+    return centre.id
+
+
+def _centre_slot(db, centre_id: int, worked_by: int | None, start: datetime, visibility: int = 2 | 8) -> int:
+    """A centre's slot open to the SAS (SNP), worked by a named doctor (or nobody)."""
+    centre = db.get(Centre, centre_id)
+    slot = Slot(
+        territory_id=centre.territory_id,
+        centre_id=centre_id,
+        worked_by_doctor_id=worked_by,
+        start_at=start,
+        end_at=start + timedelta(minutes=20),
+        kind="AMB",
+        visibility=visibility,
+        sas_visible=bool(visibility & 7),
+        appointment_type="ROUTINE",
+        status="free",
+    )
+    db.add(slot)
+    db.commit()
+    return slot.id
+
+
 def test_the_fragments_answer_what_a_bundle_built_from_the_database_says(client, make_account, db, now):
     doctor_id = _foret(client, make_account)
     for hours in (30, 4, 50, 4):  # two at the same time: ordered by id
         _slot(db, doctor_id, now + timedelta(hours=hours))
     _slot(db, doctor_id, now + timedelta(hours=6), status="booked")
     _slot(db, doctor_id, now + timedelta(hours=8), visibility=8)  # not served to the SAS
+    territory_id = db.get(Doctor, doctor_id).territory_id
+    centre_id = _centre(db, territory_id)
+    worked = _centre_slot(db, centre_id, doctor_id, now + timedelta(hours=5))  # a centre's, worked by him
+    _centre_slot(db, centre_id, None, now + timedelta(hours=7))  # worked by nobody: not served
     query = _window_query(now, 3, [FORET])
     client.get(query)  # fills the fragments
     answer = client.get(query)
@@ -71,8 +114,64 @@ def test_the_fragments_answer_what_a_bundle_built_from_the_database_says(client,
         bundle["link"][0]["url"],
         lambda slot_id: f"{prefix}{slot_id}/reserver?origin=sas&sas={links.token(slot_id, expires)}",
     )
-    assert bundle["total"] == 4
+    assert bundle["total"] == 5 and worked in _free_ids(bundle)
+    assert set(_resources(bundle, "Schedule")) == {f"{doctor_id}-{rows[0].location_id}", f"{doctor_id}-c{centre_id}"}
+    at_centre = _resources(bundle, "PractitionerRole")[f"{doctor_id}-c{centre_id}"]
+    assert at_centre["contained"][0]["address"]["line"] == ["1 place de la Gare"]
     assert {**bundle, "id": None} == {**expected, "id": None}
+
+
+def test_a_centre_slot_follows_the_doctor_named_to_work_it(client, make_account, db, engine, now):
+    """The fragments of both doctors move when a centre's slot changes hands, is booked, or
+    the centre's address changes: each answer is what the database says at once."""
+    doctor_id = _foret(client, make_account)
+    other = Doctor(
+        territory_id=db.get(Doctor, doctor_id).territory_id,
+        rpps="10003000004",
+        civility="Mme",
+        family_name="Remplacante",
+        given_name="Claire",
+        specialty="SM54",
+        email="claire@example.fr",
+    )
+    db.add(other)
+    db.commit()
+    centre_id = _centre(db, other.territory_id)
+    own = _slot(db, doctor_id, now + timedelta(hours=4))
+    worked = _centre_slot(db, centre_id, doctor_id, now + timedelta(hours=5))
+    foret, claire = _window_query(now, 3, [FORET]), _window_query(now, 3, [other.rpps])
+    assert _free_ids(client.get(foret).json()) == {own, worked}
+    assert client.get(claire).json()["total"] == 0
+    writer = sessionmaker(bind=for_writing(engine))
+
+    def write(statement) -> None:
+        with writer() as session:
+            session.execute(statement)
+            session.commit()
+
+    write(update(Slot).where(Slot.id == worked).values(worked_by_doctor_id=other.id))  # bumps both
+    assert _free_ids(client.get(foret).json()) == {own}
+    bundle = client.get(claire).json()
+    assert _free_ids(bundle) == {worked} and set(_resources(bundle, "Schedule")) == {f"{other.id}-c{centre_id}"}
+    write(update(Centre).where(Centre.id == centre_id).values(address="3 rue de la Gare"))
+    bundle = client.get(claire).json()
+    assert _resource(bundle, "PractitionerRole")["contained"][0]["address"]["line"] == ["3 rue de la Gare"]
+    with writer() as session:
+        assert repository.mark_booked(session, worked, now)
+        session.commit()
+    assert client.get(claire).json()["total"] == 0
+    with writer() as session:
+        repository.mark_free(session, worked)
+        session.commit()
+    assert _free_ids(client.get(claire).json()) == {worked}
+    write(update(Slot).where(Slot.id == worked).values(worked_by_doctor_id=None))  # nobody works it now
+    assert client.get(claire).json()["total"] == 0
+    write(update(Slot).where(Slot.id == worked).values(worked_by_doctor_id=doctor_id))
+    assert _free_ids(client.get(foret).json()) == {own, worked}
+    write(delete(Slot).where(Slot.id == worked))
+    assert _free_ids(client.get(foret).json()) == {own}
+    added = _centre_slot(db, centre_id, other.id, now + timedelta(hours=9))  # inserted, worked by her
+    assert _free_ids(client.get(claire).json()) == {added}
 
 
 def test_each_write_that_changes_the_feed_shows_in_the_next_answer(client, make_account, db, engine, now):

@@ -338,10 +338,11 @@ def test_the_activity_report_counts_bookings_by_age_band_and_doctor_and_survives
 
     report = client.get("/api/v1/territories/grand-arras/indicators", headers=coordinator).json()
     activity = report["unscheduled_care_report"]
-    assert activity["age_band"]["70+"] == {"booked": 2, "came": 1, "noshow": 1}
-    assert activity["age_band"]["0-17"] == {"booked": 1, "came": 0, "noshow": 0}
-    assert activity["has_doctor"]["no"] == {"booked": 2, "came": 1, "noshow": 0}
-    assert activity["has_doctor"]["yes"] == {"booked": 1, "came": 0, "noshow": 1}
+    # No walk-in here: the passages are the patients who came on their booking.
+    assert activity["age_band"]["70+"] == {"booked": 2, "came": 1, "noshow": 1, "walk_in": 0, "passages": 1}
+    assert activity["age_band"]["0-17"] == {"booked": 1, "came": 0, "noshow": 0, "walk_in": 0, "passages": 0}
+    assert activity["has_doctor"]["no"] == {"booked": 2, "came": 1, "noshow": 0, "walk_in": 0, "passages": 1}
+    assert activity["has_doctor"]["yes"] == {"booked": 1, "came": 0, "noshow": 1, "walk_in": 0, "passages": 0}
 
 
 @pytest.mark.usefixtures("demo")

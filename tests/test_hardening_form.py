@@ -242,11 +242,12 @@ def test_each_yes_no_question_is_a_fieldset_with_its_legend(client):
         "Pour qui est la demande ?",
         "Comment préférez-vous être contacté ?",
         "Êtes-vous en affection de longue durée (ALD) ?",
-        "Bénéficiez-vous de la complémentaire santé solidaire (C2S) ou de l'AME ?",
+        "Avez-vous la Complémentaire santé solidaire (CSS) ?",
+        "Avez-vous l'Aide médicale de l'État (AME) ?",
         "Pouvez-vous vous déplacer au cabinet ?",
     ):
         assert f"<legend>{question}</legend>" in html, question
-    assert html.count('type="radio"') == 12
+    assert html.count('type="radio"') == 15  # CSS and AME: two questions of three answers
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from app.demo_people import demo_rpps
 from tests.helpers.scoped_queries import scoped_reads_guard
 
 OK = "2xx"
-ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulator"]
+ROLES = ["anonymous", "admin", "coordinator", "professional", "doctor", "regulator", "secretariat", "cpam"]
 # Endpoints anybody may call: the patient-facing ones and the service's own.
 PUBLIC = {
     ("GET", "/healthz"),
@@ -186,14 +186,17 @@ def same(value: str) -> tuple[str, str]:
 
 
 EVERYONE = {role: same(OK) for role in ROLES if role != "anonymous"}
+# The secretariat (FICHE 6's phone line) and the CPAM (FICHE 2): refused unless a row says otherwise.
+NEW_ROLES_REFUSED = {"secretariat": same("403"), "cpam": same("403")}
 MANAGERS_ONLY = {
     "admin": same(OK),
     "coordinator": same(OK),
     "professional": same("403"),
     "doctor": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
-ADMIN_ONLY = {"admin": same(OK), **{r: same("403") for r in ("coordinator", "professional", "doctor", "regulator")}}
+ADMIN_ONLY = {"admin": same(OK), **{r: same("403") for r in ROLES if r not in ("anonymous", "admin")}}
 # An object of a CPTS: its coordinators see it, others get 404; doctors see only their own.
 DOCTOR_RECORD = {
     "admin": same(OK),
@@ -201,6 +204,7 @@ DOCTOR_RECORD = {
     "doctor": (OK, "404"),
     "professional": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
 DOCTOR_MANAGEMENT = {
     "admin": same(OK),
@@ -208,6 +212,7 @@ DOCTOR_MANAGEMENT = {
     "doctor": same("403"),
     "professional": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
 # Publishing a slot: a doctor for itself; a coordinator for the doctors of its CPTS (another
 # CPTS's doctor is unknown to it: 422 on the field).
@@ -217,13 +222,21 @@ PUBLISH = {
     "doctor": (OK, "403"),
     "professional": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
+# Médecin-traitant requests: the secretariat finds nothing there (404); the CPAM, like a
+# professional, the requests it submitted.
+NO_REQUESTS = {"secretariat": same("404")}
+REQUEST_MANAGEMENT = {**DOCTOR_MANAGEMENT, **NO_REQUESTS}
+# The secretariat books and cancels for the callers of its CPTS (another CPTS's slot: 404).
+BOOKERS = {**DOCTOR_MANAGEMENT, "secretariat": (OK, "404")}
 SLOT_READERS = {
     "admin": same(OK),
     "coordinator": same(OK),
     "doctor": same(OK),
     "professional": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
 CREATE_IN_CPTS = {
     "admin": same(OK),
@@ -231,6 +244,7 @@ CREATE_IN_CPTS = {
     "doctor": same("403"),
     "professional": same("403"),
     "regulator": same("403"),
+    **NEW_ROLES_REFUSED,
 }
 
 TABLE = [
@@ -267,25 +281,33 @@ TABLE = [
     Row("POST", "/api/v1/doctors/reminders?cpts={cpts}", CREATE_IN_CPTS),
     Row("POST", "/api/v1/doctors/import?cpts={cpts}", CREATE_IN_CPTS, upload=True),
     Row("GET", "/api/v1/audit", MANAGERS_ONLY),
-    Row("GET", "/api/v1/requests", {**MANAGERS_ONLY, "professional": same(OK)}),
-    # The own-CPTS request was submitted by the professional: it sees that one only.
-    Row("GET", "/api/v1/requests/{request}", {**DOCTOR_MANAGEMENT, "professional": (OK, "404")}),
-    Row("GET", "/api/v1/requests/{request}/suggestions", DOCTOR_MANAGEMENT),
-    Row("POST", "/api/v1/requests/{request}/notes", DOCTOR_MANAGEMENT, body={"text": "Rappeler lundi"}),
+    Row("GET", "/api/v1/requests", {**MANAGERS_ONLY, **NO_REQUESTS, "professional": same(OK), "cpam": same(OK)}),
+    # The own-CPTS request was submitted by the professional: it sees that one only (the CPAM:
+    # neither, it submitted none of them).
+    Row(
+        "GET",
+        "/api/v1/requests/{request}",
+        {**REQUEST_MANAGEMENT, "professional": (OK, "404"), "cpam": same("404")},
+    ),
+    Row("GET", "/api/v1/requests/{request}/suggestions", REQUEST_MANAGEMENT),
+    Row("POST", "/api/v1/requests/{request}/notes", REQUEST_MANAGEMENT, body={"text": "Rappeler lundi"}),
     Row(
         "POST",
         "/api/v1/requests/{request}/messages/preview",
-        DOCTOR_MANAGEMENT,
+        REQUEST_MANAGEMENT,
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
     ),
     Row(
         "POST",
         "/api/v1/requests/{request}/send-list",
-        DOCTOR_MANAGEMENT,
+        REQUEST_MANAGEMENT,
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
     ),
     Row(
-        "POST", "/api/v1/requests/{request}/transitions", DOCTOR_MANAGEMENT, body={"to": "closed", "reason": "withdrew"}
+        "POST",
+        "/api/v1/requests/{request}/transitions",
+        REQUEST_MANAGEMENT,
+        body={"to": "closed", "reason": "withdrew"},
     ),
     Row("GET", "/api/v1/requests/export?cpts={cpts}", CREATE_IN_CPTS),
     Row("GET", "/api/v1/territories/{cpts}/indicators", CREATE_IN_CPTS),
@@ -301,12 +323,16 @@ TABLE = [
     Row("PUT", "/api/v1/snp/patterns/{pattern}", DOCTOR_RECORD, body=_pattern_body),
     Row("POST", "/api/v1/snp/centres", CREATE_IN_CPTS, body=_centre_body),
     Row("GET", "/api/v1/snp/centres", MANAGERS_ONLY),
-    Row("GET", "/api/v1/snp/search?cpts={cpts}", {**MANAGERS_ONLY, "coordinator": (OK, "422")}),
+    Row(
+        "GET",
+        "/api/v1/snp/search?cpts={cpts}",
+        {**MANAGERS_ONLY, "coordinator": (OK, "422"), "secretariat": (OK, "422")},
+    ),
     # A regulator books only through the SAS page (test_snp_sas_booking), never the API.
-    Row("POST", "/api/v1/snp/slots/{slot}/bookings", DOCTOR_MANAGEMENT, body=PATIENT),
+    Row("POST", "/api/v1/snp/slots/{slot}/bookings", BOOKERS, body=PATIENT),
     Row("GET", "/api/v1/snp/bookings/{booking}", DOCTOR_RECORD),
     Row("POST", "/api/v1/snp/bookings/{past_booking}/outcome", DOCTOR_RECORD, body={"outcome": "fulfilled"}),
-    Row("POST", "/api/v1/snp/bookings/{booking}/cancel", DOCTOR_RECORD),
+    Row("POST", "/api/v1/snp/bookings/{booking}/cancel", {**DOCTOR_RECORD, "secretariat": (OK, "404")}),
     # A person's rights: the search is scoped to the caller's CPTS (test_privacy_rights).
     Row("POST", "/api/v1/privacy/search", MANAGERS_ONLY, body={"phone": "0612345678"}),
     Row("POST", "/api/v1/privacy/export", MANAGERS_ONLY, body={"phone": "0612345678"}),
@@ -324,8 +350,10 @@ SIGNIN = "signin"
 ANYONE_SIGNED_IN = {"anonymous": same(SIGNIN), **EVERYONE}
 PAGE_MANAGERS = {"anonymous": same(SIGNIN), **MANAGERS_ONLY}
 PAGE_OBJECT = {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT}
-ONLY = lambda role: {"anonymous": same(SIGNIN), **{r: same(OK if r == role else "403") for r in EVERYONE}}  # noqa: E731
-PAGE_SUBMITTERS = {**PAGE_MANAGERS, "professional": same(OK)}
+ONLY = lambda *roles: {"anonymous": same(SIGNIN), **{r: same(OK if r in roles else "403") for r in EVERYONE}}  # noqa: E731
+PAGE_SUBMITTERS = {**PAGE_MANAGERS, **NO_REQUESTS, "professional": same(OK), "cpam": same(OK)}
+PAGE_REQUESTS = {**PAGE_MANAGERS, **NO_REQUESTS}
+PAGE_REQUEST = {**PAGE_OBJECT, **NO_REQUESTS}
 # Every role belongs to the Grand Arras only; an admin may work in any CPTS.
 SWITCH = {"anonymous": same(SIGNIN), **{r: (OK, "403") for r in EVERYONE}, "admin": same(OK)}
 NEW_PATIENT = {
@@ -355,33 +383,33 @@ TABLE += [
     Row("GET", "/espace", ANYONE_SIGNED_IN),
     Row("GET", "/espace/accueil", ANYONE_SIGNED_IN),
     Row("POST", "/espace/cpts", SWITCH, body=lambda slug, world: {"territory_id": world["territories"][slug]}),
-    Row("GET", "/espace/demandes", PAGE_MANAGERS),
-    Row("GET", "/espace/demandes/{request}", PAGE_OBJECT),
-    Row("GET", "/espace/demandes/{request}/imprimer", PAGE_OBJECT),
+    Row("GET", "/espace/demandes", PAGE_REQUESTS),
+    Row("GET", "/espace/demandes/{request}", PAGE_REQUEST),
+    Row("GET", "/espace/demandes/{request}/imprimer", PAGE_REQUEST),
     Row(
         "POST",
         "/espace/demandes/{request}/liste",
-        PAGE_OBJECT,
+        PAGE_REQUEST,
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]], "action": "preview"},
     ),
     Row(
         "POST",
         "/espace/demandes/{request}/attribution",
-        PAGE_OBJECT,
+        PAGE_REQUEST,
         body=lambda slug, world: {"doctor_id": world["doctors"][slug]},
     ),
     Row(
         "POST",
         "/espace/demandes/{request}/propositions",
-        PAGE_OBJECT,
+        PAGE_REQUEST,
         body=lambda slug, world: {"doctor_ids": [world["doctors"][slug]]},
     ),
-    Row("POST", "/espace/demandes/{request}/cloture", PAGE_OBJECT, body={"reason": "withdrew"}),
-    Row("POST", "/espace/propositions-automatiques", PAGE_MANAGERS, body={"mode": "off"}),
-    Row("POST", "/espace/demandes/{request}/notes", PAGE_OBJECT, body={"text": "Rappeler lundi"}),
-    Row("POST", "/espace/demandes/{request}/fusion", PAGE_OBJECT),
-    Row("POST", "/espace/demandes/{request}/pas-un-doublon", PAGE_OBJECT),
-    Row("POST", "/espace/demandes/{request}/suivi-du-patient", PAGE_OBJECT, body={"etape": "premier-rendez-vous"}),
+    Row("POST", "/espace/demandes/{request}/cloture", PAGE_REQUEST, body={"reason": "withdrew"}),
+    Row("POST", "/espace/propositions-automatiques", PAGE_REQUESTS, body={"mode": "off"}),
+    Row("POST", "/espace/demandes/{request}/notes", PAGE_REQUEST, body={"text": "Rappeler lundi"}),
+    Row("POST", "/espace/demandes/{request}/fusion", PAGE_REQUEST),
+    Row("POST", "/espace/demandes/{request}/pas-un-doublon", PAGE_REQUEST),
+    Row("POST", "/espace/demandes/{request}/suivi-du-patient", PAGE_REQUEST, body={"etape": "premier-rendez-vous"}),
     Row("GET", "/espace/medecins", PAGE_MANAGERS),
     Row("POST", "/espace/medecins/rappels", PAGE_MANAGERS),
     Row("GET", "/espace/medecins/import", PAGE_MANAGERS),
@@ -419,7 +447,7 @@ TABLE += [
         ONLY("doctor"),
         body={"accepting_new_patients": "yes", "capacity_remaining": "30"},
     ),
-    Row("GET", "/espace/mes-demandes", ONLY("professional")),
+    Row("GET", "/espace/mes-demandes", {**ONLY("professional", "cpam"), **NO_REQUESTS}),
     Row("GET", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS),
     Row("POST", "/espace/mes-demandes/nouvelle", PAGE_SUBMITTERS, body=NEW_PATIENT),
     Row("GET", "/espace/sources", PAGE_MANAGERS),
@@ -438,8 +466,8 @@ TABLE += [
     Row("POST", "/espace/personnes/effacer", PAGE_MANAGERS, body={"phone": "0699999999", "confirm": "yes"}),
     Row("POST", "/espace/personnes/demandes/{request}/rectifier", PAGE_OBJECT, body={"address": "3 rue Neuve"}),
     # Signing out sends everyone to the sign-in page.
-    Row("GET", "/espace/soins-non-programmes", {"anonymous": same(SIGNIN), **SLOT_READERS}),
-    Row("GET", "/espace/soins-non-programmes/recherche", PAGE_MANAGERS),
+    Row("GET", "/espace/soins-non-programmes", {"anonymous": same(SIGNIN), **SLOT_READERS, "secretariat": same(OK)}),
+    Row("GET", "/espace/soins-non-programmes/recherche", {**PAGE_MANAGERS, "secretariat": same(OK)}),
     # Publishing for another CPTS's doctor is refused with the reason shown on the board (a redirect).
     Row(
         "POST",
@@ -475,24 +503,40 @@ TABLE += [
     Row(
         "GET",
         "/espace/soins-non-programmes/creneaux/{page_slot}/reserver",
-        {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
+        {"anonymous": same(SIGNIN), **BOOKERS},
     ),
     Row(
         "POST",
         "/espace/soins-non-programmes/creneaux/{page_slot}/reserver",
-        {"anonymous": same(SIGNIN), **DOCTOR_MANAGEMENT},
+        {"anonymous": same(SIGNIN), **BOOKERS},
         body={"family_name": "Durand", "given_name": "Marc", "phone": "0611223344", "reason": "Entorse"},
     ),
     Row(
         "POST",
         "/espace/soins-non-programmes/rendez-vous/{booking}/annuler",
-        {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
+        {"anonymous": same(SIGNIN), **DOCTOR_RECORD, "secretariat": (OK, "404")},
     ),
     Row(
         "POST",
         "/espace/soins-non-programmes/rendez-vous/{past_booking}/resultat",
         {"anonymous": same(SIGNIN), **DOCTOR_RECORD},
         body={"resultat": "noshow"},
+    ),
+    # A passage without a booking: another CPTS's doctor is refused on the board (a redirect); a
+    # doctor records its own whatever the form names.
+    Row(
+        "POST",
+        "/espace/soins-non-programmes/passages",
+        {"anonymous": same(SIGNIN), **SLOT_READERS},
+        body=lambda slug, world: {"owner": f"d{world['doctors'][slug]}", "age_band": "70+", "has_doctor": "no"},
+    ),
+    # The phone line: the coordination and the secretariat of the CPTS they work in.
+    Row("GET", "/espace/appels", ONLY("coordinator", "secretariat")),
+    Row(
+        "POST",
+        "/espace/appels",
+        ONLY("coordinator", "secretariat"),
+        body={"caller": "patient", "reason": "doctor", "outcome": "booked"},
     ),
     # Accounts: a coordinator manages those of its CPTS (another's are 404); the page invites
     # into the CPTS the caller works in, whatever the target.
@@ -579,6 +623,8 @@ def world(client, db, make_account, demo_territories):
         "professional": make_account("professional", ["grand-arras"]),
         "doctor": make_account("doctor", ["grand-arras"], doctor_rpps=demo_rpps(1)),
         "regulator": make_account("regulator", ["grand-arras"]),
+        "secretariat": make_account("secretariat", ["grand-arras"]),
+        "cpam": make_account("cpam", ["grand-arras"]),
     }
     spare_users = {
         slug: client.get("/api/v1/auth/me", headers=make_account("professional", [slug])).json()["id"]
@@ -793,7 +839,7 @@ def test_every_endpoint_answers_each_role_as_the_table_says(client, world, role)
     mismatches = []
     with scoped_reads_guard() as guard:
         _walk(client, world, role, HEADER, row, mismatches)
-    assert mismatches == []
+    assert mismatches == [], "\n".join(mismatches)
     assert guard.violations == []
     if role not in ("anonymous", "regulator"):  # those two are refused before any read
         assert guard.reads > 0  # the hook saw the app's reads

@@ -27,6 +27,7 @@ def test_ready_when_the_database_is_at_the_head(client):
         "reason": None,
         "database_revision": migrations.head_revision(),
         "code_revision": migrations.head_revision(),
+        "replica": None,
     }
 
 
@@ -59,6 +60,7 @@ def test_not_ready_one_migration_behind_nor_before_any_migration(settings, empty
         "reason": "migrations_not_current",
         "database_revision": behind,
         "code_revision": migrations.head_revision(),
+        "replica": None,
     }
     assert alive.status_code == 200  # alive all the same: no reason to restart it
 

@@ -34,6 +34,7 @@ def _navigation(page: str) -> list[str]:
                 "Territoire",
                 "Annuaire",
                 "Soins non programmés",
+                "Appels",
                 "Sources et affiches",
                 "Indicateurs",
                 "Journal d'audit",

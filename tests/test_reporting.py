@@ -19,7 +19,7 @@ def activity(client, coordinator):
         submit(client, given_name=n, **kw).json()["id"]
         for n, kw in [
             ("Ald", {"ald": True, "birth_date": born(75)}),
-            ("Css", {"css_or_ame": "yes"}),
+            ("Css", {"css": "yes", "ame": "no"}),
             ("Rien", {}),
             ("Parti", {}),
         ]
@@ -44,8 +44,9 @@ def test_indicators_give_the_aci_figures(client, coordinator, activity):
         "closed": {"moved_out": 1},
         "still_waiting": 2,
     }
-    assert body["received_by_group"] == {"ald": 1, "age_70": 1, "css": 1, "total": 4}
-    assert body["matched_by_group"] == {"ald": 1, "age_70": 1, "css": 0, "total": 1}
+    no_split = {"css_yes": 0, "ame_yes": 0, "css_or_ame_unknown_which": 0}
+    assert body["received_by_group"] == {"ald": 1, "age_70": 1, "css": 1, **no_split, "css_yes": 1, "total": 4}
+    assert body["matched_by_group"] == {"ald": 1, "age_70": 1, "css": 0, **no_split, "total": 1}
     assert body["median_days_to_match"] == 0.0
     assert body["by_commune"] == {"Tilloy-lès-Mofflaines": 4, "Mercatel": 1}
     assert body["doctors"] == {"volunteers": 1, "accepting": 1, "places_offered": 3, "places_used": 1, "stale": 0}

@@ -20,12 +20,13 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from app.accounts.models import Membership, Role, User
 from app.accounts.principal import Principal
 from app.audit.models import AuditEvent
+from app.calls.models import PhoneCall
 from app.directory.models import DirectoryImport, DirectoryPractitioner
 from app.doctors.models import Doctor
 from app.notifications.models import OutboxMessage
 from app.recruitment.models import DoctorInvitation, VolunteerApplication
 from app.requests.models import DoctorOffer, PatientRequest, Source
-from app.snp.models import Booking, Centre, Slot, SlotPattern
+from app.snp.models import Booking, Centre, Slot, SlotPattern, WalkIn
 from app.territories.models import Territory
 
 RoleRule = Callable[[Principal], ColumnElement[bool]]
@@ -61,6 +62,9 @@ class ScopeRule:
     # here sees nothing of the model.
     own: dict[Role, RoleRule] = field(default_factory=dict)
     coordinators: bool = True
+    # Roles that see the objects of their CPTS as its coordinators do (the secretariat: the
+    # slots, bookings and centres it books for callers).
+    as_coordinators: frozenset[Role] = frozenset()
     # The roles of `own` that see their objects whatever CPTS they belong to (the others:
     # only inside the CPTS they belong to).
     anywhere: frozenset[Role] = frozenset()
@@ -85,6 +89,8 @@ def _everything(_: Principal) -> ColumnElement[bool]:
     return true()
 
 
+SECRETARIAT = frozenset({Role.SECRETARIAT})
+
 RULES: dict[type, ScopeRule] = {
     Doctor: ScopeRule(
         within=in_column(Doctor.territory_id),
@@ -94,8 +100,11 @@ RULES: dict[type, ScopeRule] = {
     # …even when the patient turned out to live in another CPTS than the professional's.
     PatientRequest: ScopeRule(
         within=in_column(PatientRequest.territory_id),
-        own={Role.PROFESSIONAL: lambda p: PatientRequest.submitted_by_user_id == p.user_id},
-        anywhere=frozenset({Role.PROFESSIONAL}),
+        own={
+            Role.PROFESSIONAL: lambda p: PatientRequest.submitted_by_user_id == p.user_id,
+            Role.CPAM: lambda p: PatientRequest.submitted_by_user_id == p.user_id,
+        },
+        anywhere=frozenset({Role.PROFESSIONAL, Role.CPAM}),
     ),
     # A doctor sees and manages its own slots and patterns, and the bookings made on them; the
     # SAS regulation sees the slots served to the SAS, whatever their CPTS.
@@ -106,6 +115,7 @@ RULES: dict[type, ScopeRule] = {
             Role.REGULATOR: lambda p: sas_visible_clause(),
         },
         anywhere=frozenset({Role.REGULATOR}),
+        as_coordinators=SECRETARIAT,
     ),
     SlotPattern: ScopeRule(
         within=in_column(SlotPattern.territory_id),
@@ -118,13 +128,21 @@ RULES: dict[type, ScopeRule] = {
                 Booking.slot_id.in_(select(Slot.id).where(Slot.doctor_id == p.doctor_id)) if p.doctor_id else false()
             ),
         },
+        as_coordinators=SECRETARIAT,
     ),
     # Offers of patients to doctors: the coordination of the CPTS; a doctor, those made to it.
     DoctorOffer: ScopeRule(
         within=in_column(DoctorOffer.territory_id),
         own={Role.DOCTOR: lambda p: DoctorOffer.doctor_id == p.doctor_id if p.doctor_id else false()},
     ),
-    Centre: ScopeRule(within=in_column(Centre.territory_id)),
+    Centre: ScopeRule(within=in_column(Centre.territory_id), as_coordinators=SECRETARIAT),
+    # Passages without a booking: the coordination of the CPTS; a doctor, those it saw.
+    WalkIn: ScopeRule(
+        within=in_column(WalkIn.territory_id),
+        own={Role.DOCTOR: lambda p: WalkIn.doctor_id == p.doctor_id if p.doctor_id else false()},
+    ),
+    # The calls to the coordination's line: counted by the CPTS that took them.
+    PhoneCall: ScopeRule(within=in_column(PhoneCall.territory_id), as_coordinators=SECRETARIAT),
     Source: ScopeRule(within=in_column(Source.territory_id)),
     # The audit trail of a CPTS: its coordinators (and the admins) only.
     AuditEvent: ScopeRule(within=in_column(AuditEvent.territory_id)),
@@ -151,7 +169,7 @@ def visible(model: type, principal: Principal) -> ColumnElement[bool]:
 def _clause(rule: ScopeRule, principal: Principal) -> ColumnElement[bool]:
     if principal.role is Role.ADMIN:
         return true()
-    if principal.role is Role.COORDINATOR and rule.coordinators:
+    if (principal.role is Role.COORDINATOR and rule.coordinators) or principal.role in rule.as_coordinators:
         return rule.in_territories(principal.territory_ids)
     own = rule.own.get(principal.role)
     if own is None:

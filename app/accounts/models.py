@@ -14,6 +14,8 @@ class Role(StrEnum):
     PROFESSIONAL = "professional"  # pharmacist, nurse…: the requests it submitted
     DOCTOR = "doctor"  # its own record, capacity and slots
     REGULATOR = "regulator"  # SAS regulation: books unscheduled-care slots
+    SECRETARIAT = "secretariat"  # the CPTS's phone line: books unscheduled care for callers
+    CPAM = "cpam"  # the Assurance Maladie: the médecin-traitant requests it submitted for its insured
 
 
 class User(Base):

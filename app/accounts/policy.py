@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from app.accounts.models import Role
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:  # principal.py's `require` reads this table
     from app.accounts.principal import Principal
@@ -31,7 +31,9 @@ class Action(StrEnum):
     READ_INDICATORS = "read_indicators"
     READ_DOCTOR_RATES = "read_doctor_rates"
     MANAGE_SOURCES = "manage_sources"
+    SEE_SLOTS = "see_slots"
     MANAGE_SLOTS = "manage_slots"
+    CANCEL_BOOKING = "cancel_booking"
     MANAGE_CPTS_SLOTS = "manage_cpts_slots"
     MANAGE_CENTRES = "manage_centres"
     SEARCH_SLOTS = "search_slots"
@@ -41,12 +43,17 @@ class Action(StrEnum):
     READ_TERRITORY = "read_territory"
     RECRUIT_DOCTORS = "recruit_doctors"
     IMPORT_DIRECTORY = "import_directory"
+    RECORD_WALK_IN = "record_walk_in"
+    LOG_CALL = "log_call"
 
 
 @dataclass(frozen=True)
 class Permission:
     roles: frozenset[Role]
     what: str  # for README's table
+    # Roles for which the action's routes do not exist (404, not 403): the secretariat learns
+    # nothing of médecin-traitant requests, not even that the pages are there.
+    hidden_from: frozenset[Role] = frozenset()
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -54,6 +61,9 @@ def _roles(*roles: Role) -> frozenset[Role]:
 
 
 MANAGERS = _roles(Role.ADMIN, Role.COORDINATOR)
+SUBMITTERS = _roles(Role.PROFESSIONAL, Role.CPAM)  # the requests they submitted, and those only
+# The médecin-traitant requests are none of the secretariat's business: their routes are 404 to it.
+NOT_FOR_SECRETARIAT = _roles(Role.SECRETARIAT)
 # Who sees every patient of a CPTS: when REQUIRE_SECOND_FACTOR is set, these roles reach
 # nothing before a second factor (app/accounts/second_factor.py).
 SECOND_FACTOR_ROLES = MANAGERS
@@ -73,19 +83,25 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.EDIT_OWN_PRACTICE: Permission(_roles(Role.DOCTOR), "its own practice's page (`/espace/mon-cabinet`)"),
     Action.SUBMIT_REQUEST: Permission(
-        MANAGERS | {Role.PROFESSIONAL}, "submit a request for a patient, attesting consent"
+        MANAGERS | SUBMITTERS,
+        "submit a request for a patient, attesting consent (the CPAM: for its insured, credited to its CPAM source)",
+        NOT_FOR_SECRETARIAT,
     ),
     Action.READ_REQUESTS: Permission(
-        MANAGERS | {Role.PROFESSIONAL}, "read requests (a professional: those it submitted)"
+        MANAGERS | SUBMITTERS,
+        "read requests (a professional, the CPAM: those it submitted)",
+        NOT_FOR_SECRETARIAT,
     ),
     Action.LIST_OWN_SUBMISSIONS: Permission(
-        _roles(Role.PROFESSIONAL), "its submissions' page (`/espace/mes-demandes`)"
+        SUBMITTERS, "its submissions' page (`/espace/mes-demandes`)", NOT_FOR_SECRETARIAT
     ),
     Action.HANDLE_REQUESTS: Permission(
-        MANAGERS, "the queue: suggestions, send the list, notes, transitions (match, close)"
+        MANAGERS, "the queue: suggestions, send the list, notes, transitions (match, close)", NOT_FOR_SECRETARIAT
     ),
     Action.OFFER_PATIENT: Permission(
-        MANAGERS, "offer a patient to ranked doctors (its page), switch the automatic offers of its CPTS"
+        MANAGERS,
+        "offer a patient to ranked doctors (its page), switch the automatic offers of its CPTS",
+        NOT_FOR_SECRETARIAT,
     ),
     Action.READ_INDICATORS: Permission(MANAGERS, "indicators and exports"),
     Action.READ_DOCTOR_RATES: Permission(
@@ -94,13 +110,23 @@ PERMISSIONS: dict[Action, Permission] = {
         "the coordination's, not the doctors' nor the deployment admin's",
     ),
     Action.MANAGE_SOURCES: Permission(MANAGERS, "flyer sources and their QR codes"),
+    Action.SEE_SLOTS: Permission(
+        MANAGERS | {Role.DOCTOR, Role.SECRETARIAT},
+        "the board of slots and bookings (a doctor: its own; the secretariat: its CPTS's)",
+    ),
     Action.MANAGE_SLOTS: Permission(
         MANAGERS | {Role.DOCTOR}, "see, publish and change slots, patterns and bookings (a doctor: its own)"
     ),
+    Action.CANCEL_BOOKING: Permission(
+        MANAGERS | {Role.DOCTOR, Role.SECRETARIAT},
+        "cancel a booking (a doctor: on its own slots; the secretariat: its CPTS's)",
+    ),
     Action.MANAGE_CPTS_SLOTS: Permission(MANAGERS, "publish for any doctor or centre of the CPTS"),
     Action.MANAGE_CENTRES: Permission(MANAGERS, "unscheduled-care centres"),
-    Action.SEARCH_SLOTS: Permission(MANAGERS, "search free slots for a caller"),
-    Action.BOOK_SLOT: Permission(MANAGERS, "book a slot for a patient (API or booking page)"),
+    Action.SEARCH_SLOTS: Permission(
+        MANAGERS | {Role.SECRETARIAT}, "search free slots for a caller (doctors' first, the centre's as fallback)"
+    ),
+    Action.BOOK_SLOT: Permission(MANAGERS | {Role.SECRETARIAT}, "book a slot for a patient (API or booking page)"),
     Action.BOOK_SLOT_FROM_SAS: Permission(
         _roles(Role.REGULATOR), "book a slot visible to the SAS, on the booking page opened from the SAS only"
     ),
@@ -115,6 +141,14 @@ PERMISSIONS: dict[Action, Permission] = {
     ),
     Action.IMPORT_DIRECTORY: Permission(
         MANAGERS, "import the national directory (RPPS) into its CPTS, read the imports' reports (`/espace/annuaire`)"
+    ),
+    Action.RECORD_WALK_IN: Permission(
+        MANAGERS | {Role.DOCTOR},
+        "record a passage without a booking at a centre or a doctor's (FICHE 6's report; a doctor: its own)",
+    ),
+    Action.LOG_CALL: Permission(
+        _roles(Role.COORDINATOR, Role.SECRETARIAT),
+        "log a call to the CPTS's phone line: who, why, outcome; nothing about the caller (`/espace/appels`)",
     ),
 }
 
@@ -131,10 +165,23 @@ def may(principal: "Principal", action: Action) -> bool:
     return allows(principal.role, action)
 
 
+def hidden(role: Role, action: Action) -> bool:
+    """Whether this action's routes do not exist for this role (404 rather than 403)."""
+    return role in PERMISSIONS[action].hidden_from
+
+
+def refuse(role: Role, actions: "tuple[Action, ...] | list[Action]", message: str) -> NotFound | Forbidden:
+    """The refusal of a caller none of whose roles' rights covers these actions: 404 when they
+    are all hidden from its role, 403 otherwise."""
+    if actions and all(hidden(role, a) for a in actions):
+        return NotFound("Cette page n'existe pas.")
+    return Forbidden(message)
+
+
 def ensure(principal: "Principal", action: Action, message: str = "Votre rôle ne permet pas cette action.") -> None:
-    """Raises Forbidden (403) unless the caller may do this."""
+    """Raises Forbidden (403) unless the caller may do this (404 when hidden from its role)."""
     if not may(principal, action):
-        raise Forbidden(message)
+        raise refuse(principal.role, (action,), message)
 
 
 # ---- Rules that look at the object ---------------------------------------------------------
@@ -187,21 +234,32 @@ def switches_whole_account(principal: "Principal", account_territory_ids: frozen
 
 
 def submitter_kind(principal: "Principal") -> str:
-    """How a signed-in submission is labelled: by the coordination, or by a professional."""
-    return "coordinator" if may(principal, Action.HANDLE_REQUESTS) else "professional"
+    """How a signed-in submission is labelled: by the coordination, the CPAM, or a professional."""
+    if may(principal, Action.HANDLE_REQUESTS):
+        return "coordinator"
+    return "cpam" if principal.role is Role.CPAM else "professional"
+
+
+def credits_organisation(submitted_by: str) -> bool:
+    """A submission credited to the submitter's organisation (its source): a professional's
+    (pharmacy, practice…) or the CPAM's."""
+    return submitted_by in ("professional", "cpam")
 
 
 # ---- README ---------------------------------------------------------------------------------
 
 
 def markdown_table() -> str:
-    """README's "Who may do what" table, generated from PERMISSIONS."""
+    """README's "Who may do what" table, generated from PERMISSIONS ("404": its routes do not
+    exist for that role)."""
     roles = list(Role)
     lines = [
         "| action | what | " + " | ".join(f"`{r.value}`" for r in roles) + " |",
         "| --- | --- | " + " | ".join(":---:" for _ in roles) + " |",
     ]
     for action, permission in PERMISSIONS.items():
-        marks = " | ".join("✓" if r in permission.roles else "" for r in roles)
+        marks = " | ".join(
+            "✓" if r in permission.roles else "404" if r in permission.hidden_from else "" for r in roles
+        )
         lines.append(f"| `{action.value}` | {permission.what} | {marks} |")
     return "\n".join(lines)

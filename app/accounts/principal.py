@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from starlette.concurrency import run_in_threadpool
 
 from app.accounts.models import ApiToken, Membership, Role, User, WebSession
-from app.accounts.policy import Action, may
+from app.accounts.policy import Action, may, refuse
 from app.accounts.second_factor import needs_second_factor
 from app.accounts.security import digest
 from app.core import proxies
@@ -175,7 +175,7 @@ def require(action: Action):
 
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not may(principal, action):
-            raise Forbidden("Votre rôle ne permet pas cette action.")
+            raise refuse(principal.role, (action,), "Votre rôle ne permet pas cette action.")
         return principal
 
     return Depends(dependency)

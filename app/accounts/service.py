@@ -2,6 +2,7 @@
 
 import hashlib
 import math
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -71,6 +72,44 @@ def _organisation(session: Session, tag: str, territories: list[Territory]) -> S
     return organisation
 
 
+def _cpam_source(session: Session, by: Principal | None, tag: str | None, territories: list[Territory]) -> Source:
+    """The source a CPAM account's requests are credited to: the one given (a source of kind
+    "cpam" of its CPTS), else its CPTS's CPAM source, created the first time."""
+    if tag:
+        source = _organisation(session, tag, territories)
+        if source.kind != "cpam":
+            message = "Organisation : un compte CPAM est rattaché à une source de type CPAM."
+            raise Unprocessable(message, fields=[FieldError(field="organisation", message=message)])
+        return source
+    territory = territories[0]
+    found = session.scalars(
+        select(Source)
+        .where(Source.territory_id == territory.id, Source.kind == "cpam", Source.retired_at.is_(None))
+        .order_by(Source.id)
+        .limit(1)
+    ).first()
+    if found is not None:
+        return found
+    source = Source(
+        territory_id=territory.id, tag=f"cpam-{secrets.token_hex(3)}", name="Assurance Maladie (CPAM)", kind="cpam"
+    )
+    session.add(source)
+    session.flush()
+    record(session, by, "source.create", "source", source.id, territory.id, actor="cli")
+    return source
+
+
+def _organisation_for(
+    session: Session, by: Principal | None, role: Role, tag: str | None, territories: list[Territory]
+) -> Source | None:
+    """What a role's account is credited to: a professional's organisation if given, the CPAM's source."""
+    if role is Role.CPAM:
+        return _cpam_source(session, by, tag, territories)
+    if role is Role.PROFESSIONAL and tag:
+        return _organisation(session, tag, territories)
+    return None
+
+
 def _territories(session: Session, slugs: list[str]) -> list[Territory]:
     territories = []
     for slug in slugs:
@@ -116,10 +155,10 @@ def _add_user(
     if not may_create_account(by, data.role, {t.id for t in territories}):
         raise Forbidden("Vous ne pouvez créer de comptes que dans vos CPTS, et pas d'administrateur.")
     doctor = _doctor(session, data.doctor_rpps, territories) if data.role is Role.DOCTOR else None
-    organisation = _organisation(session, data.organisation, territories) if data.organisation else None
     email = str(data.email).lower()
     if session.scalars(select(User.id).where(func.lower(User.email) == email)).first() is not None:
         raise Conflict("Un compte existe déjà avec cette adresse e-mail.")
+    organisation = _organisation_for(session, by, data.role, data.organisation, territories)
     user = User(
         email=email,
         display_name=data.display_name,
@@ -192,9 +231,8 @@ def update_user(session: Session, principal: Principal, user_id: int, data: User
     if data.role is Role.DOCTOR:  # its registry entry as before, unless another RPPS is given
         keep = not data.doctor_rpps and user.doctor_id is not None
         doctor_id = user.doctor_id if keep else _doctor(session, data.doctor_rpps, territories).id
-    organisation_id = None
-    if data.role is Role.PROFESSIONAL and data.organisation:
-        organisation_id = _organisation(session, data.organisation, territories).id
+    organisation = _organisation_for(session, principal, data.role, data.organisation, territories)
+    organisation_id = organisation.id if organisation else None
     user.display_name, user.role = data.display_name, data.role.value
     user.doctor_id, user.organisation_id = doctor_id, organisation_id
     _record_for(session, principal, "user.update", user)

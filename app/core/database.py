@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -101,6 +102,39 @@ def autocommit_reads(engine: Engine) -> Iterator[Connection]:
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         yield connection
+
+
+# ---- Reading from a replica (READ_DATABASE_URL) ----------------------------------------------
+# The SAS feed and the searches read from a hot standby when one is configured; everything
+# else, every write and the booking itself, uses the primary. What a replica shows may lag
+# behind the primary: the services that read there confirm on the primary, by primary key,
+# that each slot they offer is still free (docs/deploy.md, "Read replica").
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The sessions of a read-only search: `session` reads (the replica when one is configured,
+    else the request's own session), `primary` is the request's session on the primary."""
+
+    session: Session
+    primary: Session
+
+    @property
+    def from_replica(self) -> bool:
+        return self.session is not self.primary
+
+
+@dataclass(frozen=True)
+class ReadEngines:
+    """The same for a search on bare connections (the SAS feed): `read` is the replica's engine
+    when one is configured, else the primary's; `primary` is the primary's."""
+
+    read: Engine
+    primary: Engine
+
+    @property
+    def from_replica(self) -> bool:
+        return self.read is not self.primary
 
 
 # ---- Transactions ---------------------------------------------------------------------------

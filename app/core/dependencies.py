@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.core.constraints import conflict_for
+from app.core.database import ReadEngines, Reads
 from app.core.settings import Settings
 from app.geocoding.service import GeocodingService
 from app.territories.communes import CommuneIndex
@@ -82,3 +83,34 @@ async def get_communes(request: Request) -> CommuneIndex:
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 Geocoding = Annotated[GeocodingService, Depends(get_geocoding)]
 Communes = Annotated[CommuneIndex, Depends(get_communes)]
+
+
+async def get_read_session(request: Request, session: DbSession) -> AsyncIterator[Reads]:
+    """For the read-only searches (the caller's slot search, the suggestions, the doctors' list,
+    the residency check): a session on the read replica when READ_DATABASE_URL is set, beside
+    the request's own session on the primary (which signs in, audits, and confirms that what
+    the replica offers is still free). Unset: the request's own session, as everywhere else.
+    Never for a writer: a replica refuses writes, and is behind the primary by its lag."""
+    replicas = request.app.state.replica_sessions
+    if replicas is None:
+        yield Reads(session=session, primary=session)
+        return
+    replica = replicas()
+    try:
+        yield Reads(session=replica, primary=session)
+    finally:
+        if replica.in_transaction():
+            await run_in_threadpool(replica.close)  # a rollback: nothing was written there
+        else:
+            replica.close()
+
+
+async def get_read_engines(request: Request) -> ReadEngines:
+    """The SAS feed's engines (it reads on bare connections): the replica's when configured."""
+    primary = request.app.state.engine
+    return ReadEngines(read=request.app.state.replica_engine or primary, primary=primary)
+
+
+# The searches that may read from the replica (get_read_session); writers never take it.
+ReadSession = Annotated[Reads, Depends(get_read_session, scope="function")]
+ReadEngine = Annotated[ReadEngines, Depends(get_read_engines)]

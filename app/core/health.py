@@ -31,9 +31,13 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     # Why not: the database does not answer, or its migrations are not this code's
     # (`orientation db upgrade`, or `serve` with its default --migrate).
-    reason: Literal["database_unreachable", "migrations_not_current"] | None = None
+    reason: Literal["database_unreachable", "migrations_not_current", "replica_unreachable"] | None = None
     database_revision: str | None = None
     code_revision: str | None = None
+    # The read replica (READ_DATABASE_URL), when one is configured: "standby" (a hot standby
+    # in recovery), "promoted" (it answers but is no standby any more: writes there would
+    # never reach the primary), "unreachable" (the searches it serves would fail: not ready).
+    replica: Literal["standby", "promoted", "unreachable"] | None = None
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
@@ -60,4 +64,25 @@ def readyz(request: Request) -> Readiness | JSONResponse:
             status="not_ready", reason="migrations_not_current", database_revision=revision, code_revision=head
         )
         return JSONResponse(body.model_dump(), status_code=503)
-    return Readiness(status="ready", database_revision=revision, code_revision=head)
+    replica = _replica_state(request.app.state.replica_engine)
+    if replica == "unreachable":
+        body = Readiness(
+            status="not_ready",
+            reason="replica_unreachable",
+            database_revision=revision,
+            code_revision=head,
+            replica=replica,
+        )
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(status="ready", database_revision=revision, code_revision=head, replica=replica)
+
+
+def _replica_state(engine) -> Literal["standby", "promoted", "unreachable"] | None:
+    if engine is None:
+        return None
+    try:
+        with engine.connect() as connection:
+            in_recovery = connection.execute(text("SELECT pg_is_in_recovery()")).scalar()
+    except Exception:
+        return "unreachable"
+    return "standby" if in_recovery else "promoted"

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     # SQLite by default so that nothing has to be installed; PostgreSQL in production,
     # e.g. postgresql+psycopg://user:password@host:5432/orientation
     database_url: str = f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    # A read replica of that PostgreSQL (a hot standby fed by streaming replication, see
+    # docs/deploy.md): the SAS feed and the searches read there; every write, and the booking
+    # itself, stays on DATABASE_URL, which also confirms that what a replica offers as free is
+    # still free. Unset: everything reads the primary.
+    read_database_url: str | None = Field(default=None, repr=False)
     # Base URL of a BAN / Addok geocoder (https://api-adresse.data.gouv.fr or a self-hosted
     # Addok). Unset: addresses are located offline, at the commune's centroid.
     ban_url: str | None = None
@@ -274,6 +279,20 @@ class Settings(BaseSettings):
     @classmethod
     def _psc_unset_when_empty(cls, value: str | None) -> str | None:
         return value.strip() or None if value else None
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _replica_is_postgres(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value else None
+        if not value:
+            return None
+        primary = str(info.data.get("database_url", ""))
+        if not (value.startswith("postgresql") and primary.startswith("postgresql")):
+            raise ValueError(
+                "READ_DATABASE_URL : une réplique en lecture d'une base PostgreSQL (DATABASE_URL et "
+                "READ_DATABASE_URL en postgresql://…) ; SQLite n'en a pas."
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import Conflict, FieldError, Unprocessable, error_responses
 from app.core.inputs import DbId
 from app.core.links import public_base_url
@@ -47,7 +47,7 @@ def create_doctor(
 @router.get("", response_model=DoctorPage, responses=error_responses(401, 403))
 def list_doctors(
     principal: DoctorEditor,
-    session: DbSession,
+    reads: ReadSession,
     cpts: str | None = None,
     commune: Annotated[str | None, Query(description="INSEE code of a practice's commune")] = None,
     accepting: Annotated[bool | None, Query(description="Can take a new patient today")] = None,
@@ -58,7 +58,7 @@ def list_doctors(
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DoctorPage:
     filters = repository.DoctorFilters(cpts=cpts, commune=commune, accepting=accepting, stale=stale, active=active, q=q)
-    doctors, total = service.list_doctors(session, principal, filters, page, per_page)
+    doctors, total = service.list_doctors(reads.session, principal, filters, page, per_page)  # the replica, if any
     return DoctorPage(items=[service.doctor_out(d) for d in doctors], total=total, page=page, per_page=per_page)
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.accounts.regulators import RegulatorConflict, get_regulator, regulator_data, upsert_regulator
 from app.core.constraints import flush_or_conflict
 from app.core.database import autocommit_reads, utcnow
-from app.core.dependencies import DbSession
+from app.core.dependencies import DbSession, ReadEngine
 from app.core.errors import Conflict
 from app.core.inputs import parse_row_id
 from app.core.links import public_base_url
@@ -86,7 +86,7 @@ def metadata(request: Request) -> FhirResponse:
 
 
 @router.get("/Slot", response_class=FhirResponse, responses=_FHIR_ANSWER)
-def search_slots(request: Request) -> Response:
+def search_slots(request: Request, engines: ReadEngine) -> Response:
     """INT_R04: free slots of 1–25 practitioners in a window, as a searchset Bundle, e.g.
     `?start=ge2026-06-12T16:20:00.000+02:00&start=le2026-06-15T16:20:00.000+02:00
     &schedule.actor:Practitioner.identifier=urn:oid:1.2.250.1.71.4.2.1|810002909371&status=free
@@ -94,11 +94,18 @@ def search_slots(request: Request) -> Response:
     &_include:iterate=HealthcareService:organization`."""
     search = parse_slot_search(request.query_params)
     parts = []
+    free: set[int] | None = None
     if search.rpps:
-        with autocommit_reads(request.app.state.engine) as connection:
+        # The read replica, when configured: the versions, the rebuilt fragments and so the
+        # candidate slots all come from it (one database, never a mix of two).
+        with autocommit_reads(engines.read) as connection:
             parts = feed.fragments(
                 connection, _fragment_cache(request), search.rpps, search.start, search.end, FRAGMENT_BOOKING_PREFIX
             )
+        if engines.from_replica and (candidates := feed.slot_ids(parts, search.start, search.end)):
+            # Never a slot the primary has booked (docs/deploy.md): the answer's ids, checked there.
+            with autocommit_reads(engines.primary) as connection:
+                free = snp_service.free_on_primary(connection, candidates)
     public_base = public_base_url(request)
     self_url = f"{public_base}/fhir/Slot" + (f"?{request.url.query}" if request.url.query else "")
     links = sas_booking_links(request.app)
@@ -111,6 +118,7 @@ def search_slots(request: Request) -> Response:
         public_base,
         self_url,
         lambda slot_id: links.token(slot_id, expires),
+        free,
     )
     return Response(body, media_type=FHIR_JSON)
 
@@ -135,14 +143,34 @@ def _doctor_at(session, resource_id: str) -> tuple[Doctor, PracticeLocation]:
     return found
 
 
+def _at_centre(session, resource_id: str):
+    """ "12-c3": doctor 12 at centre 3, whose SAS-visible slots it works (None: not that form)."""
+    doctor_part, _, place = resource_id.partition("-")
+    if not place.startswith("c"):
+        return None
+    doctor_id, centre_id = parse_row_id(doctor_part), parse_row_id(place[1:])
+    row = snp_service.sas_centre_schedule(session, doctor_id, centre_id) if doctor_id and centre_id else None
+    if row is None:
+        raise FhirError(404, "not-found", f"{resource_id} inconnu.")
+    return row
+
+
 @router.get("/Schedule/{schedule_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_schedule(schedule_id: str, session: DbSession) -> FhirResponse:
+    if (row := _at_centre(session, schedule_id)) is not None:
+        return FhirResponse(build.schedule(row.doctor_id, row.place_id))
     doctor, location = _doctor_at(session, schedule_id)
     return FhirResponse(build.schedule(doctor.id, location.id))
 
 
 @router.get("/PractitionerRole/{role_id}", response_class=FhirResponse, responses=_FHIR_ANSWER)
 def read_practitioner_role(role_id: str, session: DbSession) -> FhirResponse:
+    if (row := _at_centre(session, role_id)) is not None:
+        return FhirResponse(
+            build.practitioner_role(
+                row.doctor_id, row.place_id, row.address, row.postcode, row.city, row.location_phone or row.doctor_phone
+            )
+        )
     doctor, location = _doctor_at(session, role_id)
     return FhirResponse(
         build.practitioner_role(

@@ -5,13 +5,19 @@ Schedule, Practitioner, PractitionerRole (with its Location) and of the Healthca
 Organization its slots name is kept, per worker, in a bounded LRU cache keyed by the doctor
 and the day-aligned window it covers, and labelled with the doctor's `sas_feed_version`.
 
-That version is bumped by database triggers (migration 0024) in the transaction of every write
+That version is bumped by database triggers (migration 0026) in the transaction of every write
 that changes what the feed shows of the doctor: a slot created, booked, freed, edited or
 deleted (a pattern's slots included), a practice or the doctor edited, the CPTS renamed. Each
 search first reads the versions of the practitioners it names (one indexed query); a fragment
 whose version differs is rebuilt from the database, in one query for all of them, which reads
 each slot together with its doctor's version (the same snapshot). A booking committed before
 the search began has bumped the version the search reads, so its slot is never served as free.
+A doctor's fragment holds its own slots and the centres' slots it is named to work
+(`worked_by_doctor_id`, under Schedule/PractitionerRole "{doctor}-c{centre}").
+
+With a read replica (READ_DATABASE_URL), the versions and the rebuilds are read there, with the
+candidates; the slot ids of the answer are then confirmed free on the primary (`slot_ids`, then
+`searchset_bytes(free=…)`): a replica lags, and a slot the primary has booked is never offered.
 
 A fragment carries two placeholders: the public base URL (fullUrl, the booking link), filled
 once per answer, and each Slot's booking token (`comment`), signed per slot and per answer as
@@ -49,7 +55,7 @@ class FragmentSlot:
     slot_id: int
     # The searchset entry cut where the base URL and the token go: (…, base, …, base, …, token, …).
     pieces: tuple[bytes, ...]
-    schedule_key: str  # Schedule/PractitionerRole id, "{doctor}-{location}"
+    schedule_key: str  # Schedule/PractitionerRole id, "{doctor}-{location}" or "{doctor}-c{centre}"
     territory_id: int
 
 
@@ -94,7 +100,8 @@ def build_fragment(version: int, rows: list[SasSlotRow], booking_prefix: str) ->
     slots, roles, services = [], {}, {}
     practitioner = None
     for row in rows:
-        key = build.role_id(row.doctor_id, row.location_id)
+        # "{doctor}-{practice}", or "{doctor}-c{centre}" for a centre's slot the doctor works.
+        key = build.role_id(row.doctor_id, row.place_id)
         link = f"{booking_prefix}{row.slot_id}/reserver?origin=sas&sas={TOKEN}"
         slots.append(
             FragmentSlot(row.start_at, row.slot_id, _entry(build.slot(row, link), "match"), key, row.territory_id)
@@ -106,14 +113,14 @@ def build_fragment(version: int, rows: list[SasSlotRow], booking_prefix: str) ->
         if key not in roles:
             role = build.practitioner_role(
                 row.doctor_id,
-                row.location_id,
+                row.place_id,
                 row.address,
                 row.postcode,
                 row.city,
                 row.location_phone or row.doctor_phone,
             )
             roles[key] = (
-                _entry(build.schedule(row.doctor_id, row.location_id), "include"),
+                _entry(build.schedule(row.doctor_id, row.place_id), "include"),
                 _entry(role, "include"),
             )
         if row.territory_id not in services:
@@ -198,6 +205,22 @@ def fragments(
     return [found[doctor_id] for doctor_id, _ in versions]
 
 
+def _matched(
+    parts: list[Fragment], start: datetime, end: datetime
+) -> list[tuple[datetime, int, FragmentSlot, Fragment]]:
+    matched: list[tuple[datetime, int, FragmentSlot, Fragment]] = []
+    for fragment in parts:
+        low, high = bisect_left(fragment.starts, start), bisect_right(fragment.starts, end)
+        matched.extend((s.start_at, s.slot_id, s, fragment) for s in fragment.slots[low:high])
+    return matched
+
+
+def slot_ids(parts: list[Fragment], start: datetime, end: datetime) -> list[int]:
+    """The ids of the slots an answer from these fragments would offer (what a read replica's
+    answer must have confirmed on the primary, app.snp.service.free_on_primary)."""
+    return [slot_id for _, slot_id, _, _ in _matched(parts, start, end)]
+
+
 def searchset_bytes(
     parts: list[Fragment],
     start: datetime,
@@ -206,13 +229,14 @@ def searchset_bytes(
     public_base: str,
     self_url: str,
     token: Callable[[int], str],
+    free: set[int] | None = None,
 ) -> bytes:
     """The searchset Bundle, as app.fhir.slots.searchset writes it (the same entries in the
-    same order), assembled from the fragments' bytes."""
-    matched: list[tuple[datetime, int, FragmentSlot, Fragment]] = []
-    for fragment in parts:
-        low, high = bisect_left(fragment.starts, start), bisect_right(fragment.starts, end)
-        matched.extend((s.start_at, s.slot_id, s, fragment) for s in fragment.slots[low:high])
+    same order), assembled from the fragments' bytes. `free`: when given, only the slots it
+    holds are offered (those the primary confirmed free; their includes follow them)."""
+    matched = _matched(parts, start, end)
+    if free is not None:
+        matched = [item for item in matched if item[1] in free]
     matched.sort(key=lambda item: (item[0], item[1]))
     base = orjson.dumps(public_base)[1:-1]  # JSON-escaped as orjson would write it
     pieces: list[bytes] = []

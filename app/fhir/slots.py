@@ -24,8 +24,9 @@ def practitioner_id(doctor_id: int) -> str:
     return f"doc-{doctor_id}"
 
 
-def role_id(doctor_id: int, location_id: int) -> str:
-    return f"{doctor_id}-{location_id}"
+def role_id(doctor_id: int, place_id: int | str) -> str:
+    """A doctor at a place: its practice ("12-4"), or a centre whose slots it works ("12-c3")."""
+    return f"{doctor_id}-{place_id}"
 
 
 def _identifier(system: str, value: str, type_system: str, type_code: str) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def practitioner(doctor_id: int, rpps: str, family_name: str, given_name: str) -
 
 
 def practitioner_role(
-    doctor_id: int, location_id: int, address: str, postcode: str, city: str, phone: str | None
+    doctor_id: int, location_id: int | str, address: str, postcode: str, city: str, phone: str | None
 ) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "PractitionerRole",
@@ -66,7 +67,7 @@ def practitioner_role(
     return resource
 
 
-def schedule(doctor_id: int, location_id: int) -> dict[str, Any]:
+def schedule(doctor_id: int, location_id: int | str) -> dict[str, Any]:
     return {
         "resourceType": "Schedule",
         "id": role_id(doctor_id, location_id),
@@ -146,7 +147,7 @@ def slot(row: SasSlotRow, booking_url: str) -> dict[str, Any]:
         "serviceType": _service_types(row.kind, row.territory_id),
         "specialty": _specialty(row.specialty),
         "appointmentType": _appointment_type(row.appointment_type),
-        "schedule": {"reference": f"Schedule/{role_id(row.doctor_id, row.location_id)}"},
+        "schedule": {"reference": f"Schedule/{role_id(row.doctor_id, row.place_id)}"},
         "status": "free",
         "start": fhir_instant(row.start_at),
         "end": fhir_instant(row.end_at),
@@ -184,9 +185,9 @@ def searchset(rows: list[SasSlotRow], includes: Includes, base_url: str, self_ur
                 "search": {"mode": "match"},
             }
         )
-        schedule_id = role_id(row.doctor_id, row.location_id)
+        schedule_id = role_id(row.doctor_id, row.place_id)
         if includes.schedule:
-            include("Schedule", schedule_id, lambda row=row: schedule(row.doctor_id, row.location_id))
+            include("Schedule", schedule_id, lambda row=row: schedule(row.doctor_id, row.place_id))
         if includes.actors:
             include(
                 "Practitioner",
@@ -198,7 +199,7 @@ def searchset(rows: list[SasSlotRow], includes: Includes, base_url: str, self_ur
                 schedule_id,
                 lambda row=row: practitioner_role(
                     row.doctor_id,
-                    row.location_id,
+                    row.place_id,
                     row.address,
                     row.postcode,
                     row.city,

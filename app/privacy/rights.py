@@ -98,6 +98,8 @@ def request_record(r: PatientRequest) -> RequestRecord:
         commune_name=r.commune_name,
         insee_code=r.insee_code,
         ald=r.ald,
+        css=r.css,
+        ame=r.ame,
         css_or_ame=r.css_or_ame,
         needs_home_visits=r.needs_home_visits,
         no_doctor_reason=r.no_doctor_reason,

@@ -60,6 +60,8 @@ class RequestRecord(BaseModel):
     commune_name: str
     insee_code: str
     ald: bool
+    css: str
+    ame: str
     css_or_ame: str
     needs_home_visits: bool
     no_doctor_reason: str

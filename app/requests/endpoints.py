@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts.policy import Action
 from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import error_responses
 from app.core.inputs import DbId
 from app.core.links import public_base_url
@@ -146,13 +146,14 @@ def send_list(request_id: DbId, data: SendListIn, principal: Handler, session: D
 
 
 @router.get("/{request_id}/suggestions", response_model=SuggestionsOut, responses=error_responses(401, 403, 404))
-async def suggest(request_id: DbId, principal: Handler, session: DbSession, request: Request) -> SuggestionsOut:
-    """Volunteer doctors for this patient, nearest first, each with why it qualifies."""
+async def suggest(request_id: DbId, principal: Handler, reads: ReadSession, request: Request) -> SuggestionsOut:
+    """Volunteer doctors for this patient, nearest first, each with why it qualifies (the
+    doctors read from the read replica when one is configured, the request on the primary)."""
 
     def read() -> tuple[PatientRequest, Ranking]:  # the database work, in one hop to the thread pool
-        patient_request, ranking = service.suggestions(session, principal, request_id)
+        patient_request, ranking = service.suggestions(reads, principal, request_id)
         record_read(
-            session,
+            reads.primary,
             request.app.state.write_sessions,
             principal,
             "patient_request",

@@ -88,6 +88,11 @@ class PatientRequest(Base):
     precision: Mapped[str | None] = mapped_column(String(20))
 
     ald: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The two answers (yes | no | unknown each), and what the priority rule reads: "yes" when either
+    # is (app.requests.priority.css_or_ame_of). A request older than the two questions keeps its
+    # one answer: css_or_ame "yes" with css and ame "unknown" is "CSS or AME, unknown which".
+    css: Mapped[str] = mapped_column(String(10), default="unknown")
+    ame: Mapped[str] = mapped_column(String(10), default="unknown")
     css_or_ame: Mapped[str] = mapped_column(String(10), default="unknown")  # yes | no | unknown
     aged_70_or_more: Mapped[bool] = mapped_column(Boolean, default=False)  # at submission
     needs_home_visits: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -104,7 +109,7 @@ class PatientRequest(Base):
     age_band: Mapped[str | None] = mapped_column(String(10))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | coordinator
+    submitted_by: Mapped[str] = mapped_column(String(20))  # patient | relative | professional | cpam | coordinator
     submitted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # SHA-256 of the normalised names and birth date: finds the same person again.
     identity_key: Mapped[str] = mapped_column(String(64))

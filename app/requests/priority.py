@@ -75,6 +75,31 @@ def is_70_or_more(birth_date: date, today: date) -> bool:
     return birth_date <= born_70_years_ago(today)
 
 
+# CSS and AME, asked apart (yes | no | unknown each); the priority group "css" is either. A
+# request older than the two questions has only `css_or_ame` (its "yes": one of them, unknown which).
+ANSWERS = ("yes", "no", "unknown")
+
+
+def css_or_ame_of(css: str, ame: str) -> str:
+    """The one answer the priority rule reads, from the two: "yes" when either is, "no" when
+    both are, "unknown" otherwise."""
+    if "yes" in (css, ame):
+        return "yes"
+    if css == ame == "no":
+        return "no"
+    return "unknown"
+
+
+def css_ame_split(css: str | None, ame: str | None, css_or_ame: str) -> list[str]:
+    """Which of the ACI's CSS / AME figures a request counts in: "css_yes", "ame_yes", or, in the
+    priority group without either said (a request older than the two questions),
+    "css_or_ame_unknown_which"."""
+    split = [name for name, answer in (("css_yes", css), ("ame_yes", ame)) if answer == "yes"]
+    if not split and css_or_ame == "yes":
+        split.append("css_or_ame_unknown_which")
+    return split
+
+
 def _groups(ald: bool, aged_70: bool, css_or_ame: str) -> list[str]:
     groups = []
     if ald:

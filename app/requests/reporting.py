@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.accounts.access import scoped, visible
 from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
+from app.calls.service import CallCounts, call_counts
 from app.core import spreadsheet
 from app.core.database import utcnow
 from app.core.identifiers import french_phone
@@ -31,7 +32,7 @@ from app.requests.models import (
     Source,
 )
 from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
-from app.requests.priority import age_on, groups_at_intake
+from app.requests.priority import age_on, css_ame_split, groups_at_intake
 from app.requests.repository import matched_at as first_matched_at
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -59,6 +60,8 @@ def _in_period(query, period: Period):
     return query
 
 
+ANSWER_LABELS = {"yes": "oui", "no": "non", "unknown": "ne sait pas"}
+
 EXPORT_COLUMNS = [
     "numéro",
     "reçue le",
@@ -74,7 +77,9 @@ EXPORT_COLUMNS = [
     "code postal",
     "ALD",
     "70 ans et plus",
-    "C2S/AME",
+    "CSS/AME (priorité)",
+    "CSS",
+    "AME",
     "visites à domicile",
     "pourquoi sans médecin",
     "canal préféré",
@@ -121,6 +126,8 @@ def export_rows(
                 "oui" if r.ald else "non",
                 "oui" if r.aged_70_or_more else "non",
                 {"yes": "oui", "no": "non"}.get(r.css_or_ame, "?"),
+                ANSWER_LABELS.get(r.css, "?"),
+                ANSWER_LABELS.get(r.ame, "?"),
                 "oui" if r.needs_home_visits else "non",
                 r.no_doctor_reason,
                 r.preferred_channel,
@@ -141,13 +148,35 @@ def to_xlsx(rows: list[list[object]]) -> bytes:
     return spreadsheet.to_xlsx("Demandes", EXPORT_COLUMNS, rows)
 
 
-def snp_activity(session: Session, territory_id: int, period: Period) -> dict[str, dict[str, dict[str, int]]]:
+def _bounds_or_ever(period: Period) -> tuple[datetime, datetime]:
+    start, end = period.bounds()
+    return start or datetime(2000, 1, 1, tzinfo=PARIS), end or datetime(2100, 1, 1, tzinfo=PARIS)
+
+
+def snp_activity(
+    session: Session, principal: Principal, territory_id: int, period: Period
+) -> dict[str, dict[str, dict[str, int]]]:
     from app.snp.repository import activity_report
 
-    start, end = period.bounds()
-    return activity_report(
-        session, territory_id, start or datetime(2000, 1, 1, tzinfo=PARIS), end or datetime(2100, 1, 1, tzinfo=PARIS)
-    )
+    return activity_report(session, principal, territory_id, *_bounds_or_ever(period))
+
+
+class CsnpRow(TypedDict):
+    """FICHE 6's report of one centre or doctor (app.snp.repository.csnp_report)."""
+
+    kind: str  # centre | doctor
+    owner_id: int
+    name: str
+    counts: dict[str, int]  # app.snp.repository.REPORT_COLUMNS
+
+
+def csnp_report(session: Session, principal: Principal, territory_id: int, period: Period) -> list[CsnpRow]:
+    from app.snp.repository import csnp_report as per_owner
+
+    return [
+        {"kind": r.kind, "owner_id": r.owner_id, "name": r.name, "counts": r.counts}
+        for r in per_owner(session, principal, territory_id, *_bounds_or_ever(period))
+    ]
 
 
 def snp_indicators(session: Session, territory_id: int, start: datetime | None, end: datetime | None) -> dict[str, int]:
@@ -198,11 +227,16 @@ class Indicators(TypedDict):
     # sending too; "unknown": no receipt within SMS_RECEIPT_HOURS; "awaiting": not yet.
     sms: dict[str, int]
     unscheduled_care: dict[str, int]
-    # FICHE 6: bookings, patients who came, unexcused absences, by age band / médecin traitant.
+    # FICHE 6: bookings, patients who came, unexcused absences, walk-ins, passages, by age band /
+    # médecin traitant; and the same per centre and per doctor (the CSNP's report).
     unscheduled_care_report: dict[str, dict[str, dict[str, int]]]
+    csnp_report: list[CsnpRow]
+    # The calls to the CPTS's phone line (app/calls): by Paris day and hour, by each choice.
+    calls: "CallCounts"
 
 
 GROUPS = ("ald", "age_70", "css")
+CSS_AME_KEYS = ("css_yes", "ame_yes", "css_or_ame_unknown_which")
 
 
 class Outcomes(TypedDict):
@@ -422,6 +456,8 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         PatientRequest.ald,
         PatientRequest.aged_70_or_more,
         PatientRequest.css_or_ame,
+        PatientRequest.css,
+        PatientRequest.ame,
     )
     requests = session.execute(
         _in_period(select(*columns, func.count().label("n")).where(mine), period).group_by(*columns)
@@ -488,9 +524,16 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
     def split(items: Sequence) -> dict[str, int]:
         counts: Counter[str] = Counter()
         for r in items:
-            for group in groups_at_intake(r):
+            for group in (*groups_at_intake(r), *css_ame_split(r.css, r.ame, r.css_or_ame)):
                 counts[group] += r.n
-        return {"ald": counts["ald"], "age_70": counts["age_70"], "css": counts["css"], "total": count(items)}
+        return {
+            "ald": counts["ald"],
+            "age_70": counts["age_70"],
+            "css": counts["css"],
+            # The "css" group split as the ACI counts it: CSS, AME, or one of them unknown which.
+            **{key: counts[key] for key in CSS_AME_KEYS},
+            "total": count(items),
+        }
 
     def by(column) -> dict[str, int]:
         n = func.count().label("n")
@@ -564,7 +607,9 @@ def indicators(session: Session, principal: Principal, cpts: str, period: Period
         "sms": _sms_counts(sms_rows),
         # Unscheduled care over the same period, by slot start: offered, booked, used.
         "unscheduled_care": snp_indicators(session, territory.id, *period.bounds()),
-        "unscheduled_care_report": snp_activity(session, territory.id, period),
+        "unscheduled_care_report": snp_activity(session, principal, territory.id, period),
+        "csnp_report": csnp_report(session, principal, territory.id, period),
+        "calls": call_counts(session, principal, territory.id, *period.bounds()),
     }
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from app.requests.models import PatientRequest
     from app.requests.ranking import Suggestion
 
-SubmittedBy = Literal["patient", "relative", "professional", "coordinator"]
+SubmittedBy = Literal["patient", "relative", "professional", "cpam", "coordinator"]
 NoDoctorReason = Literal["doctor_left", "moved_in", "never_had", "other"]
 Channel = Literal["sms", "email", "phone"]
 CloseReason = Literal["found_alone", "unreachable", "withdrew", "moved_out", "duplicate", "other"]
@@ -36,7 +36,16 @@ class RequestCreate(BaseModel):
     postcode: str = Field(examples=["62217"])
     city: str | None = Field(default=None, max_length=100, description="The commune, picked among the postcode's.")
     ald: bool = False
-    css_or_ame: Literal["yes", "no", "unknown"] = "unknown"
+    css: Literal["yes", "no", "unknown"] = Field(
+        default="unknown", description="Has the Complémentaire santé solidaire (CSS, ex-CMU-C / ACS)."
+    )
+    ame: Literal["yes", "no", "unknown"] = Field(default="unknown", description="Has the Aide médicale de l'État.")
+    css_or_ame: Literal["yes", "no", "unknown"] | None = Field(
+        default=None,
+        description="Deprecated: the one question asked before `css` and `ame`. Read only when both are "
+        '`unknown`; its `yes` is kept as "CSS or AME, unknown which".',
+        json_schema_extra={"deprecated": True},
+    )
     needs_home_visits: bool = False
     no_doctor_reason: NoDoctorReason
     preferred_channel: Channel | None = Field(
@@ -211,7 +220,12 @@ class RequestOut(BaseModel):
     latitude: float | None
     longitude: float | None
     ald: bool
-    css_or_ame: str
+    css: str
+    ame: str
+    css_or_ame: str = Field(
+        description="What the priority rule reads: `yes` when `css` or `ame` is (or, for a "
+        "request older than the two questions, its one answer)."
+    )
     needs_home_visits: bool
     no_doctor_reason: str
     preferred_channel: str
@@ -261,6 +275,8 @@ _STORED_FIELDS = (
     "latitude",
     "longitude",
     "ald",
+    "css",
+    "ame",
     "css_or_ame",
     "needs_home_visits",
     "no_doctor_reason",

@@ -11,11 +11,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.accounts.access import scoped
-from app.accounts.policy import Action, ensure, submitter_kind
+from app.accounts.policy import Action, credits_organisation, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
 from app.audit.service import record
-from app.core.database import execute_dml, utcnow
+from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
@@ -23,7 +23,7 @@ from app.geocoding.service import GeocodingService, Placement
 from app.privacy.consent import accepted_consent_version
 from app.requests import repository
 from app.requests.models import OPEN_STATUSES, PatientRequest, RequestEvent, RequestStatus, Source
-from app.requests.priority import day_in_paris, is_70_or_more
+from app.requests.priority import css_or_ame_of, day_in_paris, is_70_or_more
 from app.requests.ranking import Ranking, rank_doctors
 from app.requests.receipts import enqueue_receipt
 from app.requests.repository import OPEN_VALUES
@@ -130,10 +130,10 @@ def submit_request(
     residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
     commune, point = residency.placement.commune, residency.placement.location
     form_territory, source = intake_territory(
-        session, data.cpts, data.source, user_id if submitted_by == "professional" else None
+        session, data.cpts, data.source, user_id if credits_organisation(submitted_by) else None
     )
     territory = residency.territory or form_territory
-    by = source.name if source is not None and submitted_by == "professional" else None  # in the receipt
+    by = source.name if source is not None and credits_organisation(submitted_by) else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
     key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()
@@ -190,7 +190,7 @@ def submit_request(
         longitude=point.longitude if point else None,
         precision=point.precision if point else None,
         ald=data.ald,
-        css_or_ame=data.css_or_ame,
+        **css_answers(data),
         aged_70_or_more=is_70_or_more(data.birth_date, day_in_paris(now)),  # at intake: the indicators'
         needs_home_visits=data.needs_home_visits,
         no_doctor_reason=data.no_doctor_reason,
@@ -300,6 +300,15 @@ def _open_requests_of(
     return same_person, same_phone
 
 
+def css_answers(data: RequestCreate) -> dict[str, str]:
+    """The two answers as stored, with the one the priority rule reads (priority.css_or_ame_of).
+    A client still sending the one question before the two (`css_or_ame`, both others unknown)
+    has it kept as it is: its "yes" is "CSS or AME, unknown which"."""
+    if data.css == data.ame == "unknown" and data.css_or_ame is not None:
+        return {"css": "unknown", "ame": "unknown", "css_or_ame": data.css_or_ame}
+    return {"css": data.css, "ame": data.ame, "css_or_ame": css_or_ame_of(data.css, data.ame)}
+
+
 def _update_answers(request: PatientRequest, data: RequestCreate, placement: Placement, token: str) -> None:
     """A second submission of the same person: its answers are the newer, they replace the
     earlier ones (the request keeps its place in the queue)."""
@@ -315,7 +324,8 @@ def _update_answers(request: PatientRequest, data: RequestCreate, placement: Pla
         request.longitude = point.longitude if point else None
         request.precision = point.precision if point else None
     request.ald = data.ald
-    request.css_or_ame = data.css_or_ame
+    for name, value in css_answers(data).items():
+        setattr(request, name, value)
     request.needs_home_visits = data.needs_home_visits
     request.no_doctor_reason = data.no_doctor_reason
     request.languages = data.languages
@@ -581,11 +591,14 @@ def add_note(session: Session, principal: Principal, request_id: int, data: Note
     return request
 
 
-def suggestions(session: Session, principal: Principal, request_id: int) -> tuple[PatientRequest, Ranking]:
-    request = get_request(session, principal, request_id)
+def suggestions(reads: Reads, principal: Principal, request_id: int) -> tuple[PatientRequest, Ranking]:
+    """The request, read on the primary (it may have just been made), and the doctors ranked
+    for it, read from the replica when one is configured (READ_DATABASE_URL)."""
+    request = get_request(reads.primary, principal, request_id)
     if request.territory_id is None or request.status == RequestStatus.OUT_OF_TERRITORY:
         return request, Ranking([], [], 0)
     from app.requests.offers import load_of_doctors
 
-    cards = doctors_repository.cards_of_doctors_with_places(session, request.territory_id)
-    return request, rank_doctors(request, cards, load=load_of_doctors(session, principal, request.territory_id))
+    cards = doctors_repository.cards_of_doctors_with_places(reads.session, request.territory_id)
+    load = load_of_doctors(reads.session, principal, request.territory_id)
+    return request, rank_doctors(request, cards, load=load)

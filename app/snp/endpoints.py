@@ -8,7 +8,7 @@ from app.accounts.policy import Action
 from app.accounts.principal import Principal, require
 from app.audit.service import record_read
 from app.core.database import utcnow
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import FieldError, Unprocessable, error_responses
 from app.core.inputs import BoundedDatetime, DbId
 from app.snp import repository, service
@@ -32,6 +32,7 @@ SlotManager = Annotated[Principal, require(Action.MANAGE_SLOTS)]
 CentreManager = Annotated[Principal, require(Action.MANAGE_CENTRES)]
 Searcher = Annotated[Principal, require(Action.SEARCH_SLOTS)]
 Booker = Annotated[Principal, require(Action.BOOK_SLOT)]
+Canceller = Annotated[Principal, require(Action.CANCEL_BOOKING)]
 
 
 # ---- Slots and patterns --------------------------------------------------------------------
@@ -139,7 +140,7 @@ def list_centres(principal: CentreManager, session: DbSession) -> list[CentreOut
 @router.get("/search", response_model=SearchAnswer, responses=error_responses(401, 403, 422))
 def search(
     principal: Searcher,
-    session: DbSession,
+    reads: ReadSession,
     geocoding: Geocoding,
     cpts: str,
     postcode: Annotated[str | None, Query(pattern=r"^\d{5}$", description="The caller's postcode…")] = None,
@@ -154,10 +155,11 @@ def search(
     doctor_id: DbId | None = None,
 ) -> SearchAnswer:
     """Free bookable slots for a caller: soonest first, nearest first at the same time; says
-    how many doctors and slots it looked at."""
-    territory = service.territory_in_scope(session, principal, cpts)
-    point = service.patient_point(session, geocoding, latitude, longitude, postcode, city, address)
-    return service.search(session, principal, territory, point, start, end, kind, max_distance_km, doctor_id)
+    how many doctors and slots it looked at. Reads from the read replica when one is configured
+    (READ_DATABASE_URL); booking one of its results always checks the primary."""
+    territory = service.territory_in_scope(reads.session, principal, cpts)
+    point = service.patient_point(reads.session, geocoding, latitude, longitude, postcode, city, address)
+    return service.search(reads, principal, territory, point, start, end, kind, max_distance_km, doctor_id)
 
 
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:
@@ -191,7 +193,7 @@ def get_booking(booking_id: DbId, principal: SlotManager, session: DbSession, re
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=BookingOut, responses=error_responses(401, 403, 404, 409))
-def cancel_booking(booking_id: DbId, principal: SlotManager, session: DbSession, request: Request) -> BookingOut:
+def cancel_booking(booking_id: DbId, principal: Canceller, session: DbSession, request: Request) -> BookingOut:
     """Cancels and frees the slot; the patient is told, and the SAS when it booked."""
     service.cancel(session, request.app.state.settings, principal, booking_id)
     return _reloaded(session, principal, booking_id)

@@ -54,6 +54,16 @@ class SlotStatus(StrEnum):
 # FICHE 6's age bands for unscheduled care, and whether the patient has a médecin traitant.
 AGE_BANDS = {"0-17": "Moins de 18 ans", "18-69": "18 à 69 ans", "70+": "70 ans et plus"}
 HAS_DOCTOR = {"yes": "Oui", "no": "Non", "unknown": "Ne sait pas"}
+# The columns of FICHE 6's report per centre and per doctor (app.snp.repository.csnp_report).
+REPORT_COLUMNS = (
+    "booked",
+    "came",
+    "walk_in",
+    "passages",
+    "noshow",
+    *(f"age_{band}" for band in (*AGE_BANDS, "unknown")),
+    *(f"doctor_{answer}" for answer in HAS_DOCTOR),
+)
 
 
 class BookingStatus(StrEnum):
@@ -95,6 +105,8 @@ class SlotPattern(Base):
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"), index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("practice_locations.id", ondelete="CASCADE"))
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"))
+    # A centre's pattern: the doctor who works it (titular or replacement), if named.
+    worked_by_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"))
     weekdays: Mapped[list[int]] = mapped_column(JSON)  # ISO: 1 = Monday … 7 = Sunday
     start_time: Mapped[time] = mapped_column(Time)
     end_time: Mapped[time] = mapped_column(Time)
@@ -115,6 +127,7 @@ class Slot(Base):
     __table_args__ = (
         CheckConstraint("(doctor_id IS NULL) <> (centre_id IS NULL)", name="doctor_or_centre"),
         CheckConstraint("end_at > start_at", name="ends_after_start"),
+        CheckConstraint("worked_by_doctor_id IS NULL OR centre_id IS NOT NULL", name="worked_by_at_centre"),
         # Search for a patient: one CPTS's free slots in a window.
         Index("ix_snp_slots_territory_status_start", "territory_id", "status", "start_at"),
         # The SAS search: some doctors' slots in a window.
@@ -127,6 +140,10 @@ class Slot(Base):
     location_id: Mapped[int | None] = mapped_column(ForeignKey("practice_locations.id", ondelete="CASCADE"))
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"), index=True)
     pattern_id: Mapped[int | None] = mapped_column(ForeignKey("snp_patterns.id", ondelete="SET NULL"), index=True)
+    # A centre's slot: the doctor who works it (the centre's titular or a replacement, who need
+    # not be a volunteer for patients without a médecin traitant); the SAS is served it under
+    # that doctor (app/fhir/slots.py). None: the centre's, no doctor named.
+    worked_by_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="SET NULL"), index=True)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(3))
@@ -137,7 +154,8 @@ class Slot(Base):
     status: Mapped[str] = mapped_column(String(6), default=SlotStatus.FREE.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    doctor: Mapped[Doctor | None] = relationship()
+    doctor: Mapped[Doctor | None] = relationship(foreign_keys=[doctor_id])
+    worked_by: Mapped[Doctor | None] = relationship(foreign_keys=[worked_by_doctor_id])
     location: Mapped[PracticeLocation | None] = relationship()
     centre: Mapped[Centre | None] = relationship()
 
@@ -182,6 +200,26 @@ class Booking(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     slot: Mapped[Slot] = relationship()
+
+
+class WalkIn(Base):
+    """A passage without a booking (FICHE 6's report): a patient seen at a centre, or by a
+    doctor, without an appointment. Only the report's anonymous facts: no name, no number."""
+
+    __tablename__ = "snp_walk_ins"
+    __table_args__ = (
+        CheckConstraint("doctor_id IS NOT NULL OR centre_id IS NOT NULL", name="doctor_or_centre"),
+        Index("ix_snp_walk_ins_territory_seen", "territory_id", "seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id", ondelete="CASCADE"))
+    centre_id: Mapped[int | None] = mapped_column(ForeignKey("snp_centres.id", ondelete="CASCADE"))
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"))
+    age_band: Mapped[str | None] = mapped_column(String(5))  # AGE_BANDS; None: not asked
+    has_doctor: Mapped[str | None] = mapped_column(String(7))  # HAS_DOCTOR
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class RegulatorIdentifier(Base):

@@ -4,16 +4,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, String, any_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, aliased, joinedload, lazyload
 
 from app.accounts.access import sas_visible_clause, visible
 from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
 from app.notifications.models import OutboxMessage
-from app.snp.models import AGE_BANDS, HAS_DOCTOR, Booking, BookingStatus, Centre, Slot, SlotPattern, SlotStatus
+from app.snp.models import (
+    AGE_BANDS,
+    HAS_DOCTOR,
+    REPORT_COLUMNS,
+    Booking,
+    BookingStatus,
+    Centre,
+    Slot,
+    SlotPattern,
+    SlotStatus,
+    WalkIn,
+)
 from app.snp.rules import bookable_clause
 from app.territories.models import Territory
 
@@ -24,6 +35,7 @@ def _slot_with_place() -> tuple:
         joinedload(Slot.doctor).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
         joinedload(Slot.location),
         joinedload(Slot.centre),
+        joinedload(Slot.worked_by).options(lazyload(Doctor.locations), lazyload(Doctor.territory)),
     )
 
 
@@ -69,15 +81,27 @@ class SlotView:
     longitude: float | None
     centre_name: str | None
     territory_slug: str
+    worked_by_doctor_id: int | None
+    worked_by_given_name: str | None
+    worked_by_family_name: str | None
 
     @property
     def doctor_name(self) -> str | None:
         return f"Dr {self.doctor_given_name} {self.doctor_family_name}" if self.doctor_id else None
 
     @property
+    def worked_by_name(self) -> str | None:
+        if self.worked_by_doctor_id is None:
+            return None
+        return f"Dr {self.worked_by_given_name} {self.worked_by_family_name}"
+
+    @property
     def place(self) -> str:
         where = f"{self.address}, {self.postcode} {self.city}" if self.address else ""
         return f"{self.centre_name}, {where}" if self.centre_name else where
+
+
+_WORKED_BY = aliased(Doctor, name="worked_by")
 
 
 def _views():
@@ -104,11 +128,15 @@ def _views():
             func.coalesce(PracticeLocation.longitude, Centre.longitude),
             Centre.name,
             Territory.slug,
+            Slot.worked_by_doctor_id,
+            _WORKED_BY.given_name,
+            _WORKED_BY.family_name,
         )
         .join(Territory, Territory.id == Slot.territory_id)
         .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
         .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
         .outerjoin(Centre, Centre.id == Slot.centre_id)
+        .outerjoin(_WORKED_BY, _WORKED_BY.id == Slot.worked_by_doctor_id)
     )
 
 
@@ -168,6 +196,20 @@ def bookable_slots_in_window(
     if doctor_id is not None:
         query = query.where(Slot.doctor_id == doctor_id)
     return [SlotView(*row) for row in session.execute(query)]
+
+
+def free_slot_ids(executor: Session | Connection, slot_ids: list[int]) -> set[int]:
+    """Which of these slots are free now, by primary key: on the primary, the confirmation of
+    slots a read replica offered (already read there through visibility, or the SAS's clause)."""
+    if not slot_ids:
+        return set()
+    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
+    if dialect.name == "postgresql":
+        wanted = Slot.id == any_(bindparam("ids", slot_ids, type_=ARRAY(Integer)))  # one parameter, however many
+    else:
+        wanted = Slot.id.in_(slot_ids)
+    rows = executor.execute(select(Slot.id).where(wanted, Slot.status == SlotStatus.FREE.value))
+    return {row[0] for row in rows}
 
 
 def mark_booked(session: Session, slot_id: int, now: datetime) -> bool:
@@ -296,37 +338,141 @@ def indicators(session: Session, territory_id: int, start: datetime, end: dateti
     }
 
 
-def activity_report(
-    session: Session, territory_id: int, start: datetime, end: datetime
-) -> dict[str, dict[str, dict[str, int]]]:
-    """FICHE 6's activity report over a period (by slot start): the live bookings, the patients
-    who came ("venu") and the unexcused absences, by age band and by whether the patient has a
-    médecin traitant, as asked at booking ("unknown": not asked)."""
-    rows = session.execute(
-        select(Booking.status, Booking.age_band, Booking.has_doctor, func.count())
+def _walk_ins(session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime):
+    return session.execute(
+        select(WalkIn.centre_id, WalkIn.doctor_id, WalkIn.age_band, WalkIn.has_doctor, func.count())
+        .where(
+            visible(WalkIn, principal),
+            WalkIn.territory_id == territory_id,
+            WalkIn.seen_at >= start,
+            WalkIn.seen_at < end,
+        )
+        .group_by(WalkIn.centre_id, WalkIn.doctor_id, WalkIn.age_band, WalkIn.has_doctor)
+    ).all()
+
+
+def _live_bookings(session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime):
+    return session.execute(
+        select(Slot.centre_id, Slot.doctor_id, Booking.status, Booking.age_band, Booking.has_doctor, func.count())
         .join(Slot, Slot.id == Booking.slot_id)
         .where(
+            visible(Booking, principal),
             Booking.territory_id == territory_id,
             Slot.start_at >= start,
             Slot.start_at < end,
             Booking.status != BookingStatus.CANCELLED.value,
         )
-        .group_by(Booking.status, Booking.age_band, Booking.has_doctor)
+        .group_by(Slot.centre_id, Slot.doctor_id, Booking.status, Booking.age_band, Booking.has_doctor)
     ).all()
-    empty = {"booked": 0, "came": 0, "noshow": 0}
+
+
+ACTIVITY_CELL = ("booked", "came", "noshow", "walk_in", "passages")
+
+
+def activity_report(
+    session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime
+) -> dict[str, dict[str, dict[str, int]]]:
+    """FICHE 6's activity report over a period (bookings by slot start, walk-ins by when they
+    were seen): the live bookings, the patients who came ("venu"), the unexcused absences, the
+    passages without a booking, and the passages (came + walk-ins), by age band and by whether
+    the patient has a médecin traitant, as asked ("unknown": not asked)."""
+    empty = dict.fromkeys(ACTIVITY_CELL, 0)
     report: dict[str, dict[str, dict[str, int]]] = {
         "age_band": {band: dict(empty) for band in (*AGE_BANDS, "unknown")},
         "has_doctor": {answer: dict(empty) for answer in HAS_DOCTOR},
     }
-    for status, band, has_doctor, count in rows:
+
+    def add(band: str | None, has_doctor: str | None, column: str, count: int) -> None:
         for split, value in (("age_band", band or "unknown"), ("has_doctor", has_doctor or "unknown")):
             cell = report[split].setdefault(value, dict(empty))
-            cell["booked"] += count
-            if status == BookingStatus.FULFILLED.value:
-                cell["came"] += count
-            elif status == BookingStatus.NOSHOW.value:
-                cell["noshow"] += count
+            cell[column] += count
+            if column in ("came", "walk_in"):
+                cell["passages"] += count
+
+    for _centre, _doctor, status, band, has_doctor, count in _live_bookings(
+        session, principal, territory_id, start, end
+    ):
+        add(band, has_doctor, "booked", count)
+        if status == BookingStatus.FULFILLED.value:
+            add(band, has_doctor, "came", count)
+        elif status == BookingStatus.NOSHOW.value:
+            add(band, has_doctor, "noshow", count)
+    for _centre, _doctor, band, has_doctor, count in _walk_ins(session, principal, territory_id, start, end):
+        add(band, has_doctor, "walk_in", count)
     return report
+
+
+@dataclass(frozen=True)
+class OwnerReport:
+    """FICHE 6's report of one centre or one doctor: `counts` by REPORT_COLUMNS. The age bands
+    and the médecin traitant count the passages (patients seen: came on a booking, or walked in)."""
+
+    kind: str  # centre | doctor
+    owner_id: int
+    name: str
+    counts: dict[str, int]
+
+
+def csnp_report(
+    session: Session, principal: Principal, territory_id: int, start: datetime, end: datetime
+) -> list[OwnerReport]:
+    """Per centre, then per doctor (by name), of the CPTS over the period: bookings, came,
+    walk-ins, passages, unexcused absences, and the passages by age band and médecin traitant.
+    Owners without any activity in the period are left out."""
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+
+    def cell(centre_id: int | None, doctor_id: int | None) -> dict[str, int]:
+        key = ("centre", centre_id) if centre_id is not None else ("doctor", doctor_id or 0)
+        return counts.setdefault(key, dict.fromkeys(REPORT_COLUMNS, 0))
+
+    def passage(row: dict[str, int], band: str | None, has_doctor: str | None, n: int) -> None:
+        row["passages"] += n
+        row[f"age_{band if band in AGE_BANDS else 'unknown'}"] += n
+        row[f"doctor_{has_doctor if has_doctor in HAS_DOCTOR else 'unknown'}"] += n
+
+    for centre_id, doctor_id, status, band, has_doctor, n in _live_bookings(
+        session, principal, territory_id, start, end
+    ):
+        row = cell(centre_id, doctor_id)
+        row["booked"] += n
+        if status == BookingStatus.FULFILLED.value:
+            row["came"] += n
+            passage(row, band, has_doctor, n)
+        elif status == BookingStatus.NOSHOW.value:
+            row["noshow"] += n
+    for centre_id, doctor_id, band, has_doctor, n in _walk_ins(session, principal, territory_id, start, end):
+        row = cell(centre_id, doctor_id)
+        row["walk_in"] += n
+        passage(row, band, has_doctor, n)
+    centre_ids = [i for kind, i in counts if kind == "centre"]
+    doctor_ids = [i for kind, i in counts if kind == "doctor"]
+    centre_names = dict(
+        session.execute(
+            select(Centre.id, Centre.name).where(Centre.id.in_(centre_ids), visible(Centre, principal))
+        ).all()
+    )
+    doctor_names = {
+        i: (family, given)
+        for i, family, given in session.execute(
+            select(Doctor.id, Doctor.family_name, Doctor.given_name).where(
+                Doctor.id.in_(doctor_ids), visible(Doctor, principal)
+            )
+        )
+    }
+    reports = [
+        OwnerReport("centre", i, centre_names.get(i, f"Centre n° {i}"), counts[("centre", i)])
+        for i in sorted(centre_ids, key=lambda i: (centre_names.get(i, "").lower(), i))
+    ]
+    reports += [
+        OwnerReport(
+            "doctor",
+            i,
+            f"Dr {doctor_names[i][1]} {doctor_names[i][0]}" if i in doctor_names else f"Médecin n° {i}",
+            counts[("doctor", i)],
+        )
+        for i in sorted(doctor_ids, key=lambda i: (*(n.lower() for n in doctor_names.get(i, ("", ""))), i))
+    ]
+    return reports
 
 
 @dataclass(frozen=True)
@@ -345,7 +491,7 @@ class SasSlotRow:
     given_name: str
     specialty: str
     doctor_phone: str | None
-    location_id: int
+    location_id: int | None  # None: a centre's slot worked by the doctor (centre_id)
     address: str
     postcode: str
     city: str
@@ -354,7 +500,16 @@ class SasSlotRow:
     territory_name: str
     finess: str
     territory_phone: str
+    centre_id: int | None
 
+    @property
+    def place_id(self) -> str:
+        """Where the doctor sees the patient: its practice ("12"), or the centre ("c3")."""
+        return f"c{self.centre_id}" if self.location_id is None else str(self.location_id)
+
+
+# The doctor a SAS slot is served under: the slot's own, or the one named to work a centre's slot.
+_SAS_DOCTOR = func.coalesce(Slot.doctor_id, Slot.worked_by_doctor_id)
 
 _SAS_COLUMNS = (
     Slot.id,
@@ -370,24 +525,32 @@ _SAS_COLUMNS = (
     Doctor.specialty,
     Doctor.phone,
     PracticeLocation.id,
-    PracticeLocation.address,
-    PracticeLocation.postcode,
-    PracticeLocation.city,
-    PracticeLocation.phone,
+    func.coalesce(PracticeLocation.address, Centre.address),
+    func.coalesce(PracticeLocation.postcode, Centre.postcode),
+    func.coalesce(PracticeLocation.city, Centre.city),
+    func.coalesce(PracticeLocation.phone, Centre.phone),
     Territory.id,
     Territory.name,
     Territory.finess,
     Territory.phone,
+    Slot.centre_id,
 )
 
 
 def _sas_query():
+    """A doctor's slot at its practice, or a centre's slot worked by a named doctor (served
+    under that doctor, at the centre); a centre's slot naming nobody is not served."""
     return (
         select(*_SAS_COLUMNS)
-        .join(Doctor, Doctor.id == Slot.doctor_id)
-        .join(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .join(Doctor, Doctor.id == _SAS_DOCTOR)
+        .outerjoin(PracticeLocation, PracticeLocation.id == Slot.location_id)
+        .outerjoin(Centre, Centre.id == Slot.centre_id)
         .join(Territory, Territory.id == Slot.territory_id)
-        .where(sas_visible_clause(), Doctor.active.is_(True))
+        .where(
+            sas_visible_clause(),
+            Doctor.active.is_(True),
+            or_(PracticeLocation.id.is_not(None), Centre.id.is_not(None)),
+        )
     )
 
 
@@ -402,10 +565,11 @@ def _sas_search_statement(dialect: str):
             wanted = Doctor.rpps == any_(bindparam("rpps", type_=ARRAY(String)))
         else:
             wanted = Doctor.rpps.in_(bindparam("rpps", expanding=True))
+        doctors = select(Doctor.id).where(wanted).scalar_subquery()
         _sas_search[dialect] = (
             _sas_query()
             .where(
-                Slot.doctor_id.in_(select(Doctor.id).where(wanted).scalar_subquery()),
+                or_(Slot.doctor_id.in_(doctors), Slot.worked_by_doctor_id.in_(doctors)),
                 Slot.status == SlotStatus.FREE.value,
                 Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
                 Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
@@ -455,13 +619,18 @@ def sas_fragment_rows(
             _sas_query()
             .add_columns(Doctor.sas_feed_version)
             .where(
-                _doctors_wanted(dialect, "ids", Slot.doctor_id),
+                # The doctor's own slots and the centres' slots it works (as sas_free_slots).
+                or_(
+                    _doctors_wanted(dialect, "ids", Slot.doctor_id),
+                    _doctors_wanted(dialect, "worked_by", Slot.worked_by_doctor_id),
+                ),
                 Slot.status == SlotStatus.FREE.value,
                 Slot.start_at >= bindparam("start", type_=Slot.start_at.type),
                 Slot.start_at <= bindparam("end", type_=Slot.start_at.type),
             )
         )
-    rows = connection.execute(_sas_fragments[dialect], {"ids": doctor_ids, "start": start, "end": end})  # type: ignore[call-overload]
+    parameters = {"ids": doctor_ids, "worked_by": doctor_ids, "start": start, "end": end}
+    rows = connection.execute(_sas_fragments[dialect], parameters)  # type: ignore[call-overload]
     return [(row[-1], SasSlotRow(*row[:-1])) for row in rows]
 
 
@@ -474,5 +643,13 @@ def sas_schedule(session: Session, doctor_id: int, location_id: int) -> SasSlotR
     """Any SAS-visible slot of this doctor at this practice: what a Schedule is made of."""
     row = session.execute(
         _sas_query().where(Slot.doctor_id == doctor_id, Slot.location_id == location_id).limit(1)
+    ).first()
+    return SasSlotRow(*row) if row else None
+
+
+def sas_centre_schedule(session: Session, doctor_id: int, centre_id: int) -> SasSlotRow | None:
+    """Any SAS-visible slot of this centre worked by this doctor: its Schedule and PractitionerRole."""
+    row = session.execute(
+        _sas_query().where(Slot.worked_by_doctor_id == doctor_id, Slot.centre_id == centre_id).limit(1)
     ).first()
     return SasSlotRow(*row) if row else None

@@ -51,6 +51,11 @@ class SlotOffer(BaseModel):
     doctor_id: DbId | None = Field(default=None, description="A doctor's slot (or centre_id).")
     location_id: DbId | None = Field(default=None, description="The doctor's practice; its first one by default.")
     centre_id: DbId | None = Field(default=None, description="A slot of the CPTS's own centre (CSNP).")
+    worked_by_doctor_id: DbId | None = Field(
+        default=None,
+        description="A centre's slot: the doctor of the CPTS who works it (titular or replacement); "
+        "the SAS is served it under that doctor.",
+    )
     kind: Kind = Field(default=SlotKind.SURGERY.value, description="AMB surgery, HH home visit, VR teleconsultation.")
     visibility: list[VisibilityCode] = Field(default=["SNP", "CPTS"], min_length=1, max_length=4)
     appointment_type: AppointmentTypeCode = Field(
@@ -63,6 +68,8 @@ class SlotOffer(BaseModel):
             raise ValueError("Indiquez soit un médecin (doctor_id), soit un centre (centre_id).")
         if self.centre_id is not None and self.location_id is not None:
             raise ValueError("Un créneau de centre n'a pas de lieu d'exercice de médecin.")
+        if self.worked_by_doctor_id is not None and self.centre_id is None:
+            raise ValueError("Seul un créneau de centre nomme le médecin qui l'assure (worked_by_doctor_id).")
         return self
 
 
@@ -120,6 +127,8 @@ class SlotOut(BaseModel):
     location_id: int | None
     centre_id: int | None
     centre_name: str | None = None
+    worked_by_doctor_id: int | None = None
+    worked_by_name: str | None = Field(default=None, description="A centre's slot: the doctor who works it.")
     place: str = Field(description="Address of the practice or centre.")
     pattern_id: int | None
     start: datetime
@@ -142,6 +151,8 @@ class SlotOut(BaseModel):
             location_id=view.location_id,
             centre_id=view.centre_id,
             centre_name=view.centre_name,
+            worked_by_doctor_id=view.worked_by_doctor_id,
+            worked_by_name=view.worked_by_name,
             place=view.place,
             pattern_id=view.pattern_id,
             start=view.start_at,
@@ -173,6 +184,7 @@ class PatternOut(BaseModel):
     doctor_id: int | None
     location_id: int | None
     centre_id: int | None
+    worked_by_doctor_id: int | None = None
     weekdays: list[int]
     start_time: WallClockTime
     end_time: WallClockTime
@@ -197,6 +209,7 @@ class PatternOut(BaseModel):
             doctor_id=pattern.doctor_id,
             location_id=pattern.location_id,
             centre_id=pattern.centre_id,
+            worked_by_doctor_id=pattern.worked_by_doctor_id,
             weekdays=pattern.weekdays,
             start_time=pattern.start_time,
             end_time=pattern.end_time,
@@ -261,6 +274,11 @@ class SearchAnswer(BaseModel):
     window_end: datetime
     doctors_examined: int
     slots_examined: int
+    centre_fallback: bool = Field(
+        default=False,
+        description="No doctor's slot fits the window: the items are the centre's (the fallback).",
+    )
+    notice: str | None = Field(default=None, description="Said to the caller when the centre is the fallback.")
     items: list[SearchResult]
 
 

@@ -13,7 +13,7 @@ from app.accounts.policy import Action, booking_action, ensure, may_publish_for
 from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.constraints import flush_or_conflict
-from app.core.database import execute_dml, utcnow
+from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.core.identifiers import french_phone
 from app.core.settings import Settings
@@ -27,7 +27,18 @@ from app.notifications.models import OutboxMessage
 from app.notifications.outbox import enqueue
 from app.notifications.templates import render
 from app.snp import repository
-from app.snp.models import Booking, BookingStatus, Centre, Slot, SlotKind, SlotPattern, SlotStatus
+from app.snp.models import (
+    AGE_BANDS,
+    HAS_DOCTOR,
+    Booking,
+    BookingStatus,
+    Centre,
+    Slot,
+    SlotKind,
+    SlotPattern,
+    SlotStatus,
+    WalkIn,
+)
 from app.snp.repository import SasSlotRow
 from app.snp.rules import (
     DEFAULT_SEARCH_HOURS,
@@ -84,8 +95,16 @@ def bookings_of_slots(session: Session, slot_ids: list[int]) -> dict[int, Bookin
 class Offer:
     """The resolved owner of a slot or pattern: a doctor at one of its practices, or a centre."""
 
-    def __init__(self, territory_id: int, doctor: Doctor | None, location_id: int | None, centre: Centre | None):
+    def __init__(
+        self,
+        territory_id: int,
+        doctor: Doctor | None,
+        location_id: int | None,
+        centre: Centre | None,
+        worked_by: Doctor | None = None,
+    ):
         self.territory_id, self.doctor, self.location_id, self.centre = territory_id, doctor, location_id, centre
+        self.worked_by = worked_by  # a centre's slot: the doctor who works it
 
 
 def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> Offer:
@@ -95,7 +114,7 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
         centre = repository.get_centre(session, principal, offer.centre_id)
         if centre is None:
             raise _field_error("centre_id", "Centre inconnu dans vos CPTS.")
-        return Offer(centre.territory_id, None, None, centre)
+        return Offer(centre.territory_id, None, None, centre, _centre_doctor(session, principal, centre, offer))
     if not may_publish_for(principal, offer.doctor_id):
         raise Forbidden("Un médecin publie ses propres créneaux.")
     doctor = visible_doctor(session, principal, offer.doctor_id) if offer.doctor_id is not None else None
@@ -107,6 +126,19 @@ def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> O
     if location is None:
         raise _field_error("location_id", "Lieu d'exercice inconnu pour ce médecin.")
     return Offer(doctor.territory_id, doctor, location.id, None)
+
+
+def _centre_doctor(session: Session, principal: Principal, centre: Centre, offer: SlotOffer) -> Doctor | None:
+    """The doctor named to work a centre's slot: a doctor of the centre's CPTS, active. A
+    replacement need not take new patients (the registry's volunteers for a médecin traitant)."""
+    if offer.worked_by_doctor_id is None:
+        return None
+    doctor = visible_doctor(session, principal, offer.worked_by_doctor_id)
+    if doctor is None or doctor.territory_id != centre.territory_id:
+        raise _field_error("worked_by_doctor_id", "Médecin inconnu dans la CPTS du centre.")
+    if not doctor.active:
+        raise _field_error("worked_by_doctor_id", "Ce médecin est désactivé.")
+    return doctor
 
 
 def _overlapping(session: Session, owner: Offer, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
@@ -131,6 +163,7 @@ def _new_slot(owner: Offer, offer: SlotOffer, start: datetime, end: datetime, pa
         "doctor_id": owner.doctor.id if owner.doctor else None,
         "location_id": owner.location_id,
         "centre_id": owner.centre.id if owner.centre else None,
+        "worked_by_doctor_id": owner.worked_by.id if owner.worked_by else None,
         "pattern_id": pattern_id,
         "start_at": start,
         "end_at": end,
@@ -222,6 +255,7 @@ def create_pattern(session: Session, principal: Principal, data: PatternCreate) 
         doctor_id=owner.doctor.id if owner.doctor else None,
         location_id=owner.location_id,
         centre_id=owner.centre.id if owner.centre else None,
+        worked_by_doctor_id=owner.worked_by.id if owner.worked_by else None,
         weekdays=data.weekdays,
         start_time=data.start_time,
         end_time=data.end_time,
@@ -269,6 +303,7 @@ def update_pattern(session: Session, principal: Principal, pattern_id: int, data
         "doctor_id": owner.doctor.id if owner.doctor else None,
         "location_id": owner.location_id,
         "centre_id": owner.centre.id if owner.centre else None,
+        "worked_by_doctor_id": owner.worked_by.id if owner.worked_by else None,
         "weekdays": data.weekdays,
         "start_time": data.start_time,
         "end_time": data.end_time,
@@ -372,8 +407,15 @@ def patient_point(
     return None
 
 
+def centre_fallback_notice(start: datetime, end: datetime) -> str:
+    """What the search says when it offers the centre's slots: no doctor's slot in the window."""
+    hours = round((end - start).total_seconds() / 3600)
+    span = f"{hours} h" if hours < 72 or hours % 24 else f"{hours // 24} jours"
+    return f"Aucun créneau de médecin dans les {span} : créneaux du centre"
+
+
 def search(
-    session: Session,
+    reads: Reads,
     principal: Principal,
     territory: Territory,
     point: tuple[float, float] | None,
@@ -384,7 +426,10 @@ def search(
     doctor_id: int | None,
 ) -> SearchAnswer:
     """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
-    and, at the same time, nearest first."""
+    and, at the same time, nearest first. The centre is the fallback (FICHE 6, "à défaut de
+    disponibilités"): the doctors' slots that fit come alone; the centre's only when none does,
+    and the answer says so (`centre_fallback`, `notice`). Read from the replica when `reads` has
+    one, each slot confirmed free on the primary (a replica lags: a slot booked there may not be yet)."""
     now = utcnow()
     start = max(start.astimezone(UTC) if start else now, now)
     end = end.astimezone(UTC) if end else start + timedelta(hours=DEFAULT_SEARCH_HOURS)
@@ -394,7 +439,12 @@ def search(
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
-    slots = repository.bookable_slots_in_window(session, principal, territory.id, now, start, end, kind, doctor_id)
+    slots = repository.bookable_slots_in_window(
+        reads.session, principal, territory.id, now, start, end, kind, doctor_id
+    )
+    if reads.from_replica:
+        free = repository.free_slot_ids(reads.primary, [slot.id for slot in slots])
+        slots = [slot for slot in slots if slot.id in free]
     results: list[tuple[datetime, float, repository.SlotView, float | None]] = []
     for slot in slots:
         distance = None
@@ -405,11 +455,16 @@ def search(
             continue
         results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
     results.sort(key=lambda r: (r[0], r[1], r[2].id))
+    doctors_results = [r for r in results if r[2].doctor_id is not None]
+    fallback = not doctors_results and any(r[2].centre_id is not None for r in results)
+    results = results if fallback else doctors_results
     return SearchAnswer(
         window_start=start,
         window_end=end,
         doctors_examined=len({(s.doctor_id, s.centre_id) for s in slots}),
         slots_examined=len(slots),
+        centre_fallback=fallback,
+        notice=centre_fallback_notice(start, end) if fallback else None,
         items=[
             SearchResult(slot=SlotOut.from_view(slot), distance_km=round(d, 1) if d is not None else None)
             for _, _, slot, d in results[:200]
@@ -431,7 +486,8 @@ def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, can
     if doctor is not None:
         who = f"Dr {doctor.given_name} {doctor.family_name}"
     elif centre is not None:
-        who = centre.name
+        worked_by = slot.worked_by
+        who = centre.name + (f" (Dr {worked_by.given_name} {worked_by.family_name})" if worked_by else "")
     else:  # the schema's doctor_or_centre constraint
         raise ValueError("a slot is a doctor's or a centre's")
     if slot.kind == SlotKind.TELECONSULTATION:
@@ -593,6 +649,24 @@ def sas_fragment_rows(
     return repository.sas_fragment_rows(connection, doctor_ids, start, end)
 
 
+def sas_centre_schedule(session: Session, doctor_id: int, centre_id: int) -> SasSlotRow | None:
+    """A centre's place as the SAS reads it, under a doctor who works SAS-visible slots there."""
+    return repository.sas_centre_schedule(session, doctor_id, centre_id)
+
+
+def confirmed_free_on_primary(primary: Connection, rows: list[SasSlotRow]) -> list[SasSlotRow]:
+    """The SAS feed's rows read from a replica, less those the primary no longer has free: a
+    replica lags behind the primary, and a slot booked there must never be offered as free."""
+    free = free_on_primary(primary, [row.slot_id for row in rows])
+    return [row for row in rows if row.slot_id in free]
+
+
+def free_on_primary(primary: Connection, slot_ids: list[int]) -> set[int]:
+    """Which of the slots a replica offered the primary still has free (the feed's fragments,
+    read from a replica, are checked here slot by slot before any is served)."""
+    return repository.free_slot_ids(primary, slot_ids)
+
+
 def sas_free_slot(session: Session, slot_id: int) -> SasSlotRow | None:
     """One free slot the SAS may see (its read of a Slot)."""
     return repository.sas_free_slot(session, slot_id)
@@ -604,16 +678,18 @@ def booking_out(session: Session, booking: Booking) -> BookingOut:
     return BookingOut.from_row(booking, slot, repository.booking_messages(session, booking.id))
 
 
-def _booking_for_change(session: Session, principal: Principal, booking_id: int) -> Booking:
+def _booking_for_change(
+    session: Session, principal: Principal, booking_id: int, action: Action = Action.MANAGE_SLOTS
+) -> Booking:
     booking = repository.get_booking(session, principal, booking_id)
     if booking is None:
         raise NotFound("Rendez-vous introuvable.")
-    ensure(principal, Action.MANAGE_SLOTS)
+    ensure(principal, action)
     return booking
 
 
 def cancel(session: Session, settings: Settings, principal: Principal, booking_id: int) -> Booking:
-    booking = _booking_for_change(session, principal, booking_id)
+    booking = _booking_for_change(session, principal, booking_id, Action.CANCEL_BOOKING)
     if booking.status != BookingStatus.BOOKED.value:
         raise Conflict("Seul un rendez-vous à venir peut être annulé.")
     booking.status = BookingStatus.CANCELLED.value
@@ -639,3 +715,51 @@ def record_outcome(
     record(session, principal, outcome, "snp_booking", booking.id, booking.territory_id)
     _enqueue_sas_push(session, settings, booking, booking.slot)
     return booking
+
+
+# ---- Passages without a booking (FICHE 6's report) -------------------------------------------
+
+
+def record_walk_in(
+    session: Session,
+    principal: Principal,
+    doctor_id: int | None,
+    centre_id: int | None,
+    age_band: str | None,
+    has_doctor: str | None,
+) -> WalkIn:
+    """A patient seen without a booking, at a centre of the CPTS or by a doctor: the report's
+    two anonymous answers and the time, nothing else. The coordination records for any of its
+    centres and doctors, a doctor for itself (the same rule as publishing a slot)."""
+    ensure(principal, Action.RECORD_WALK_IN)
+    if age_band is not None and age_band not in AGE_BANDS:
+        raise _field_error("age_band", "Tranche d'âge inconnue.")
+    if has_doctor is not None and has_doctor not in HAS_DOCTOR:
+        raise _field_error("has_doctor", "Réponse inconnue : oui, non ou ne sait pas.")
+    if centre_id is not None:
+        if not may_publish_for(principal, None):
+            raise Forbidden("Seule la coordination enregistre les passages du centre.")
+        centre = repository.get_centre(session, principal, centre_id)
+        if centre is None:
+            raise _field_error("centre_id", "Centre inconnu dans vos CPTS.")
+        territory_id = centre.territory_id
+    else:
+        if not may_publish_for(principal, doctor_id):
+            raise Forbidden("Un médecin enregistre ses propres passages.")
+        doctor = visible_doctor(session, principal, doctor_id) if doctor_id is not None else None
+        if doctor is None:
+            raise _field_error("doctor_id", "Médecin inconnu dans vos CPTS.")
+        territory_id = doctor.territory_id
+    walk_in = WalkIn(
+        territory_id=territory_id,
+        centre_id=centre_id,
+        doctor_id=None if centre_id is not None else doctor_id,
+        age_band=age_band,
+        has_doctor=has_doctor,
+        seen_at=utcnow(),
+        recorded_by_user_id=principal.user_id,
+    )
+    session.add(walk_in)
+    session.flush()
+    record(session, principal, "create", "snp_walk_in", walk_in.id, territory_id)
+    return walk_in

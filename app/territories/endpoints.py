@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from app.accounts.policy import Action
 from app.accounts.principal import require
-from app.core.dependencies import Communes, DbSession, Geocoding
+from app.core.dependencies import Communes, DbSession, Geocoding, ReadSession
 from app.core.errors import FieldError, Unprocessable, error_responses
 from app.core.ratelimit import LOOKUPS
 from app.territories import service
@@ -76,7 +76,7 @@ def search_communes(
     dependencies=[Depends(LOOKUPS)],
 )
 def residency(
-    session: DbSession,
+    reads: ReadSession,
     geocoding: Geocoding,
     postcode: Annotated[str, Query(description="5-digit postcode")],
     city: Annotated[
@@ -91,7 +91,7 @@ def residency(
 ) -> ResidencyOut:
     """Does this person live in one of the deployment's CPTS? An undecidable commune → 422
     with `candidates`, so the form can ask which one."""
-    result = check_residency(session, geocoding, postcode, city, address)
+    result = check_residency(reads.session, geocoding, postcode, city, address)  # the replica, if any
     placement = result.placement
     location = placement.location
     return ResidencyOut(

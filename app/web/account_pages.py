@@ -37,7 +37,7 @@ def _roles_for(caller: Caller) -> list[Role]:
     territory_ids = {caller.territory.id} if caller.territory else set()
     return [
         r
-        for r in (Role.PROFESSIONAL, Role.DOCTOR, Role.COORDINATOR, Role.ADMIN)
+        for r in (Role.PROFESSIONAL, Role.CPAM, Role.SECRETARIAT, Role.DOCTOR, Role.COORDINATOR, Role.ADMIN)
         if may_create_account(caller.principal, r, territory_ids)
     ]
 

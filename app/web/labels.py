@@ -26,12 +26,15 @@ ROLE_LABELS = {
     "professional": "professionnel",
     "doctor": "médecin",
     "regulator": "régulateur SAS",
+    "secretariat": "secrétariat",
+    "cpam": "CPAM (Assurance Maladie)",
     "link": "lien personnel",
 }
 SUBMITTED_BY = {
     "patient": "le patient",
     "relative": "un proche",
     "professional": "un professionnel",
+    "cpam": "l'Assurance Maladie",
     "coordinator": "la coordination",
 }
 NO_DOCTOR_REASONS = {
@@ -160,3 +163,10 @@ _ELIDING = re.compile(r"^[aeiouyhàâäéèêëîïôöùûüœæ]", re.IGNORECA
 def of_name(name: str) -> str:
     """ "de" before a name, elided before a vowel or a mute h: "de Martin", "d'Odette"."""
     return f"d'{name}" if _ELIDING.match(name.strip()) else f"de {name}"
+
+
+def call_form_context() -> dict:
+    """What the phone line's compact form (espace/_call_form.html) needs."""
+    from app.calls.models import CALLERS, OUTCOMES, REASONS
+
+    return {"call_callers": CALLERS, "call_reasons": REASONS, "call_outcomes": OUTCOMES}

@@ -28,29 +28,37 @@ from app.web.templates import templates
 
 PREFIX = "/espace"
 
-# The navigation: (path, label, the action it serves); each caller sees the entries its role
-# may use (app.accounts.policy).
-NAVIGATION = [
-    ("/espace/demandes", "Demandes", Action.HANDLE_REQUESTS),
-    ("/espace/medecins", "Médecins", Action.MANAGE_DOCTORS),
-    ("/espace/territoire", "Territoire", Action.READ_TERRITORY),
-    ("/espace/annuaire", "Annuaire", Action.IMPORT_DIRECTORY),
-    ("/espace/soins-non-programmes", "Soins non programmés", Action.MANAGE_CPTS_SLOTS),
-    ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES),
-    ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS),
-    ("/espace/journal", "Journal d'audit", Action.READ_AUDIT),
-    ("/espace/personnes", "Droits des personnes", Action.EXERCISE_RIGHTS),
-    ("/espace/mes-demandes", "Mes demandes", Action.LIST_OWN_SUBMISSIONS),
-    ("/espace/mes-demandes/nouvelle", "Nouvelle demande", Action.LIST_OWN_SUBMISSIONS),
-    ("/espace/mon-cabinet", "Mon cabinet", Action.EDIT_OWN_PRACTICE),
-    ("/espace/soins-non-programmes", "Mes créneaux", Action.EDIT_OWN_PRACTICE),
-    ("/espace/comptes", "Comptes", Action.MANAGE_ACCOUNTS),
-    ("/espace/cpts-du-deploiement", "CPTS", Action.MANAGE_TERRITORIES),
+# The navigation: (path, label, the action it serves, and the action whose holders reach that
+# page otherwise); each caller sees the entries its role may use (app.accounts.policy).
+NAVIGATION: list[tuple[str, str, Action, Action | None]] = [
+    ("/espace/demandes", "Demandes", Action.HANDLE_REQUESTS, None),
+    ("/espace/medecins", "Médecins", Action.MANAGE_DOCTORS, None),
+    ("/espace/territoire", "Territoire", Action.READ_TERRITORY, None),
+    ("/espace/annuaire", "Annuaire", Action.IMPORT_DIRECTORY, None),
+    # A doctor's board is "Mes créneaux", below.
+    ("/espace/soins-non-programmes", "Soins non programmés", Action.SEE_SLOTS, Action.EDIT_OWN_PRACTICE),
+    # The coordination reaches the search from the board; the secretariat works from it.
+    ("/espace/soins-non-programmes/recherche", "Réserver pour un appelant", Action.SEARCH_SLOTS, Action.MANAGE_SLOTS),
+    ("/espace/appels", "Appels", Action.LOG_CALL, None),
+    ("/espace/sources", "Sources et affiches", Action.MANAGE_SOURCES, None),
+    ("/espace/indicateurs", "Indicateurs", Action.READ_INDICATORS, None),
+    ("/espace/journal", "Journal d'audit", Action.READ_AUDIT, None),
+    ("/espace/personnes", "Droits des personnes", Action.EXERCISE_RIGHTS, None),
+    ("/espace/mes-demandes", "Mes demandes", Action.LIST_OWN_SUBMISSIONS, None),
+    ("/espace/mes-demandes/nouvelle", "Nouvelle demande", Action.LIST_OWN_SUBMISSIONS, None),
+    ("/espace/mon-cabinet", "Mon cabinet", Action.EDIT_OWN_PRACTICE, None),
+    ("/espace/soins-non-programmes", "Mes créneaux", Action.EDIT_OWN_PRACTICE, None),
+    ("/espace/comptes", "Comptes", Action.MANAGE_ACCOUNTS, None),
+    ("/espace/cpts-du-deploiement", "CPTS", Action.MANAGE_TERRITORIES, None),
 ]
 
 
 def navigation_of(role: Role) -> list[tuple[str, str]]:
-    return [(path, label) for path, label, action in NAVIGATION if allows(role, action)]
+    return [
+        (path, label)
+        for path, label, action, unless in NAVIGATION
+        if allows(role, action) and not (unless is not None and allows(role, unless))
+    ]
 
 
 def home_of(role: Role) -> str:
@@ -58,6 +66,7 @@ def home_of(role: Role) -> str:
         (Action.HANDLE_REQUESTS, "/espace/demandes"),
         (Action.LIST_OWN_SUBMISSIONS, "/espace/mes-demandes"),
         (Action.EDIT_OWN_PRACTICE, "/espace/mon-cabinet"),
+        (Action.SEARCH_SLOTS, "/espace/soins-non-programmes/recherche"),
     ):
         if allows(role, action):
             return home

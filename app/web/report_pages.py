@@ -11,6 +11,8 @@ from pydantic import ValidationError
 
 from app.accounts.policy import Action
 from app.audit.service import list_events
+from app.calls.models import CALLERS, REASONS
+from app.calls.models import OUTCOMES as CALL_OUTCOMES
 from app.core import spreadsheet
 from app.core.dependencies import DbSession
 from app.core.errors import FieldError, Unprocessable, field_errors_from_validation
@@ -20,7 +22,7 @@ from app.requests import reporting, sources
 from app.requests import service as requests_service
 from app.requests.outcomes import DELAY, RECOMMEND, SATISFACTION
 from app.requests.sources import SourceCreate, SourceUpdate
-from app.snp.models import AGE_BANDS, HAS_DOCTOR
+from app.snp.models import AGE_BANDS, HAS_DOCTOR, REPORT_COLUMNS
 from app.web.labels import CLOSE_REASONS, OBJECT_TYPES, SOURCE_KINDS
 from app.web.pages import render
 from app.web.request_pages import act
@@ -142,12 +144,18 @@ ROWS: list[tuple[str, Callable[[reporting.Indicators], object]]] = [
     ("… dont ALD", lambda i: i["received_by_group"]["ald"]),
     ("… dont 70 ans et plus", lambda i: i["received_by_group"]["age_70"]),
     ("… dont CSS / AME", lambda i: i["received_by_group"]["css"]),
+    ("… … dont CSS (complémentaire santé solidaire)", lambda i: i["received_by_group"]["css_yes"]),
+    ("… … dont AME (aide médicale de l'État)", lambda i: i["received_by_group"]["ame_yes"]),
+    ("… … dont CSS ou AME, sans savoir laquelle", lambda i: i["received_by_group"]["css_or_ame_unknown_which"]),
     ("Hors territoire", lambda i: i["requests"]["out_of_territory"]),
     ("Liste envoyée, en attente de réponse", lambda i: i["requests"]["proposed"]),
     ("Patients orientés (médecin trouvé)", lambda i: i["requests"]["matched"]),
     ("… dont ALD", lambda i: i["matched_by_group"]["ald"]),
     ("… dont 70 ans et plus", lambda i: i["matched_by_group"]["age_70"]),
     ("… dont CSS / AME", lambda i: i["matched_by_group"]["css"]),
+    ("… … dont CSS (complémentaire santé solidaire)", lambda i: i["matched_by_group"]["css_yes"]),
+    ("… … dont AME (aide médicale de l'État)", lambda i: i["matched_by_group"]["ame_yes"]),
+    ("… … dont CSS ou AME, sans savoir laquelle", lambda i: i["matched_by_group"]["css_or_ame_unknown_which"]),
     # The funnel in requests (reporting._funnel): each request once, however many offers it had.
     ("Demandes proposées à au moins un médecin", lambda i: i["funnel"]["offered"]),
     ("… dont ALD", lambda i: i["funnel"]["offered_by_group"]["ald"]),
@@ -224,6 +232,8 @@ def _table(figures: reporting.Indicators) -> list[tuple[str, object]]:
             rows += [
                 (f"{prefix} : réservés", cell["booked"]),
                 (f"{prefix} : venus", cell["came"]),
+                (f"{prefix} : sans rendez-vous", cell["walk_in"]),
+                (f"{prefix} : passages", cell["passages"]),
                 (f"{prefix} : absences non excusées", cell["noshow"]),
             ]
     for question, counts in figures["satisfaction"].items():
@@ -297,6 +307,39 @@ def _doctor_rates(caller: Caller, session: DbSession, period: reporting.Period) 
     return _rate_rows(reporting.doctor_rates(session, caller.principal, caller.cpts or "", period))
 
 
+# FICHE 6's report of the CSNP, per centre and per doctor (reporting.csnp_report).
+CSNP_COLUMNS = [
+    "centre ou médecin",
+    "réservations",
+    "venus sur rendez-vous",
+    "sans rendez-vous",
+    "passages",
+    "absences non excusées",
+    *(f"passages {label.lower()}" for label in AGE_BANDS.values()),
+    "passages âge non renseigné",
+    *(f"passages, médecin traitant : {label.lower()}" for label in HAS_DOCTOR.values()),
+]
+
+
+def _csnp_rows(figures: reporting.Indicators) -> list[list[object]]:
+    return [[row["name"], *(row["counts"][c] for c in REPORT_COLUMNS)] for row in figures["csnp_report"]]
+
+
+# The calls to the phone line (app/calls): by day, by hour of the day (Paris), by each choice.
+def _call_rows(figures: reporting.Indicators) -> list[list[object]]:
+    calls = figures["calls"]
+    rows: list[list[object]] = [["Appels reçus (notés)", calls["total"]]]
+    for label, counts, names in (
+        ("qui appelle", calls["by_caller"], CALLERS),
+        ("motif", calls["by_reason"], REASONS),
+        ("suite donnée", calls["by_outcome"], CALL_OUTCOMES),
+    ):
+        rows += [[f"Appels, {label} : {names[k].lower()}", n] for k, n in counts.items()]
+    rows += [[f"Appels le {day:%d/%m/%Y}", n] for day, n in calls["by_day"].items()]
+    rows += [[f"Appels entre {hour:02d} h et {(hour + 1) % 24:02d} h", n] for hour, n in calls["by_hour"].items()]
+    return rows
+
+
 def _default_since() -> date:
     today = date.today()
     return date(today.year, 1, 1)
@@ -321,6 +364,10 @@ def indicators(
         "funnel": _funnel_chart(figures),
         "sources": {"labels": list(figures["by_source"]), "values": list(figures["by_source"].values())},
         "communes": {"labels": list(figures["by_commune"])[:10], "values": list(figures["by_commune"].values())[:10]},
+        "calls": {
+            "labels": [f"{hour:02d} h" for hour in figures["calls"]["by_hour"]],
+            "values": list(figures["calls"]["by_hour"].values()),
+        },
         "slots": {
             "labels": ["Offerts", "Réservés", "Honorés", "Absents"],
             "values": [
@@ -338,6 +385,10 @@ def indicators(
         "table": _table(figures),
         "rate_columns": RATE_COLUMNS,
         "doctor_rates": _doctor_rates(caller, session, _period(since, until)),
+        "csnp_columns": CSNP_COLUMNS,
+        "csnp_rows": _csnp_rows(figures),
+        "call_hours": [(f"{hour:02d} h", n) for hour, n in figures["calls"]["by_hour"].items()],
+        "call_labels": {"caller": CALLERS, "reason": REASONS, "outcome": CALL_OUTCOMES},
         "charts": json.dumps(charts).replace("<", "\\u003c"),
     }
     return render(request, caller, "espace/indicators.html", context)
@@ -355,6 +406,8 @@ def _export(caller: Caller, session: DbSession, since: date, until: date) -> tup
         ["source", "demandes"],
         *figures["by_source"].items(),
     ]
+    rows += [[], ["Rapport du centre de soins non programmés (FICHE 6)"], CSNP_COLUMNS, *_csnp_rows(figures)]
+    rows += [[], ["Appels de la ligne", "appels"], *_call_rows(figures)]
     rates = _doctor_rates(caller, session, period)
     if rates is not None:  # the coordination's export only
         rows += [[], RATE_COLUMNS, *rates]

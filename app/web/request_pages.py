@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.policy import Action
 from app.audit.service import record, record_reads
-from app.core.database import all_or_nothing, utcnow
+from app.core.database import Reads, all_or_nothing, utcnow
 from app.core.dependencies import DbSession
 from app.core.errors import ApiError, Conflict, FieldError, Forbidden, NotFound, Unprocessable, french_message
 from app.core.inputs import DbId
@@ -30,6 +30,7 @@ from app.requests.ranking import ORDER_EXPLANATION
 from app.requests.schemas import NoteIn, RequestSummary, SendListIn, SuggestionOut, TransitionIn
 from app.requests.sources import visible_sources
 from app.territories.service import commune_choices
+from app.web.labels import call_form_context
 from app.web.pages import render
 from app.web.session import Caller, page_for, redirect
 
@@ -87,6 +88,10 @@ def queue(
         "auto_offers": caller.territory is not None and caller.territory.auto_offers_since is not None,
         "can_offer": caller.can(Action.OFFER_PATIENT) and caller.territory is not None,
         "offer_hours": request.app.state.settings.offer_answer_hours,
+        # The phone line's compact form (app/web/call_pages.py), for those who log calls.
+        "can_log_call": caller.can(Action.LOG_CALL) and caller.territory is not None,
+        **call_form_context(),
+        "call_return": "/espace/demandes",
     }
     return render(request, caller, "espace/queue.html", context)
 
@@ -128,7 +133,7 @@ def request_page(
             record(session, caller.principal, "read", "patient_request", r.id, r.territory_id)
     eligible, stale, considered = [], [], 0
     if patient_request.status in (RequestStatus.RECEIVED, RequestStatus.PROPOSED):
-        _, ranking = service.suggestions(session, caller.principal, request_id)
+        _, ranking = service.suggestions(Reads(session=session, primary=session), caller.principal, request_id)
         eligible, stale, considered = (
             [SuggestionOut.from_suggestion(s) for s in ranking.eligible],
             [SuggestionOut.from_suggestion(s) for s in ranking.stale],

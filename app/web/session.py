@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts import service as accounts_service
 from app.accounts.models import Role
-from app.accounts.policy import Action, may
+from app.accounts.policy import Action, may, refuse
 from app.accounts.principal import (
     SAFE_METHODS,
     SESSION_COOKIE,
@@ -142,11 +142,12 @@ async def _csrf_checked(request: Request, caller: Caller) -> Caller:
 
 
 def page_for(*actions: Action):
-    """Dependency: a page for the roles that may do one of these actions (a 403 page for the others)."""
+    """Dependency: a page for the roles that may do one of these actions (a 403 page for the
+    others, 404 where the actions are hidden from the role: app.accounts.policy)."""
 
     def dependency(caller: Annotated[Caller, Depends(page_caller)]) -> Caller:
         if not any(caller.can(action) for action in actions):
-            raise Forbidden("Cette page n'est pas ouverte à votre rôle.")
+            raise refuse(caller.role, actions, "Cette page n'est pas ouverte à votre rôle.")
         return caller
 
     return Depends(dependency)

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from app.accounts.policy import Action, books_from_sas
 from app.audit.service import record_reads
 from app.core.database import all_or_nothing, utcnow
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors import service as doctors_service
@@ -32,6 +32,8 @@ BASE = "/espace/soins-non-programmes"
 router = APIRouter(prefix=BASE, include_in_schema=False)
 Searcher = Annotated[Caller, page_for(Action.SEARCH_SLOTS)]
 Publisher = Annotated[Caller, page_for(Action.MANAGE_SLOTS)]
+Viewer = Annotated[Caller, page_for(Action.SEE_SLOTS)]
+Canceller = Annotated[Caller, page_for(Action.CANCEL_BOOKING)]
 Booker = Annotated[Caller, page_for(Action.BOOK_SLOT, Action.BOOK_SLOT_FROM_SAS)]
 
 KINDS: dict[str, str] = {
@@ -74,7 +76,7 @@ def _owners(session, caller: Caller) -> tuple[list, list]:
 @router.get("", response_class=HTMLResponse)
 def board(
     request: Request,
-    caller: Publisher,
+    caller: Viewer,
     session: DbSession,
     jour: Annotated[BoundedDate | None, Query()] = None,
     vue: Annotated[str, Query(pattern="^(jour|semaine)$")] = "jour",
@@ -85,7 +87,9 @@ def board(
     days = 1 if vue == "jour" else 7
     start, end = _at(day, time()), _at(day + timedelta(days=days), time())
     territory_id = (
-        caller.territory.id if caller.territory is not None and caller.can(Action.MANAGE_CPTS_SLOTS) else None
+        caller.territory.id
+        if caller.territory is not None and not caller.can(Action.EDIT_OWN_PRACTICE)  # a doctor: all its own
+        else None
     )
     slots = service.slots(
         session, caller.principal, repository.SlotFilters(start, end, territory_id=territory_id, doctor_id=medecin)
@@ -128,6 +132,8 @@ def board(
             "walk_in": sum(s.appointment_type == AppointmentType.WALK_IN for s in slots),
         },
         "names": {d.id: f"Dr {d.given_name} {d.family_name}" for d in doctors} | {-c.id: c.name for c in centres},
+        "age_bands": AGE_BANDS,
+        "has_doctor": HAS_DOCTOR,
     }
     return render(request, caller, "espace/snp_board.html", context)
 
@@ -142,8 +148,13 @@ def _owner_fields(owner: str) -> dict:
     return {"doctor_id": None}
 
 
-def _offer(caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None) -> dict:
+def _offer(
+    caller: Caller, owner: str, kind: str, visibility: list[str], walk_in: str | None, worked_by: str = ""
+) -> dict:
     fields = _owner_fields(owner) if caller.can(Action.MANAGE_CPTS_SLOTS) else {"doctor_id": caller.principal.doctor_id}
+    doctor = parse_row_id(worked_by) if worked_by else None
+    if "centre_id" in fields and doctor is not None:  # the doctor who works the centre's slot
+        fields["worked_by_doctor_id"] = doctor
     return fields | {
         "kind": kind,
         "visibility": visibility or ["SNP", "CPTS"],
@@ -162,13 +173,15 @@ def create_slot(
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006
     walk_in: Annotated[str | None, Form()] = None,
+    worked_by: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     back = f"{BASE}?jour={day.isoformat()}" if day else BASE
 
     def do() -> str:
         if day is None or start is None or end is None:
             raise ValueError
-        data = SlotCreate(**_offer(caller, owner, kind, visibility, walk_in), start=_at(day, start), end=_at(day, end))
+        offer = _offer(caller, owner, kind, visibility, walk_in, worked_by)
+        data = SlotCreate(**offer, start=_at(day, start), end=_at(day, end))
         slot = service.create_slot(session, caller.principal, data)
         return f"Créneau ajouté le {day:%d/%m/%Y} de {start:%H:%M} à {end:%H:%M} (n° {slot.id})."
 
@@ -192,10 +205,11 @@ def create_pattern(
     kind: Annotated[str, Form(max_length=3)] = SlotKind.SURGERY.value,
     visibility: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
     walk_in: Annotated[str | None, Form()] = None,
+    worked_by: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     def do() -> str:
         data = PatternCreate(
-            **_offer(caller, owner, kind, visibility, walk_in),
+            **_offer(caller, owner, kind, visibility, walk_in, worked_by),
             weekdays=weekdays,
             start_time=start,
             end_time=end,
@@ -238,7 +252,7 @@ def delete_slot(
 def search(
     request: Request,
     caller: Searcher,
-    session: DbSession,
+    reads: ReadSession,
     geocoding: Geocoding,
     code_postal: Annotated[str, Query(max_length=5)] = "",
     commune: Annotated[str, Query(max_length=100)] = "",
@@ -255,12 +269,12 @@ def search(
     if code_postal or request.query_params:
         try:
             point = (
-                service.patient_point(session, geocoding, None, None, code_postal, commune or None, None)
+                service.patient_point(reads.session, geocoding, None, None, code_postal, commune or None, None)
                 if code_postal
                 else None
             )
             answer = service.search(
-                session,
+                reads,
                 caller.principal,
                 caller.territory,
                 point,
@@ -383,7 +397,7 @@ def book(
 def cancel(
     request: Request,
     booking_id: DbId,
-    caller: Publisher,
+    caller: Canceller,
     session: DbSession,
     jour: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
@@ -410,3 +424,37 @@ def outcome(
         return f"{booking.given_name} {booking.family_name} : « {OUTCOMES[resultat]} » enregistré."
 
     return act(session, f"{BASE}?jour={jour}" if jour else BASE, do)
+
+
+WalkInRecorder = Annotated[Caller, page_for(Action.RECORD_WALK_IN)]
+
+
+@router.post("/passages")
+def record_walk_in(
+    caller: WalkInRecorder,
+    session: DbSession,
+    owner: Annotated[str, Form(max_length=12)] = "",
+    age_band: Annotated[str, Form(max_length=10)] = "",
+    has_doctor: Annotated[str, Form(max_length=10)] = "",
+    jour: Annotated[BoundedDate | None, Form()] = None,
+) -> Response:
+    """A passage without a booking, for FICHE 6's report: the age band, then whether the patient
+    has a médecin traitant (each answer is a button: two clicks)."""
+
+    def do() -> str:
+        fields = (
+            _owner_fields(owner) if caller.can(Action.MANAGE_CPTS_SLOTS) else {"doctor_id": caller.principal.doctor_id}
+        )
+        service.record_walk_in(
+            session,
+            caller.principal,
+            fields.get("doctor_id"),
+            fields.get("centre_id"),
+            age_band or None,
+            has_doctor or None,
+        )
+        band = AGE_BANDS.get(age_band, "âge non renseigné").lower()
+        answer = HAS_DOCTOR.get(has_doctor, "non renseigné").lower()
+        return f"Passage sans rendez-vous enregistré : {band}, médecin traitant : {answer}."
+
+    return act(session, f"{BASE}?jour={jour.isoformat()}" if jour else BASE, do)

@@ -41,9 +41,17 @@ class Snapshot:
 
 
 def take_snapshot(engine: Engine) -> Snapshot:
+    """Rows in primary-key order: without ORDER BY, PostgreSQL returns them in whatever order
+    its pages hold them, which differs between a database and its restored copy."""
     with engine.connect() as connection:
         return Snapshot(
-            {table.name: [dict(row) for row in connection.execute(table.select()).mappings()] for table in _tables()}
+            {
+                table.name: [
+                    dict(row)
+                    for row in connection.execute(table.select().order_by(*table.primary_key.columns)).mappings()
+                ]
+                for table in _tables()
+            }
         )
 
 

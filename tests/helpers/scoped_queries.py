@@ -39,6 +39,8 @@ CPTS_OWNED = {
     "doctor_invitations",
     "volunteer_applications",
     "directory_imports",
+    "snp_walk_ins",
+    "phone_calls",
 }
 
 # The reads that are legitimately not scoped to the caller: "module.function" → why.
@@ -58,6 +60,7 @@ ALLOWED = {
     "app.snp.service._overlapping": "a doctor's (or centre's) own slots; the owner resolved through visibility",
     "app.snp.service._remove_free_future_slots": "the slots of a pattern read through visibility",
     "app.snp.repository.slot_view": "a slot whose id was just read through visibility",
+    "app.snp.repository.free_slot_ids": "slots read through visibility on the replica, confirmed on the primary",
     "app.snp.repository.live_bookings_by_slot": "the bookings of a list of slots read through visibility",
     "app.snp.repository.live_bookings_of_slots": "the bookings of the slots the board read through visibility",
     # Reads the caller proves its right to another way.
@@ -74,7 +77,6 @@ ALLOWED = {
     "app.recruitment.repository.rpps_taken_unscoped": "an RPPS signs up once in the deployment",
     # A CPTS's figures, once territory_for checked that the caller works in it.
     "app.snp.repository.indicators": "the CPTS checked by the reporting service (territory_for)",
-    "app.snp.repository.activity_report": "the CPTS checked by the reporting service (territory_for)",
 }
 
 

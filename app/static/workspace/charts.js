@@ -36,4 +36,12 @@
       options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
     });
   }
+  if (data.calls && document.getElementById("chart-calls")) {
+    new Chart(document.getElementById("chart-calls"), {
+      type: "bar",
+      data: { labels: data.calls.labels, datasets: [
+        { label: "Appels", data: data.calls.values, backgroundColor: "#0a3d73" } ] },
+      options: { animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+  }
 })();
