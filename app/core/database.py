@@ -1,5 +1,6 @@
 """Engine and sessions. The schema itself is made only by the Alembic migrations."""
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -8,7 +9,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from sqlalchemy import Connection, CursorResult, DateTime, Engine, Executable, MetaData, Table, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    exc,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -204,7 +216,45 @@ def build_engine(url: str) -> Engine:
     # Connections kept open: a request holds one for its whole length, and beyond the pool's
     # size each extra connection is opened and closed again, which on PostgreSQL (a process
     # per connection) cost more than the request itself (docs/benchmarks.md, issue 4).
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, hide_parameters=True)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, hide_parameters=True)
+    event.listen(engine.pool, "connect", _mark_used)
+    event.listen(engine.pool, "checkin", _mark_used)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+# A connection that sat in the pool may have been closed by the server (a restart, a failover,
+# an idle timeout): it is pinged before use, but only when it was idle for PING_AFTER_IDLE
+# seconds. SQLAlchemy's pool_pre_ping pings at every checkout: one more round trip per request
+# under load, when connections come back within milliseconds (the SAS feed's answer is one
+# query; docs/benchmarks.md, issue 18).
+PING_AFTER_IDLE = 5.0
+_LAST_USED = "orientation_last_used"
+
+
+def _monotonic() -> float:
+    return time.monotonic()
+
+
+def _mark_used(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info[_LAST_USED] = _monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    if _monotonic() - record.info.get(_LAST_USED, 0.0) < PING_AFTER_IDLE:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        if not getattr(dbapi_connection, "autocommit", True):
+            dbapi_connection.rollback()  # the ping's own transaction, not the caller's
+    except Exception as error:
+        # The pool discards this connection and checks out another (up to three times).
+        raise exc.DisconnectionError(type(error).__name__) from error
 
 
 @cache
