@@ -18,9 +18,10 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
 
 # The first characters that make a spreadsheet read a cell as a formula (or a DDE command):
 # ASCII, full-width (U+FF1D, U+FF0B, U+FF0D, U+FF20) and small (U+FE66, U+FE62, U+FE63, U+FE6B).
@@ -61,7 +62,7 @@ def to_csv(header: Sequence[str] | None, rows: Cells, delimiter: str = ";") -> b
     return out.getvalue().encode("utf-8-sig")
 
 
-def _write_xlsx_cell(cell: Cell, value: object) -> None:
+def _write_xlsx_cell(cell: "Cell", value: object) -> None:
     if value is None or isinstance(value, NON_TEXT):
         cell.value = value
         return
@@ -74,6 +75,10 @@ def _write_xlsx_cell(cell: Cell, value: object) -> None:
 
 def to_xlsx(title: str, header: Sequence[str], rows: Cells) -> bytes:
     """One sheet, the header row frozen; text is always text, never a formula."""
+    # Imported here: openpyxl holds ~13 MB of each worker, for the few exports of a day.
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import Cell
+
     workbook = Workbook()
     sheet = workbook.worksheets[0]  # a new workbook's one sheet, the active one
     sheet.title = title

@@ -16,7 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import segno
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
@@ -431,6 +430,8 @@ def letters(
         if entry is not None and entry.practices:
             p = entry.practices[0]
             practice = f"{p.structure_name + ', ' if p.structure_name else ''}{p.address}, {p.postcode or ''} {p.city}"
+        import segno  # ~9 MB of a worker, for letters printed now and then: loaded when first asked
+
         svg = segno.make(link, error="m").svg_inline(scale=4, omitsize=True)
         result.append(
             Letter(

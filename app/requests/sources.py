@@ -5,7 +5,6 @@ import re
 import secrets
 from collections.abc import Sequence
 
-import segno
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -114,6 +113,8 @@ def get_source(session: Session, principal: Principal, source_id: int) -> Source
 
 def qr_code(url: str, kind: str) -> bytes:
     """The form's address as a QR code; error correction M survives a creased flyer."""
+    import segno  # ~9 MB of a worker, for a page printed now and then: loaded when first asked
+
     qr = segno.make(url, error="m")
     out = io.BytesIO()
     if kind == "svg":
