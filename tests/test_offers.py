@@ -18,7 +18,7 @@ from app.notifications.outbox import OutboxWorker
 from app.requests import offers
 from app.requests.models import DoctorOffer, PatientRequest
 from app.territories.models import Territory
-from tests.factories import PASSWORD, add_doctor, submit
+from tests.factories import PASSWORD, add_doctor, doctor_body, submit
 from tests.helpers.workspace import csrf_of, flash_of
 
 pytestmark = pytest.mark.usefixtures("demo_territories")
@@ -412,3 +412,27 @@ def test_without_public_url_the_automatic_mode_hands_out_no_link(client, coordin
         assert offers.run_automatic(worker, settings.model_copy(update={"public_url": None}), utcnow()) == 0
     db.rollback()
     assert db.scalars(select(DoctorOffer)).all() == []
+
+
+def test_the_offer_says_what_a_doctor_needs_to_decide_by_e_mail_and_by_sms_to_a_mobile(
+    client, make_account, coordinator, db
+):
+    body = doctor_body(1, "Arras", "62000", home_visits=True, languages=["en"])
+    response = client.post("/api/v1/doctors", json={**body, "phone": "06 11 22 33 44"}, headers=coordinator)
+    assert response.status_code == 201, response.text
+    doctor_id = response.json()["id"]
+    request_id = submit(client, ald=True, needs_home_visits=True, languages=["en"]).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, [doctor_id], note="")
+    db.rollback()
+    sent = {m.channel: m for m in db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "offer"))}
+    assert set(sent) == {"email", "sms"} and sent["sms"].recipient == "+33611223344"
+    link = LINK.search(sent["email"].body).group(1)
+    assert link in sent["sms"].body  # the same signed link by both channels
+    client.cookies.clear()
+    page = re.sub(r"\s+", " ", client.get(link).text)
+    assert "Tilloy-lès-Mofflaines (à environ " in page and " km de votre cabinet)" in page
+    assert "<dt>Priorité</dt><dd>ALD" in page
+    assert "<dt>Visites à domicile</dt><dd>nécessaires</dd>" in page
+    assert "<dt>Langues</dt><dd>anglais</dd>" in page
+    assert "Note de la coordination" not in page  # none given
+    assert "Dupré" not in page and "06 12 34 56 78" not in page

@@ -159,6 +159,9 @@ def test_a_list_reaches_the_provider_in_its_format_and_its_receipt_marks_it_deli
     message = world.message(request_id)
     assert message.delivery == "delivered" and message.delivery_at is not None
     assert "remis au destinataire" in world.page(request_id)
+    # The indicators count it delivered (world.page signed the coordinator in).
+    indicators = world.client.get("/espace/indicateurs").text
+    assert '… remis (accusé de réception)</th><td class="num">1<' in indicators
 
 
 @BOTH
@@ -277,6 +280,14 @@ def test_no_receipt_after_the_delay_is_unknown_never_delivered(world):
     assert figures.status_code == 200, figures.text
     sms = figures.json()["sms"]
     assert (sms["sent"], sms["delivered"], sms["unknown"]) == (1, 0, 1)
+    # So do the coordinator's page and its exports (world.page signed the coordinator in).
+    page = world.client.get("/espace/indicateurs").text
+    for label, n in (("SMS envoyés aux patients", 1), ("… remis (accusé de réception)", 0)):
+        assert f'{label}</th><td class="num">{n}<' in page
+    assert '… remise inconnue (aucun accusé)</th><td class="num">1<' in page
+    exported = world.client.get("/espace/indicateurs.csv").content.decode("utf-8-sig")
+    assert "… remise inconnue (aucun accusé);1" in exported.splitlines()
+    assert "… remis (accusé de réception);0" in exported.splitlines()
 
 
 @BOTH
