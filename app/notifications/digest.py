@@ -112,6 +112,7 @@ def run(session: Session, settings: Settings, now: datetime) -> int:
                 subject=subject,
                 body=body,
                 territory_id=territory.id,
+                now=now,
             )
         try:
             session.commit()

@@ -42,9 +42,11 @@ def enqueue(
     doctor_id: int | None = None,
     booking_id: int | None = None,
     after: OutboxMessage | None = None,
+    now: datetime | None = None,
 ) -> OutboxMessage:
     """Adds a message to the caller's transaction (nothing is sent before it commits).
-    With `after`, it waits until that message is sent or given up."""
+    With `after`, it waits until that message is sent or given up. `now`: the worker's clock,
+    for what a worker's job writes (due then, not at the machine's time)."""
     if after is not None and after.id is None:
         session.flush()
     message = OutboxMessage(
@@ -58,7 +60,7 @@ def enqueue(
         request_id=request_id,
         doctor_id=doctor_id,
         booking_id=booking_id,
-        next_attempt_at=utcnow(),
+        next_attempt_at=now or utcnow(),
         after_id=after.id if after is not None else None,
     )
     session.add(message)

@@ -100,7 +100,7 @@ def _ask_confirmation(session: Session, request_id: int, base: str, now: datetim
         subject, body = render(
             "first_visit", channel, follow_up_url=_new_link(request, base), **_message_context(request)
         )
-        message = enqueue(
+        enqueue(
             session,
             kind="first_visit",
             channel=channel,
@@ -109,8 +109,8 @@ def _ask_confirmation(session: Session, request_id: int, base: str, now: datetim
             body=body,
             territory_id=request.territory_id,
             request_id=request.id,
+            now=now,  # due by the worker's clock
         )
-        message.next_attempt_at = now  # due by the worker's clock
     session.commit()
     return channel
 
@@ -166,7 +166,7 @@ def send_surveys(session: Session, settings: Settings, now: datetime, counts: Ru
                 subject, body = render(
                     "satisfaction", channel, follow_up_url=_new_link(request, base), **_message_context(request)
                 )
-                message = enqueue(
+                enqueue(
                     session,
                     kind="satisfaction",
                     channel=channel,
@@ -175,8 +175,8 @@ def send_surveys(session: Session, settings: Settings, now: datetime, counts: Ru
                     body=body,
                     territory_id=request.territory_id,
                     request_id=request.id,
+                    now=now,  # due by the worker's clock
                 )
-                message.next_attempt_at = now  # due by the worker's clock
             try:
                 session.commit()
             except IntegrityError:  # another worker recorded this one first: it sends it
