@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from app.core.identifiers import normalize_phone, validate_rpps
 from app.core.inputs import BoundedDate
@@ -85,18 +85,21 @@ class DoctorIdentity(BaseModel):
         default=None,
         description="TRE_R38 code, a doctor's only (SM54 general practice when none is given); "
         "refused for any other profession.",
+        validate_default=True,
     )
     email: EmailStr
     phone: str | None = None
 
     _phone = field_validator("phone")(_phone_or_none)
     _profession = field_validator("profession")(profession_code)
-    _specialty = field_validator("specialty")(_specialty_code)
 
-    @model_validator(mode="after")
-    def _specialty_of_doctors(self) -> "DoctorIdentity":
-        self.specialty = stored_specialty(self.profession, self.specialty, GENERAL_PRACTICE)
-        return self
+    @field_validator("specialty")
+    @classmethod
+    def _specialty_of_doctors(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A doctor's (SM54 by default); refused for another profession (checked before it)."""
+        code = _specialty_code(value)
+        profession = info.data.get("profession")
+        return stored_specialty(profession, code, GENERAL_PRACTICE) if profession is not None else code
 
 
 class DoctorCreate(DoctorIdentity):

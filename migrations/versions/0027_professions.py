@@ -53,6 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Without the column, a nurse would read as a doctor: deactivated (out of the SAS feed, the
     # ranking and the searches), given the general practice every doctor had by default.
-    op.execute("UPDATE doctors SET active = false, specialty = 'SM54' WHERE profession <> '10'")
+    op.execute("UPDATE doctors SET active = false, specialty = 'SM54', profession = '10' WHERE profession <> '10'")
     _doctor_trigger(OLD_COLUMNS)
     op.execute("ALTER TABLE doctors DROP COLUMN profession")
