@@ -227,3 +227,51 @@ def test_the_migration_makes_every_doctor_already_registered_a_doctor(client, co
     db.expire_all()
     assert {d.id: d.profession for d in db.scalars(select(Doctor))} == {doctor: "10", nurse: "10"}
     assert db.get(Doctor, doctor).specialty == "SM54"
+
+
+# ---- The CSV import ------------------------------------------------------------------------------
+
+
+def test_the_import_reads_the_profession_and_a_file_without_the_column_keeps_it(client, coordinator):
+    from tests.factories import DOCTORS_CSV_HEADER, doctor_csv_row
+    from tests.test_doctor_import import upload
+
+    nurse = doctor_csv_row(1).split(";")
+    nurse[4] = ""  # no specialty: a nurse has none
+    with_column = "\n".join(
+        [DOCTORS_CSV_HEADER + ";Profession", ";".join(nurse) + ";Infirmier", doctor_csv_row(2) + ";"]
+    )
+    report = upload(client, coordinator, with_column).json()
+    assert (report["created"], report["invalid"]) == (2, 0), report
+    listed = {d["rpps"]: d for d in client.get("/api/v1/doctors", headers=coordinator).json()["items"]}
+    assert (listed[demo_rpps(1)]["profession"], listed[demo_rpps(1)]["specialty"]) == ("60", None)
+    assert (listed[demo_rpps(2)]["profession"], listed[demo_rpps(2)]["specialty"]) == ("10", "SM54")
+
+    # The older file, without the column: the nurse stays a nurse.
+    without = "\n".join([DOCTORS_CSV_HEADER, ";".join(nurse)])
+    assert upload(client, coordinator, without).json()["invalid"] == 0
+    nurse_now = client.get("/api/v1/doctors", params={"profession": "60"}, headers=coordinator).json()["items"]
+    assert [d["rpps"] for d in nurse_now] == [demo_rpps(1)]
+
+    given_a_specialty = "\n".join([DOCTORS_CSV_HEADER + ";Profession", doctor_csv_row(3) + ";60"])
+    refused = upload(client, coordinator, given_a_specialty).json()
+    assert refused["written"] is False
+    assert "ne s'applique qu'à un médecin" in refused["problems"][0]["reason"]
+
+
+def test_a_regulator_cannot_book_a_non_doctors_slot_from_the_sas(client, db, demo_slots, coordinator):
+    from app.snp.models import Booking
+    from tests.helpers.workspace import REGULATOR
+    from tests.test_snp_pages import _book_form, _sas_link
+
+    physio = _physio(client, coordinator)
+    slot = _publish(client, coordinator, physio, _soon(), ["SNP", "CPTS"])
+    sign_in(client, REGULATOR)
+    link = _sas_link(client, slot["id"])
+    assert client.get(link).status_code == 404  # not SAS-visible: the regulation does not see it
+    # Marked SAS-visible behind the service's back: the page opens, the booking is still refused.
+    db.execute(update(Slot).where(Slot.id == slot["id"]).values(sas_visible=True))
+    db.commit()
+    assert _book_form(client, link).status_code == 404
+    db.rollback()
+    assert db.scalars(select(Booking).where(Booking.slot_id == slot["id"])).all() == []

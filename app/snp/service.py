@@ -47,6 +47,7 @@ from app.snp.rules import (
     SLOT_TAKEN,
     PatternSpec,
     expand,
+    sas_serves,
     served_to_sas,
     visibility_from_codes,
     why_not_bookable,
@@ -109,9 +110,14 @@ class Offer:
 
     @property
     def profession(self) -> str:
-        """The profession of the practitioner the slot is served under (app.snp.rules)."""
-        practitioner = self.doctor or self.worked_by
-        return practitioner.profession if practitioner is not None else DOCTOR
+        return practitioner_profession(self.doctor, self.worked_by)
+
+
+def practitioner_profession(doctor: Doctor | None, worked_by: Doctor | None) -> str:
+    """The profession of the practitioner a slot is served under (app.snp.rules): its own, or the
+    one working a centre's slot; a centre's slot naming nobody counts as a doctor's."""
+    practitioner = doctor or worked_by
+    return practitioner.profession if practitioner is not None else DOCTOR
 
 
 def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> Offer:
@@ -597,7 +603,7 @@ def book(
     )
     ensure(principal, booking_action(origin), refused)
     slot = repository.get_slot(session, principal, slot_id)  # a regulator: a SAS-visible slot of any CPTS
-    if slot is None:
+    if slot is None or (origin == "sas" and not sas_serves(practitioner_profession(slot.doctor, slot.worked_by))):
         raise NotFound("Créneau introuvable.")
     now = utcnow()
     refusal = why_not_bookable(slot.status, slot.appointment_type, slot.start_at, now)
