@@ -10,6 +10,7 @@ from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.directory.models import DirectoryImport, DirectoryPractice, DirectoryPractitioner
 from app.doctors.models import Doctor
+from app.doctors.repository import doctors_only
 
 CHUNK = 500  # values in one IN (…): well under SQLite's and PostgreSQL's limits
 
@@ -62,7 +63,10 @@ def volunteer_count(session: Session, principal: Principal, territory_id: int, r
         total += (
             session.scalar(
                 select(func.count(Doctor.id)).where(
-                    visible(Doctor, principal), Doctor.territory_id == territory_id, Doctor.rpps.in_(chunk)
+                    visible(Doctor, principal),
+                    doctors_only(),
+                    Doctor.territory_id == territory_id,
+                    Doctor.rpps.in_(chunk),
                 )
             )
             or 0
@@ -113,6 +117,8 @@ def practitioners_of(session: Session, principal: Principal, territory_id: int) 
 def volunteer_ids_by_rpps(session: Session, principal: Principal, territory_id: int) -> dict[str, int]:
     """RPPS → id of the CPTS's volunteer doctors."""
     rows = session.execute(
-        select(Doctor.rpps, Doctor.id).where(visible(Doctor, principal), Doctor.territory_id == territory_id)
+        select(Doctor.rpps, Doctor.id).where(
+            visible(Doctor, principal), doctors_only(), Doctor.territory_id == territory_id
+        )
     )
     return {rpps: id_ for rpps, id_ in rows}

@@ -38,7 +38,9 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 def create_doctor(
     data: DoctorCreate, principal: DoctorManager, session: DbSession, geocoding: Geocoding, response: Response
 ) -> DoctorOut:
-    """Registers a volunteer doctor. Each practice is geocoded and must lie in the CPTS."""
+    """Registers a volunteer practitioner: a doctor by default, or another health professional
+    (`profession`), who publishes unscheduled-care slots for the CPTS only. Each practice is
+    geocoded and must lie in the CPTS."""
     doctor = service.create_doctor(session, geocoding, principal, data)
     response.headers["Location"] = f"/api/v1/doctors/{doctor.id}"
     return service.doctor_out(doctor)
@@ -54,10 +56,15 @@ def list_doctors(
     stale: Annotated[bool | None, Query(description="Not confirmed for six months")] = None,
     active: bool | None = True,
     q: Annotated[str | None, Query(max_length=100, description="Name, e-mail or RPPS")] = None,
+    profession: Annotated[
+        str | None, Query(pattern=r"^\d{2}$", description="RPPS profession code (10 médecin…)")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DoctorPage:
-    filters = repository.DoctorFilters(cpts=cpts, commune=commune, accepting=accepting, stale=stale, active=active, q=q)
+    filters = repository.DoctorFilters(
+        cpts=cpts, commune=commune, accepting=accepting, stale=stale, active=active, q=q, profession=profession
+    )
     doctors, total = service.list_doctors(reads.session, principal, filters, page, per_page)  # the replica, if any
     return DoctorPage(items=[service.doctor_out(d) for d in doctors], total=total, page=page, per_page=per_page)
 

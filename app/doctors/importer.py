@@ -22,10 +22,12 @@ from app.core import spreadsheet
 from app.core.database import utcnow
 from app.core.errors import ApiError, FieldError, Unprocessable, french_message
 from app.doctors.models import Doctor, PracticeLocation
+from app.doctors.professions import DOCTOR, PROFESSIONS
 from app.doctors.schemas import DoctorCreate, ImportProblem, ImportReport
 from app.doctors.service import locate_practice, territory_for
 from app.doctors.specialties import SPECIALTIES
 from app.geocoding.service import GeocodingService
+from app.snp.repository import resync_sas_visibility  # a changed profession re-decides SAS visibility
 from app.territories import repository as territories_repository
 from app.territories.communes import CommuneIndex, normalize_name
 from app.territories.models import Territory
@@ -41,6 +43,8 @@ HEADERS = {
     "nom de famille": "family_name",
     "prenom": "given_name",
     "specialite": "specialty",
+    "profession": "profession",
+    "code profession": "profession",
     "email": "email",
     "e mail": "email",
     "courriel": "email",
@@ -82,6 +86,7 @@ COLUMN_LABELS = {
     "civility": "Civilité",
     "family_name": "Nom",
     "given_name": "Prénom",
+    "profession": "Profession",
     "specialty": "Spécialité",
     "email": "E-mail",
     "phone": "Téléphone",
@@ -104,6 +109,7 @@ _TRUE = {"oui", "o", "x", "1", "vrai", "yes", "y", "true"}
 _FALSE = {"non", "n", "0", "faux", "no", "false", ""}
 _CIVILITIES = {"dr": "DR", "docteur": "DR", "m": "M", "monsieur": "M", "mme": "MME", "madame": "MME"}
 _SPECIALTY_BY_LABEL = {normalize_name(label): code for code, label in SPECIALTIES.items()}
+_PROFESSION_BY_LABEL = {normalize_name(label): code for code, label in PROFESSIONS.items()}
 
 
 class RowError(ValueError):
@@ -158,9 +164,16 @@ def _int(value: str) -> str | None:
     return value.strip() or None
 
 
-def _specialty(value: str) -> str:
+def _specialty(value: str) -> str | None:
+    """The TRE_R38 code of a label or code; None when empty (a doctor's default, or no specialty)."""
     text = value.strip()
-    return _SPECIALTY_BY_LABEL.get(normalize_name(text), text.upper()) if text else "SM54"
+    return _SPECIALTY_BY_LABEL.get(normalize_name(text), text.upper()) if text else None
+
+
+def _profession(value: str) -> str:
+    """The RPPS code of a label ("Infirmier") or code ("60"); a doctor when empty."""
+    text = value.strip()
+    return _PROFESSION_BY_LABEL.get(normalize_name(text), text) if text else DOCTOR
 
 
 @dataclass
@@ -168,6 +181,8 @@ class ParsedDoctor:
     line: int  # its first row, for the report
     data: DoctorCreate
     confirmed_at: date | None
+    # A file without the profession column leaves each known practitioner's as it is.
+    profession_given: bool = True
 
 
 def _read_rows(text: str) -> tuple[list[str | None], list[tuple[int, dict[str, str]]]]:
@@ -209,6 +224,7 @@ def _to_doctor(cpts: str, row: dict[str, str]) -> tuple[DoctorCreate, date | Non
         "civility": _CIVILITIES.get(normalize_name(get("civility")), "DR"),
         "family_name": get("family_name"),
         "given_name": get("given_name"),
+        "profession": _profession(get("profession")),
         "specialty": _specialty(get("specialty")),
         "email": get("email"),
         "phone": get("phone") or None,
@@ -270,7 +286,7 @@ def import_doctors(
         if data.rpps in parsed:  # another practice of the same doctor
             parsed[data.rpps].data.locations.extend(data.locations)
         else:
-            parsed[data.rpps] = ParsedDoctor(line, data, confirmed)
+            parsed[data.rpps] = ParsedDoctor(line, data, confirmed, "profession" in row)
 
     queries = [(loc.address, loc.postcode, loc.city) for p in parsed.values() for loc in p.data.locations]
     # In a savepoint: a refused file (problems, and not skip_invalid) leaves nothing behind,
@@ -325,10 +341,13 @@ def _upsert(
         except ApiError as exc:
             problems.append(ImportProblem(line=item.line, rpps=rpps, reason=exc.message))
             continue
+        before = doctor.profession if doctor is not None else None
         if doctor is None:
             created.append(_new_doctor(territory.id, item, locations))
         elif _apply(doctor, item, locations):
             updated.append(doctor)
+            if doctor.profession != before:
+                resync_sas_visibility(session, doctor.id, doctor.profession)
         else:
             unchanged += 1
     return created, updated, unchanged
@@ -347,6 +366,7 @@ def _identity(data: DoctorCreate) -> dict[str, object]:
         "civility": data.civility,
         "family_name": data.family_name,
         "given_name": data.given_name,
+        "profession": data.profession,
         "specialty": data.specialty,
         "email": str(data.email),
         "phone": data.phone,
@@ -373,6 +393,8 @@ def _apply(doctor: Doctor, item: ParsedDoctor, locations: list[PracticeLocation]
     """Copies the row onto the doctor; True if anything changed (then only is it touched)."""
     changed = False
     wanted = _identity(item.data) | item.data.availability.model_dump()
+    if not item.profession_given and doctor.profession != DOCTOR:  # nor its (empty) specialty
+        del wanted["profession"], wanted["specialty"]
     for name, value in wanted.items():
         if getattr(doctor, name) != value:
             setattr(doctor, name, value)
@@ -407,6 +429,7 @@ def template_csv(session: Session, principal: Principal, cpts: str, communes: Co
         "civility": "Dr",
         "family_name": "Exemple",
         "given_name": "Camille",
+        "profession": PROFESSIONS[DOCTOR],
         "specialty": SPECIALTIES["SM54"],
         "email": "camille.exemple@example.fr",
         "phone": "",

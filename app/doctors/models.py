@@ -4,17 +4,24 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, UTCDateTime, utcnow
+from app.doctors.professions import DOCTOR, PROFESSIONS
 from app.territories.models import Territory
 
 # FICHE 1 refreshes its map of volunteer doctors every six months.
 STALE_AFTER = timedelta(days=182)
+PROFESSION_CODES = ", ".join(f"'{code}'" for code in PROFESSIONS)
 
 
 class Doctor(Base):
-    """A volunteer doctor of a CPTS, and what it offers as médecin traitant."""
+    """A volunteer practitioner of a CPTS: a doctor, and what it offers as médecin traitant, or
+    another health professional (`profession`) publishing unscheduled-care slots."""
 
     __tablename__ = "doctors"
-    __table_args__ = (CheckConstraint("capacity_remaining >= 0", name="capacity_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("capacity_remaining >= 0", name="capacity_not_negative"),
+        CheckConstraint(f"profession IN ({PROFESSION_CODES})", name="known_profession"),
+        CheckConstraint(f"profession = '{DOCTOR}' OR specialty = ''", name="specialty_of_doctors"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     territory_id: Mapped[int] = mapped_column(ForeignKey("territories.id"), index=True)
@@ -22,6 +29,9 @@ class Doctor(Base):
     civility: Mapped[str] = mapped_column(String(3))
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100))
+    # The RPPS "code profession" (app.doctors.professions): 10 médecin, 60 infirmier…
+    profession: Mapped[str] = mapped_column(String(2), default=DOCTOR, server_default=DOCTOR)
+    # TRE_R38, a doctor's only: empty for every other profession (the API says null).
     specialty: Mapped[str] = mapped_column(String(5), default="SM54")
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))

@@ -4,13 +4,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.accounts.access import scoped
 from app.accounts.principal import Principal
 from app.core.database import execute_dml, utcnow
 from app.doctors.models import STALE_AFTER, Doctor, PracticeLocation
+from app.doctors.professions import DOCTOR
 from app.territories.models import Territory
 
 
@@ -22,6 +23,7 @@ class DoctorFilters:
     stale: bool | None = None
     active: bool | None = True
     q: str | None = None
+    profession: str | None = None
 
 
 def get_visible(session: Session, principal: Principal, doctor_id: int) -> Doctor | None:
@@ -80,9 +82,16 @@ def active_names(
     return [DoctorName(*row) for row in session.execute(query.limit(limit))]
 
 
+def doctors_only() -> ColumnElement[bool]:
+    """A médecin (profession 10): the only practitioners who take patients as médecin traitant,
+    are ranked, offered requests, and counted as the directory's volunteers."""
+    return Doctor.profession == DOCTOR
+
+
 def accepting_clause(today: date):
-    """A doctor that can take one more patient as médecin traitant today."""
+    """A doctor that can take one more patient as médecin traitant today (a médecin only)."""
     return and_(
+        doctors_only(),
         Doctor.active.is_(True),
         Doctor.accepting_new_patients.is_(True),
         Doctor.capacity_remaining > 0,
@@ -104,6 +113,8 @@ def _filtered(principal: Principal, filters: DoctorFilters) -> Select:
         query = query.where(Doctor.confirmed_at < limit if filters.stale else Doctor.confirmed_at >= limit)
     if filters.active is not None:
         query = query.where(Doctor.active.is_(filters.active))
+    if filters.profession is not None:
+        query = query.where(Doctor.profession == filters.profession)
     if filters.q and filters.q.strip():
         needle = f"%{filters.q.strip().lower()}%"
         query = query.where(

@@ -1,10 +1,11 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationInfo, field_validator, model_validator
 
 from app.core.identifiers import normalize_phone, validate_rpps
 from app.core.inputs import BoundedDate
+from app.doctors.professions import DOCTOR, profession_code, stored_specialty
 from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
 
 Civility = Literal["DR", "M", "MME"]
@@ -14,8 +15,12 @@ def _phone_or_none(value: str | None) -> str | None:
     return normalize_phone(value) if value not in (None, "") else None
 
 
+def _profession_or_none(value: str | None) -> str | None:
+    return profession_code(value) if value is not None else None
+
+
 def _specialty_code(value: str | None) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
     code = value.strip().upper()
     if code not in SPECIALTIES:
@@ -70,12 +75,31 @@ class DoctorIdentity(BaseModel):
     civility: Civility = "DR"
     family_name: str = Field(min_length=1, max_length=100)
     given_name: str = Field(min_length=1, max_length=100)
-    specialty: str = Field(default=GENERAL_PRACTICE, description="TRE_R38 code, SM54 general practice.")
+    profession: str = Field(
+        default=DOCTOR,
+        description="RPPS profession code: 10 Médecin, 21 Pharmacien, 40 Chirurgien-dentiste, 50 Sage-femme, "
+        "60 Infirmier, 70 Masseur-kinésithérapeute.",
+        examples=["10"],
+    )
+    specialty: str | None = Field(
+        default=None,
+        description="TRE_R38 code, a doctor's only (SM54 general practice when none is given); "
+        "refused for any other profession.",
+        validate_default=True,
+    )
     email: EmailStr
     phone: str | None = None
 
     _phone = field_validator("phone")(_phone_or_none)
-    _specialty = field_validator("specialty")(_specialty_code)
+    _profession = field_validator("profession")(profession_code)
+
+    @field_validator("specialty")
+    @classmethod
+    def _specialty_of_doctors(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A doctor's (SM54 by default); refused for another profession (checked before it)."""
+        code = _specialty_code(value)
+        profession = info.data.get("profession")
+        return stored_specialty(profession, code, GENERAL_PRACTICE) if profession is not None else code
 
 
 class DoctorCreate(DoctorIdentity):
@@ -98,7 +122,8 @@ class DoctorUpdate(BaseModel):
     civility: Civility | None = None
     family_name: str | None = Field(default=None, min_length=1, max_length=100)
     given_name: str | None = Field(default=None, min_length=1, max_length=100)
-    specialty: str | None = None
+    profession: str | None = Field(default=None, description="RPPS profession code (see DoctorCreate).")
+    specialty: str | None = Field(default=None, description="TRE_R38 code, a doctor's only.")
     email: EmailStr | None = None
     phone: str | None = None
     locations: list[LocationIn] | None = Field(default=None, min_length=1, max_length=10)
@@ -110,6 +135,7 @@ class DoctorUpdate(BaseModel):
     )
 
     _phone = field_validator("phone")(_phone_or_none)
+    _profession = field_validator("profession")(_profession_or_none)
     _specialty = field_validator("specialty")(_specialty_code)
 
 
@@ -135,8 +161,10 @@ class DoctorOut(BaseModel):
     civility: str
     family_name: str
     given_name: str
-    specialty: str
-    specialty_label: str
+    profession: str = Field(description="RPPS profession code (10 Médecin…).")
+    profession_label: str
+    specialty: str | None = Field(description="TRE_R38 code; null for a profession other than médecin.")
+    specialty_label: str | None
     email: str
     phone: str | None
     active: bool

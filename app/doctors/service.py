@@ -9,7 +9,7 @@ from app.accounts.principal import Principal
 from app.audit.service import record
 from app.core.database import utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from app.doctors import repository
+from app.doctors import professions, repository
 from app.doctors.models import Doctor, PracticeLocation
 from app.doctors.schemas import (
     Availability,
@@ -19,8 +19,10 @@ from app.doctors.schemas import (
     LocationIn,
     LocationOut,
 )
-from app.doctors.specialties import SPECIALTIES
+from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
 from app.geocoding.service import GeocodingService
+from app.snp.repository import resync_sas_visibility
+from app.snp.rules import sas_serves
 from app.territories.models import Territory
 from app.territories.residency import TerritoryMap, check_residency
 
@@ -35,8 +37,10 @@ def doctor_out(doctor: Doctor) -> DoctorOut:
         civility=doctor.civility,
         family_name=doctor.family_name,
         given_name=doctor.given_name,
-        specialty=doctor.specialty,
-        specialty_label=SPECIALTIES.get(doctor.specialty, doctor.specialty),
+        profession=doctor.profession,
+        profession_label=professions.label(doctor.profession),
+        specialty=doctor.specialty or None,
+        specialty_label=SPECIALTIES.get(doctor.specialty, doctor.specialty) if doctor.specialty else None,
         email=doctor.email,
         phone=doctor.phone,
         active=doctor.active,
@@ -115,6 +119,7 @@ def create_doctor(session: Session, geocoding: GeocodingService, principal: Prin
         civility=data.civility,
         family_name=data.family_name,
         given_name=data.given_name,
+        profession=data.profession,
         specialty=data.specialty,
         email=str(data.email),
         phone=data.phone,
@@ -148,17 +153,18 @@ def doctor_of_link(session: Session, doctor_id: int, rpps: str) -> Doctor | None
 
 def active_practice(session: Session, doctor_id: int, location_id: int) -> tuple[Doctor, PracticeLocation] | None:
     """An active doctor at one of its practices, whatever CPTS (what the SAS may read)."""
-    doctor = repository.get_unscoped(session, doctor_id)
-    if doctor is None or not doctor.active:
+    doctor = active_doctor(session, doctor_id)
+    if doctor is None:
         return None
     location = repository.location_of(session, doctor.id, location_id)
     return (doctor, location) if location is not None else None
 
 
 def active_doctor(session: Session, doctor_id: int) -> Doctor | None:
-    """An active doctor whatever CPTS (the SAS reads the practitioners of its feed)."""
+    """An active doctor whatever CPTS (the SAS reads the practitioners of its feed): a doctor
+    only, never another profession (app.snp.rules.sas_serves)."""
     doctor = repository.get_unscoped(session, doctor_id)
-    return doctor if doctor is not None and doctor.active else None
+    return doctor if doctor is not None and doctor.active and sas_serves(doctor.profession) else None
 
 
 def display_names(session: Session, principal: Principal, doctor_ids: set[int]) -> dict[int, str]:
@@ -186,7 +192,14 @@ def update_doctor(
     doctor = get_doctor(session, principal, doctor_id)
     if data.psc_sign_in_allowed is not None and not may(principal, Action.MANAGE_DOCTORS):
         raise Forbidden("Seule la coordination autorise la création du compte d'un médecin par Pro Santé Connect.")
-    changes = data.model_dump(exclude_unset=True, exclude={"locations", "availability"})
+    if (
+        data.profession is not None
+        and data.profession != doctor.profession
+        and not may(principal, Action.MANAGE_DOCTORS)
+    ):
+        raise Forbidden("Seule la coordination change la profession d'un professionnel.")
+    changes = data.model_dump(exclude_unset=True, exclude={"locations", "availability", "profession", "specialty"})
+    _set_profession(session, doctor, data)
     for name, value in changes.items():
         if value is None and name != "phone":
             continue
@@ -202,6 +215,21 @@ def update_doctor(
     record(session, principal, "doctor.update", "doctor", doctor.id, doctor.territory_id)
     session.flush()  # new practice locations get their ids, for the answer
     return doctor
+
+
+def _set_profession(session: Session, doctor: Doctor, data: DoctorUpdate) -> None:
+    """The profession and the specialty, checked together: a specialty is a doctor's only. A
+    change of profession re-decides which of the practitioner's slots the SAS may see."""
+    profession = data.profession or doctor.profession
+    specialty = data.specialty or (doctor.specialty if profession == doctor.profession else None)
+    try:
+        doctor.specialty = professions.stored_specialty(profession, specialty, GENERAL_PRACTICE)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), fields=[FieldError(field="specialty", message=str(exc))]) from None
+    if profession != doctor.profession:
+        doctor.profession = profession
+        session.flush()
+        resync_sas_visibility(session, doctor.id, profession)
 
 
 def confirm_availability(

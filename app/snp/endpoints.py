@@ -153,13 +153,17 @@ def search(
     kind: Annotated[str | None, Query(pattern="^(AMB|HH|VR)$")] = None,
     max_distance_km: Annotated[float | None, Query(gt=0, le=200)] = None,
     doctor_id: DbId | None = None,
+    profession: Annotated[
+        str | None, Query(max_length=2, description="RPPS profession code (10 médecin, 60 infirmier…); default: all.")
+    ] = None,
 ) -> SearchAnswer:
-    """Free bookable slots for a caller: soonest first, nearest first at the same time; says
-    how many doctors and slots it looked at. Reads from the read replica when one is configured
+    """Free bookable slots for a caller: soonest first, nearest first at the same time, of one
+    profession if asked (each result says its practitioner's); says how many practitioners and
+    slots it looked at. Reads from the read replica when one is configured
     (READ_DATABASE_URL); booking one of its results always checks the primary."""
     territory = service.territory_in_scope(reads.session, principal, cpts)
     point = service.patient_point(reads.session, geocoding, latitude, longitude, postcode, city, address)
-    return service.search(reads, principal, territory, point, start, end, kind, max_distance_km, doctor_id)
+    return service.search(reads, principal, territory, point, start, end, kind, max_distance_km, doctor_id, profession)
 
 
 def _reloaded(session: Session, principal: Principal, booking_id: int) -> BookingOut:

@@ -148,7 +148,8 @@ class Slot(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(3))
     visibility: Mapped[int] = mapped_column(Integer)
-    # Derived from visibility by app.snp.rules.served_to_sas, stored so the SAS search can filter on it.
+    # Derived from visibility and the practitioner's profession (doctors only) by
+    # app.snp.rules.served_to_sas, stored so the SAS search can filter on it.
     sas_visible: Mapped[bool] = mapped_column(Boolean)
     appointment_type: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(6), default=SlotStatus.FREE.value)

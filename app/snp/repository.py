@@ -12,6 +12,7 @@ from app.accounts.access import sas_visible_clause, visible
 from app.accounts.principal import Principal
 from app.core.database import execute_dml
 from app.doctors.models import Doctor, PracticeLocation
+from app.doctors.professions import DOCTOR, display_name
 from app.notifications.models import OutboxMessage
 from app.snp.models import (
     AGE_BANDS,
@@ -25,7 +26,7 @@ from app.snp.models import (
     SlotStatus,
     WalkIn,
 )
-from app.snp.rules import bookable_clause
+from app.snp.rules import bookable_clause, sas_practitioner_clause, sas_visible_value
 from app.territories.models import Territory
 
 
@@ -84,16 +85,20 @@ class SlotView:
     worked_by_doctor_id: int | None
     worked_by_given_name: str | None
     worked_by_family_name: str | None
+    # The practitioner's RPPS profession: the slot's own, else the one working a centre's slot.
+    profession: str | None
 
     @property
     def doctor_name(self) -> str | None:
-        return f"Dr {self.doctor_given_name} {self.doctor_family_name}" if self.doctor_id else None
+        if self.doctor_id is None or self.profession is None:
+            return None
+        return display_name(self.profession, self.doctor_given_name or "", self.doctor_family_name or "")
 
     @property
     def worked_by_name(self) -> str | None:
-        if self.worked_by_doctor_id is None:
+        if self.worked_by_doctor_id is None or self.profession is None:
             return None
-        return f"Dr {self.worked_by_given_name} {self.worked_by_family_name}"
+        return display_name(self.profession, self.worked_by_given_name or "", self.worked_by_family_name or "")
 
     @property
     def place(self) -> str:
@@ -102,6 +107,7 @@ class SlotView:
 
 
 _WORKED_BY = aliased(Doctor, name="worked_by")
+_PROFESSION = func.coalesce(Doctor.profession, _WORKED_BY.profession)
 
 
 def _views():
@@ -131,6 +137,7 @@ def _views():
             Slot.worked_by_doctor_id,
             _WORKED_BY.given_name,
             _WORKED_BY.family_name,
+            _PROFESSION,
         )
         .join(Territory, Territory.id == Slot.territory_id)
         .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
@@ -178,8 +185,10 @@ def bookable_slots_in_window(
     end: datetime,
     kind: str | None,
     doctor_id: int | None,
+    profession: str | None = None,
 ) -> list[SlotView]:
-    """One CPTS's slots bookable at `now` starting in the window (index on territory, status, start)."""
+    """One CPTS's slots bookable at `now` starting in the window (index on territory, status, start),
+    of one profession if given (a centre's slot naming nobody counts as a doctor's)."""
     query = (
         _views()
         .where(
@@ -195,6 +204,8 @@ def bookable_slots_in_window(
         query = query.where(Slot.kind == kind)
     if doctor_id is not None:
         query = query.where(Slot.doctor_id == doctor_id)
+    if profession is not None:
+        query = query.where(func.coalesce(_PROFESSION, DOCTOR) == profession)
     return [SlotView(*row) for row in session.execute(query)]
 
 
@@ -210,6 +221,18 @@ def free_slot_ids(executor: Session | Connection, slot_ids: list[int]) -> set[in
         wanted = Slot.id.in_(slot_ids)
     rows = executor.execute(select(Slot.id).where(wanted, Slot.status == SlotStatus.FREE.value))
     return {row[0] for row in rows}
+
+
+def resync_sas_visibility(session: Session, doctor_id: int, profession: str) -> None:
+    """A practitioner's profession changed: its slots (its own, and the centres' it works) are
+    SAS-visible again as app.snp.rules says for the new one."""
+    execute_dml(
+        session,
+        update(Slot)
+        .where(or_(Slot.doctor_id == doctor_id, Slot.worked_by_doctor_id == doctor_id))
+        .values(sas_visible=sas_visible_value(profession))
+        .execution_options(synchronize_session=False),
+    )
 
 
 def mark_booked(session: Session, slot_id: int, now: datetime) -> bool:
@@ -549,6 +572,7 @@ def _sas_query():
         .where(
             sas_visible_clause(),
             Doctor.active.is_(True),
+            sas_practitioner_clause(),
             or_(PracticeLocation.id.is_not(None), Centre.id.is_not(None)),
         )
     )
@@ -598,12 +622,12 @@ def _doctors_wanted(dialect: str, parameter: str, column):
 
 
 def sas_feed_versions(connection: Connection, rpps: list[str]) -> list[tuple[int, int]]:
-    """(doctor id, feed version) of the active doctors with these RPPS: the feed's cheap check
+    """(doctor id, feed version) of the active doctors (profession 10) with these RPPS: the feed's cheap check
     that the fragments it holds are still what the database says (app.fhir.feed)."""
     dialect = connection.dialect.name
     if dialect not in _sas_versions:
         _sas_versions[dialect] = select(Doctor.id, Doctor.sas_feed_version).where(
-            _doctors_wanted(dialect, "rpps", Doctor.rpps), Doctor.active.is_(True)
+            _doctors_wanted(dialect, "rpps", Doctor.rpps), Doctor.active.is_(True), sas_practitioner_clause()
         )
     return [(row[0], row[1]) for row in connection.execute(_sas_versions[dialect], {"rpps": rpps})]  # type: ignore[call-overload]
 

@@ -8,8 +8,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, Integer, and_, false
 
+from app.doctors.models import Doctor
+from app.doctors.professions import DOCTOR
 from app.snp.models import AppointmentType, Slot, SlotStatus, Visibility
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -56,9 +58,34 @@ def bookable_clause(now: datetime) -> ColumnElement[bool]:
 # served the slots its regulators may book — open to the public, to professionals or to SNP.
 _SAS_TYPES = Visibility.PUBLIC | Visibility.PRO | Visibility.SNP
 
+# …and only the doctors' (RPPS profession 10): the ANS guide's INT_R04 feed serves médecins. A
+# nurse's, midwife's or physiotherapist's slot is offered to the CPTS's callers, never to the SAS,
+# whatever its visibility says. The slot's practitioner is its doctor_id, or the one named to work
+# a centre's slot; a centre's slot naming nobody counts as a doctor's (the SAS query leaves it out).
+SAS_PROFESSIONS = frozenset({DOCTOR})
 
-def served_to_sas(visibility: int) -> bool:
-    return bool(Visibility(visibility) & _SAS_TYPES)
+
+def sas_serves(profession: str) -> bool:
+    """Whether the SAS feed may show this profession's practitioners and slots."""
+    return profession in SAS_PROFESSIONS
+
+
+def served_to_sas(visibility: int, profession: str) -> bool:
+    """Stored in Slot.sas_visible: what a SAS regulator and the feed see."""
+    return sas_serves(profession) and bool(Visibility(visibility) & _SAS_TYPES)
+
+
+def sas_visible_value(profession: str) -> ColumnElement[bool]:
+    """`served_to_sas` as an SQL value of a slot's columns, for slots rewritten in bulk when
+    their practitioner's profession changes (same rule, side by side)."""
+    if not sas_serves(profession):
+        return false()
+    return Slot.visibility.op("&", return_type=Integer)(int(_SAS_TYPES)) != 0
+
+
+def sas_practitioner_clause() -> ColumnElement[bool]:
+    """`sas_serves` as a WHERE clause on the doctors table: the feed's queries join it."""
+    return Doctor.profession.in_(sorted(SAS_PROFESSIONS))
 
 
 @cache

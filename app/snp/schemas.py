@@ -14,6 +14,7 @@ from pydantic import (
 
 from app.core.identifiers import normalize_phone
 from app.core.inputs import BoundedAwareDatetime, BoundedDate, DbId
+from app.doctors.professions import label as profession_label
 from app.snp.models import AppointmentType, SlotKind
 from app.snp.rules import MAX_PATTERN_DAYS, visibility_codes
 
@@ -124,6 +125,10 @@ class SlotOut(BaseModel):
     territory: str
     doctor_id: int | None
     doctor_name: str | None
+    profession: str | None = Field(
+        default=None, description="RPPS profession code of the practitioner (its own, or working a centre's slot)."
+    )
+    profession_label: str | None = None
     location_id: int | None
     centre_id: int | None
     centre_name: str | None = None
@@ -148,6 +153,8 @@ class SlotOut(BaseModel):
             territory=view.territory_slug,
             doctor_id=view.doctor_id,
             doctor_name=view.doctor_name,
+            profession=view.profession,
+            profession_label=profession_label(view.profession) if view.profession else None,
             location_id=view.location_id,
             centre_id=view.centre_id,
             centre_name=view.centre_name,

@@ -19,6 +19,7 @@ from app.core.identifiers import french_phone
 from app.core.settings import Settings
 from app.doctors import service as doctors
 from app.doctors.models import Doctor
+from app.doctors.professions import DOCTOR, PROFESSIONS, UNKNOWN_PROFESSION
 from app.doctors.repository import get_visible as visible_doctor
 from app.doctors.schemas import LocationIn
 from app.geocoding.distance import great_circle_km
@@ -46,6 +47,7 @@ from app.snp.rules import (
     SLOT_TAKEN,
     PatternSpec,
     expand,
+    sas_serves,
     served_to_sas,
     visibility_from_codes,
     why_not_bookable,
@@ -105,6 +107,17 @@ class Offer:
     ):
         self.territory_id, self.doctor, self.location_id, self.centre = territory_id, doctor, location_id, centre
         self.worked_by = worked_by  # a centre's slot: the doctor who works it
+
+    @property
+    def profession(self) -> str:
+        return practitioner_profession(self.doctor, self.worked_by)
+
+
+def practitioner_profession(doctor: Doctor | None, worked_by: Doctor | None) -> str:
+    """The profession of the practitioner a slot is served under (app.snp.rules): its own, or the
+    one working a centre's slot; a centre's slot naming nobody counts as a doctor's."""
+    practitioner = doctor or worked_by
+    return practitioner.profession if practitioner is not None else DOCTOR
 
 
 def resolve_offer(session: Session, principal: Principal, offer: SlotOffer) -> Offer:
@@ -169,7 +182,7 @@ def _new_slot(owner: Offer, offer: SlotOffer, start: datetime, end: datetime, pa
         "end_at": end,
         "kind": offer.kind,
         "visibility": visibility,
-        "sas_visible": served_to_sas(visibility),
+        "sas_visible": served_to_sas(visibility, owner.profession),
         "appointment_type": offer.appointment_type,
         "status": SlotStatus.FREE.value,
         "created_at": utcnow(),
@@ -424,11 +437,13 @@ def search(
     kind: str | None,
     max_distance_km: float | None,
     doctor_id: int | None,
+    profession: str | None = None,
 ) -> SearchAnswer:
     """Free bookable slots of the CPTS in the window (default: the next 48 h), soonest first
-    and, at the same time, nearest first. The centre is the fallback (FICHE 6, "à défaut de
-    disponibilités"): the doctors' slots that fit come alone; the centre's only when none does,
-    and the answer says so (`centre_fallback`, `notice`). Read from the replica when `reads` has
+    and, at the same time, nearest first; of one profession if given (RPPS code, 10 médecin).
+    The centre is the fallback (FICHE 6, "à défaut de disponibilités"): the practitioners' slots
+    that fit come alone; the centre's come too only when no doctor's (profession 10) does, and
+    the answer says so (`centre_fallback`, `notice`). Read from the replica when `reads` has
     one, each slot confirmed free on the primary (a replica lags: a slot booked there may not be yet)."""
     now = utcnow()
     start = max(start.astimezone(UTC) if start else now, now)
@@ -437,10 +452,12 @@ def search(
         raise _field_error("to", "La fin de la période doit suivre son début.")
     if end - start > timedelta(days=MAX_SEARCH_DAYS):
         raise _field_error("to", f"La recherche couvre au plus {MAX_SEARCH_DAYS} jours.")
+    if profession is not None and profession not in PROFESSIONS:
+        raise _field_error("profession", UNKNOWN_PROFESSION)
     if max_distance_km is not None and point is None:
         raise _field_error("postcode", "Une distance maximale suppose la commune ou la position du patient.")
     slots = repository.bookable_slots_in_window(
-        reads.session, principal, territory.id, now, start, end, kind, doctor_id
+        reads.session, principal, territory.id, now, start, end, kind, doctor_id, profession
     )
     if reads.from_replica:
         free = repository.free_slot_ids(reads.primary, [slot.id for slot in slots])
@@ -455,9 +472,10 @@ def search(
             continue
         results.append((slot.start_at, distance if distance is not None else 0.0, slot, distance))
     results.sort(key=lambda r: (r[0], r[1], r[2].id))
-    doctors_results = [r for r in results if r[2].doctor_id is not None]
-    fallback = not doctors_results and any(r[2].centre_id is not None for r in results)
-    results = results if fallback else doctors_results
+    practitioners = [r for r in results if r[2].doctor_id is not None]
+    doctors_fit = any(r[2].profession == DOCTOR for r in practitioners)
+    fallback = not doctors_fit and any(r[2].centre_id is not None for r in results)
+    results = results if fallback else practitioners
     return SearchAnswer(
         window_start=start,
         window_end=end,
@@ -585,7 +603,7 @@ def book(
     )
     ensure(principal, booking_action(origin), refused)
     slot = repository.get_slot(session, principal, slot_id)  # a regulator: a SAS-visible slot of any CPTS
-    if slot is None:
+    if slot is None or (origin == "sas" and not sas_serves(practitioner_profession(slot.doctor, slot.worked_by))):
         raise NotFound("Créneau introuvable.")
     now = utcnow()
     refusal = why_not_bookable(slot.status, slot.appointment_type, slot.start_at, now)

@@ -18,6 +18,7 @@ from app.core.links import public_base_url
 from app.doctors import reminders, repository, service
 from app.doctors.importer import import_doctors, template_csv
 from app.doctors.models import Doctor
+from app.doctors.professions import DOCTOR, display_name
 from app.doctors.schemas import Availability, DoctorCreate, DoctorUpdate
 from app.doctors.specialties import GENERAL_PRACTICE, SPECIALTIES
 from app.requests import offers
@@ -228,6 +229,7 @@ DOCTOR_LABELS = {
     "civility": "Civilité",
     "family_name": "Nom",
     "given_name": "Prénom",
+    "profession": "Profession",
     "specialty": "Spécialité",
     "email": "E-mail",
     "phone": "Téléphone",
@@ -236,8 +238,12 @@ DOCTOR_LABELS = {
     "locations.0.city": "Commune du cabinet",
     "locations.0.phone": "Téléphone du cabinet",
 }
-IDENTITY_FIELDS = ("civility", "family_name", "given_name", "specialty", "email", "phone")
+IDENTITY_FIELDS = ("civility", "family_name", "given_name", "profession", "specialty", "email", "phone")
 PRACTICE_FIELDS = ("address", "postcode", "city", "location_phone")
+
+
+def _who(doctor: Doctor) -> str:
+    return display_name(doctor.profession, doctor.given_name, doctor.family_name)
 
 
 def _form_field(field: str) -> str:
@@ -273,7 +279,7 @@ def _new_doctor_page(
 
 @router.get("/medecins/nouveau", response_class=HTMLResponse)
 def new_doctor(request: Request, caller: DoctorManager) -> HTMLResponse:
-    values = {"civility": "DR", "specialty": GENERAL_PRACTICE, **Availability().model_dump()}
+    values = {"civility": "DR", "profession": DOCTOR, "specialty": GENERAL_PRACTICE, **Availability().model_dump()}
     return _new_doctor_page(request, caller, values)
 
 
@@ -290,13 +296,16 @@ def create_doctor_sync(request: Request, caller: Caller, session, geocoding, for
     typed = _typed(form, ("rpps", *IDENTITY_FIELDS, *PRACTICE_FIELDS))
     wheelchair = form.get("wheelchair_accessible") is not None
     values = raw | typed | {"wheelchair_accessible": wheelchair}
+    # The specialty select is a doctor's: for any other profession it is not sent (none is kept).
+    profession = typed["profession"] or DOCTOR
     payload = {
         "cpts": caller.cpts or "",
         "rpps": typed["rpps"],
         "civility": typed["civility"] or "DR",
         "family_name": typed["family_name"],
         "given_name": typed["given_name"],
-        "specialty": typed["specialty"] or GENERAL_PRACTICE,
+        "profession": profession,
+        "specialty": (typed["specialty"] or GENERAL_PRACTICE) if profession == DOCTOR else None,
         "email": typed["email"],
         "phone": typed["phone"] or None,
         "locations": [
@@ -325,7 +334,7 @@ def create_doctor_sync(request: Request, caller: Caller, session, geocoding, for
         return _new_doctor_page(request, caller, values, _on_form(fields), 422)
     return redirect(
         f"/espace/medecins/{doctor.id}",
-        f"Fiche de Dr {doctor.given_name} {doctor.family_name} créée : proposée aux patients selon ses disponibilités.",
+        f"Fiche de {_who(doctor)} créée : proposée aux patients selon ses disponibilités.",
     )
 
 
@@ -357,6 +366,8 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
         name: str(form.get(name) or "").strip() for name in IDENTITY_FIELDS if form.get(name) is not None
     }
     identity = {k: (v or None) if k in ("phone", "email") else v for k, v in identity.items()}
+    if identity.get("profession", doctor.profession) != DOCTOR:  # the specialty select is a doctor's
+        identity.pop("specialty", None)
     if "email" in identity and identity["email"] is None:  # the API keeps an e-mail it is not sent
         errors = [*errors, FieldError(field="email", message="E-mail : à remplir.")]
     data = None
@@ -384,7 +395,7 @@ def save_doctor_sync(doctor_id: int, request: Request, caller: Caller, session, 
 def deactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, False)
-        return f"Dr {d.given_name} {d.family_name} est désactivé : il n'est plus proposé aux patients."
+        return f"{_who(d)} est désactivé : il n'est plus proposé aux patients."
 
     return act(session, f"/espace/medecins/{doctor_id}", do)
 
@@ -393,7 +404,7 @@ def deactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Re
 def reactivate(doctor_id: DbId, caller: DoctorManager, session: DbSession) -> Response:
     def do() -> str:
         d = service.set_active(session, caller.principal, doctor_id, True)
-        return f"Dr {d.given_name} {d.family_name} est de nouveau actif."
+        return f"{_who(d)} est de nouveau actif."
 
     return act(session, f"/espace/medecins/{doctor_id}", do)
 
@@ -413,8 +424,8 @@ def allow_psc_sign_in(
         data = DoctorUpdate(psc_sign_in_allowed=allowed == "yes")
         d = service.update_doctor(session, geocoding, caller.principal, doctor_id, data)
         if d.psc_sign_in_allowed:
-            return f"Dr {d.given_name} {d.family_name} pourra ouvrir son compte avec Pro Santé Connect."
-        return f"La connexion de Dr {d.given_name} {d.family_name} par Pro Santé Connect n'ouvrira pas de compte."
+            return f"{_who(d)} pourra ouvrir son compte avec Pro Santé Connect."
+        return f"La connexion de {_who(d)} par Pro Santé Connect n'ouvrira pas de compte."
 
     return act(session, f"/espace/medecins/{doctor_id}", do)
 
@@ -425,7 +436,7 @@ def remind(doctor_id: DbId, request: Request, caller: DoctorManager, session: Db
         d = reminders.remind_one(
             session, request.app.state.settings, public_base_url(request), caller.principal, doctor_id
         )
-        return f"E-mail de confirmation envoyé à Dr {d.given_name} {d.family_name} ({d.email})."
+        return f"E-mail de confirmation envoyé à {_who(d)} ({d.email})."
 
     return act(session, f"/espace/medecins/{doctor_id}", do)
 

@@ -19,6 +19,7 @@ from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors import service as doctors_service
+from app.doctors.professions import PROFESSIONS
 from app.snp import repository, service
 from app.snp.models import AGE_BANDS, HAS_DOCTOR, AppointmentType, SlotKind, SlotStatus
 from app.snp.rules import PARIS, is_bookable
@@ -259,11 +260,19 @@ def search(
     type: Annotated[str, Query(max_length=3)] = "",
     distance: Annotated[str, Query(max_length=3)] = "",
     heures: Annotated[int, Query(ge=1, le=336)] = 48,
+    profession: Annotated[str, Query(max_length=2)] = "",
 ) -> HTMLResponse:
-    """Free slots for a caller: by their commune, the next 48 hours first."""
+    """Free slots for a caller: by their commune, the next 48 hours first, of one profession if chosen."""
     answer, error = None, None
     candidates: list[dict[str, str]] = []
-    form = {"code_postal": code_postal, "commune": commune, "type": type, "distance": distance, "heures": heures}
+    form = {
+        "code_postal": code_postal,
+        "commune": commune,
+        "type": type,
+        "distance": distance,
+        "heures": heures,
+        "profession": profession,
+    }
     if caller.territory is None:
         raise NotFound("Choisissez d'abord une CPTS.")
     if code_postal or request.query_params:
@@ -283,12 +292,20 @@ def search(
                 type if type in KINDS else None,
                 float(distance) if distance.isascii() and distance.isdigit() else None,
                 None,
+                profession or None,
             )
         except (ApiError, ValidationError) as exc:
             error = refusal(exc)
             # The communes of that postcode, when the one typed is not among them: offered as links.
             candidates = exc.extra.get("candidates", []) if isinstance(exc, ApiError) else []
-    context = {"answer": answer, "error": error, "candidates": candidates, "f": form, "kinds": KINDS}
+    context = {
+        "answer": answer,
+        "error": error,
+        "candidates": candidates,
+        "f": form,
+        "kinds": KINDS,
+        "professions": PROFESSIONS,
+    }
     return render(request, caller, "espace/snp_search.html", context, 422 if error else 200)
 
 

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 from fastapi.templating import Jinja2Templates
 
 from app.core.identifiers import french_phone
+from app.doctors.professions import PROFESSIONS, display_name
 from app.notifications.delivery import state_label as message_state
 from app.web.labels import french_number, label, of_name, plural
 
@@ -35,3 +36,6 @@ templates.env.filters["plural"] = plural
 templates.env.filters["of_name"] = of_name
 templates.env.filters["label"] = label
 templates.env.filters["message_state"] = message_state
+# A practitioner record (app.doctors.models.Doctor) as named to a coordinator: "Dr …" for a doctor.
+templates.env.filters["practitioner"] = lambda d: display_name(d.profession, d.given_name, d.family_name)
+templates.env.globals["professions"] = PROFESSIONS
