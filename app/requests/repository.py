@@ -230,6 +230,11 @@ def offer_unscoped(session: Session, offer_id: int) -> DoctorOffer | None:
     return session.get(DoctorOffer, offer_id)
 
 
+def offer_by_link_hash(session: Session, link_hash: str) -> DoctorOffer | None:
+    """The offer whose short link hashes so, whatever the caller: the link is the doctor's proof."""
+    return session.scalars(select(DoctorOffer).where(DoctorOffer.link_hash == link_hash)).one_or_none()
+
+
 def other_pending_offers(session: Session, request_id: int, except_id: int | None) -> list[DoctorOffer]:
     """The pending offers of a request the caller just settled (accepted, matched, closed)."""
     return list(
