@@ -226,7 +226,7 @@ def offer_load(session: Session, principal: Principal, territory_id: int, since:
 
 
 def offer_unscoped(session: Session, offer_id: int) -> DoctorOffer | None:
-    """An offer whatever the caller: only for who proves its right another way (its signed link)."""
+    """An offer whatever the caller: only for who proves its right another way (its offer link)."""
     return session.get(DoctorOffer, offer_id)
 
 
