@@ -29,7 +29,7 @@ PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/medecins/confirmer/{token}"),
     ("POST", "/medecins/confirmer/{token}"),
-    ("GET", "/medecins/propositions/{token}"),  # the signed offer link is the doctor's proof (test_offers)
+    ("GET", "/medecins/propositions/{token}"),  # the offer link is the doctor's proof (test_offers)
     ("POST", "/medecins/propositions/{token}"),
     ("POST", "/api/v1/requests"),
     ("GET", "/suivi/{token}"),

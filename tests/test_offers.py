@@ -1,8 +1,10 @@
-"""Offers of a patient to doctors: offered from the request's page, answered through signed
-links, the first acceptance wins exactly once; the automatic mode moves on when a doctor does
-not answer; the ranking shares the load."""
+"""Offers of a patient to doctors: offered from the request's page, answered through short
+private links (the signed ones sent before still answer), the first acceptance wins exactly
+once; the automatic mode moves on when a doctor does not answer; the ranking shares the load."""
 
+import hashlib
 import re
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -436,3 +438,62 @@ def test_the_offer_says_what_a_doctor_needs_to_decide_by_e_mail_and_by_sms_to_a_
     assert "<dt>Langues</dt><dd>anglais</dd>" in page
     assert "Note de la coordination" not in page  # none given
     assert "Dupré" not in page and "06 12 34 56 78" not in page
+
+
+def test_the_offer_link_is_short_private_and_kept_only_hashed(client, make_account, three_doctors, db, settings):
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors[:2])
+    links = _links(db)
+    client.cookies.clear()
+    token = links[three_doctors[0]].rsplit("/", 1)[1]
+    # 22 URL-safe characters (128 bits): the whole link fits a phone's line or two.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", token)
+    assert len(f"{settings.public_url}".rstrip("/") + links[three_doctors[0]]) <= 80
+    offer = db.scalars(select(DoctorOffer).where(DoctorOffer.doctor_id == three_doctors[0])).one()
+    # Only its SHA-256 is stored, and the link names nothing of the patient or the doctor.
+    assert offer.link_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in str([getattr(offer, c.key) for c in DoctorOffer.__table__.columns])
+    assert str(offer.id) not in token and str(request_id) not in token
+    assert client.get(links[three_doctors[0]]).status_code == 200
+    # One offer per link: the other doctor's is another; a character changed, or a token of the
+    # right shape made up, opens nothing.
+    assert links[three_doctors[1]] != links[three_doctors[0]]
+    changed = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for made_up in (changed, secrets.token_urlsafe(16), token[:21], token + "A"):
+        assert client.get(f"/medecins/propositions/{made_up}").status_code == 404
+    # The token is the service's key's: under another key, the stored hash alone opens nothing.
+    assert offers.offer_of_link(db, settings, token).id == offer.id
+    assert offers.offer_of_link(db, settings.model_copy(update={"secret_key": "another-key"}), token) is None
+
+
+def test_a_signed_link_sent_before_the_short_ones_still_answers_its_offer_until_it_lapses(
+    client, make_account, three_doctors, db, settings, monkeypatch
+):
+    request_id = submit(client).json()["id"]
+    _offer_from_the_page(client, make_account, request_id, three_doctors)
+    client.cookies.clear()
+    db.rollback()
+    made = {o.doctor_id: o for o in db.scalars(select(DoctorOffer))}
+    short_links = _links(db)
+    # Two offers as made before the short links (0028): no hash, a signed link (payload.signature).
+    for doctor_id in three_doctors[:2]:
+        made[doctor_id].link_hash = None
+    db.commit()
+    old = {d: f"/medecins/propositions/{offers.legacy_token(settings, made[d].id, d)}" for d in three_doctors}
+    assert "." in old[three_doctors[0]] and len(old[three_doctors[0]]) > len(short_links[three_doctors[0]]) + 20
+    # The reminder and the doctor's space give it the link it was sent.
+    assert offers.offer_url(settings, "", made[three_doctors[0]]) == old[three_doctors[0]]
+    assert short_links[three_doctors[0]] != old[three_doctors[0]]
+    assert client.get(short_links[three_doctors[0]]).status_code == 404  # it was never sent this one
+    # An offer with a short link is not opened by the signed shape; a signed link altered opens nothing.
+    assert client.get(old[three_doctors[2]]).status_code == 404
+    assert client.get(old[three_doctors[0]][:-2]).status_code == 404
+    # Past the offer's delay the old link shows it lapsed, as before; within it, it answers.
+    later = utcnow() + timedelta(hours=73)
+    monkeypatch.setattr("app.requests.offers.utcnow", lambda: later)
+    assert "Cette proposition a expiré, merci." in client.post(old[three_doctors[0]], data={"action": "accept"}).text
+    monkeypatch.undo()
+    page = client.post(old[three_doctors[1]], data={"action": "accept"}).text
+    assert "vous prenez ce patient en charge" in page
+    db.rollback()
+    assert db.get(PatientRequest, request_id).matched_doctor_id == three_doctors[1]

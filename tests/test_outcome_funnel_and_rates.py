@@ -57,7 +57,8 @@ def _link(client, db, request_id: int, doctor_id: int) -> str:
     ).all()
     links = [LINK.search(b).group(1) for b in bodies]
     settings = client.app.state.settings
-    (link,) = [x for x in links if offers.read_token(settings, x.rsplit("/", 1)[1]) == (offer_id, doctor_id)]
+    opened = {x: offers.offer_of_link(db, settings, x.rsplit("/", 1)[1]) for x in links}
+    (link,) = [x for x, offer in opened.items() if offer is not None and offer.id == offer_id]
     return link
 
 

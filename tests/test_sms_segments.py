@@ -96,11 +96,24 @@ def _link(path: str) -> str:
 
 
 def _offer_link() -> str:
-    # As app/requests/offers.py signs it, with large ids.
-    from itsdangerous import URLSafeSerializer
+    """As app/requests/offers.py makes it, with large ids and a key of the length the service makes."""
+    from app.core.settings import Settings
+    from app.requests import offers
+    from app.requests.models import DoctorOffer
 
-    token = URLSafeSerializer(secrets.token_urlsafe(48), salt="offer").dumps({"o": 9999999, "d": 9999999})
-    return f"{BASE}/medecins/propositions/{token}"
+    offer = DoctorOffer(id=9_999_999, doctor_id=9_999_999, link_hash="issued")
+    return offers.offer_url(Settings(secret_key=secrets.token_urlsafe(48)), BASE, offer)
+
+
+def test_the_offer_link_is_short_and_unguessable():
+    # What a phone shows on one line or two: the address, the path, 22 characters (128 bits).
+    link = _offer_link()
+    token = link.rsplit("/", 1)[1]
+    assert link == f"{BASE}/medecins/propositions/{token}"
+    assert len(token) == 22 and len(link) == len(BASE) + 45
+    assert len(link) <= len(_link("/suivi/"))  # no longer than a patient's follow-up link
+    # The signed links of before took 50 to 62 characters after the path, more as the ids grow.
+    assert cost(link).encoding == "GSM 7"
 
 
 # Every value worth trying, per variable: the longest of the demo, and each branch's choice.

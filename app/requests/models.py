@@ -178,7 +178,7 @@ class OfferStatus(StrEnum):
 
 class DoctorOffer(Base):
     """A patient offered to a doctor (app/requests/offers.py): the doctor answers through a
-    signed link. Several may be pending for one request; the first acceptance wins."""
+    short private link. Several may be pending for one request; the first acceptance wins."""
 
     __tablename__ = "doctor_offers"
     __table_args__ = (
@@ -193,6 +193,8 @@ class DoctorOffer(Base):
             postgresql_where=text("automatic AND status = 'pending'"),
         ),
         Index("ix_doctor_offers_doctor_status", "doctor_id", "status"),
+        # The short link names one offer, found by its hash (NULLs: offers made before 0028).
+        Index("uq_doctor_offers_link_hash", "link_hash", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,6 +211,9 @@ class DoctorOffer(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The one reminder sent while it was still unanswered (ORIENTATION_OFFER_REMINDER_AFTER_HOURS).
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # SHA-256 of the doctor's short link token (app/requests/offers.py): the link is found by it.
+    # None for an offer made before the short links (0028), still answered by its signed link.
+    link_hash: Mapped[str | None] = mapped_column(String(64))
 
     request: Mapped[PatientRequest] = relationship()
 

@@ -1,7 +1,7 @@
 """Offers of a patient to doctors: the coordinator offers a request to one or several ranked
 doctors at once, or the automatic mode of a CPTS (Territory.auto_offers_since) offers each new
 eligible request to the best-ranked doctor, then to the next when one declines or lets the
-delay (ORIENTATION_OFFER_ANSWER_HOURS) pass. The doctor answers through a signed link; one
+delay (ORIENTATION_OFFER_ANSWER_HOURS) pass. The doctor answers through a short private link; one
 who has not answered is reminded once (ORIENTATION_OFFER_REMINDER_AFTER_HOURS). When the
 automatic mode runs out of doctors for a request, it hands it back to the coordination
 (`hand_back`: marked on the queue, one e-mail to the CPTS's coordinators).
@@ -17,7 +17,11 @@ What a doctor reads before accepting: the age band, the commune and distance, th
 never the name, phone or birth date. After accepting, the patient's name and phone (README,
 "Offers to doctors", says why)."""
 
+import base64
+import hashlib
+import hmac
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +34,7 @@ from app.accounts.access import may_act_in
 from app.accounts.models import Role
 from app.accounts.policy import Action, ensure
 from app.accounts.principal import Principal
+from app.accounts.security import digest
 from app.audit.service import record
 from app.core.database import all_or_nothing, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, Unprocessable
@@ -47,7 +52,6 @@ from app.territories import repository as territories_repository
 from app.territories.models import Territory
 
 logger = logging.getLogger(__name__)
-_SALT = "doctor-offer"
 # The automatic offers act as the service itself, through the same rules.
 AUTOMATIC = Principal(
     user_id=None,
@@ -62,20 +66,54 @@ AUTOMATIC = Principal(
 # ---- Links ----------------------------------------------------------------------------------
 
 
-def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key(settings), salt=_SALT)
+LINK_TOKEN_LENGTH = 22  # 16 bytes (128 bits) in URL-safe base64, without its padding
+_LINK_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{{LINK_TOKEN_LENGTH}}}")
+_LINK_PURPOSE = b"doctor-offer-link"  # keeps these MACs apart from any other use of the secret key
+
+
+def _short_token(settings: Settings, offer_id: int, doctor_id: int) -> str:
+    """The offer's short token: an HMAC-SHA256 of the offer and its doctor under the service's
+    secret key, cut to 128 bits. Unguessable without the key, and the same each time it is
+    made, so the reminder and the doctor's space give the very link the offer's message gave
+    (a random token kept only hashed could not be written again)."""
+    message = _LINK_PURPOSE + f":{offer_id}:{doctor_id}".encode()
+    mac = hmac.new(secret_key(settings).encode(), message, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def issue_link(settings: Settings, offer: DoctorOffer) -> None:
+    """Gives a new offer (its id flushed) its short link: only the token's SHA-256 is kept."""
+    offer.link_hash = digest(_short_token(settings, offer.id, offer.doctor_id))
 
 
 def offer_url(settings: Settings, base_url: str, offer: DoctorOffer) -> str:
-    """The doctor's link: signed (offer and doctor); it expires with the offer (expires_at,
-    read against the service's clock), and is spent once answered."""
-    token = _serializer(settings).dumps({"o": offer.id, "d": offer.doctor_id})
+    """The doctor's link, private (it names the offer and proves the doctor): 22 characters
+    after `/medecins/propositions/`. It opens the offer until it is answered or past its delay
+    (expires_at, read against the service's clock), then shows it closed. An offer made before
+    the short links (no link_hash) keeps the signed link it was sent, until it lapses."""
+    if offer.link_hash is None:
+        token = legacy_token(settings, offer.id, offer.doctor_id)
+    else:
+        token = _short_token(settings, offer.id, offer.doctor_id)
     return f"{base_url.rstrip('/')}/medecins/propositions/{token}"
 
 
-def read_token(settings: Settings, token: str) -> tuple[int, int] | None:
+# The links sent before the short ones (0028): an itsdangerous-signed {offer, doctor}, about
+# 50 characters after the path. Still answered, for the offers that were sent one, as before.
+_LEGACY_SALT = "doctor-offer"
+
+
+def _legacy_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key(settings), salt=_LEGACY_SALT)
+
+
+def legacy_token(settings: Settings, offer_id: int, doctor_id: int) -> str:
+    return _legacy_serializer(settings).dumps({"o": offer_id, "d": doctor_id})
+
+
+def _read_legacy_token(settings: Settings, token: str) -> tuple[int, int] | None:
     try:
-        payload = _serializer(settings).loads(token)
+        payload = _legacy_serializer(settings).loads(token)
         return int(payload["o"]), int(payload["d"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
@@ -195,6 +233,7 @@ def offer_to_doctors(
         )
         session.add(offer)
         session.flush()  # its id, for the link (a second automatic offer fails here: the unique index)
+        issue_link(settings, offer)
         offer.request = request
         _tell_doctor(
             session,
@@ -247,12 +286,20 @@ class OfferView:
 
 
 def offer_of_link(session: Session, settings: Settings, token: str) -> DoctorOffer | None:
-    """The offer a signed link names (the link proves the doctor: no account needed)."""
-    read = read_token(settings, token)
+    """The offer a doctor's link names (the link proves the doctor: no account needed). A
+    short token is looked up by its hash, then checked against the one made for that offer in
+    constant time; a signed link of before (longer, with a dot) opens only an offer that was
+    never given a short one."""
+    if _LINK_TOKEN.fullmatch(token):
+        offer = repository.offer_by_link_hash(session, digest(token))
+        if offer is None or not hmac.compare_digest(token, _short_token(settings, offer.id, offer.doctor_id)):
+            return None
+        return offer
+    read = _read_legacy_token(settings, token)
     if read is None:
         return None
     offer = repository.offer_unscoped(session, read[0])
-    if offer is None or offer.doctor_id != read[1]:
+    if offer is None or offer.doctor_id != read[1] or offer.link_hash is not None:
         return None
     return offer
 
@@ -524,7 +571,7 @@ def hand_back(
 
 def remind_unanswered(session: Session, settings: Settings, now: datetime) -> int:
     """One reminder to each doctor who has not answered an offer OFFER_REMINDER_AFTER_HOURS
-    after it was made, while the offer is still open: the same signed link (still valid until
+    after it was made, while the offer is still open: the same link (still valid until
     the offer's delay), by the same channels as the offer, through the outbox. Once: the UPDATE
     sets `reminded_at` only while the offer is pending, unreminded and not past its delay, so a
     second run or a second worker sends nothing again, and an answered, withdrawn or lapsed offer

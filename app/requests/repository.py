@@ -226,8 +226,13 @@ def offer_load(session: Session, principal: Principal, territory_id: int, since:
 
 
 def offer_unscoped(session: Session, offer_id: int) -> DoctorOffer | None:
-    """An offer whatever the caller: only for who proves its right another way (its signed link)."""
+    """An offer whatever the caller: only for who proves its right another way (its offer link)."""
     return session.get(DoctorOffer, offer_id)
+
+
+def offer_by_link_hash(session: Session, link_hash: str) -> DoctorOffer | None:
+    """The offer whose short link hashes so, whatever the caller: the link is the doctor's proof."""
+    return session.scalars(select(DoctorOffer).where(DoctorOffer.link_hash == link_hash)).one_or_none()
 
 
 def other_pending_offers(session: Session, request_id: int, except_id: int | None) -> list[DoctorOffer]:

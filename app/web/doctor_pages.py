@@ -451,7 +451,7 @@ def _own(session, caller: Caller) -> Doctor:
 @router.get("/mon-cabinet", response_class=HTMLResponse)
 def my_practice(request: Request, caller: DoctorCaller, session: DbSession) -> HTMLResponse:
     doctor = _own(session, caller)
-    # The offers waiting for its answer (app/requests/offers.py), each with its signed link's page.
+    # The offers waiting for its answer (app/requests/offers.py), each with its private link's page.
     pending = [
         (offers.view(session, offer), offers.offer_url(request.app.state.settings, "", offer))
         for offer in offers.pending_offers_of_doctor(session, caller.principal, doctor.id)

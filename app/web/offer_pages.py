@@ -1,5 +1,5 @@
 """The page a doctor reaches from an offer's link: what it needs to decide, "J'accepte" or
-"Je ne peux pas". The signed link is the doctor's proof (no account needed); the rules are
+"Je ne peux pas". The private link is the doctor's proof (no account needed); the rules are
 app/requests/offers.py's."""
 
 from typing import Annotated
