@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -14,7 +14,7 @@ from app.accounts.access import scoped
 from app.accounts.policy import Action, credits_organisation, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
-from app.audit.service import record
+from app.audit.service import record, record_now
 from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
@@ -158,7 +158,7 @@ def submit_request(
             )
             # The receipt again: its new follow-up link replaces the one sent the first time.
             _acknowledge(session, existing.id, residency.territory, data, follow_up_url(public_url, token), by)
-            record(
+            record_now(
                 session,
                 principal,
                 "request.resubmit",
@@ -238,7 +238,7 @@ def submit_request(
                 "de naissance.",
             },
         )
-    record(
+    record_now(  # plain INSERTs: the busiest write of the service
         session,
         principal,
         "request.create",
@@ -282,18 +282,7 @@ def _open_requests_of(
     date) in the CPTS. The same person: the same normalised names and birth date. The same
     phone and birth date under other names is only possibly the same person (a typo, a
     maiden name; or twins sharing a parent's phone): the coordinator decides."""
-    rows = session.execute(
-        select(PatientRequest.id, PatientRequest.identity_key, PatientRequest.duplicate_of_id)
-        .where(
-            PatientRequest.territory_id == territory_id,
-            PatientRequest.status.in_(OPEN_STATUSES),
-            or_(
-                PatientRequest.identity_key == key,
-                and_(PatientRequest.birth_date == data.birth_date, PatientRequest.phone == data.phone),
-            ),
-        )
-        .order_by(PatientRequest.id)
-    ).all()
+    rows = repository.open_requests_of_person(session, territory_id, key, data.birth_date, data.phone)
     same_person = next((row.id for row in rows if row.identity_key == key), None)
     # Linked to the first of them, never to a request that is itself a possible duplicate.
     same_phone = next((row.id for row in rows if row.duplicate_of_id is None), None)

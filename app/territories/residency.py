@@ -37,8 +37,8 @@ class TerritoryMap:
         self.by_insee = by_insee
 
     @classmethod
-    def for_codes(cls, session: Session, codes: list[str]) -> "TerritoryMap":
-        return cls(repository.territories_by_commune(session, codes))
+    def for_commune(cls, session: Session, commune: Commune) -> "TerritoryMap":
+        return cls(repository.territories_of_commune(session, commune.insee, commune.parent_insee))
 
     @classmethod
     def whole(cls, session: Session) -> "TerritoryMap":
@@ -94,5 +94,5 @@ def check_residency(
         ) from None
     commune = placement.commune
     if territories is None:
-        territories = TerritoryMap.for_codes(session, [commune.insee, commune.parent_insee or ""])
+        territories = TerritoryMap.for_commune(session, commune)
     return Residency(placement, territories.serving(commune))
