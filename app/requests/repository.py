@@ -1,5 +1,6 @@
 """Queries on patient requests, always through the caller's scope."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -42,11 +43,11 @@ _OPEN_OF_PERSON = (
 
 def open_requests_of_person(
     session: Session, territory_id: int, key: str, birth_date: date, phone: str
-) -> list[Row[tuple[int, str, int | None]]]:
+) -> Sequence[Row[int, str, int | None]]:
     """(id, identity_key, duplicate_of_id) of the open requests in a CPTS with this identity
     key, or with this birth date and phone, oldest first. Public: the intake's, no caller."""
     parameters = {"territory_id": territory_id, "key": key, "birth_date": birth_date, "phone": phone}
-    return list(session.execute(_OPEN_OF_PERSON, parameters).all())
+    return session.execute(_OPEN_OF_PERSON, parameters).all()
 
 
 @dataclass(frozen=True)
