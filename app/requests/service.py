@@ -216,28 +216,29 @@ def submit_request(
         if not retry:
             raise Conflict("Une demande est déjà en cours pour cette personne : réessayez dans un instant.")
         return submit_request(session, geocoding, principal, data, public_url, retry=False)
-    session.execute(
-        _INSERT_EVENT,
+    events = [
         {
             "request_id": request_id,
             "user_id": user_id,
             "actor": _actor(principal, data),
             "kind": "status",
             "to_status": status.value,
-        },
-    )
+            "text": None,
+        }
+    ]
     if duplicate_of_id is not None:
-        session.execute(
-            _INSERT_EVENT,
+        events.append(
             {
                 "request_id": duplicate_of_id,
                 "user_id": user_id,
                 "actor": _actor(principal, data),
                 "kind": "note",
+                "to_status": None,
                 "text": f"Possible doublon : la demande n° {request_id} a le même téléphone et la même date "
                 "de naissance.",
-            },
+            }
         )
+    session.execute(_INSERT_EVENT, events)  # both in one statement
     record_now(  # plain INSERTs: the busiest write of the service
         session,
         principal,
