@@ -32,7 +32,7 @@ from app.requests.sources import credited
 from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
-from app.territories.residency import check_residency
+from app.territories.residency import Residency, TerritoryMap, place_commune
 
 # The close reason of a request merged into another one of the same patient.
 DUPLICATE = "duplicate"
@@ -127,7 +127,13 @@ def submit_request(
         raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
     submitted_by, user_id = _submitter(principal, data)
     accepted_consent_version(data.consent_version)  # a stale text is refused before anything is read
-    residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
+    placement = place_commune(session, geocoding, data.postcode, data.city, data.address, writing=True)
+    key = identity_key(data.family_name, data.given_name, data.birth_date)
+    # The residency rule's CPTS and the duplicate check's open requests, in one query.
+    serving, open_requests = repository.serving_and_open_requests(
+        session, placement.commune.insee, placement.commune.parent_insee, key, data.birth_date, data.phone
+    )
+    residency = Residency(placement, TerritoryMap(serving).serving(placement.commune))
     commune, point = residency.placement.commune, residency.placement.location
     form_territory, source = intake_territory(
         session, data.cpts, data.source, user_id if credits_organisation(submitted_by) else None
@@ -135,13 +141,12 @@ def submit_request(
     territory = residency.territory or form_territory
     by = source.name if source is not None and credits_organisation(submitted_by) else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
-    key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()
 
     duplicate_of_id = None
     if residency.territory is not None:
         # Only ids first: a new person (nearly everybody) costs one index lookup.
-        same_person, same_phone = _open_requests_of(session, residency.territory.id, key, data)
+        same_person, same_phone = _same_person_or_phone(open_requests.get(residency.territory.id))
         if same_person is not None:
             # Locked first: of several resubmissions at once (the same person twice at the same
             # instant), one at a time, rather than each holding a key lock on the row (its outbox
@@ -276,18 +281,16 @@ def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: st
     return text + " Vous pouvez suivre son avancement avec votre lien personnel."
 
 
-def _open_requests_of(
-    session: Session, territory_id: int, key: str, data: RequestCreate
-) -> tuple[int | None, int | None]:
+def _same_person_or_phone(open_requests: repository.OpenRequests | None) -> tuple[int | None, int | None]:
     """(the open request of the same person, the open request of the same phone and birth
-    date) in the CPTS. The same person: the same normalised names and birth date. The same
-    phone and birth date under other names is only possibly the same person (a typo, a
-    maiden name; or twins sharing a parent's phone): the coordinator decides."""
-    rows = repository.open_requests_of_person(session, territory_id, key, data.birth_date, data.phone)
-    same_person = next((row.id for row in rows if row.identity_key == key), None)
+    date) in the CPTS, as read with the residency. The same person: the same normalised names
+    and birth date. The same phone and birth date under other names is only possibly the same
+    person (a typo, a maiden name; or twins sharing a parent's phone): the coordinator decides."""
+    if open_requests is None:
+        return None, None
     # Linked to the first of them, never to a request that is itself a possible duplicate.
-    same_phone = next((row.id for row in rows if row.duplicate_of_id is None), None)
-    return same_person, same_phone
+    same_phone = next((id_ for id_, duplicate_of_id in open_requests.same_phone if duplicate_of_id is None), None)
+    return open_requests.same_person, same_phone
 
 
 def css_answers(data: RequestCreate) -> dict[str, str]:
