@@ -375,6 +375,7 @@ def intake_in_process(url: str, count: int) -> None:
         served = connection.execute(text("SELECT insee_code FROM territory_communes LIMIT 2000")).scalars().all()
     places = [communes.get(code) for code in served]
     run = time.time_ns()
+    first = random.Random(run).randrange(90**3 - count - 50)  # phones no earlier run used, most likely
     for phones in ("the same phone", "a phone each"):
         submissions = [
             RequestCreate.model_validate(
@@ -382,9 +383,7 @@ def intake_in_process(url: str, count: int) -> None:
                     "family_name": f"InProcess{n}",
                     "given_name": f"Intake{run}",
                     "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
-                    "phone": "06 12 34 56 78"
-                    if phones == "the same phone"
-                    else f"06 13 {n // 100:02d} {n % 100:02d} 01",
+                    "phone": "06 12 34 56 78" if phones == "the same phone" else _phone(first + n),
                     "postcode": places[n % len(places)].postcodes[0],
                     "city": places[n % len(places)].name,
                     "no_doctor_reason": "other",
@@ -409,6 +408,11 @@ def intake_in_process(url: str, count: int) -> None:
         )
         run += 1
     app.state.engine.dispose()
+
+
+def _phone(k: int) -> str:
+    """The k-th of 729,000 mobile numbers (06 12 10 10 10 to 06 12 99 99 99)."""
+    return f"06 12 {10 + k % 90:02d} {10 + k // 90 % 90:02d} {10 + k // 8100 % 90:02d}"
 
 
 def main() -> None:
