@@ -145,7 +145,7 @@ def submit_request(
 
     duplicate_of_id = None
     if residency.territory is not None:
-        # Only ids first: a new person (nearly everybody) costs one index lookup.
+        # Read with the residency, ids only: a new person (nearly everybody) costs no query of its own.
         same_person, same_phone = _same_person_or_phone(open_requests.get(residency.territory.id))
         if same_person is not None:
             # Locked first: of several resubmissions at once (the same person twice at the same
