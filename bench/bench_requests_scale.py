@@ -4,9 +4,12 @@
 - suggestions for a request (GET /api/v1/requests/{id}/suggestions): p50/p95/p99 over 2,000
   requests picked at random, one client (target: p99 < 20 ms);
 - intake (POST /api/v1/requests) with 2 workers, 16 concurrent clients, each submission on a
-  connection of its own (--keep-alive: 16 long-lived connections) (target: at least 200
-  accepted requests/s), then checks that every 201 is in the database. The load generator
-  (bench/loadgen.py) is asyncio on raw sockets: it shares the two cores with the server.
+  connection of its own (--keep-alive: 16 long-lived connections) (target, issue 18: at least 500
+  accepted requests/s), then checks that every 201 is in the database, and prints the CPU the
+  workers and PostgreSQL's backends spent per accepted submission (from /proc). The load
+  generator (bench/loadgen.py) is asyncio on raw sockets: it shares the two cores with the server;
+- the intake's service in process, one submission at a time: CPU and SQL statements per
+  submission, figures that the machine's other load disturbs less than a rate.
 
 The geocoder is the offline one (commune given, no street address): what a BAN cache hit
 costs, minus one indexed read of the cache.
@@ -15,6 +18,7 @@ Run: python bench/bench_requests_scale.py [--url postgresql+psycopg://postgres@1
 [--reuse] (without --reuse the database is dropped and rebuilt; generation takes a minute or two)."""
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -278,11 +282,15 @@ def bench_intake(url: str, count: int, keep_alive: bool) -> None:
             "ald": n % 3 == 0,
         }
         submissions.append(loadgen.post_json("127.0.0.1", port, "/api/v1/requests", body, keep_alive=keep_alive))
+    workers = _children(server.pid)
     try:
+        before = {pid: _cpu_seconds(pid) for pid in workers}
         # Each person submits once, from their own browser: a connection each (keep_alive=False).
         # With a few long-lived connections instead, whichever worker wakes first accepts them
         # all at once, and one worker serves nearly everything while the other idles.
         result = loadgen.run("127.0.0.1", port, submissions, concurrency=16, keep_alive=keep_alive, keep_bodies=True)
+        workers_cpu = sum(_cpu_seconds(pid) - before[pid] for pid in workers)
+        backends_cpu = _backends_cpu_seconds(url)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -300,6 +308,111 @@ def bench_intake(url: str, count: int, keep_alive: bool) -> None:
         f"latency {quantiles(result.latencies)}; statuses {dict(sorted(result.statuses.items()))}; "
         f"{present} of {len(created_ids)} 201s found in the database"
     )
+    print(
+        f"CPU per accepted submission: the workers {workers_cpu * 1000 / max(accepted, 1):.2f} ms, PostgreSQL's "
+        f"backends {backends_cpu * 1000 / max(accepted, 1):.2f} ms; load average {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores"
+    )
+
+
+def _children(pid: int) -> list[int]:
+    """The server's worker processes (uvicorn's, spawned by the supervisor)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU of a process so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backends_cpu_seconds(url: str) -> float:
+    """The CPU of the PostgreSQL backends serving this database now (the server's pooled
+    connections, opened by the run: their whole life is the run's). A local server only."""
+    parsed = make_url(url)
+    admin = f"postgresql://{parsed.username}@{parsed.host}:{parsed.port or 5432}/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        pids = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'",
+            (parsed.database,),
+        ).fetchall()
+    total = 0.0
+    for (pid,) in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile, or not on this machine
+            total += _cpu_seconds(pid)
+    return total
+
+
+def intake_in_process(url: str, count: int) -> None:
+    """The intake's service (app.requests.service.submit_request and the commit, as the
+    endpoint runs them in its hop to the thread pool), one submission at a time, without HTTP
+    nor the load generator: the CPU of this process per submission, less disturbed by the
+    machine's other load than a rate, and the SQL statements each one runs, counted at the
+    cursor. Twice: everyone with the same phone (as above: each one a possible duplicate of
+    an earlier request, noted on it), then each with a phone of its own (a receipt by SMS)."""
+    import gc
+
+    from sqlalchemy import event
+
+    from app.core.settings import Settings
+    from app.main import create_app
+    from app.requests.schemas import RequestCreate
+    from app.requests.service import submit_request
+
+    app = create_app(Settings(database_url=url, secret_key="bench", log_level="WARNING"))
+    gc.collect()
+    gc.freeze()  # as `orientation serve` does
+    statements = 0
+
+    @event.listens_for(app.state.engine, "before_cursor_execute")
+    def count_statement(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    communes = get_commune_index()
+    with app.state.engine.connect() as connection:
+        served = connection.execute(text("SELECT insee_code FROM territory_communes LIMIT 2000")).scalars().all()
+    places = [communes.get(code) for code in served]
+    run = time.time_ns()
+    first = random.Random(run).randrange(90**3 - count - 50)  # phones no earlier run used, most likely
+    for phones in ("the same phone", "a phone each"):
+        submissions = [
+            RequestCreate.model_validate(
+                {
+                    "family_name": f"InProcess{n}",
+                    "given_name": f"Intake{run}",
+                    "birth_date": date(1950 + n % 60, 1 + n % 12, 1 + n % 28).isoformat(),
+                    "phone": "06 12 34 56 78" if phones == "the same phone" else _phone(first + n),
+                    "postcode": places[n % len(places)].postcodes[0],
+                    "city": places[n % len(places)].name,
+                    "no_doctor_reason": "other",
+                    "consent": True,
+                    "ald": n % 3 == 0,
+                }
+            )
+            for n in range(count + 50)
+        ]
+        for n, data in enumerate(submissions):
+            if n == 50:  # after a warm-up: compiled statements, prepared plans, the pool
+                statements = 0
+                cpu, wall = time.process_time(), time.perf_counter()
+            with app.state.write_sessions() as session:
+                submit_request(session, app.state.geocoding, None, data, "http://bench")
+                session.commit()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"intake's service in process, {count} submissions, {phones}: CPU {cpu * 1000 / count:.2f} ms each, "
+            f"wall {wall * 1000 / count:.2f} ms, {statements / count:.1f} SQL statements each (BEGIN and COMMIT "
+            "not counted)"
+        )
+        run += 1
+    app.state.engine.dispose()
+
+
+def _phone(k: int) -> str:
+    """The k-th of 729,000 mobile numbers (06 12 10 10 10 to 06 12 99 99 99)."""
+    return f"06 12 {10 + k % 90:02d} {10 + k // 90 % 90:02d} {10 + k // 8100 % 90:02d}"
 
 
 def main() -> None:
@@ -309,6 +422,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--intake", type=int, default=3000)
     parser.add_argument("--keep-alive", action="store_true", help="intake over 16 long-lived connections")
+    parser.add_argument("--in-process", type=int, default=1000, help="intake submissions in process (0: none)")
     args = parser.parse_args()
     if not args.reuse:
         recreate(args.url)
@@ -317,6 +431,8 @@ def main() -> None:
     token = token_for(args.url)
     bench_suggestions(args.url, token, args.samples)
     bench_intake(args.url, args.intake, args.keep_alive)
+    if args.in_process:
+        intake_in_process(args.url, args.in_process)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,39 @@ def test_same_person_gets_the_existing_request_back_with_new_contact_details(cli
     assert client.get("/api/v1/requests", headers=coordinator).json()["total"] == 1
 
 
+def test_a_resident_of_marseille_1er_is_received_by_the_cpts_of_marseille_and_known_again(client, admin_headers):
+    # The CPTS lists the city (13055); the person lives in its 1st arrondissement (13201).
+    created = client.post(
+        "/api/v1/territories",
+        headers=admin_headers,
+        json={
+            "slug": "marseille-centre",
+            "name": "CPTS Marseille Centre",
+            "finess": "130000029",
+            "phone": "04 91 00 00 00",
+            "email": "contact@cpts-marseille.example.fr",
+            "communes": ["13055"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    first = submit(client, postcode="13001", city="Marseille", address=None)
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "received" and first.json()["territory"]["slug"] == "marseille-centre"
+    again = submit(client, postcode="13001", city="Marseille", address=None, phone="07 98 76 54 32")
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.json()["duplicate"] is True
+
+
+def test_an_open_request_in_another_cpts_is_no_duplicate_here(client, coordinator):
+    elsewhere = submit(client, postcode="13790", city="Rousset", address=None)
+    assert elsewhere.json()["territory"]["slug"] == "provence-sante"
+    here = submit(client)  # the same person and phone, now living in the Grand Arras
+    assert here.status_code == 201
+    assert here.json()["duplicate"] is False and here.json()["id"] != elsewhere.json()["id"]
+    stored = client.get(f"/api/v1/requests/{here.json()['id']}", headers=coordinator).json()
+    assert stored["duplicate_of_id"] is None
+
+
 def test_a_closed_request_does_not_block_a_new_one(client, coordinator):
     first = submit(client).json()
     client.post(

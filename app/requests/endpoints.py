@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from app.accounts.policy import Action
 from app.accounts.principal import Principal, optional_principal, require
 from app.audit.service import record_read, record_reads
-from app.core.dependencies import DbSession, Geocoding, ReadSession
+from app.core.dependencies import DbSession, Geocoding, ReadSession, commit_unit_of_work
 from app.core.errors import error_responses
 from app.core.inputs import DbId
 from app.core.links import public_base_url
@@ -56,25 +56,30 @@ async def submit(
     """The questionnaire: from the patient or a relative (no account), or from a signed-in
     professional or coordinator on the patient's behalf. 201 means stored."""
     public_url = public_base_url(request)
-    # The database work in one hop to the thread pool; the answer is built from what it
-    # returns (nothing left to load), on the event loop.
-    patient_request, duplicate, follow_up = await run_in_threadpool(
-        service.submit_request, session, geocoding, principal, data, public_url
-    )
+
+    def work() -> tuple[SubmissionOut, bool]:
+        # The database work, the answer (what it reads is at hand: nothing left to load) and
+        # the commit in one hop to the thread pool: a 201 still means committed.
+        patient_request, duplicate, follow_up = service.submit_request(session, geocoding, principal, data, public_url)
+        territory = patient_request.territory
+        answer = SubmissionOut(
+            id=patient_request.id,
+            status=patient_request.status,
+            duplicate=duplicate,
+            territory=TerritoryBrief(slug=territory.slug, name=territory.name)
+            if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY
+            else None,
+            commune=patient_request.commune_name,
+            message=service.submission_message(patient_request, duplicate, data.cpts),
+            follow_up_url=follow_up,
+        )
+        commit_unit_of_work(session)
+        return answer, duplicate
+
+    answer, duplicate = await run_in_threadpool(work)
     if duplicate:
         response.status_code = status.HTTP_200_OK
-    territory = patient_request.territory
-    return SubmissionOut(
-        id=patient_request.id,
-        status=patient_request.status,
-        duplicate=duplicate,
-        territory=TerritoryBrief(slug=territory.slug, name=territory.name)
-        if territory and patient_request.status != RequestStatus.OUT_OF_TERRITORY
-        else None,
-        commune=patient_request.commune_name,
-        message=service.submission_message(patient_request, duplicate, data.cpts),
-        follow_up_url=follow_up,
-    )
+    return answer
 
 
 @router.get("", response_model=RequestPage, responses=error_responses(401, 403))

@@ -5,7 +5,7 @@ receipt, and the coordination's queue says "à appeler" instead."""
 from sqlalchemy.orm import Session
 
 from app.core.identifiers import can_receive_sms, french_phone
-from app.notifications.outbox import enqueue
+from app.notifications.outbox import enqueue_now
 from app.notifications.templates import render
 from app.requests.models import PatientRequest, RequestStatus
 from app.territories.models import Territory
@@ -61,7 +61,7 @@ def enqueue_receipt(
         follow_up_url=follow_up_url,
         by=submitted_by,
     )
-    enqueue(
+    enqueue_now(  # the intake's: a plain INSERT
         session,
         kind="receipt",
         channel=channel,

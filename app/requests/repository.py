@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.accounts.access import scoped, visible
@@ -19,9 +19,81 @@ from app.requests.models import (
     Source,
 )
 from app.requests.priority import day_in_paris, score_expression
-from app.territories.models import Territory
+from app.territories.models import Territory, TerritoryCommune
 
 OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)
+
+# The intake's one read (the busiest read of the service): the CPTS serving a commune (or its
+# city, for an arrondissement) and, in each, the open request of the same person, and the
+# open requests of the same phone and birth date. Two outer joins rather than one on an OR:
+# each uses its index (the partial unique one, the birth date and phone one) where the OR
+# made PostgreSQL scan the CPTS's requests. Built once, the values as parameters, the open
+# statuses written out as in the partial unique index's predicate.
+_OPEN: list[ColumnElement[str]] = [literal_column(f"'{value}'", String) for value in OPEN_VALUES]
+_same_person = aliased(PatientRequest, name="same_person")
+_same_phone = aliased(PatientRequest, name="same_phone")
+_SERVING_AND_OPEN = (
+    select(
+        TerritoryCommune.insee_code,
+        Territory,
+        _same_person.id,
+        _same_phone.id,
+        _same_phone.duplicate_of_id,
+    )
+    .join(Territory, TerritoryCommune.territory_id == Territory.id)
+    .outerjoin(
+        _same_person,
+        and_(
+            _same_person.territory_id == Territory.id,
+            _same_person.identity_key == bindparam("key"),
+            _same_person.status.in_(_OPEN),
+        ),
+    )
+    .outerjoin(
+        _same_phone,
+        and_(
+            _same_phone.territory_id == Territory.id,
+            _same_phone.birth_date == bindparam("birth_date"),
+            _same_phone.phone == bindparam("phone"),
+            _same_phone.status.in_(_OPEN),
+        ),
+    )
+    .where(TerritoryCommune.insee_code.in_([bindparam("insee"), bindparam("parent")]))
+    .order_by(_same_phone.id)
+)
+
+
+@dataclass(frozen=True)
+class OpenRequests:
+    """In a CPTS: the open request of the same person (the partial unique index allows one),
+    and the open requests of the same phone and birth date, oldest first, as (id,
+    duplicate_of_id)."""
+
+    same_person: int | None
+    same_phone: list[tuple[int, int | None]]
+
+
+def serving_and_open_requests(
+    session: Session, insee_code: str, parent_insee: str | None, key: str, birth_date: date, phone: str
+) -> tuple[dict[str, Territory], dict[int, OpenRequests]]:
+    """(INSEE code → the CPTS serving it, for the commune and its city; CPTS id → the open
+    requests there with this identity key, or with this birth date and phone), in one query.
+    Public: the intake's, no caller."""
+    parameters = {
+        "insee": insee_code,
+        "parent": parent_insee or "",
+        "key": key,
+        "birth_date": birth_date,
+        "phone": phone,
+    }
+    serving: dict[str, Territory] = {}
+    open_requests: dict[int, OpenRequests] = {}
+    for code, territory, same_person, phone_id, duplicate_of_id in session.execute(_SERVING_AND_OPEN, parameters):
+        serving[code] = territory
+        found = open_requests.setdefault(territory.id, OpenRequests(same_person, []))
+        if phone_id is not None and (phone_id, duplicate_of_id) not in found.same_phone:
+            found.same_phone.append((phone_id, duplicate_of_id))
+    return serving, open_requests
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -14,7 +14,7 @@ from app.accounts.access import scoped
 from app.accounts.policy import Action, credits_organisation, ensure, submitter_kind
 from app.accounts.principal import Principal
 from app.accounts.security import digest, new_secret
-from app.audit.service import record
+from app.audit.service import record, record_now
 from app.core.database import Reads, execute_dml, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from app.doctors import repository as doctors_repository
@@ -32,7 +32,7 @@ from app.requests.sources import credited
 from app.territories import repository as territories_repository
 from app.territories.communes import normalize_name
 from app.territories.models import Territory
-from app.territories.residency import check_residency
+from app.territories.residency import Residency, TerritoryMap, place_commune
 
 # The close reason of a request merged into another one of the same patient.
 DUPLICATE = "duplicate"
@@ -127,7 +127,13 @@ def submit_request(
         raise Unprocessable("Demande refusée.", fields=[FieldError(field="website", message="Laissez ce champ vide.")])
     submitted_by, user_id = _submitter(principal, data)
     accepted_consent_version(data.consent_version)  # a stale text is refused before anything is read
-    residency = check_residency(session, geocoding, data.postcode, data.city, data.address, writing=True)
+    placement = place_commune(session, geocoding, data.postcode, data.city, data.address, writing=True)
+    key = identity_key(data.family_name, data.given_name, data.birth_date)
+    # The residency rule's CPTS and the duplicate check's open requests, in one query.
+    serving, open_requests = repository.serving_and_open_requests(
+        session, placement.commune.insee, placement.commune.parent_insee, key, data.birth_date, data.phone
+    )
+    residency = Residency(placement, TerritoryMap(serving).serving(placement.commune))
     commune, point = residency.placement.commune, residency.placement.location
     form_territory, source = intake_territory(
         session, data.cpts, data.source, user_id if credits_organisation(submitted_by) else None
@@ -135,13 +141,12 @@ def submit_request(
     territory = residency.territory or form_territory
     by = source.name if source is not None and credits_organisation(submitted_by) else None  # in the receipt
     status = RequestStatus.RECEIVED if residency.territory else RequestStatus.OUT_OF_TERRITORY
-    key = identity_key(data.family_name, data.given_name, data.birth_date)
     token = new_secret()
 
     duplicate_of_id = None
     if residency.territory is not None:
-        # Only ids first: a new person (nearly everybody) costs one index lookup.
-        same_person, same_phone = _open_requests_of(session, residency.territory.id, key, data)
+        # Read with the residency, ids only: a new person (nearly everybody) costs no query of its own.
+        same_person, same_phone = _same_person_or_phone(open_requests.get(residency.territory.id))
         if same_person is not None:
             # Locked first: of several resubmissions at once (the same person twice at the same
             # instant), one at a time, rather than each holding a key lock on the row (its outbox
@@ -158,7 +163,7 @@ def submit_request(
             )
             # The receipt again: its new follow-up link replaces the one sent the first time.
             _acknowledge(session, existing.id, residency.territory, data, follow_up_url(public_url, token), by)
-            record(
+            record_now(
                 session,
                 principal,
                 "request.resubmit",
@@ -216,29 +221,30 @@ def submit_request(
         if not retry:
             raise Conflict("Une demande est déjà en cours pour cette personne : réessayez dans un instant.")
         return submit_request(session, geocoding, principal, data, public_url, retry=False)
-    session.execute(
-        _INSERT_EVENT,
+    events = [
         {
             "request_id": request_id,
             "user_id": user_id,
             "actor": _actor(principal, data),
             "kind": "status",
             "to_status": status.value,
-        },
-    )
+            "text": None,
+        }
+    ]
     if duplicate_of_id is not None:
-        session.execute(
-            _INSERT_EVENT,
+        events.append(
             {
                 "request_id": duplicate_of_id,
                 "user_id": user_id,
                 "actor": _actor(principal, data),
                 "kind": "note",
+                "to_status": None,
                 "text": f"Possible doublon : la demande n° {request_id} a le même téléphone et la même date "
                 "de naissance.",
-            },
+            }
         )
-    record(
+    session.execute(_INSERT_EVENT, events)  # both in one statement
+    record_now(  # plain INSERTs: the busiest write of the service
         session,
         principal,
         "request.create",
@@ -275,29 +281,16 @@ def submission_message(request: PatientRequest, duplicate: bool, intake_cpts: st
     return text + " Vous pouvez suivre son avancement avec votre lien personnel."
 
 
-def _open_requests_of(
-    session: Session, territory_id: int, key: str, data: RequestCreate
-) -> tuple[int | None, int | None]:
+def _same_person_or_phone(open_requests: repository.OpenRequests | None) -> tuple[int | None, int | None]:
     """(the open request of the same person, the open request of the same phone and birth
-    date) in the CPTS. The same person: the same normalised names and birth date. The same
-    phone and birth date under other names is only possibly the same person (a typo, a
-    maiden name; or twins sharing a parent's phone): the coordinator decides."""
-    rows = session.execute(
-        select(PatientRequest.id, PatientRequest.identity_key, PatientRequest.duplicate_of_id)
-        .where(
-            PatientRequest.territory_id == territory_id,
-            PatientRequest.status.in_(OPEN_STATUSES),
-            or_(
-                PatientRequest.identity_key == key,
-                and_(PatientRequest.birth_date == data.birth_date, PatientRequest.phone == data.phone),
-            ),
-        )
-        .order_by(PatientRequest.id)
-    ).all()
-    same_person = next((row.id for row in rows if row.identity_key == key), None)
+    date) in the CPTS, as read with the residency. The same person: the same normalised names
+    and birth date. The same phone and birth date under other names is only possibly the same
+    person (a typo, a maiden name; or twins sharing a parent's phone): the coordinator decides."""
+    if open_requests is None:
+        return None, None
     # Linked to the first of them, never to a request that is itself a possible duplicate.
-    same_phone = next((row.id for row in rows if row.duplicate_of_id is None), None)
-    return same_person, same_phone
+    same_phone = next((id_ for id_, duplicate_of_id in open_requests.same_phone if duplicate_of_id is None), None)
+    return open_requests.same_person, same_phone
 
 
 def css_answers(data: RequestCreate) -> dict[str, str]:

@@ -3,7 +3,7 @@ nothing here is scoped to a caller; patient data, later, will be."""
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accounts.access import visible
@@ -67,3 +67,17 @@ def territories_by_commune(session: Session, insee_codes: Sequence[str] | None) 
     if insee_codes is not None:
         query = query.where(TerritoryCommune.insee_code.in_([c for c in insee_codes if c]))
     return {code: territory for code, territory in session.execute(query).all()}
+
+
+# Every submission's residency check reads this: built once, the two codes as parameters.
+_SERVING_COMMUNE = (
+    select(TerritoryCommune.insee_code, Territory)
+    .join(Territory)
+    .where(TerritoryCommune.insee_code.in_([bindparam("insee"), bindparam("parent")]))
+)
+
+
+def territories_of_commune(session: Session, insee_code: str, parent_insee: str | None) -> dict[str, Territory]:
+    """INSEE code → the CPTS serving it, for a commune and its city (an arrondissement's)."""
+    rows = session.execute(_SERVING_COMMUNE, {"insee": insee_code, "parent": parent_insee or ""})
+    return {code: territory for code, territory in rows}

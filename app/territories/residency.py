@@ -37,8 +37,8 @@ class TerritoryMap:
         self.by_insee = by_insee
 
     @classmethod
-    def for_codes(cls, session: Session, codes: list[str]) -> "TerritoryMap":
-        return cls(repository.territories_by_commune(session, codes))
+    def for_commune(cls, session: Session, commune: Commune) -> "TerritoryMap":
+        return cls(repository.territories_of_commune(session, commune.insee, commune.parent_insee))
 
     @classmethod
     def whole(cls, session: Session) -> "TerritoryMap":
@@ -75,6 +75,25 @@ def check_residency(
     """Raises a 422 naming the field to fix, with the candidate communes when there are some.
     `writing`: `session` is a write transaction, in which the geocoder may cache.
     `territories`: a map loaded beforehand (bulk work); otherwise one small query."""
+    placement = place_commune(session, geocoding, postcode, city, address, writing=writing)
+    commune = placement.commune
+    if territories is None:
+        territories = TerritoryMap.for_commune(session, commune)
+    return Residency(placement, territories.serving(commune))
+
+
+def place_commune(
+    session: Session,
+    geocoding: GeocodingService,
+    postcode: str,
+    city: str | None,
+    address: str | None = None,
+    *,
+    writing: bool = False,
+) -> Placement:
+    """The commune (and the point) a postcode, city and address designate: the first half of
+    check_residency, for a caller that reads the CPTS serving it along with something else
+    (the intake: with the person's open requests, in one query). The same 422s."""
     postcode = (postcode or "").strip()
     if not POSTCODE.match(postcode):
         raise Unprocessable(
@@ -82,7 +101,7 @@ def check_residency(
             fields=[FieldError(field="postcode", message="Code postal invalide : 5 chiffres attendus.")],
         )
     try:
-        placement = geocoding.place(postcode, city, address, session=session if writing else None)
+        return geocoding.place(postcode, city, address, session=session if writing else None)
     except UndecidableCommune as exc:
         field, template = _PROBLEMS.get(exc.problem, ("city", "Commune introuvable."))
         message = template.format(postcode=postcode)
@@ -92,7 +111,3 @@ def check_residency(
             reason=exc.problem,
             candidates=[{"insee": c.insee, "name": c.name, "postcode": postcode} for c in exc.candidates],
         ) from None
-    commune = placement.commune
-    if territories is None:
-        territories = TerritoryMap.for_codes(session, [commune.insee, commune.parent_insee or ""])
-    return Residency(placement, territories.serving(commune))

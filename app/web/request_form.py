@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from app.core.dependencies import DbSession, Geocoding
+from app.core.dependencies import DbSession, Geocoding, commit_unit_of_work
 from app.core.errors import ApiError, FieldError, field_errors_from_validation
 from app.core.links import public_base_url
 from app.core.ratelimit import INTAKE
 from app.privacy.consent import current_consent
-from app.requests.models import RequestStatus
+from app.requests.models import PatientRequest, RequestStatus
 from app.requests.ranking import LANGUAGE_NAMES
 from app.requests.receipts import receipt_channel
 from app.requests.schemas import RequestCreate
@@ -122,11 +122,18 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
         data = request_from_form(values)
     except ValidationError as exc:
         return _page(request, session, values, 422, field_errors_from_validation(exc.errors(), LABELS))
+    public_url = public_base_url(request)
+
+    def work() -> tuple[PatientRequest, str, str]:
+        # The database work (and the geocoder's), the message (its CPTS is at hand) and the
+        # commit in one hop to the thread pool: the page says "registered" once committed.
+        created, duplicate, follow_up = submit_request(session, geocoding, None, data, public_url)
+        message = submission_message(created, duplicate, data.cpts)
+        commit_unit_of_work(session)
+        return created, message, follow_up
+
     try:
-        # Synchronous work (database, geocoder) off the event loop.
-        created, duplicate, follow_up = await run_in_threadpool(
-            submit_request, session, geocoding, None, data, public_base_url(request)
-        )
+        created, message, follow_up = await run_in_threadpool(work)
     except ApiError as exc:
         if any(e.field == "consent_version" for e in exc.fields):
             values["consent"] = ""  # the text changed: read it again and tick again
@@ -138,7 +145,6 @@ async def submit(request: Request, session: DbSession, geocoding: Geocoding) -> 
             exc.fields or [FieldError(field="form", message=exc.message)],
             exc.extra.get("candidates", []),
         )
-    message = submission_message(created, duplicate, data.cpts)
     receipt = None
     if created.status != RequestStatus.OUT_OF_TERRITORY:  # no receipt is written outside every CPTS
         receipt = receipt_channel(created.preferred_channel, created.phone, created.email) or ("phone", created.phone)

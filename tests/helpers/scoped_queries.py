@@ -48,7 +48,7 @@ ALLOWED = {
     # Whoever submits (the public questionnaire has no account), a patient's request is checked
     # against the CPTS's open requests before anyone may see it.
     "app.requests.service.submit_request": "the intake's duplicate check",
-    "app.requests.service._open_requests_of": "the intake's duplicate check (of submit_request)",
+    "app.requests.repository.serving_and_open_requests": "the intake's duplicate check (of submit_request)",
     # The flyer named by the form's tag (public), or the submitting professional's own organisation.
     "app.requests.repository.source_by_tag": "a flyer's tag is public: the questionnaire it opens names it",
     "app.requests.repository.organisation_of": "the submitting professional's own organisation, named by its account",
