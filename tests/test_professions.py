@@ -275,3 +275,20 @@ def test_a_regulator_cannot_book_a_non_doctors_slot_from_the_sas(client, db, dem
     assert _book_form(client, link).status_code == 404
     db.rollback()
     assert db.scalars(select(Booking).where(Booking.slot_id == slot["id"])).all() == []
+
+
+def test_a_patient_booked_with_a_physiotherapist_is_not_told_it_is_a_doctor(client, coordinator, db):
+    """The booking's SMS and the CPTS's activity report name a non-doctor without "Dr"."""
+    from app.notifications.models import OutboxMessage
+
+    physio = _physio(client, coordinator)
+    slot = _publish(client, coordinator, physio, _soon(), ["CPTS"])
+    patient = {"family_name": "Martin", "given_name": "Lucie", "phone": "06 11 22 33 44", "reason": "Entorse"}
+    booked = client.post(f"/api/v1/snp/slots/{slot['id']}/bookings", json=patient, headers=coordinator)
+    assert booked.status_code == 201, booked.text
+    db.rollback()
+    sms = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "snp_booking")).one()
+    assert "Léa Kiné" in sms.body and "Dr " not in sms.body
+    board = client.get("/espace/soins-non-programmes", headers=coordinator)
+    assert board.status_code == 200
+    assert "Léa Kiné" in board.text and "Dr Léa Kiné" not in board.text

@@ -32,6 +32,7 @@ from app.audit.service import record
 from app.core.database import commit_early, utcnow
 from app.core.errors import Conflict, FieldError, Forbidden, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from app.core.settings import Settings
+from app.doctors import professions
 from app.doctors import repository as doctors_repository
 from app.doctors.models import Doctor
 from app.fhir.profiles import NATIONAL_PS
@@ -467,7 +468,7 @@ def _psc_doctor_account(session: Session, doctor: Doctor) -> User:
         )
     user = User(
         email=email,
-        display_name=f"Dr {doctor.given_name} {doctor.family_name}"[:200],
+        display_name=professions.display_name(doctor.profession, doctor.given_name, doctor.family_name)[:200],
         role=Role.DOCTOR.value,
         password_hash=None,
         doctor_id=doctor.id,

@@ -65,6 +65,7 @@ class DoctorName:
     id: int
     given_name: str
     family_name: str
+    profession: str  # "Dr" or not, before the name (app.doctors.professions.display_name)
 
 
 def active_names(
@@ -73,7 +74,7 @@ def active_names(
     """The active doctors the caller may see (of one CPTS if given), by name: names only."""
     query = (
         scoped(Doctor, principal)
-        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name)
+        .with_only_columns(Doctor.id, Doctor.given_name, Doctor.family_name, Doctor.profession)
         .where(Doctor.active.is_(True))
         .order_by(Doctor.family_name, Doctor.given_name)
     )

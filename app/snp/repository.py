@@ -475,9 +475,9 @@ def csnp_report(
         ).all()
     )
     doctor_names = {
-        i: (family, given)
-        for i, family, given in session.execute(
-            select(Doctor.id, Doctor.family_name, Doctor.given_name).where(
+        i: (family, given, profession)
+        for i, family, given, profession in session.execute(
+            select(Doctor.id, Doctor.family_name, Doctor.given_name, Doctor.profession).where(
                 Doctor.id.in_(doctor_ids), visible(Doctor, principal)
             )
         )
@@ -490,10 +490,12 @@ def csnp_report(
         OwnerReport(
             "doctor",
             i,
-            f"Dr {doctor_names[i][1]} {doctor_names[i][0]}" if i in doctor_names else f"Médecin n° {i}",
+            display_name(doctor_names[i][2], doctor_names[i][1], doctor_names[i][0])
+            if i in doctor_names
+            else f"Praticien n° {i}",
             counts[("doctor", i)],
         )
-        for i in sorted(doctor_ids, key=lambda i: (*(n.lower() for n in doctor_names.get(i, ("", ""))), i))
+        for i in sorted(doctor_ids, key=lambda i: (*(n.lower() for n in doctor_names.get(i, ("", ""))[:2]), i))
     ]
     return reports
 

@@ -19,7 +19,7 @@ from app.core.identifiers import french_phone
 from app.core.settings import Settings
 from app.doctors import service as doctors
 from app.doctors.models import Doctor
-from app.doctors.professions import DOCTOR, PROFESSIONS, UNKNOWN_PROFESSION
+from app.doctors.professions import DOCTOR, PROFESSIONS, UNKNOWN_PROFESSION, display_name
 from app.doctors.repository import get_visible as visible_doctor
 from app.doctors.schemas import LocationIn
 from app.geocoding.distance import great_circle_km
@@ -502,7 +502,7 @@ def _enqueue_patient_message(session: Session, booking: Booking, slot: Slot, can
     territory = session.get_one(Territory, booking.territory_id)
     doctor, centre = slot.doctor, slot.centre
     if doctor is not None:
-        who = f"Dr {doctor.given_name} {doctor.family_name}"
+        who = display_name(doctor.profession, doctor.given_name, doctor.family_name)  # "Dr" for a doctor only
     elif centre is not None:
         worked_by = slot.worked_by
         who = centre.name + (f" (Dr {worked_by.given_name} {worked_by.family_name})" if worked_by else "")

@@ -19,7 +19,7 @@ from app.core.dependencies import DbSession, Geocoding, ReadSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.inputs import BoundedDate, DbId, parse_row_id
 from app.doctors import service as doctors_service
-from app.doctors.professions import PROFESSIONS
+from app.doctors.professions import PROFESSIONS, display_name
 from app.snp import repository, service
 from app.snp.models import AGE_BANDS, HAS_DOCTOR, AppointmentType, SlotKind, SlotStatus
 from app.snp.rules import PARIS, is_bookable
@@ -132,7 +132,8 @@ def board(
             "booked": sum(s.status == SlotStatus.BOOKED for s in slots),
             "walk_in": sum(s.appointment_type == AppointmentType.WALK_IN for s in slots),
         },
-        "names": {d.id: f"Dr {d.given_name} {d.family_name}" for d in doctors} | {-c.id: c.name for c in centres},
+        "names": {d.id: display_name(d.profession, d.given_name, d.family_name) for d in doctors}
+        | {-c.id: c.name for c in centres},
         "age_bands": AGE_BANDS,
         "has_doctor": HAS_DOCTOR,
     }
